@@ -1,0 +1,50 @@
+# SPDX-License-Identifier: GPL-2.0
+# nova: build the module out of tree, and run the VM and the tests.
+#
+#   make          build nova.ko (sets up the toolchain and kernel if needed)
+#   make run      boot a VM with nova mounted on /dev/pmem0 at /mnt/nova
+#   make demo     a short scripted tour in the VM, then power off
+#   make test     every test; ends with "N passed, N failed"
+#   make test T=name   one guest test or KUnit suite
+#
+# KDIR=/path/to/linux (or KERNEL_SRC) builds against your own tree.
+
+ifneq ($(KERNELRELEASE),)
+include $(src)/Kbuild
+else
+
+SHELL := /bin/bash
+TOP := $(CURDIR)
+
+.PHONY: all module setup kernel run demo test host-test clean fmt
+
+all: module
+
+setup:
+	@bash scripts/setup.sh
+
+kernel: setup
+	@bash scripts/kernel.sh >/dev/null
+
+module: kernel
+	@bash scripts/build-module.sh
+
+run: module
+	@bash qemu/run.sh --interactive
+
+demo: module
+	@bash qemu/run.sh --demo
+
+test:
+	@bash scripts/test.sh $(T)
+
+host-test:
+	@cd format && cargo test -q
+
+fmt:
+	@cd format && cargo fmt
+
+clean:
+	rm -rf build
+	rm -f rust/*.o rust/.*.cmd *.o .*.cmd *.ko *.mod *.mod.c modules.order Module.symvers
+endif

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds the guest initramfs: busybox-static, our init, nova.ko, the guest
+# test scripts and the static test programs. Prints its path.
+set -euo pipefail
+. "$(dirname "$0")/../scripts/env.sh"
+out="$NOVA_TOP/build"
+root="$out/initramfs"
+rm -rf "$root"
+mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,mnt,tests,etc}
+cp /bin/busybox "$root/bin/busybox"
+for app in $("$root/bin/busybox" --list); do
+	[ -e "$root/bin/$app" ] || ln -s busybox "$root/bin/$app"
+done
+install -m 755 "$NOVA_TOP/qemu/init.sh" "$root/init"
+cp "$NOVA_TOP/nova.ko" "$root/nova.ko"
+cp "$NOVA_TOP"/qemu/tests/*.sh "$root/tests/" 2>/dev/null || true
+if [ -d "$out/guest" ]; then
+	cp "$out"/guest/* "$root/tests/" 2>/dev/null || true
+fi
+(cd "$root" && find . -print0 | cpio --null -o -H newc 2>/dev/null | gzip -1) >"$out/initramfs.cpio.gz"
+echo "$out/initramfs.cpio.gz"

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Boots the nova test VM under QEMU.
+#
+#   run.sh --interactive            shell on the console (make run)
+#   run.sh --demo                   scripted tour, then power off (make demo)
+#   run.sh --mode M [--test T --phase N] [--log F] [--timeout S] [--kill-after S]
+#
+# Persistent memory: guest RAM is a file (--image, default build/pmem.img)
+# and memmap=512M!1G turns guest-physical 1 GiB..1.5 GiB into /dev/pmem0,
+# so the pmem bytes survive reboots and sit at file offset 1 GiB, where
+# the host can inspect, copy or corrupt them (see qemu/pmem.sh).
+set -euo pipefail
+. "$(dirname "$0")/../scripts/env.sh"
+
+mode=run test= phase=1 log= timeout=300 kill_after= image="$NOVA_TOP/build/pmem.img"
+interactive=0
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--interactive) mode=run interactive=1 ;;
+	--demo) mode=demo ;;
+	--mode) mode=$2; shift ;;
+	--test) test=$2; shift ;;
+	--phase) phase=$2; shift ;;
+	--log) log=$2; shift ;;
+	--timeout) timeout=$2; shift ;;
+	--kill-after) kill_after=$2; shift ;;
+	--image) image=$2; shift ;;
+	*) die "unknown option $1" ;;
+	esac
+	shift
+done
+
+kdir=$(nova_kdir)
+kernel="$kdir/arch/x86/boot/bzImage"
+[ -f "$kernel" ] || die "no kernel image at $kernel"
+initrd=$(bash "$NOVA_TOP/qemu/initramfs.sh")
+mkdir -p "$(dirname "$image")"
+if [ ! -f "$image" ]; then
+	truncate -s 2G "$image"
+fi
+
+# KVM only when it is usable and a probe boot works; TCG otherwise.
+accel=(-accel tcg -cpu qemu64,+clflushopt,+clwb)
+if [ "${NOVA_KVM:-0}" = 1 ] && [ -w /dev/kvm ]; then
+	accel=(-accel kvm -cpu host)
+fi
+
+cmdline="console=ttyS0 memmap=512M!1G nova.mode=$mode nova.test=$test nova.phase=$phase panic=-1 oops=panic kasan.fault=report nokaslr loglevel=7"
+[ "$mode" = run ] && [ $interactive = 1 ] && cmdline="${cmdline/ loglevel=7/ loglevel=6}"
+qemu=(qemu-system-x86_64 "${accel[@]}" -smp 2 -m 2G
+	-object "memory-backend-file,id=pc.ram,size=2G,mem-path=$image,share=on"
+	-machine pc,memory-backend=pc.ram
+	-kernel "$kernel" -initrd "$initrd" -append "$cmdline"
+	-nographic -no-reboot -serial mon:stdio -display none -monitor none)
+
+if [ $interactive = 1 ]; then
+	qemu=("${qemu[@]/-monitor/}")
+	exec qemu-system-x86_64 "${accel[@]}" -smp 2 -m 2G \
+		-object "memory-backend-file,id=pc.ram,size=2G,mem-path=$image,share=on" \
+		-machine pc,memory-backend=pc.ram \
+		-kernel "$kernel" -initrd "$initrd" -append "$cmdline" \
+		-nographic -no-reboot
+fi
+
+log=${log:-/dev/stdout}
+if [ -n "$kill_after" ]; then
+	# A cut-off: the VM is killed mid-workload, as a power failure.
+	timeout -s KILL "$kill_after" "${qemu[@]}" </dev/null >"$log" 2>&1 || true
+	echo "NOVA-CUTOFF after ${kill_after}s" >>"$log"
+else
+	timeout -s KILL "$timeout" "${qemu[@]}" </dev/null >"$log" 2>&1 || echo "NOVA-TIMEOUT after ${timeout}s" >>"$log"
+fi

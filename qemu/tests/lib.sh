@@ -1,0 +1,40 @@
+# Helpers for guest tests (sourced). Each check prints one NOVA-CHECK line
+# that the host harness counts as a test.
+M=/mnt/nova
+DEV=/dev/pmem0
+pass() { echo "NOVA-CHECK PASS $*"; }
+fail() { echo "NOVA-CHECK FAIL $*"; }
+# check DESC CMD...: passes when CMD succeeds.
+check() {
+	d=$1
+	shift
+	if "$@" >/tmp/check.out 2>&1; then pass "$d"; else
+		fail "$d"
+		sed 's/^/    | /' /tmp/check.out | head -20
+	fi
+}
+# check_fails DESC CMD...: passes when CMD fails.
+check_fails() {
+	d=$1
+	shift
+	if "$@" >/tmp/check.out 2>&1; then
+		fail "$d (unexpectedly succeeded)"
+	else pass "$d"; fi
+}
+# check_eq DESC EXPECTED ACTUAL
+check_eq() {
+	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: expected '$2', got '$3'"; fi
+}
+mkfs_mount() { mount -t nova -o init $DEV $M; }
+remount() { umount $M && mount -t nova $DEV $M; }
+# need DESC CMD...: like check, but ends the test on failure (the rest
+# of the test would only measure another file system).
+need() {
+	d=$1
+	shift
+	if "$@" >/tmp/check.out 2>&1; then pass "$d"; else
+		fail "$d (fatal)"
+		sed 's/^/    | /' /tmp/check.out | head -20
+		exit 1
+	fi
+}

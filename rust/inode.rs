@@ -1,0 +1,571 @@
+// SPDX-License-Identifier: GPL-2.0
+//! In-memory inodes: allocation, reading an inode from its slot and log
+//! (`iget`), attribute changes, and deletion at eviction.
+
+use crate::dir::DirIndex;
+use crate::format::layout::*;
+use crate::format::le::Pod;
+use crate::format::log::LogWalker;
+use crate::itable::Bitmap;
+use crate::log::Tx;
+use crate::super_::{walk_pages, Sbi};
+use crate::{shim, vfs};
+use core::ptr;
+use kernel::bindings;
+use kernel::new_mutex;
+use kernel::prelude::*;
+use kernel::sync::Mutex;
+use kernel::types::Opaque;
+
+/// Where an inode's log is.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct LogPos {
+    /// Byte address of the inode's slot in the table.
+    pub(crate) slot: u64,
+    pub(crate) head: u64,
+    pub(crate) tail: u64,
+}
+
+/// nova's inode: the VFS inode plus nova's DRAM state.
+#[pin_data]
+pub(crate) struct NovaInode {
+    #[pin]
+    vfs: Opaque<bindings::inode>,
+    #[pin]
+    log: Mutex<LogPos>,
+    /// Directory index (directories only).
+    #[pin]
+    pub(crate) dir: Mutex<DirIndex>,
+    /// Symlink target block (symlinks only).
+    #[pin]
+    pub(crate) data: Mutex<u64>,
+}
+
+impl NovaInode {
+    /// Allocates a nova inode for `alloc_inode`.
+    pub(crate) fn alloc() -> Result<*mut bindings::inode> {
+        let b = KBox::pin_init(
+            pin_init!(NovaInode {
+                // SAFETY: `inode_init_once` initialises a fresh inode.
+                vfs <- Opaque::ffi_init(|p| unsafe { bindings::inode_init_once(p) }),
+                log <- new_mutex!(LogPos::default()),
+                dir <- new_mutex!(DirIndex::new()),
+                data <- new_mutex!(0),
+            }),
+            GFP_KERNEL,
+        )?;
+        // SAFETY: the box is leaked to the VFS and reclaimed in `free`.
+        let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(b) });
+        // SAFETY: `raw` is valid; take the address of its embedded inode.
+        Ok(unsafe { Opaque::cast_into(ptr::addr_of!((*raw).vfs)) })
+    }
+
+    /// Frees an inode allocated by `alloc`.
+    ///
+    /// # Safety
+    ///
+    /// `i` must come from `alloc` and be unused from now on.
+    pub(crate) unsafe fn free(i: *mut bindings::inode) {
+        // SAFETY: `i` is the `vfs` field of a boxed `NovaInode` (contract).
+        let p = unsafe { kernel::container_of!(Opaque::cast_from(i), NovaInode, vfs) };
+        // SAFETY: reclaims the box leaked in `alloc`.
+        drop(unsafe { KBox::from_raw(p.cast_mut()) });
+    }
+
+    /// # Safety
+    ///
+    /// `i` must be a live inode allocated by `alloc`.
+    pub(crate) unsafe fn from_raw<'a>(i: *mut bindings::inode) -> &'a NovaInode {
+        // SAFETY: per the contract `i` is embedded in a live `NovaInode`.
+        unsafe { &*kernel::container_of!(Opaque::cast_from(i), NovaInode, vfs) }
+    }
+
+    pub(crate) fn raw(&self) -> *mut bindings::inode {
+        self.vfs.get()
+    }
+
+    pub(crate) fn sbi(&self) -> &Sbi {
+        // SAFETY: a live nova inode belongs to a mounted nova super block.
+        unsafe { Sbi::from_sb((*self.raw()).i_sb) }
+    }
+
+    pub(crate) fn ino(&self) -> u64 {
+        // SAFETY: `i_ino` is set before the inode is visible and never changes.
+        unsafe { (*self.raw()).i_ino }
+    }
+
+    pub(crate) fn mode(&self) -> u32 {
+        // SAFETY: reading `i_mode` of a live inode.
+        u32::from(unsafe { (*self.raw()).i_mode })
+    }
+
+    pub(crate) fn is_dir(&self) -> bool {
+        self.mode() & bindings::S_IFMT == bindings::S_IFDIR
+    }
+
+    pub(crate) fn nlink(&self) -> u32 {
+        // SAFETY: reading `i_nlink` (a union member, always the count).
+        unsafe { (*self.raw()).__bindgen_anon_1.i_nlink }
+    }
+
+    pub(crate) fn set_nlink(&self, n: u32) {
+        // SAFETY: the caller holds the inode's lock as the VFS requires.
+        unsafe { bindings::set_nlink(self.raw(), n) };
+    }
+
+    pub(crate) fn size(&self) -> u64 {
+        // SAFETY: reading `i_size` of a live inode.
+        unsafe { (*self.raw()).i_size as u64 }
+    }
+
+    pub(crate) fn set_size(&self, s: u64) {
+        // SAFETY: the caller holds the inode's lock.
+        unsafe { shim::nova_shim_i_size_write(self.raw(), s as i64) };
+    }
+
+    /// `which`: 0 atime, 1 mtime, 2 ctime.
+    pub(crate) fn set_time(&self, which: i32, sec: i64, nsec: u32) {
+        // SAFETY: a live inode; the VFS serialises attribute changes.
+        unsafe { shim::nova_shim_set_time(self.raw(), which, sec, nsec) };
+    }
+
+    pub(crate) fn time(&self, which: i32) -> (i64, u32) {
+        let (mut s, mut n) = (0i64, 0u32);
+        // SAFETY: a live inode; out-pointers are locals.
+        unsafe { shim::nova_shim_get_time(self.raw(), which, &mut s, &mut n) };
+        (s, n)
+    }
+
+    /// The current time, truncated as the super block wants.
+    pub(crate) fn now(&self) -> (i64, u32) {
+        let (mut s, mut n) = (0i64, 0u32);
+        // SAFETY: a live inode; out-pointers are locals.
+        unsafe { shim::nova_shim_now(self.raw(), &mut s, &mut n) };
+        (s, n)
+    }
+
+    pub(crate) fn log_pos(&self) -> LogPos {
+        *self.log.lock()
+    }
+
+    pub(crate) fn set_tail(&self, t: u64) {
+        self.log.lock().tail = t;
+    }
+
+    fn set_log(&self, p: LogPos) {
+        *self.log.lock() = p;
+    }
+}
+
+fn dtype_of(mode: u32) -> u8 {
+    ((mode & bindings::S_IFMT) >> 12) as u8
+}
+
+/// The `DT_*` type for a mode.
+pub(crate) fn dtype(mode: u32) -> u8 {
+    dtype_of(mode)
+}
+
+/// Sets up operations and type-specific state for a mode.
+fn set_ops(ni: &NovaInode, mode: u32, rdev: u32) {
+    let i = ni.raw();
+    // SAFETY: the inode is new (I_NEW) or being created and not yet
+    // visible; setting its operation tables is the VFS protocol.
+    unsafe {
+        match mode & bindings::S_IFMT {
+            bindings::S_IFDIR => {
+                (*i).i_op = &vfs::DIR_IOPS.0;
+                (*i).__bindgen_anon_3.i_fop = &vfs::DIR_FOPS.0;
+            }
+            bindings::S_IFREG => {
+                (*i).i_op = &vfs::FILE_IOPS.0;
+                (*i).__bindgen_anon_3.i_fop = &vfs::FILE_FOPS.0;
+            }
+            bindings::S_IFLNK => {
+                (*i).i_op = &vfs::SYMLINK_IOPS.0;
+            }
+            _ => {
+                (*i).i_op = &vfs::FILE_IOPS.0;
+                bindings::init_special_inode(i, mode as u16, rdev);
+            }
+        }
+    }
+}
+
+/// Applies one log entry to an inode being read.
+fn apply(ni: &NovaInode, buf: &[u8], etype: EntryType) -> Result {
+    match etype {
+        EntryType::Dentry => {
+            let d = crate::dir::decode_dentry(buf).ok_or(EINVAL)?;
+            ni.dir.lock().apply(&d)?;
+        }
+        EntryType::SetAttr => {
+            let e = SetAttrEntry::from_bytes(buf).ok_or(EINVAL)?;
+            apply_setattr(ni, &e);
+        }
+        EntryType::LinkChange => {
+            let e = LinkChangeEntry::from_bytes(buf).ok_or(EINVAL)?;
+            ni.set_nlink(e.nlink.get());
+            ni.set_time(2, e.ctime_sec.get() as i64, e.ctime_nsec.get());
+        }
+        EntryType::FileWrite => {
+            let e = FileWriteEntry::from_bytes(buf).ok_or(EINVAL)?;
+            let sbi = ni.sbi();
+            let b = e.block.get();
+            if b < FIRST_DATA_BLOCK || b >= sbi.blocks || e.num_pages.get() != 1 {
+                return Err(EINVAL);
+            }
+            *ni.data.lock() = b;
+            ni.set_size(e.size.get());
+            ni.set_time(1, e.mtime_sec.get() as i64, e.mtime_nsec.get());
+            ni.set_time(2, e.mtime_sec.get() as i64, e.mtime_nsec.get());
+        }
+        EntryType::SnapshotInfo => {}
+    }
+    Ok(())
+}
+
+fn apply_setattr(ni: &NovaInode, e: &SetAttrEntry) {
+    let m = e.mask.get();
+    let i = ni.raw();
+    if m & ATTR_MODE != 0 {
+        // SAFETY: the inode's lock is held (or it is I_NEW).
+        unsafe { (*i).i_mode = (e.mode.get() & 0xffff) as u16 };
+    }
+    if m & (ATTR_UID | ATTR_GID) != 0 {
+        // SAFETY: as above.
+        let (u, g) = unsafe { (shim::nova_shim_uid(i), shim::nova_shim_gid(i)) };
+        let u = if m & ATTR_UID != 0 { e.uid.get() } else { u };
+        let g = if m & ATTR_GID != 0 { e.gid.get() } else { g };
+        // SAFETY: as above.
+        unsafe { shim::nova_shim_set_owner(i, u, g) };
+    }
+    if m & ATTR_SIZE != 0 {
+        ni.set_size(e.size.get());
+    }
+    for (k, bit) in [(0usize, ATTR_ATIME), (1, ATTR_MTIME), (2, ATTR_CTIME)] {
+        if m & bit != 0 {
+            let s = e.time_sec.get(k).map_or(0, |v| v.get());
+            let n = e.time_nsec.get(k).map_or(0, |v| v.get());
+            ni.set_time(k as i32, s as i64, n.min(999_999_999));
+        }
+    }
+}
+
+/// Reads the pm slot of `ino`.
+pub(crate) fn read_slot(sbi: &Sbi, ino: u64) -> Result<(u64, PmInode)> {
+    let addr = sbi.itable.lock().slot_addr(ino).ok_or(ESTALE)?;
+    let mut raw = [0u8; 128];
+    sbi.pm().read(addr, &mut raw)?;
+    Ok((addr, PmInode::from_bytes(&raw).ok_or(EIO)?))
+}
+
+/// Fills a fresh VFS inode from its slot and log.
+fn fill(sbi: &Sbi, ni: &NovaInode, ino: u64) -> Result {
+    let (slot, pi) = read_slot(sbi, ino)?;
+    if !pi.is_valid(ino) {
+        pr_err!("{}: inode {} is not valid on media\n", sbi.name(), ino);
+        return Err(ESTALE);
+    }
+    let mode = pi.mode.get();
+    let i = ni.raw();
+    // SAFETY: the inode is I_NEW: only we touch it.
+    unsafe {
+        (*i).i_mode = (mode & 0xffff) as u16;
+        shim::nova_shim_set_owner(i, pi.uid.get(), pi.gid.get());
+        (*i).i_generation = pi.generation.get();
+    }
+    ni.set_nlink(pi.nlink.get());
+    ni.set_size(0);
+    let t = pi.time_sec.get() as i64;
+    for k in 0..3 {
+        ni.set_time(k, t, pi.time_nsec.get().min(999_999_999));
+    }
+    let (head, tail) = (pi.log_head.get(), pi.log_tail.get());
+    ni.set_log(LogPos { slot, head, tail });
+    if mode & bindings::S_IFMT == bindings::S_IFDIR {
+        ni.dir.lock().set_parent(ino);
+    }
+    let mut w = LogWalker::new(sbi.pm(), head, tail);
+    let mut buf = [0u8; MAX_ENTRY];
+    loop {
+        match w.next_entry(&mut buf) {
+            Ok(Some(f)) => {
+                let e = buf.get(..f.len).ok_or(EIO)?;
+                if let Err(err) = apply(ni, e, f.etype) {
+                    pr_err!("{}: inode {}: bad {:?} entry at {:#x}\n", sbi.name(), ino, f.etype, f.addr);
+                    return Err(err);
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                pr_err!("{}: inode {}: corrupt log: {:?}\n", sbi.name(), ino, e);
+                return Err(EIO);
+            }
+        }
+    }
+    set_ops(ni, mode, pi.rdev.get());
+    if mode & bindings::S_IFMT == bindings::S_IFLNK {
+        cache_link(sbi, ni)?;
+    }
+    Ok(())
+}
+
+/// Reads a symlink's target into a kernel buffer owned by the inode
+/// (`i_link`), so `get_link` never needs to touch pmem.
+fn cache_link(sbi: &Sbi, ni: &NovaInode) -> Result {
+    let b = *ni.data.lock();
+    let len = ni.size();
+    if b == 0 || len == 0 || len >= BLOCK_SIZE {
+        return Err(EIO);
+    }
+    let mut v = KVec::with_capacity(len as usize + 1, GFP_KERNEL)?;
+    v.resize(len as usize + 1, 0u8, GFP_KERNEL)?;
+    sbi.pm().read(b * BLOCK_SIZE, v.get_mut(..len as usize).ok_or(EIO)?)?;
+    let (p, _, _) = v.into_raw_parts();
+    // SAFETY: `p` is a NUL-terminated kmalloc buffer; the inode owns it and
+    // `evict` frees it.
+    unsafe { (*ni.raw()).__bindgen_anon_5.i_link = p.cast() };
+    Ok(())
+}
+
+/// Returns a referenced VFS inode for `ino`.
+pub(crate) fn iget(sbi: &Sbi, ino: u64) -> Result<*mut bindings::inode> {
+    // SAFETY: the super block is live.
+    let i = unsafe { bindings::iget_locked(sbi.sb(), ino) };
+    if i.is_null() {
+        return Err(ENOMEM);
+    }
+    // SAFETY: `i` is a live inode of our super block.
+    if !unsafe { shim::nova_shim_inode_is_new(i) } {
+        return Ok(i);
+    }
+    // SAFETY: a new nova inode.
+    let ni = unsafe { NovaInode::from_raw(i) };
+    match fill(sbi, ni, ino) {
+        Ok(()) => {
+            // SAFETY: fully initialised; publish it.
+            unsafe { bindings::unlock_new_inode(i) };
+            Ok(i)
+        }
+        Err(e) => {
+            // SAFETY: marks the new inode bad and drops our reference.
+            unsafe { bindings::iget_failed(i) };
+            Err(e)
+        }
+    }
+}
+
+/// Builds a new inode in memory and its slot on pmem (not yet valid: the
+/// caller's transaction commits it with the word returned). Returns the
+/// VFS inode, the slot address and the slot's valid first word.
+pub(crate) fn new_inode(sbi: &Sbi, dir: &NovaInode, mode: u32, rdev: u32) -> Result<(*mut bindings::inode, u64, u64)> {
+    let ino = {
+        let mut it = sbi.itable.lock();
+        it.alloc(sbi.pm(), || sbi.alloc.alloc_one(sbi.cpu()))?
+    };
+    let fail = |e| {
+        let _ = sbi.itable.lock().release(ino);
+        e
+    };
+    // SAFETY: the super block is live.
+    let i = unsafe { bindings::new_inode(sbi.sb()) };
+    if i.is_null() {
+        return Err(fail(ENOMEM));
+    }
+    // SAFETY: a fresh inode of ours.
+    let ni = unsafe { NovaInode::from_raw(i) };
+    // SAFETY: `i` is fresh and not yet hashed or visible.
+    unsafe {
+        (*i).i_ino = ino;
+        bindings::inode_init_owner(ptr::addr_of_mut!(bindings::nop_mnt_idmap), i, dir.raw(), mode as u16);
+    }
+    let mode = ni.mode();
+    let nlink = if mode & bindings::S_IFMT == bindings::S_IFDIR { 2 } else { 1 };
+    ni.set_nlink(nlink);
+    let (sec, nsec) = ni.now();
+    for k in 0..3 {
+        ni.set_time(k, sec, nsec);
+    }
+    let page = match crate::log::new_log_page(sbi, ino) {
+        Ok(p) => p,
+        Err(e) => {
+            // SAFETY: drop the unused inode.
+            unsafe { bindings::iput(i) };
+            return Err(fail(e));
+        }
+    };
+    let slot = sbi.itable.lock().slot_addr(ino).ok_or(EINVAL)?;
+    let mut pi = PmInode::from_bytes(&[0u8; 128]).ok_or(EINVAL)?;
+    pi.flags.set(INODE_VALID);
+    pi.mode.set(mode);
+    // SAFETY: reading owner fields of our fresh inode.
+    let (uid, gid) = unsafe { (shim::nova_shim_uid(i), shim::nova_shim_gid(i)) };
+    pi.uid.set(uid);
+    pi.gid.set(gid);
+    pi.ino.set(ino);
+    pi.log_head.set(page);
+    pi.log_tail.set(page);
+    pi.create_epoch.set(sbi.epoch());
+    pi.rdev.set(rdev);
+    pi.time_sec.set(sec as u64);
+    pi.time_nsec.set(nsec);
+    pi.nlink.set(nlink);
+    pi.seal();
+    let valid_word = u64::from_le_bytes(pi.as_bytes().get(..8).and_then(|b| b.try_into().ok()).ok_or(EINVAL)?);
+    // Write the slot with its first word (flags, mode) still zero; the
+    // transaction's journaled word store makes it valid.
+    let mut staged = pi;
+    staged.flags.set(0);
+    staged.mode.set(0);
+    sbi.pm().write(slot, staged.as_bytes())?;
+    sbi.pm().fence();
+    ni.set_log(LogPos { slot, head: page, tail: page });
+    if mode & bindings::S_IFMT == bindings::S_IFDIR {
+        ni.dir.lock().set_parent(dir.ino());
+    }
+    set_ops(ni, mode, rdev);
+    Ok((i, slot, valid_word))
+}
+
+/// Encodes a link-count entry for `ni` with count `n` at time `t`.
+pub(crate) fn link_entry(n: u32, t: (i64, u32)) -> Result<[u8; 64]> {
+    let mut e = LinkChangeEntry::from_bytes(&[0u8; 64]).ok_or(EINVAL)?;
+    e.hdr.etype = EntryType::LinkChange as u8;
+    e.hdr.slots = 1;
+    e.nlink.set(n);
+    e.ctime_sec.set(t.0 as u64);
+    e.ctime_nsec.set(t.1);
+    let mut b = [0u8; 64];
+    b.copy_from_slice(e.as_bytes());
+    Ok(b)
+}
+
+/// `setattr`: validated by the VFS helpers, logged, then applied.
+///
+/// # Safety
+///
+/// `d` must be a nova dentry with an inode, locked by the VFS; `attr` valid.
+pub(crate) unsafe fn setattr(d: *mut bindings::dentry, attr: *mut bindings::iattr) -> Result {
+    // SAFETY: per the contract.
+    let i = unsafe { (*d).d_inode };
+    // SAFETY: per the contract.
+    let ni = unsafe { NovaInode::from_raw(i) };
+    let sbi = ni.sbi();
+    // SAFETY: per the contract.
+    kernel::error::to_result(unsafe { bindings::setattr_prepare(ptr::addr_of_mut!(bindings::nop_mnt_idmap), d, attr) })?;
+    // SAFETY: per the contract.
+    let a = unsafe { &*attr };
+    let v = a.ia_valid;
+    let mut e = SetAttrEntry::from_bytes(&[0u8; 128]).ok_or(EINVAL)?;
+    e.hdr.etype = EntryType::SetAttr as u8;
+    e.hdr.slots = 2;
+    let mut mask = 0;
+    if v & bindings::ATTR_SIZE != 0 {
+        if ni.mode() & bindings::S_IFMT != bindings::S_IFREG {
+            return Err(EINVAL);
+        }
+        mask |= ATTR_SIZE;
+        e.size.set(a.ia_size as u64);
+    }
+    // Let the VFS compute the resulting attributes on the inode, then log
+    // what it produced (so the log holds exactly the in-memory result).
+    let old_size = ni.size();
+    // SAFETY: per the contract.
+    unsafe { bindings::setattr_copy(ptr::addr_of_mut!(bindings::nop_mnt_idmap), i, attr) };
+    if v & bindings::ATTR_SIZE != 0 && a.ia_size as u64 != old_size {
+        ni.set_size(a.ia_size as u64);
+        let now = ni.now();
+        ni.set_time(1, now.0, now.1);
+        ni.set_time(2, now.0, now.1);
+    }
+    mask |= ATTR_MODE | ATTR_UID | ATTR_GID | ATTR_ATIME | ATTR_MTIME | ATTR_CTIME;
+    e.mask.set(mask);
+    e.mode.set(ni.mode());
+    // SAFETY: reading owner fields of a locked inode.
+    unsafe {
+        e.uid.set(shim::nova_shim_uid(i));
+        e.gid.set(shim::nova_shim_gid(i));
+    }
+    for k in 0..3 {
+        let (s, n) = ni.time(k as i32);
+        if let (Some(ts), Some(tn)) = (e.time_sec.get_mut(k), e.time_nsec.get_mut(k)) {
+            ts.set(s as u64);
+            tn.set(n);
+        }
+    }
+    if mask & ATTR_SIZE != 0 {
+        e.size.set(ni.size());
+    }
+    let mut buf = [0u8; 128];
+    buf.copy_from_slice(e.as_bytes());
+    let mut tx = Tx::begin(sbi);
+    tx.append(ni, &mut buf)?;
+    tx.commit()
+}
+
+/// Eviction: an inode with no links left is deleted on pmem (slot made
+/// invalid, log pages and data freed, number returned).
+pub(crate) fn evict(ni: &NovaInode) {
+    let i = ni.raw();
+    // SAFETY: eviction owns the inode; the page cache is unused (DAX).
+    unsafe {
+        bindings::truncate_inode_pages_final(ptr::addr_of_mut!((*i).i_data));
+        bindings::clear_inode(i);
+    }
+    if ni.mode() & bindings::S_IFMT == bindings::S_IFLNK {
+        // SAFETY: `i_link` is null or the buffer `cache_link` allocated.
+        unsafe {
+            let p = (*i).__bindgen_anon_5.i_link;
+            if !p.is_null() {
+                bindings::kfree(p.cast());
+                (*i).__bindgen_anon_5.i_link = ptr::null_mut();
+            }
+        }
+    }
+    let sbi = ni.sbi();
+    // SAFETY: reading the bad-inode state of an inode being evicted.
+    let bad = unsafe { bindings::is_bad_inode(i) };
+    if ni.nlink() != 0 || bad || sbi.read_only_forever() {
+        return;
+    }
+    let pos = ni.log_pos();
+    if let Err(e) = delete(sbi, ni.ino(), pos, *ni.data.lock()) {
+        pr_err!("{}: deleting inode {} failed: {:?}\n", sbi.name(), ni.ino(), e);
+    }
+}
+
+fn delete(sbi: &Sbi, ino: u64, pos: LogPos, data: u64) -> Result {
+    {
+        let _g = sbi.log_lock.lock();
+        // Commit point: the slot stops being valid.
+        sbi.pm().store_u64(pos.slot, 0)?;
+    }
+    let mut pages = KVec::new();
+    walk_pages(sbi.pm(), pos.head, pos.tail, |b| pages.push(b, GFP_KERNEL).map_err(|_| ENOMEM))?;
+    for &b in pages.iter() {
+        sbi.alloc.free(b, 1)?;
+    }
+    if data != 0 {
+        sbi.alloc.free(data, 1)?;
+    }
+    sbi.itable.lock().release(ino)
+}
+
+/// Recovery: marks the log pages and data blocks of one inode used.
+pub(crate) fn mark_used(sbi: &Sbi, ino: u64, head: u64, tail: u64, used: &mut Bitmap) -> Result {
+    walk_pages(sbi.pm(), head, tail, |b| used.set(b))?;
+    let mut w = LogWalker::new(sbi.pm(), head, tail);
+    let mut buf = [0u8; MAX_ENTRY];
+    let mut last_data = 0u64;
+    while let Some(f) = w.next_entry(&mut buf).map_err(|_| EINVAL)? {
+        if f.etype == EntryType::FileWrite {
+            let e = FileWriteEntry::from_bytes(&buf).ok_or(EINVAL)?;
+            last_data = e.block.get();
+        }
+    }
+    if last_data != 0 {
+        used.set(last_data).inspect_err(|_| pr_err!("inode {}: data block {} used twice\n", ino, last_data))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The lite journal (one block): commit and mount-time rollback.
+
+use crate::format::journal::{plan, JournalHeader, Record, Replay, JOURNAL_ACTIVE};
+use crate::format::layout::{BLOCK_SIZE, JOURNAL_BLOCK};
+use crate::format::le::{Le64, Pod};
+use crate::super_::Sbi;
+use kernel::prelude::*;
+
+const BASE: u64 = JOURNAL_BLOCK * BLOCK_SIZE;
+
+/// Applies `(addr, old, new)` updates atomically. Caller holds the log lock.
+pub(crate) fn commit(sbi: &Sbi, updates: &[(u64, u64, u64)]) -> Result {
+    let pm = sbi.pm();
+    let mut recs = [Record::default(); crate::format::journal::MAX_RECORDS];
+    if updates.len() > recs.len() {
+        return Err(EINVAL);
+    }
+    for (r, &(a, o, _)) in recs.iter_mut().zip(updates.iter()) {
+        *r = Record { addr: Le64::new(a), old: Le64::new(o) };
+    }
+    let j = JournalHeader::new(recs.get(..updates.len()).ok_or(EINVAL)?).ok_or(EINVAL)?;
+    // 1. Records, persisted before the journal turns active.
+    pm.write(BASE + 8, j.as_bytes().get(8..).ok_or(EINVAL)?)?;
+    pm.fence();
+    // 2. Active: from here a crash rolls back.
+    pm.store_u64(BASE, JOURNAL_ACTIVE)?;
+    // 3. The updates.
+    for &(a, _, n) in updates {
+        pm.store_u64(a, n)?;
+    }
+    // 4. Done.
+    pm.store_u64(BASE, 0)?;
+    Ok(())
+}
+
+/// At mount: rolls back an operation a crash interrupted.
+pub(crate) fn recover(sbi: &Sbi) -> Result {
+    let pm = sbi.pm();
+    let mut raw = [0u8; core::mem::size_of::<JournalHeader>()];
+    pm.read(BASE, &mut raw)?;
+    let j = JournalHeader::from_bytes(&raw).ok_or(EINVAL)?;
+    match plan(&j, pm.len()) {
+        Replay::Idle => Ok(()),
+        Replay::Corrupt => {
+            pr_err!("{}: the journal is active but corrupt; refusing to mount\n", sbi.name());
+            Err(EINVAL)
+        }
+        Replay::RollBack(recs) => {
+            for r in recs {
+                pm.store_u64(r.addr.get(), r.old.get())?;
+            }
+            pm.store_u64(BASE, 0)?;
+            pr_info!("{}: rolled back an interrupted operation ({} words)\n", sbi.name(), recs.len());
+            Ok(())
+        }
+    }
+}

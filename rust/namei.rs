@@ -1,0 +1,420 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Namespace operations: lookup, create (files, directories, symlinks,
+//! device nodes, fifos, sockets), link, unlink, rmdir and rename in all
+//! its forms. Each operation is one transaction over the logs it touches.
+
+use crate::dir::encode_dentry;
+use crate::format::layout::*;
+use crate::format::le::Pod;
+use crate::inode::{self, dtype, link_entry, NovaInode};
+use crate::log::Tx;
+use kernel::bindings;
+use kernel::prelude::*;
+
+/// Link count limit (as ext4's).
+const LINK_MAX: u32 = 65000;
+
+/// # Safety
+///
+/// `d` must be a live dentry whose name is stable (parent locked).
+unsafe fn name_of<'a>(d: *mut bindings::dentry) -> &'a [u8] {
+    // SAFETY: per the contract the qstr is stable for the call.
+    unsafe {
+        let q = &(*d).__bindgen_anon_1.d_name;
+        core::slice::from_raw_parts(q.name, q.__bindgen_anon_1.__bindgen_anon_1.len as usize)
+    }
+}
+
+/// # Safety
+///
+/// `d` must be a live positive dentry of a nova mount.
+unsafe fn inode_of<'a>(d: *mut bindings::dentry) -> &'a NovaInode {
+    // SAFETY: per the contract.
+    unsafe { NovaInode::from_raw((*d).d_inode) }
+}
+
+/// `lookup`.
+///
+/// # Safety
+///
+/// The VFS's lookup contract: `dir` locked (shared at least), `d` negative.
+pub(crate) unsafe fn lookup(dir: &NovaInode, d: *mut bindings::dentry) -> *mut bindings::dentry {
+    // SAFETY: per the contract.
+    let name = unsafe { name_of(d) };
+    if name.len() > NAME_MAX {
+        return kernel::error::Error::to_ptr(ENAMETOOLONG);
+    }
+    let found = dir.dir.lock().lookup(name);
+    let inode = match found {
+        None => core::ptr::null_mut(),
+        Some((ino, _)) => match inode::iget(dir.sbi(), ino) {
+            Ok(i) => i,
+            Err(e) => return kernel::error::Error::to_ptr(e),
+        },
+    };
+    // SAFETY: `inode` is null or referenced; d_splice_alias consumes it.
+    unsafe { bindings::d_splice_alias(inode, d) }
+}
+
+fn dentry_entry(name: &[u8], ino: u64, dt: u8, remove: bool, t: (i64, u32)) -> Result<([u8; MAX_ENTRY], usize)> {
+    let mut buf = [0u8; MAX_ENTRY];
+    let len = encode_dentry(&mut buf, name, ino, dt, remove, t)?;
+    Ok((buf, len))
+}
+
+fn set_dir_times(dir: &NovaInode, t: (i64, u32)) {
+    dir.set_time(1, t.0, t.1);
+    dir.set_time(2, t.0, t.1);
+}
+
+/// Creates an inode named by `d` in `dir`: a file, directory, device
+/// node, fifo, socket, or (with `target`) a symlink.
+///
+/// # Safety
+///
+/// The VFS's create contract: `dir` locked exclusively, `d` negative.
+pub(crate) unsafe fn create(dir: &NovaInode, d: *mut bindings::dentry, mode: u32, rdev: u32, target: Option<&[u8]>) -> Result {
+    let sbi = dir.sbi();
+    // SAFETY: per the contract.
+    let name = unsafe { name_of(d) };
+    if name.len() > NAME_MAX {
+        return Err(ENAMETOOLONG);
+    }
+    if dir.dir.lock().lookup(name).is_some() {
+        return Err(EEXIST);
+    }
+    let is_dir = mode & bindings::S_IFMT == bindings::S_IFDIR;
+    if is_dir && dir.nlink() >= LINK_MAX {
+        return Err(EMLINK);
+    }
+    if let Some(t) = target {
+        if t.is_empty() || t.len() as u64 >= BLOCK_SIZE {
+            return Err(ENAMETOOLONG);
+        }
+    }
+    let (i, slot, valid_word) = inode::new_inode(sbi, dir, mode, rdev)?;
+    // SAFETY: `i` is our new inode.
+    let child = unsafe { NovaInode::from_raw(i) };
+    let r = (|| -> Result {
+        let t = child.now();
+        let cmode = child.mode();
+        let mut data_block = 0;
+        let mut tx = Tx::begin(sbi);
+        if let Some(target) = target {
+            // A symlink's target lives in one data block.
+            let b = sbi.alloc.alloc_one(sbi.cpu())?;
+            data_block = b;
+            sbi.pm().write(b * BLOCK_SIZE, target)?;
+            let mut e = FileWriteEntry::from_bytes(&[0u8; 64]).ok_or(EINVAL)?;
+            e.hdr.etype = EntryType::FileWrite as u8;
+            e.hdr.slots = 1;
+            e.num_pages.set(1);
+            e.block.set(b);
+            e.size.set(target.len() as u64);
+            e.mtime_sec.set(t.0 as u64);
+            e.mtime_nsec.set(t.1);
+            let mut buf = [0u8; 64];
+            buf.copy_from_slice(e.as_bytes());
+            if let Err(err) = tx.append(child, &mut buf) {
+                let _ = sbi.alloc.free(b, 1);
+                return Err(err);
+            }
+        }
+        let (mut de, len) = dentry_entry(name, child.ino(), dtype(cmode), false, t)?;
+        tx.append(dir, de.get_mut(..len).ok_or(EINVAL)?)?;
+        if is_dir {
+            let mut le = link_entry(dir.nlink() + 1, t)?;
+            tx.append(dir, &mut le)?;
+        }
+        tx.set_word(slot, 0, valid_word)?;
+        let r = tx.commit();
+        if r.is_err() && data_block != 0 {
+            let _ = sbi.alloc.free(data_block, 1);
+        }
+        r?;
+        *child.data.lock() = data_block;
+        if let Some(target) = target {
+            child.set_size(target.len() as u64);
+        }
+        Ok(())
+    })();
+    if let Err(e) = r {
+        // The slot never became valid: drop the in-memory inode. Its log
+        // page is returned by eviction's delete path only for valid
+        // inodes, so free it here.
+        child.set_nlink(0);
+        let pos = child.log_pos();
+        let _ = sbi.alloc.free(pos.head / BLOCK_SIZE, 1);
+        let _ = sbi.itable.lock().release(child.ino());
+        // SAFETY: drop the only reference to the unhashed new inode;
+        // mark it bad so eviction does not touch pmem.
+        unsafe {
+            bindings::make_bad_inode(i);
+            bindings::iput(i);
+        }
+        return Err(e);
+    }
+    dir.dir.lock().insert(name, child.ino(), dtype(child.mode()))?;
+    let t = child.now();
+    set_dir_times(dir, t);
+    if is_dir {
+        // SAFETY: `dir` is locked by the VFS.
+        unsafe { bindings::inc_nlink(dir.raw()) };
+    }
+    if target.is_some() {
+        // Cache the target like a read inode does.
+        let len = child.size() as usize;
+        let mut v = KVec::with_capacity(len + 1, GFP_KERNEL)?;
+        v.extend_from_slice(target.unwrap_or(&[]), GFP_KERNEL)?;
+        v.push(0, GFP_KERNEL)?;
+        let (p, _, _) = v.into_raw_parts();
+        // SAFETY: a NUL-terminated kmalloc buffer owned by the inode from
+        // now on, freed at eviction.
+        unsafe { (*i).__bindgen_anon_5.i_link = p.cast() };
+    }
+    // SAFETY: `i` is new and locked (I_NEW via insert_inode_locked is not
+    // used; `new_inode` inodes are instantiated directly).
+    unsafe {
+        bindings::__insert_inode_hash(i, (*i).i_ino);
+        bindings::d_instantiate(d, i);
+    }
+    Ok(())
+}
+
+/// `link`.
+///
+/// # Safety
+///
+/// The VFS's link contract.
+pub(crate) unsafe fn link(old: *mut bindings::dentry, dir: &NovaInode, d: *mut bindings::dentry) -> Result {
+    // SAFETY: per the contract.
+    let (src, name) = unsafe { (inode_of(old), name_of(d)) };
+    let sbi = dir.sbi();
+    if name.len() > NAME_MAX {
+        return Err(ENAMETOOLONG);
+    }
+    if src.nlink() >= LINK_MAX {
+        return Err(EMLINK);
+    }
+    let t = dir.now();
+    let mut tx = Tx::begin(sbi);
+    let (mut de, len) = dentry_entry(name, src.ino(), dtype(src.mode()), false, t)?;
+    tx.append(dir, de.get_mut(..len).ok_or(EINVAL)?)?;
+    let mut le = link_entry(src.nlink() + 1, t)?;
+    tx.append(src, &mut le)?;
+    tx.commit()?;
+    dir.dir.lock().insert(name, src.ino(), dtype(src.mode()))?;
+    set_dir_times(dir, t);
+    // SAFETY: the VFS holds `src` locked; we take a reference for `d`.
+    unsafe {
+        bindings::inc_nlink(src.raw());
+        bindings::ihold(src.raw());
+        bindings::d_instantiate(d, src.raw());
+    }
+    src.set_time(2, t.0, t.1);
+    Ok(())
+}
+
+/// `unlink` and `rmdir`.
+///
+/// # Safety
+///
+/// The VFS's unlink/rmdir contract.
+pub(crate) unsafe fn unlink(dir: &NovaInode, d: *mut bindings::dentry, rmdir: bool) -> Result {
+    // SAFETY: per the contract.
+    let (victim, name) = unsafe { (inode_of(d), name_of(d)) };
+    if rmdir && !victim.dir.lock().is_empty() {
+        return Err(ENOTEMPTY);
+    }
+    let sbi = dir.sbi();
+    let t = dir.now();
+    let new_links = if rmdir { 0 } else { victim.nlink().saturating_sub(1) };
+    let mut tx = Tx::begin(sbi);
+    let (mut de, len) = dentry_entry(name, victim.ino(), dtype(victim.mode()), true, t)?;
+    tx.append(dir, de.get_mut(..len).ok_or(EINVAL)?)?;
+    if rmdir {
+        let mut le = link_entry(dir.nlink().saturating_sub(1), t)?;
+        tx.append(dir, &mut le)?;
+    }
+    let mut le = link_entry(new_links, t)?;
+    tx.append(victim, &mut le)?;
+    tx.commit()?;
+    dir.dir.lock().remove(name)?;
+    set_dir_times(dir, t);
+    victim.set_time(2, t.0, t.1);
+    if rmdir {
+        // SAFETY: both inodes are locked by the VFS.
+        unsafe {
+            bindings::clear_nlink(victim.raw());
+            bindings::drop_nlink(dir.raw());
+        }
+    } else {
+        victim.set_nlink(new_links);
+    }
+    Ok(())
+}
+
+/// `rename`, including RENAME_NOREPLACE and RENAME_EXCHANGE.
+///
+/// # Safety
+///
+/// The VFS's rename contract (rename lock, both directories locked).
+pub(crate) unsafe fn rename(odir: &NovaInode, od: *mut bindings::dentry, ndir: &NovaInode, nd: *mut bindings::dentry, flags: u32) -> Result {
+    if flags & !(bindings::RENAME_NOREPLACE | bindings::RENAME_EXCHANGE) != 0 {
+        return Err(EINVAL);
+    }
+    // SAFETY: per the contract.
+    let (src, oname, nname) = unsafe { (inode_of(od), name_of(od), name_of(nd)) };
+    if nname.len() > NAME_MAX {
+        return Err(ENAMETOOLONG);
+    }
+    // SAFETY: per the contract; `d_inode` is null for a negative target.
+    let target = unsafe { (*nd).d_inode };
+    // SAFETY: a non-null target is a nova inode.
+    let tgt = if target.is_null() { None } else { Some(unsafe { NovaInode::from_raw(target) }) };
+    let exchange = flags & bindings::RENAME_EXCHANGE != 0;
+    let sbi = odir.sbi();
+    let src_dir = src.is_dir();
+    let cross = odir.ino() != ndir.ino();
+    let t = odir.now();
+    let mut tx = Tx::begin(sbi);
+
+    if exchange {
+        let tgt = tgt.ok_or(ENOENT)?;
+        let tgt_dir = tgt.is_dir();
+        // Each name now points at the other inode.
+        let (mut a, al) = dentry_entry(oname, src.ino(), dtype(src.mode()), true, t)?;
+        tx.append(odir, a.get_mut(..al).ok_or(EINVAL)?)?;
+        let (mut b, bl) = dentry_entry(oname, tgt.ino(), dtype(tgt.mode()), false, t)?;
+        tx.append(odir, b.get_mut(..bl).ok_or(EINVAL)?)?;
+        let (mut c, cl) = dentry_entry(nname, tgt.ino(), dtype(tgt.mode()), true, t)?;
+        tx.append(ndir, c.get_mut(..cl).ok_or(EINVAL)?)?;
+        let (mut e, el) = dentry_entry(nname, src.ino(), dtype(src.mode()), false, t)?;
+        tx.append(ndir, e.get_mut(..el).ok_or(EINVAL)?)?;
+        if cross && src_dir != tgt_dir {
+            let (od_n, nd_n) = if src_dir { (odir.nlink() - 1, ndir.nlink() + 1) } else { (odir.nlink() + 1, ndir.nlink() - 1) };
+            let mut l1 = link_entry(od_n, t)?;
+            tx.append(odir, &mut l1)?;
+            let mut l2 = link_entry(nd_n, t)?;
+            tx.append(ndir, &mut l2)?;
+        }
+        if cross {
+            if src_dir {
+                let (mut p, pl) = dentry_entry(b"..", ndir.ino(), 4, false, t)?;
+                tx.append(src, p.get_mut(..pl).ok_or(EINVAL)?)?;
+            }
+            if tgt_dir {
+                let (mut p, pl) = dentry_entry(b"..", odir.ino(), 4, false, t)?;
+                tx.append(tgt, p.get_mut(..pl).ok_or(EINVAL)?)?;
+            }
+        }
+        tx.commit()?;
+        {
+            let mut o = odir.dir.lock();
+            o.remove(oname)?;
+            o.insert(oname, tgt.ino(), dtype(tgt.mode()))?;
+        }
+        {
+            let mut n = ndir.dir.lock();
+            n.remove(nname)?;
+            n.insert(nname, src.ino(), dtype(src.mode()))?;
+        }
+        if cross {
+            if src_dir {
+                src.dir.lock().set_parent(ndir.ino());
+            }
+            if tgt_dir {
+                tgt.dir.lock().set_parent(odir.ino());
+            }
+            if src_dir != tgt_dir {
+                let (a, b) = if src_dir { (odir, ndir) } else { (ndir, odir) };
+                // SAFETY: both directories are locked by the VFS.
+                unsafe {
+                    bindings::drop_nlink(a.raw());
+                    bindings::inc_nlink(b.raw());
+                }
+            }
+        }
+        set_dir_times(odir, t);
+        set_dir_times(ndir, t);
+        src.set_time(2, t.0, t.1);
+        tgt.set_time(2, t.0, t.1);
+        return Ok(());
+    }
+
+    if let Some(tg) = tgt {
+        if flags & bindings::RENAME_NOREPLACE != 0 {
+            return Err(EEXIST);
+        }
+        if tg.is_dir() && !tg.dir.lock().is_empty() {
+            return Err(ENOTEMPTY);
+        }
+    }
+    if src_dir && cross && tgt.is_none() && ndir.nlink() >= LINK_MAX {
+        return Err(EMLINK);
+    }
+    // Remove the old name, (replace and) add the new one.
+    let (mut a, al) = dentry_entry(oname, src.ino(), dtype(src.mode()), true, t)?;
+    tx.append(odir, a.get_mut(..al).ok_or(EINVAL)?)?;
+    let mut tgt_links = 0;
+    if let Some(tg) = tgt {
+        let (mut r, rl) = dentry_entry(nname, tg.ino(), dtype(tg.mode()), true, t)?;
+        tx.append(ndir, r.get_mut(..rl).ok_or(EINVAL)?)?;
+        tgt_links = if tg.is_dir() { 0 } else { tg.nlink().saturating_sub(1) };
+        let mut l = link_entry(tgt_links, t)?;
+        tx.append(tg, &mut l)?;
+    }
+    let (mut b, bl) = dentry_entry(nname, src.ino(), dtype(src.mode()), false, t)?;
+    tx.append(ndir, b.get_mut(..bl).ok_or(EINVAL)?)?;
+    // Directory link counts: a replaced directory goes away from ndir; a
+    // moved directory's ".." moves from odir to ndir.
+    let tgt_is_dir = tgt.is_some_and(|t| t.is_dir());
+    let mut od_n = odir.nlink();
+    let mut nd_n = ndir.nlink();
+    if tgt_is_dir {
+        nd_n -= 1;
+    }
+    if src_dir && cross {
+        od_n -= 1;
+        nd_n += 1;
+    }
+    if cross {
+        if od_n != odir.nlink() {
+            let mut l = link_entry(od_n, t)?;
+            tx.append(odir, &mut l)?;
+        }
+        if nd_n != ndir.nlink() {
+            let mut l = link_entry(nd_n, t)?;
+            tx.append(ndir, &mut l)?;
+        }
+    } else if nd_n != ndir.nlink() {
+        let mut l = link_entry(nd_n, t)?;
+        tx.append(ndir, &mut l)?;
+    }
+    if src_dir && cross {
+        let (mut p, pl) = dentry_entry(b"..", ndir.ino(), 4, false, t)?;
+        tx.append(src, p.get_mut(..pl).ok_or(EINVAL)?)?;
+    }
+    tx.commit()?;
+    odir.dir.lock().remove(oname)?;
+    {
+        let mut n = ndir.dir.lock();
+        if tgt.is_some() {
+            n.remove(nname)?;
+        }
+        n.insert(nname, src.ino(), dtype(src.mode()))?;
+    }
+    if let Some(tg) = tgt {
+        tg.set_nlink(tgt_links);
+        tg.set_time(2, t.0, t.1);
+    }
+    odir.set_nlink(od_n);
+    ndir.set_nlink(nd_n);
+    if src_dir && cross {
+        src.dir.lock().set_parent(ndir.ino());
+    }
+    set_dir_times(odir, t);
+    set_dir_times(ndir, t);
+    src.set_time(2, t.0, t.1);
+    Ok(())
+}

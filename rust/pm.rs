@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Persistent memory access: every store, flush and fence nova issues to
+//! pmem goes through the named functions of this module, so that ordering
+//! can be reviewed here and traced or crash-tested later.
+//!
+//! Rules the rest of nova follows:
+//! - Bulk data and log entries are written with [`Pm::write`] (non-temporal
+//!   copy with cache flush), then made durable by [`Pm::fence`].
+//! - A commit point (a log tail, a valid flag, a next-page pointer, the
+//!   journal's active word) is one aligned 8-byte [`Pm::store_u64`], which
+//!   flushes its line and fences: it is atomic and durable on return.
+//! - Reads copy bytes out ([`Pm::read`]); callers treat them as untrusted.
+
+use crate::format::layout::BLOCK_SIZE;
+use crate::format::log::Media;
+use crate::shim;
+use kernel::ffi::c_void;
+use kernel::prelude::*;
+
+/// A mapped pmem device: `len` bytes at kernel address `base`.
+pub(crate) struct Pm {
+    base: *mut u8,
+    len: u64,
+}
+
+// SAFETY: `Pm` is an address range of device memory that stays mapped
+// while the file system is mounted; concurrent access is coordinated by
+// nova's locks, and the raw pointer carries no thread affinity.
+unsafe impl Send for Pm {}
+// SAFETY: as for `Send`; `&Pm` only allows reads and explicit stores
+// whose ordering the callers manage.
+unsafe impl Sync for Pm {}
+
+impl Pm {
+    /// Wraps a DAX mapping.
+    ///
+    /// # Safety
+    ///
+    /// `base` must point to `len` bytes of mapped, writable memory that
+    /// stay valid until the returned value is dropped.
+    pub(crate) unsafe fn new(base: *mut u8, len: u64) -> Self {
+        Self { base, len }
+    }
+
+    /// Size of the device in bytes.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Size of the device in blocks.
+    pub(crate) fn blocks(&self) -> u64 {
+        self.len / BLOCK_SIZE
+    }
+
+    fn ptr(&self, addr: u64, n: usize) -> Result<*mut u8> {
+        let end = addr.checked_add(n as u64).ok_or(EIO)?;
+        if end > self.len {
+            pr_err!("pmem access {:#x}+{} outside device of {} bytes\n", addr, n, self.len);
+            return Err(EIO);
+        }
+        // SAFETY: `addr + n <= len`, so the offset stays inside the mapping.
+        Ok(unsafe { self.base.add(addr as usize) })
+    }
+
+    /// Copies `buf.len()` bytes at `addr` out of pmem.
+    pub(crate) fn read(&self, addr: u64, buf: &mut [u8]) -> Result {
+        let p = self.ptr(addr, buf.len())?;
+        // SAFETY: `p..p+len` is inside the mapping (checked by `ptr`), and
+        // `buf` is a distinct DRAM buffer.
+        unsafe { core::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), buf.len()) };
+        Ok(())
+    }
+
+    /// Reads an aligned little-endian u64 at `addr`.
+    pub(crate) fn read_u64(&self, addr: u64) -> Result<u64> {
+        let mut b = [0u8; 8];
+        self.read(addr, &mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    /// Writes `data` at `addr` with a cache-flushing copy. Not ordered:
+    /// follow with [`Pm::fence`] before a commit point.
+    #[inline(never)]
+    pub(crate) fn write(&self, addr: u64, data: &[u8]) -> Result {
+        let p = self.ptr(addr, data.len())?;
+        // SAFETY: destination inside the mapping (checked), source a DRAM slice.
+        unsafe { shim::nova_shim_memcpy_flushcache(p.cast::<c_void>(), data.as_ptr().cast(), data.len()) };
+        Ok(())
+    }
+
+    /// Zeroes `len` bytes at `addr` (flushed, not ordered).
+    #[inline(never)]
+    pub(crate) fn zero(&self, addr: u64, len: u64) -> Result {
+        let zeros = [0u8; 512];
+        let mut done = 0u64;
+        while done < len {
+            let n = core::cmp::min(512, len - done);
+            self.write(addr + done, &zeros[..n as usize])?;
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// The commit primitive: an 8-byte aligned atomic store, flushed and
+    /// fenced, so it is durable and ordered after every earlier write.
+    #[inline(never)]
+    pub(crate) fn store_u64(&self, addr: u64, v: u64) -> Result {
+        if addr % 8 != 0 {
+            return Err(EINVAL);
+        }
+        let p = self.ptr(addr, 8)?;
+        Self::fence_raw();
+        // SAFETY: `p` is 8-byte aligned (the mapping is page aligned and
+        // `addr % 8 == 0`) and inside the mapping; a volatile aligned u64
+        // store is a single atomic store on x86_64.
+        unsafe { core::ptr::write_volatile(p.cast::<u64>(), v.to_le()) };
+        // SAFETY: flushes the 8 bytes just stored, inside the mapping.
+        unsafe { shim::nova_shim_flush(p.cast::<c_void>(), 8) };
+        Self::fence_raw();
+        Ok(())
+    }
+
+    /// Orders all earlier flushed writes before anything later.
+    #[inline(never)]
+    pub(crate) fn fence(&self) {
+        Self::fence_raw();
+    }
+
+    fn fence_raw() {
+        // SAFETY: a store fence has no memory-safety preconditions.
+        unsafe { shim::nova_shim_fence() };
+    }
+}
+
+impl Media for Pm {
+    fn size(&self) -> u64 {
+        self.len
+    }
+    fn read(&self, addr: u64, buf: &mut [u8]) -> bool {
+        Pm::read(self, addr, buf).is_ok()
+    }
+}

@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * nova's C shim: the few kernel interfaces Rust bindings do not reach
+ * (fs_context glue, DAX mapping, pmem flushes, procfs, static inlines).
+ * No file-system logic lives here; every function forwards to the kernel
+ * or to a nova_rs_* function implemented in Rust.
+ */
+#include <linux/fs.h>
+#include <linux/fs_context.h>
+#include <linux/fs_parser.h>
+#include <linux/dax.h>
+#include <linux/libnvdimm.h>
+#include <linux/proc_fs.h>
+#include <linux/seq_file.h>
+#include <linux/uaccess.h>
+#include <linux/blkdev.h>
+#include <linux/statfs.h>
+
+/* Implemented in Rust (rust/vfs.rs and rust/procfs.rs). */
+int nova_rs_parse_param(void *opts, const char *key, const char *val);
+int nova_rs_fill_super(struct super_block *sb, void *opts);
+void nova_rs_free_opts(void *opts);
+int nova_rs_reconfigure(struct super_block *sb, bool read_only);
+int nova_rs_proc_show(struct seq_file *m, void *sbi, int which);
+long nova_rs_proc_write(void *sbi, int which, const char *buf, size_t len);
+
+/* Called from Rust (declared in shim.rs). */
+int nova_shim_init_fs_context(struct fs_context *fc, void *opts);
+long long nova_shim_dax_map(struct super_block *sb, void *holder, void **kaddr,
+			    struct dax_device **dax);
+void nova_shim_dax_put(struct dax_device *dax, void *holder);
+void nova_shim_flush(void *addr, size_t len);
+void nova_shim_fence(void);
+void nova_shim_memcpy_flushcache(void *dst, const void *src, size_t len);
+void nova_shim_set_owner(struct inode *inode, u32 uid, u32 gid);
+u32 nova_shim_uid(struct inode *inode);
+u32 nova_shim_gid(struct inode *inode);
+void nova_shim_set_time(struct inode *inode, int which, s64 sec, u32 nsec);
+void nova_shim_get_time(struct inode *inode, int which, s64 *sec, u32 *nsec);
+void nova_shim_now(struct inode *inode, s64 *sec, u32 *nsec);
+void nova_shim_i_size_write(struct inode *inode, loff_t size);
+bool nova_shim_dir_emit(struct dir_context *ctx, const char *name, int len,
+			u64 ino, unsigned int type);
+bool nova_shim_dir_emit_dots(struct file *file, struct dir_context *ctx);
+struct inode *nova_shim_file_inode(struct file *file);
+u64 nova_shim_ktime_real_seconds(void);
+int nova_shim_proc_init(void);
+void nova_shim_proc_exit(void);
+int nova_shim_proc_add(const char *devname, void *sbi);
+void nova_shim_proc_remove(const char *devname);
+const char *nova_shim_sb_id(struct super_block *sb);
+bool nova_shim_inode_is_new(struct inode *inode);
+void nova_shim_statfs_fill(struct kstatfs *buf, u64 magic, u64 bsize, u64 blocks,
+			  u64 bfree, u64 files, u64 ffree, u32 namelen);
+
+/* ---- fs_context ---- */
+
+static int nova_parse_param(struct fs_context *fc, struct fs_parameter *param)
+{
+	const char *val = NULL;
+
+	if (param->type == fs_value_is_string)
+		val = param->string;
+	else if (param->type != fs_value_is_flag)
+		return invalfc(fc, "%s: unsupported value type", param->key);
+	return nova_rs_parse_param(fc->fs_private, param->key, val);
+}
+
+static int nova_fill_super(struct super_block *sb, struct fs_context *fc)
+{
+	return nova_rs_fill_super(sb, fc->fs_private);
+}
+
+static int nova_get_tree(struct fs_context *fc)
+{
+	return get_tree_bdev(fc, nova_fill_super);
+}
+
+static void nova_free_fc(struct fs_context *fc)
+{
+	nova_rs_free_opts(fc->fs_private);
+	fc->fs_private = NULL;
+}
+
+static int nova_reconfigure(struct fs_context *fc)
+{
+	return nova_rs_reconfigure(fc->root->d_sb, fc->sb_flags & SB_RDONLY);
+}
+
+static const struct fs_context_operations nova_context_ops = {
+	.parse_param = nova_parse_param,
+	.get_tree = nova_get_tree,
+	.free = nova_free_fc,
+	.reconfigure = nova_reconfigure,
+};
+
+int nova_shim_init_fs_context(struct fs_context *fc, void *opts)
+{
+	fc->fs_private = opts;
+	fc->ops = &nova_context_ops;
+	return 0;
+}
+
+/* ---- DAX ---- */
+
+/*
+ * Maps the whole DAX device behind sb->s_bdev. Returns the number of bytes
+ * mapped (>= 0) and sets *kaddr and *dax, or a negative errno.
+ */
+long long nova_shim_dax_map(struct super_block *sb, void *holder, void **kaddr,
+			    struct dax_device **dax)
+{
+	u64 start_off = 0;
+	long nr_pages, avail;
+	int id;
+
+	*dax = fs_dax_get_by_bdev(sb->s_bdev, &start_off, holder, NULL);
+	if (!*dax)
+		return -EOPNOTSUPP;
+	nr_pages = bdev_nr_bytes(sb->s_bdev) >> PAGE_SHIFT;
+	id = dax_read_lock();
+	avail = dax_direct_access(*dax, PHYS_PFN(start_off), nr_pages,
+				  DAX_ACCESS, kaddr, NULL);
+	dax_read_unlock(id);
+	if (avail < 0) {
+		fs_put_dax(*dax, holder);
+		*dax = NULL;
+		return avail;
+	}
+	return (long long)min(avail, nr_pages) << PAGE_SHIFT;
+}
+
+void nova_shim_dax_put(struct dax_device *dax, void *holder)
+{
+	fs_put_dax(dax, holder);
+}
+
+/* ---- persistent memory ordering ---- */
+
+void nova_shim_flush(void *addr, size_t len)
+{
+	arch_wb_cache_pmem(addr, len);
+}
+
+void nova_shim_fence(void)
+{
+	wmb();
+}
+
+void nova_shim_memcpy_flushcache(void *dst, const void *src, size_t len)
+{
+	memcpy_flushcache(dst, src, len);
+}
+
+/* ---- inode helpers (static inlines in the headers) ---- */
+
+void nova_shim_set_owner(struct inode *inode, u32 uid, u32 gid)
+{
+	i_uid_write(inode, uid);
+	i_gid_write(inode, gid);
+}
+
+u32 nova_shim_uid(struct inode *inode)
+{
+	return i_uid_read(inode);
+}
+
+u32 nova_shim_gid(struct inode *inode)
+{
+	return i_gid_read(inode);
+}
+
+void nova_shim_set_time(struct inode *inode, int which, s64 sec, u32 nsec)
+{
+	struct timespec64 ts = { .tv_sec = sec, .tv_nsec = nsec };
+
+	switch (which) {
+	case 0:
+		inode_set_atime_to_ts(inode, ts);
+		break;
+	case 1:
+		inode_set_mtime_to_ts(inode, ts);
+		break;
+	default:
+		inode_set_ctime_to_ts(inode, ts);
+		break;
+	}
+}
+
+void nova_shim_get_time(struct inode *inode, int which, s64 *sec, u32 *nsec)
+{
+	struct timespec64 ts;
+
+	switch (which) {
+	case 0:
+		ts = inode_get_atime(inode);
+		break;
+	case 1:
+		ts = inode_get_mtime(inode);
+		break;
+	default:
+		ts = inode_get_ctime(inode);
+		break;
+	}
+	*sec = ts.tv_sec;
+	*nsec = ts.tv_nsec;
+}
+
+void nova_shim_now(struct inode *inode, s64 *sec, u32 *nsec)
+{
+	struct timespec64 ts = current_time(inode);
+
+	*sec = ts.tv_sec;
+	*nsec = ts.tv_nsec;
+}
+
+void nova_shim_i_size_write(struct inode *inode, loff_t size)
+{
+	i_size_write(inode, size);
+}
+
+bool nova_shim_dir_emit(struct dir_context *ctx, const char *name, int len,
+			u64 ino, unsigned int type)
+{
+	return dir_emit(ctx, name, len, ino, type);
+}
+
+bool nova_shim_dir_emit_dots(struct file *file, struct dir_context *ctx)
+{
+	return dir_emit_dots(file, ctx);
+}
+
+struct inode *nova_shim_file_inode(struct file *file)
+{
+	return file_inode(file);
+}
+
+u64 nova_shim_ktime_real_seconds(void)
+{
+	return ktime_get_real_seconds();
+}
+
+/* ---- procfs: /proc/fs/nova/<dev>/ ---- */
+
+enum { NOVA_PROC_SNAPSHOTS, NOVA_PROC_CREATE, NOVA_PROC_DELETE, NOVA_PROC_STATS };
+
+static struct proc_dir_entry *nova_proc_root;
+
+static int nova_proc_show(struct seq_file *m, void *v)
+{
+	long which = (long)m->private;
+	struct inode *inode = m->file ? file_inode(m->file) : NULL;
+
+	if (!inode)
+		return -EINVAL;
+	return nova_rs_proc_show(m, proc_get_parent_data(inode), (int)which);
+}
+
+static int nova_proc_open_snapshots(struct inode *inode, struct file *file)
+{
+	return single_open(file, nova_proc_show, (void *)NOVA_PROC_SNAPSHOTS);
+}
+
+static int nova_proc_open_stats(struct inode *inode, struct file *file)
+{
+	return single_open(file, nova_proc_show, (void *)NOVA_PROC_STATS);
+}
+
+static ssize_t nova_proc_write(struct file *file, const char __user *ubuf,
+			       size_t len, loff_t *pos)
+{
+	char buf[64];
+	long which = (long)pde_data(file_inode(file));
+	long ret;
+
+	if (len >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = 0;
+	ret = nova_rs_proc_write(proc_get_parent_data(file_inode(file)),
+				 (int)which, buf, len);
+	return ret < 0 ? ret : len;
+}
+
+static const struct proc_ops nova_proc_snapshots_ops = {
+	.proc_open = nova_proc_open_snapshots,
+	.proc_read = seq_read,
+	.proc_lseek = seq_lseek,
+	.proc_release = single_release,
+};
+
+static const struct proc_ops nova_proc_stats_ops = {
+	.proc_open = nova_proc_open_stats,
+	.proc_read = seq_read,
+	.proc_lseek = seq_lseek,
+	.proc_release = single_release,
+};
+
+static const struct proc_ops nova_proc_write_ops = {
+	.proc_write = nova_proc_write,
+	.proc_lseek = noop_llseek,
+};
+
+int nova_shim_proc_init(void)
+{
+	nova_proc_root = proc_mkdir("fs/nova", NULL);
+	return nova_proc_root ? 0 : -ENOMEM;
+}
+
+void nova_shim_proc_exit(void)
+{
+	remove_proc_subtree("fs/nova", NULL);
+	nova_proc_root = NULL;
+}
+
+/* Creates /proc/fs/nova/<devname>/ with its files; sbi is their data. */
+int nova_shim_proc_add(const char *devname, void *sbi)
+{
+	struct proc_dir_entry *dir;
+
+	if (!nova_proc_root)
+		return -ENOENT;
+	dir = proc_mkdir_data(devname, 0555, nova_proc_root, sbi);
+	if (!dir)
+		return -EEXIST;
+	if (!proc_create("snapshots", 0444, dir, &nova_proc_snapshots_ops) ||
+	    !proc_create("stats", 0444, dir, &nova_proc_stats_ops) ||
+	    !proc_create_data("create_snapshot", 0200, dir, &nova_proc_write_ops,
+			      (void *)NOVA_PROC_CREATE) ||
+	    !proc_create_data("delete_snapshot", 0200, dir, &nova_proc_write_ops,
+			      (void *)NOVA_PROC_DELETE)) {
+		remove_proc_subtree(devname, nova_proc_root);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void nova_shim_proc_remove(const char *devname)
+{
+	if (nova_proc_root)
+		remove_proc_subtree(devname, nova_proc_root);
+}
+
+const char *nova_shim_sb_id(struct super_block *sb)
+{
+	return sb->s_id;
+}
+
+bool nova_shim_inode_is_new(struct inode *inode)
+{
+	return inode_state_read_once(inode) & I_NEW;
+}
+
+void nova_shim_statfs_fill(struct kstatfs *buf, u64 magic, u64 bsize, u64 blocks,
+			  u64 bfree, u64 files, u64 ffree, u32 namelen)
+{
+	buf->f_type = magic;
+	buf->f_bsize = bsize;
+	buf->f_frsize = bsize;
+	buf->f_blocks = blocks;
+	buf->f_bfree = bfree;
+	buf->f_bavail = bfree;
+	buf->f_files = files;
+	buf->f_ffree = ffree;
+	buf->f_namelen = namelen;
+}

@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Declarations of the C shim (`shim.c`): kernel interfaces that the Rust
+//! bindings lack. Callers are the safe wrappers in `vfs`, `pm` and
+//! `procfs`; nothing else calls these.
+
+#![allow(improper_ctypes)]
+
+use kernel::bindings;
+use kernel::ffi::{c_char, c_int, c_long, c_void};
+
+unsafe extern "C" {
+    pub(crate) fn nova_shim_init_fs_context(fc: *mut bindings::fs_context, opts: *mut c_void) -> c_int;
+    pub(crate) fn nova_shim_dax_map(
+        sb: *mut bindings::super_block,
+        holder: *mut c_void,
+        kaddr: *mut *mut c_void,
+        dax: *mut *mut kernel::ffi::c_void,
+    ) -> i64;
+    pub(crate) fn nova_shim_dax_put(dax: *mut kernel::ffi::c_void, holder: *mut c_void);
+    pub(crate) fn nova_shim_flush(addr: *mut c_void, len: usize);
+    pub(crate) fn nova_shim_fence();
+    pub(crate) fn nova_shim_memcpy_flushcache(dst: *mut c_void, src: *const c_void, len: usize);
+    pub(crate) fn nova_shim_set_owner(inode: *mut bindings::inode, uid: u32, gid: u32);
+    pub(crate) fn nova_shim_uid(inode: *mut bindings::inode) -> u32;
+    pub(crate) fn nova_shim_gid(inode: *mut bindings::inode) -> u32;
+    pub(crate) fn nova_shim_set_time(inode: *mut bindings::inode, which: c_int, sec: i64, nsec: u32);
+    pub(crate) fn nova_shim_get_time(inode: *mut bindings::inode, which: c_int, sec: *mut i64, nsec: *mut u32);
+    pub(crate) fn nova_shim_now(inode: *mut bindings::inode, sec: *mut i64, nsec: *mut u32);
+    pub(crate) fn nova_shim_i_size_write(inode: *mut bindings::inode, size: i64);
+    pub(crate) fn nova_shim_dir_emit(
+        ctx: *mut bindings::dir_context,
+        name: *const c_char,
+        len: c_int,
+        ino: u64,
+        dtype: u32,
+    ) -> bool;
+    pub(crate) fn nova_shim_dir_emit_dots(file: *mut bindings::file, ctx: *mut bindings::dir_context) -> bool;
+    pub(crate) fn nova_shim_file_inode(file: *mut bindings::file) -> *mut bindings::inode;
+    pub(crate) fn nova_shim_ktime_real_seconds() -> u64;
+    pub(crate) fn nova_shim_proc_init() -> c_int;
+    pub(crate) fn nova_shim_proc_exit();
+    pub(crate) fn nova_shim_proc_add(devname: *const c_char, sbi: *mut c_void) -> c_int;
+    pub(crate) fn nova_shim_proc_remove(devname: *const c_char);
+    pub(crate) fn nova_shim_inode_is_new(inode: *mut bindings::inode) -> bool;
+    pub(crate) fn nova_shim_statfs_fill(
+        buf: *mut bindings::kstatfs,
+        magic: u64,
+        bsize: u64,
+        blocks: u64,
+        bfree: u64,
+        files: u64,
+        ffree: u64,
+        namelen: u32,
+    );
+    pub(crate) fn nova_shim_sb_id(sb: *mut bindings::super_block) -> *const c_char;
+}
+
+/// Return type of the proc write hook.
+pub(crate) type ProcRet = c_long;

@@ -1,0 +1,578 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The super block: mount options, format (`-o init`), mount of an
+//! existing image (clean: load the saved allocator; crashed: rebuild it by
+//! walking every log), unmount, statfs.
+
+use crate::balloc::Allocator;
+use crate::format::layout::*;
+use crate::format::le::Pod;
+use crate::format::log::LogWalker;
+use crate::inode::{self, NovaInode};
+use crate::itable::ITable;
+use crate::pm::Pm;
+use crate::{journal, shim, vfs};
+use core::sync::atomic::{AtomicU64, Ordering};
+use kernel::bindings;
+use kernel::new_mutex;
+use kernel::prelude::*;
+use kernel::str::CString;
+use kernel::sync::Mutex;
+
+/// The file system's magic number in statfs and `s_magic` ("NOVA").
+pub(crate) const NOVA_MAGIC: u64 = 0x4e4f_5641;
+
+/// Options of one mount.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct MountOpts {
+    /// `init`: format the device.
+    pub(crate) init: bool,
+    /// `snapshot=<epoch>`: mount that snapshot read-only.
+    pub(crate) snapshot: Option<u64>,
+}
+
+fn parse_u64(v: &[u8]) -> Option<u64> {
+    if v.is_empty() || v.len() > 20 {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &c in v {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+    }
+    Some(n)
+}
+
+impl MountOpts {
+    pub(crate) fn parse(&mut self, key: &[u8], val: Option<&[u8]>) -> Result {
+        match (key, val) {
+            (b"init", None) => self.init = true,
+            (b"snapshot", Some(v)) => match parse_u64(v) {
+                Some(e) => self.snapshot = Some(e),
+                None => {
+                    pr_err!("snapshot= needs an epoch number\n");
+                    return Err(EINVAL);
+                }
+            },
+            // Let the VFS handle `source` and report unknown options.
+            _ => return Err(Error::from_errno(-(bindings::ENOPARAM as i32))),
+        }
+        Ok(())
+    }
+}
+
+/// Counters shown in /proc/fs/nova/<dev>/stats.
+#[derive(Default)]
+pub(crate) struct Stats {
+    pub(crate) log_pages: AtomicU64,
+    pub(crate) journal_commits: AtomicU64,
+}
+
+/// One mounted nova file system (`sb->s_fs_info`).
+#[pin_data]
+pub(crate) struct Sbi {
+    pm: Pm,
+    dax: *mut kernel::ffi::c_void,
+    sb: *mut bindings::super_block,
+    pub(crate) devname: CString,
+    pub(crate) blocks: u64,
+    pub(crate) epoch: AtomicU64,
+    pub(crate) alloc: Allocator,
+    #[pin]
+    pub(crate) itable: Mutex<ITable>,
+    /// Serialises log appends and commits (and the lite journal).
+    #[pin]
+    pub(crate) log_lock: Mutex<()>,
+    pub(crate) stats: Stats,
+    pub(crate) opts: MountOpts,
+    proc_added: bool,
+}
+
+// SAFETY: the raw pointers (super block, DAX device) are stable for the
+// life of the mount and only used under the VFS's or nova's locks.
+unsafe impl Send for Sbi {}
+// SAFETY: as above; shared state is atomics or behind mutexes.
+unsafe impl Sync for Sbi {}
+
+impl Sbi {
+    /// # Safety
+    ///
+    /// `sb` must be a live nova super block whose `s_fs_info` is set.
+    pub(crate) unsafe fn from_sb<'a>(sb: *mut bindings::super_block) -> &'a Sbi {
+        // SAFETY: per the contract `s_fs_info` is our pinned `Sbi`, which
+        // outlives every callback on this super block.
+        unsafe { &*(*sb).s_fs_info.cast::<Sbi>() }
+    }
+
+    /// The device name, for messages.
+    pub(crate) fn name(&self) -> &kernel::str::CStr {
+        &self.devname
+    }
+
+    pub(crate) fn pm(&self) -> &Pm {
+        &self.pm
+    }
+
+    pub(crate) fn sb(&self) -> *mut bindings::super_block {
+        self.sb
+    }
+
+    pub(crate) fn read_only_forever(&self) -> bool {
+        self.opts.snapshot.is_some()
+    }
+
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn cpu(&self) -> usize {
+        // SAFETY: reading the current CPU number has no preconditions; it
+        // is only a placement hint.
+        (unsafe { bindings::raw_smp_processor_id() }) as usize
+    }
+
+    /// Reads a superblock copy.
+    fn read_sb(&self, block: u64) -> Result<SuperBlock> {
+        let mut b = [0u8; 256];
+        self.pm.read(block * BLOCK_SIZE, &mut b)?;
+        SuperBlock::from_bytes(&b).ok_or(EIO)
+    }
+
+    /// Writes both superblock copies, primary first, each persisted.
+    pub(crate) fn write_sb(&self, sb: &mut SuperBlock) -> Result {
+        sb.seal();
+        self.pm.write(SB_BLOCK * BLOCK_SIZE, sb.as_bytes())?;
+        self.pm.fence();
+        self.pm.write(SB_REPLICA_BLOCK * BLOCK_SIZE, sb.as_bytes())?;
+        self.pm.fence();
+        Ok(())
+    }
+
+    /// The current superblock (primary, or the replica if the primary is bad).
+    pub(crate) fn current_sb(&self) -> Result<SuperBlock> {
+        let dev = self.pm.blocks();
+        let p = self.read_sb(SB_BLOCK)?;
+        if p.validate(dev).is_ok() {
+            return Ok(p);
+        }
+        let r = self.read_sb(SB_REPLICA_BLOCK)?;
+        r.validate(dev).map_err(|_| EINVAL)?;
+        Ok(r)
+    }
+
+    pub(crate) fn statfs(&self, buf: *mut bindings::kstatfs) {
+        let free = self.alloc.free_blocks();
+        let it = self.itable.lock();
+        let ffree = it.free_count().saturating_add(free.saturating_mul(INODES_PER_PAGE));
+        // SAFETY: `buf` is the VFS's kstatfs for this call.
+        unsafe {
+            shim::nova_shim_statfs_fill(buf, NOVA_MAGIC, BLOCK_SIZE, self.blocks, free, it.used().saturating_add(ffree), ffree, NAME_MAX as u32)
+        };
+    }
+
+    /// Clean unmount: save the allocator state and mark the superblock clean.
+    pub(crate) fn unmount(&self) {
+        if self.read_only_forever() {
+            return;
+        }
+        match self.save_freelist() {
+            Ok(()) => {}
+            Err(e) => pr_err!("{}: saving allocator state failed ({:?}); next mount will recover\n", self.name(), e),
+        }
+    }
+
+    /// Writes the free list into free blocks (which the saved list itself
+    /// counts as free) and sets `SB_CLEAN` with the list's first block.
+    fn save_freelist(&self) -> Result {
+        // Blocks are chained: [next u64][count u64][count * (start, len)].
+        const PER: u64 = (BLOCK_SIZE - 16) / 16;
+        let mut n = 0u64;
+        self.alloc.for_each_range(|_, _| {
+            n += 1;
+            Ok(())
+        })?;
+        let pages = (n + 2).div_ceil(PER) + 1;
+        let mut blocks = KVec::with_capacity(pages as usize, GFP_KERNEL)?;
+        for _ in 0..pages {
+            blocks.push(self.alloc.alloc_one(0)?, GFP_KERNEL)?;
+        }
+        for &b in blocks.iter() {
+            self.alloc.free(b, 1)?;
+        }
+        let mut page = 0usize;
+        let mut in_page = 0u64;
+        let mut err = Ok(());
+        let bl = &blocks;
+        let pm = &self.pm;
+        self.alloc.for_each_range(|s, l| {
+            if in_page == PER {
+                page += 1;
+                in_page = 0;
+            }
+            let Some(&b) = bl.get(page) else {
+                err = Err(ENOSPC);
+                return Err(ENOSPC);
+            };
+            let mut rec = [0u8; 16];
+            rec[..8].copy_from_slice(&s.to_le_bytes());
+            rec[8..].copy_from_slice(&l.to_le_bytes());
+            pm.write(b * BLOCK_SIZE + 16 + in_page * 16, &rec)?;
+            in_page += 1;
+            // Header of this page: next and count so far.
+            let next = bl.get(page + 1).map_or(0, |&x| x);
+            let mut h = [0u8; 16];
+            h[..8].copy_from_slice(&next.to_le_bytes());
+            h[8..].copy_from_slice(&in_page.to_le_bytes());
+            pm.write(b * BLOCK_SIZE, &h)
+        })?;
+        err?;
+        // Pages past the last used one end the chain with count 0.
+        for i in (page + 1)..blocks.len() {
+            let b = blocks[i];
+            let next = blocks.get(i + 1).map_or(0, |&x| x);
+            let mut h = [0u8; 16];
+            h[..8].copy_from_slice(&next.to_le_bytes());
+            pm.write(b * BLOCK_SIZE, &h)?;
+        }
+        pm.fence();
+        let mut sb = self.current_sb()?;
+        sb.freelist.set(*blocks.first().ok_or(EINVAL)?);
+        sb.flags.set(sb.flags.get() | SB_CLEAN);
+        sb.epoch.set(self.epoch());
+        self.write_sb(&mut sb)
+    }
+
+    /// Loads a saved free list into the (all-busy) allocator.
+    fn load_freelist(&self, first: u64) -> Result {
+        let mut b = first;
+        let mut seen = 0u64;
+        while b != 0 {
+            seen += 1;
+            if seen > self.blocks || b < FIRST_DATA_BLOCK || b >= self.blocks {
+                pr_err!("{}: saved free list is corrupt (block {})\n", self.name(), b);
+                return Err(EINVAL);
+            }
+            let base = b * BLOCK_SIZE;
+            let next = self.pm.read_u64(base)?;
+            let count = self.pm.read_u64(base + 8)?;
+            if count > (BLOCK_SIZE - 16) / 16 {
+                pr_err!("{}: saved free list is corrupt (count {})\n", self.name(), count);
+                return Err(EINVAL);
+            }
+            for i in 0..count {
+                let s = self.pm.read_u64(base + 16 + i * 16)?;
+                let l = self.pm.read_u64(base + 24 + i * 16)?;
+                let end = s.checked_add(l).ok_or(EINVAL)?;
+                if s < FIRST_DATA_BLOCK || end > self.blocks {
+                    pr_err!("{}: saved free range {}+{} out of bounds\n", self.name(), s, l);
+                    return Err(EINVAL);
+                }
+                self.alloc.free(s, l).map_err(|_| EINVAL)?;
+            }
+            b = next;
+        }
+        Ok(())
+    }
+}
+
+/// Frees the `Sbi` once the VFS is done with the super block.
+///
+/// # Safety
+///
+/// `info` must be the `s_fs_info` set by `fill_super`, not used afterwards.
+pub(crate) unsafe fn release_sbi(info: *mut core::ffi::c_void) {
+    // SAFETY: per the contract, `info` came from `KBox::into_raw` of a
+    // pinned `Sbi` in `fill_super`.
+    let sbi = unsafe { Pin::new_unchecked(KBox::from_raw(info.cast::<Sbi>())) };
+    if sbi.proc_added {
+        // SAFETY: the name is a NUL-terminated string we own.
+        unsafe { shim::nova_shim_proc_remove(sbi.devname.as_char_ptr()) };
+    }
+    if !sbi.dax.is_null() {
+        // SAFETY: we hold the DAX reference taken at mount.
+        unsafe { shim::nova_shim_dax_put(sbi.dax, vfs::holder(sbi.sb)) };
+    }
+    drop(sbi);
+}
+
+/// Maps the device and builds the `Sbi`; formats or mounts the image.
+///
+/// # Safety
+///
+/// `sb` must be a super block being set up by `get_tree_bdev`.
+pub(crate) unsafe fn fill_super(sb: *mut bindings::super_block, opts: MountOpts) -> Result {
+    // SAFETY: `sb` is live (contract).
+    let id = unsafe { vfs::sb_id(sb) };
+    let devname = CString::try_from_fmt(fmt!("{}", id))?;
+    let mut kaddr: *mut core::ffi::c_void = core::ptr::null_mut();
+    let mut dax: *mut kernel::ffi::c_void = core::ptr::null_mut();
+    // SAFETY: `sb` has its block device opened by get_tree_bdev.
+    let len = unsafe { shim::nova_shim_dax_map(sb, vfs::holder(sb), &mut kaddr, &mut dax) };
+    if len < 0 {
+        pr_err!("{}: device does not support DAX (error {}); nova needs a pmem device\n", &*devname, len);
+        return Err(Error::from_errno(len as i32));
+    }
+    // SAFETY: the DAX mapping covers `len` bytes and stays valid until
+    // `release_sbi` drops the DAX reference after the `Pm` is gone.
+    let pm = unsafe { Pm::new(kaddr.cast(), len as u64) };
+    let blocks = pm.blocks();
+    if blocks < MIN_BLOCKS {
+        pr_err!("{}: device too small ({} blocks, need {})\n", &*devname, blocks, MIN_BLOCKS);
+        // SAFETY: drop the reference we just took.
+        unsafe { shim::nova_shim_dax_put(dax, vfs::holder(sb)) };
+        return Err(EINVAL);
+    }
+    // SAFETY: the CPU count is a plain read.
+    let cpus = unsafe { bindings::nr_cpu_ids }.clamp(1, 64);
+    let alloc = match Allocator::new(FIRST_DATA_BLOCK, blocks, cpus) {
+        Ok(a) => a,
+        Err(e) => {
+            // SAFETY: as above.
+            unsafe { shim::nova_shim_dax_put(dax, vfs::holder(sb)) };
+            return Err(e);
+        }
+    };
+    let init = pin_init!(Sbi {
+        pm,
+        dax,
+        sb,
+        devname,
+        blocks,
+        epoch: AtomicU64::new(1),
+        alloc,
+        itable <- new_mutex!(ITable::new()),
+        log_lock <- new_mutex!(()),
+        stats: Stats::default(),
+        opts,
+        proc_added: false,
+    });
+    let sbi = match KBox::pin_init(init, GFP_KERNEL) {
+        Ok(s) => s,
+        Err(e) => {
+            // SAFETY: as above.
+            unsafe { shim::nova_shim_dax_put(dax, vfs::holder(sb)) };
+            return Err(e);
+        }
+    };
+    // SAFETY: ownership moves to the super block; `kill_sb` releases it.
+    let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(sbi) });
+    // SAFETY: `sb` is exclusively ours during fill_super.
+    unsafe {
+        (*sb).s_fs_info = raw.cast();
+        (*sb).s_magic = NOVA_MAGIC as usize;
+        (*sb).s_op = &vfs::SUPER_OPS.0;
+        (*sb).s_maxbytes = i64::MAX;
+        (*sb).s_time_gran = 1;
+        (*sb).s_blocksize = BLOCK_SIZE as _;
+        (*sb).s_blocksize_bits = BLOCK_SHIFT as _;
+        if opts.snapshot.is_some() {
+            (*sb).s_flags |= crate::vfs::SB_RDONLY as usize;
+        }
+    }
+    // SAFETY: just stored.
+    let sbi: &mut Sbi = unsafe { &mut *raw };
+    if opts.init {
+        if opts.snapshot.is_some() {
+            pr_err!("{}: init and snapshot= do not go together\n", sbi.name());
+            return Err(EINVAL);
+        }
+        format(sbi)?;
+    }
+    mount(sbi)?;
+    // SAFETY: the name is NUL-terminated; `raw` outlives the proc entries
+    // (removed in `release_sbi` before the `Sbi` is freed).
+    let r = unsafe { shim::nova_shim_proc_add(sbi.devname.as_char_ptr(), raw.cast()) };
+    if r == 0 {
+        sbi.proc_added = true;
+    } else {
+        pr_warn!("{}: /proc/fs/nova entry not created ({})\n", sbi.name(), r);
+    }
+    let root = inode::iget(sbi, ROOT_INO)?;
+    // SAFETY: `root` is a referenced inode; d_make_root consumes it.
+    let d = unsafe { bindings::d_make_root(root) };
+    if d.is_null() {
+        return Err(ENOMEM);
+    }
+    // SAFETY: `sb` is ours during fill_super.
+    unsafe { (*sb).s_root = d };
+    pr_info!("{}: mounted, {} blocks, {} free, epoch {}\n", sbi.name(), sbi.blocks, sbi.alloc.free_blocks(), sbi.epoch());
+    Ok(())
+}
+
+/// Formats the device: superblocks, journal, first inode-table page, the
+/// root directory and the snapshot inode.
+fn format(sbi: &Sbi) -> Result {
+    let pm = &sbi.pm;
+    pm.zero(0, FIRST_DATA_BLOCK * BLOCK_SIZE)?;
+    crate::itable::init_page(pm, INODE_TABLE_BLOCK)?;
+    // Every block after the fixed ones is free; the two first inodes
+    // take their first log pages from there.
+    sbi.alloc.free(FIRST_DATA_BLOCK, sbi.blocks - FIRST_DATA_BLOCK)?;
+    let (sec, _) = now_secs();
+    for (ino, mode, nlink) in [(ROOT_INO, bindings::S_IFDIR | 0o755, 2u32), (SNAPSHOT_INO, bindings::S_IFREG, 1)] {
+        let page = crate::log::new_log_page(sbi, ino)?;
+        let mut pi = PmInode::from_bytes(&[0u8; 128]).ok_or(EINVAL)?;
+        pi.flags.set(INODE_VALID);
+        pi.mode.set(mode);
+        pi.ino.set(ino);
+        pi.log_head.set(page);
+        pi.log_tail.set(page);
+        pi.create_epoch.set(1);
+        pi.time_sec.set(sec);
+        pi.nlink.set(nlink);
+        pi.seal();
+        pm.write(crate::itable::slot_addr_in(INODE_TABLE_BLOCK, ino), pi.as_bytes())?;
+    }
+    pm.fence();
+    let mut uuid = [0u8; 16];
+    // SAFETY: fills the buffer with random bytes.
+    unsafe { bindings::get_random_bytes(uuid.as_mut_ptr().cast(), 16) };
+    let mut sb = SuperBlock::new(sbi.blocks, sbi.alloc_regions(), sec, uuid);
+    sbi.write_sb(&mut sb)?;
+    // The allocator is rebuilt by mount (clean flag not set: full scan).
+    let a = Allocator::new(FIRST_DATA_BLOCK, sbi.blocks, sbi.alloc_regions())?;
+    // SAFETY: no other user of the allocator exists during fill_super.
+    let me = sbi as *const Sbi as *mut Sbi;
+    // SAFETY: as above: fill_super has exclusive access to the new `Sbi`.
+    unsafe { (*me).alloc = a };
+    pr_info!("{}: formatted, {} blocks\n", sbi.name(), sbi.blocks);
+    Ok(())
+}
+
+impl Sbi {
+    fn alloc_regions(&self) -> u32 {
+        // SAFETY: a plain read of the CPU count.
+        (unsafe { bindings::nr_cpu_ids }).clamp(1, 64)
+    }
+}
+
+/// Seconds and nanoseconds of the wall clock.
+pub(crate) fn now_secs() -> (u64, u32) {
+    // SAFETY: reading the clock has no preconditions.
+    (unsafe { shim::nova_shim_ktime_real_seconds() }, 0)
+}
+
+/// Mounts an image: superblock, journal replay, inode table, allocator
+/// (saved state or full recovery).
+fn mount(sbi: &mut Sbi) -> Result {
+    let dev = sbi.pm.blocks();
+    let p = sbi.read_sb(SB_BLOCK)?;
+    let r = sbi.read_sb(SB_REPLICA_BLOCK)?;
+    let sb = match (p.validate(dev), r.validate(dev)) {
+        (Ok(()), _) => p,
+        (Err(pe), Ok(())) => {
+            pr_warn!("{}: primary superblock bad ({:?}); using the replica\n", sbi.name(), pe);
+            let mut fixed = r;
+            sbi.write_sb(&mut fixed)?;
+            r
+        }
+        (Err(pe), Err(re)) => {
+            match pe {
+                SbError::Magic => pr_err!("{}: not a nova file system (bad magic); mount with -o init to format\n", sbi.name()),
+                _ => pr_err!("{}: superblock invalid: primary {:?}, replica {:?}\n", sbi.name(), pe, re),
+            }
+            return Err(EINVAL);
+        }
+    };
+    sbi.blocks = sb.total_blocks.get();
+    sbi.epoch.store(sb.epoch.get(), Ordering::Relaxed);
+    if !sbi.read_only_forever() {
+        journal::recover(sbi)?;
+    }
+    let regions = sb.cpus.get();
+    sbi.alloc = Allocator::new(FIRST_DATA_BLOCK, sbi.blocks, regions.min(64))?;
+    let clean = sb.flags.get() & SB_CLEAN != 0;
+    {
+        let mut it = sbi.itable.lock();
+        it.load(&sbi.pm, sbi.blocks).inspect_err(|_| pr_err!("{}: inode table is corrupt\n", sbi.name()))?;
+    }
+    if clean {
+        sbi.load_freelist(sb.freelist.get())?;
+        if !sbi.read_only_forever() {
+            let mut s = sb;
+            s.flags.set(s.flags.get() & !SB_CLEAN);
+            s.freelist.set(0);
+            sbi.write_sb(&mut s)?;
+        }
+        pr_info!("{}: clean mount\n", sbi.name());
+    } else {
+        recover(sbi)?;
+    }
+    Ok(())
+}
+
+/// Crash recovery: walks every live inode's log, marks its log pages and
+/// data blocks used, and frees everything else. Also frees inodes left
+/// with no links (unlinked while open when the system went down).
+fn recover(sbi: &Sbi) -> Result {
+    let mut used = crate::itable::Bitmap::new(sbi.blocks)?;
+    for b in 0..FIRST_DATA_BLOCK {
+        used.set(b)?;
+    }
+    let inos = sbi.itable.lock().live_inodes(&sbi.pm)?;
+    let mut files = 0u64;
+    for &(ino, head, tail) in inos.iter() {
+        files += 1;
+        inode::mark_used(sbi, ino, head, tail, &mut used).inspect_err(|e| {
+            pr_err!("{}: inode {} has a corrupt log ({:?}); refusing to mount\n", sbi.name(), ino, e)
+        })?;
+    }
+    for &p in sbi.itable.lock().pages() {
+        if p >= FIRST_DATA_BLOCK {
+            used.set(p).inspect_err(|_| pr_err!("{}: inode table page {} is also used elsewhere\n", sbi.name(), p))?;
+        }
+    }
+    // Every unused block goes to the allocator, in runs.
+    let mut b = FIRST_DATA_BLOCK;
+    while b < sbi.blocks {
+        if used.get(b) {
+            b += 1;
+            continue;
+        }
+        let start = b;
+        while b < sbi.blocks && !used.get(b) {
+            b += 1;
+        }
+        sbi.alloc.free(start, b - start)?;
+    }
+    pr_info!("{}: recovered after unclean shutdown: {} inodes, {} free blocks\n", sbi.name(), files, sbi.alloc.free_blocks());
+    Ok(())
+}
+
+/// Walks one log to its tail, calling `f` for each page visited.
+pub(crate) fn walk_pages(pm: &Pm, head: u64, tail: u64, mut f: impl FnMut(u64) -> Result) -> Result {
+    let mut w = LogWalker::new(pm, head, tail);
+    let mut buf = [0u8; MAX_ENTRY];
+    let mut last = u64::MAX;
+    if head != 0 {
+        f(head / BLOCK_SIZE)?;
+        last = head;
+    }
+    loop {
+        let e = w.next_entry(&mut buf).map_err(|_| EINVAL)?;
+        let Some(found) = e else { break };
+        let pg = crate::format::log::page_of(found.addr);
+        if pg != last {
+            f(pg / BLOCK_SIZE)?;
+            last = pg;
+        }
+    }
+    // The tail may sit at the start of a fresh page with no entry yet.
+    let tp = crate::format::log::page_of(tail);
+    if tail % BLOCK_SIZE != 0 && tp != last && tail != 0 {
+        f(tp / BLOCK_SIZE)?;
+    }
+    Ok(())
+}
+
+/// Used by /proc.
+pub(crate) fn proc_sbi<'a>(p: *mut core::ffi::c_void) -> Option<&'a Sbi> {
+    // SAFETY: the proc entries' data is the `Sbi` of a live mount; the
+    // entries are removed before the `Sbi` is freed.
+    unsafe { p.cast::<Sbi>().as_ref() }
+}
+
+#[allow(dead_code)]
+fn _assert_inode_type(_: &NovaInode) {}
+

@@ -1,0 +1,397 @@
+// SPDX-License-Identifier: GPL-2.0
+//! VFS glue: the file-system type, the operation tables, and the
+//! `extern "C"` entry points the kernel calls. Each entry point converts raw
+//! pointers into nova's types (under a `// SAFETY:` argument about what the
+//! VFS guarantees for that callback) and calls the safe logic in the other
+//! modules; errors come back as negative errnos.
+
+use crate::inode::NovaInode;
+use crate::super_::{MountOpts, Sbi};
+use crate::{dir, inode, namei, shim, super_};
+use core::ptr;
+use kernel::bindings;
+use kernel::error::to_result;
+use kernel::ffi::{c_char, c_int, c_uint, c_void};
+use kernel::prelude::*;
+use kernel::str::CStr;
+use kernel::types::Opaque;
+
+/// `SB_RDONLY` (a macro the bindings lack).
+pub(crate) const SB_RDONLY: u32 = 1;
+
+/// A `Sync` holder for C operation tables that contain raw pointers.
+#[repr(transparent)]
+pub(crate) struct Ops<T>(pub(crate) T);
+// SAFETY: the tables are immutable after construction and only read by
+// the kernel; their raw pointers are to other statics or are null.
+unsafe impl<T> Sync for Ops<T> {}
+
+/// Turns a nova `Result` into the errno convention of the C callbacks.
+pub(crate) fn errno(r: Result) -> c_int {
+    match r {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// The file-system type. It must be static: it embeds lockdep class keys.
+struct FsType(Opaque<bindings::file_system_type>);
+// SAFETY: written once at module init before registration, then only
+// read by the VFS.
+unsafe impl Sync for FsType {}
+static FS_TYPE: FsType = FsType(Opaque::zeroed());
+
+/// The registered file-system type; unregistered on drop.
+pub(crate) struct Registration;
+
+impl Registration {
+    pub(crate) fn new(module: &'static ThisModule) -> Result<Self> {
+        let p = FS_TYPE.0.get();
+        // SAFETY: module init runs once, before the type is registered, so
+        // nothing else accesses `FS_TYPE`; the static lives forever.
+        unsafe {
+            (*p).name = c"nova".as_ptr().cast();
+            (*p).fs_flags = bindings::FS_REQUIRES_DEV as c_int;
+            (*p).init_fs_context = Some(init_fs_context);
+            (*p).kill_sb = Some(kill_sb);
+            (*p).owner = module.as_ptr();
+            to_result(bindings::register_filesystem(p))?;
+        }
+        Ok(Self)
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        // SAFETY: registered in `new`; the module is going away, so no
+        // super block of this type remains.
+        unsafe { bindings::unregister_filesystem(FS_TYPE.0.get()) };
+    }
+}
+
+extern "C" fn init_fs_context(fc: *mut bindings::fs_context) -> c_int {
+    let opts = match KBox::new(MountOpts::default(), GFP_KERNEL) {
+        Ok(o) => o,
+        Err(_) => return ENOMEM.to_errno(),
+    };
+    let raw = KBox::into_raw(opts);
+    // SAFETY: `fc` is the context being initialised; the shim stores `raw`
+    // in `fc->fs_private`, freed by `nova_rs_free_fc`.
+    unsafe { shim::nova_shim_init_fs_context(fc, raw.cast()) }
+}
+
+/// # Safety
+///
+/// `opts` must be the `MountOpts` made by `init_fs_context`, or null.
+unsafe fn opts_of<'a>(opts: *mut c_void) -> Option<&'a mut MountOpts> {
+    // SAFETY: per the contract.
+    unsafe { opts.cast::<MountOpts>().as_mut() }
+}
+
+#[no_mangle]
+extern "C" fn nova_rs_parse_param(opts: *mut c_void, key: *const c_char, val: *const c_char) -> c_int {
+    // SAFETY: the shim passes the context's options and NUL-terminated
+    // strings from the fs_parameter, valid for this call.
+    let (opts, key, val) = unsafe {
+        (opts_of(opts), CStr::from_char_ptr(key), if val.is_null() { None } else { Some(CStr::from_char_ptr(val)) })
+    };
+    let Some(opts) = opts else { return EINVAL.to_errno() };
+    match opts.parse(key.to_bytes(), val.map(|v| v.to_bytes())) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+#[no_mangle]
+extern "C" fn nova_rs_free_opts(opts: *mut c_void) {
+    if !opts.is_null() {
+        // SAFETY: `opts` is the boxed `MountOpts` of `init_fs_context`,
+        // freed once here (the shim clears the pointer).
+        drop(unsafe { KBox::from_raw(opts.cast::<MountOpts>()) });
+    }
+}
+
+#[no_mangle]
+extern "C" fn nova_rs_reconfigure(sb: *mut bindings::super_block, read_only: bool) -> c_int {
+    // SAFETY: `sb` is the mounted nova super block being reconfigured.
+    let sbi = unsafe { Sbi::from_sb(sb) };
+    if !read_only && sbi.read_only_forever() {
+        pr_err!("a snapshot mount cannot be made writable\n");
+        return EROFS.to_errno();
+    }
+    0
+}
+
+#[no_mangle]
+extern "C" fn nova_rs_fill_super(sb: *mut bindings::super_block, opts: *mut c_void) -> c_int {
+    // SAFETY: called by get_tree_bdev with our context's options.
+    let opts = match unsafe { opts_of(opts) } {
+        Some(o) => *o,
+        None => return EINVAL.to_errno(),
+    };
+    // SAFETY: `sb` is new and exclusively ours during fill_super.
+    match unsafe { super_::fill_super(sb, opts) } {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+extern "C" fn kill_sb(sb: *mut bindings::super_block) {
+    // SAFETY: the VFS calls kill_sb once per super block; `s_fs_info` is
+    // our `Sbi` (or null if fill_super failed early), released after the
+    // generic shutdown has evicted every inode.
+    unsafe {
+        let info = (*sb).s_fs_info;
+        bindings::kill_block_super(sb);
+        if !info.is_null() {
+            super_::release_sbi(info);
+        }
+    }
+}
+
+// ---- super_operations ----
+
+extern "C" fn alloc_inode(sb: *mut bindings::super_block) -> *mut bindings::inode {
+    // SAFETY: called for a live nova super block.
+    let _ = sb;
+    match NovaInode::alloc() {
+        Ok(p) => p,
+        Err(_) => ptr::null_mut(),
+    }
+}
+
+extern "C" fn free_inode(i: *mut bindings::inode) {
+    // SAFETY: `i` was allocated by `alloc_inode` and the VFS is done with it.
+    unsafe { NovaInode::free(i) };
+}
+
+extern "C" fn evict_inode(i: *mut bindings::inode) {
+    // SAFETY: the VFS evicts an inode it no longer uses; it is a nova inode.
+    let ni = unsafe { NovaInode::from_raw(i) };
+    inode::evict(ni);
+}
+
+extern "C" fn put_super(sb: *mut bindings::super_block) {
+    // SAFETY: called once at unmount with every inode evicted.
+    let sbi = unsafe { Sbi::from_sb(sb) };
+    sbi.unmount();
+}
+
+extern "C" fn statfs(d: *mut bindings::dentry, buf: *mut bindings::kstatfs) -> c_int {
+    // SAFETY: `d` is a dentry of a nova mount, `buf` the result to fill.
+    let sbi = unsafe { Sbi::from_sb((*d).d_sb) };
+    sbi.statfs(buf);
+    0
+}
+
+extern "C" fn sync_fs(sb: *mut bindings::super_block, _wait: c_int) -> c_int {
+    // Every nova operation is durable when it returns; nothing to do but
+    // order any outstanding flushes.
+    // SAFETY: a live nova super block.
+    let sbi = unsafe { Sbi::from_sb(sb) };
+    sbi.pm().fence();
+    0
+}
+
+pub(crate) static SUPER_OPS: Ops<bindings::super_operations> = Ops(bindings::super_operations {
+    alloc_inode: Some(alloc_inode),
+    free_inode: Some(free_inode),
+    evict_inode: Some(evict_inode),
+    put_super: Some(put_super),
+    statfs: Some(statfs),
+    sync_fs: Some(sync_fs),
+    // SAFETY: all-zero is a valid `super_operations` (no callbacks).
+    ..unsafe { core::mem::zeroed() }
+});
+
+// ---- inode_operations and file_operations ----
+
+/// # Safety
+///
+/// `i` must be a live inode of a nova mount.
+pub(crate) unsafe fn ni<'a>(i: *mut bindings::inode) -> &'a NovaInode {
+    // SAFETY: per the contract.
+    unsafe { NovaInode::from_raw(i) }
+}
+
+extern "C" fn lookup(dir: *mut bindings::inode, d: *mut bindings::dentry, _flags: c_uint) -> *mut bindings::dentry {
+    // SAFETY: the VFS calls lookup with a locked nova directory and a
+    // negative dentry whose name is stable during the call.
+    unsafe { namei::lookup(ni(dir), d) }
+}
+
+extern "C" fn create(
+    _idmap: *mut bindings::mnt_idmap,
+    dir: *mut bindings::inode,
+    d: *mut bindings::dentry,
+    mode: bindings::umode_t,
+) -> c_int {
+    // SAFETY: the VFS holds `dir` locked and `d` is a negative dentry in it.
+    errno(unsafe { namei::create(ni(dir), d, u32::from(mode) | bindings::S_IFREG, 0, None) })
+}
+
+extern "C" fn mknod(
+    _idmap: *mut bindings::mnt_idmap,
+    dir: *mut bindings::inode,
+    d: *mut bindings::dentry,
+    mode: bindings::umode_t,
+    rdev: bindings::dev_t,
+) -> c_int {
+    // SAFETY: as for `create`.
+    errno(unsafe { namei::create(ni(dir), d, u32::from(mode), rdev, None) })
+}
+
+extern "C" fn symlink(
+    _idmap: *mut bindings::mnt_idmap,
+    dir: *mut bindings::inode,
+    d: *mut bindings::dentry,
+    target: *const c_char,
+) -> c_int {
+    // SAFETY: as for `create`; `target` is a NUL-terminated kernel string.
+    let t = unsafe { CStr::from_char_ptr(target) };
+    // SAFETY: as for `create`.
+    errno(unsafe { namei::create(ni(dir), d, bindings::S_IFLNK | 0o777, 0, Some(t.to_bytes())) })
+}
+
+extern "C" fn mkdir(
+    _idmap: *mut bindings::mnt_idmap,
+    dir: *mut bindings::inode,
+    d: *mut bindings::dentry,
+    mode: bindings::umode_t,
+) -> *mut bindings::dentry {
+    // SAFETY: as for `create`.
+    match unsafe { namei::create(ni(dir), d, u32::from(mode) | bindings::S_IFDIR, 0, None) } {
+        Ok(()) => ptr::null_mut(),
+        Err(e) => kernel::error::Error::to_ptr(e),
+    }
+}
+
+extern "C" fn link(old: *mut bindings::dentry, dir: *mut bindings::inode, d: *mut bindings::dentry) -> c_int {
+    // SAFETY: the VFS holds `dir` and the source inode locked.
+    errno(unsafe { namei::link(old, ni(dir), d) })
+}
+
+extern "C" fn unlink(dir: *mut bindings::inode, d: *mut bindings::dentry) -> c_int {
+    // SAFETY: the VFS holds `dir` and the victim locked.
+    errno(unsafe { namei::unlink(ni(dir), d, false) })
+}
+
+extern "C" fn rmdir(dir: *mut bindings::inode, d: *mut bindings::dentry) -> c_int {
+    // SAFETY: as for `unlink`.
+    errno(unsafe { namei::unlink(ni(dir), d, true) })
+}
+
+extern "C" fn rename(
+    _idmap: *mut bindings::mnt_idmap,
+    odir: *mut bindings::inode,
+    od: *mut bindings::dentry,
+    ndir: *mut bindings::inode,
+    nd: *mut bindings::dentry,
+    flags: c_uint,
+) -> c_int {
+    // SAFETY: the VFS holds the rename lock and both directories locked.
+    errno(unsafe { namei::rename(ni(odir), od, ni(ndir), nd, flags) })
+}
+
+extern "C" fn setattr(_idmap: *mut bindings::mnt_idmap, d: *mut bindings::dentry, attr: *mut bindings::iattr) -> c_int {
+    // SAFETY: the VFS holds the inode locked; `attr` is valid for the call.
+    errno(unsafe { inode::setattr(d, attr) })
+}
+
+extern "C" fn getattr(
+    _idmap: *mut bindings::mnt_idmap,
+    path: *const bindings::path,
+    stat: *mut bindings::kstat,
+    request_mask: u32,
+    _flags: c_uint,
+) -> c_int {
+    // SAFETY: `path` names a nova dentry with an inode; `stat` is ours to fill.
+    unsafe {
+        let i = (*(*path).dentry).d_inode;
+        bindings::generic_fillattr(ptr::addr_of_mut!(bindings::nop_mnt_idmap), request_mask, i, stat);
+    }
+    0
+}
+
+extern "C" fn get_link(
+    d: *mut bindings::dentry,
+    i: *mut bindings::inode,
+    _done: *mut bindings::delayed_call,
+) -> *const c_char {
+    // RCU walk passes a null dentry; the link body is cached in i_link
+    // when the inode is read, so this is only reached if that failed.
+    let _ = (d, i);
+    kernel::error::Error::to_ptr::<c_char>(EIO).cast_const()
+}
+
+pub(crate) static DIR_IOPS: Ops<bindings::inode_operations> = Ops(bindings::inode_operations {
+    lookup: Some(lookup),
+    create: Some(create),
+    link: Some(link),
+    unlink: Some(unlink),
+    symlink: Some(symlink),
+    mkdir: Some(mkdir),
+    rmdir: Some(rmdir),
+    mknod: Some(mknod),
+    rename: Some(rename),
+    setattr: Some(setattr),
+    getattr: Some(getattr),
+    // SAFETY: all-zero is a valid `inode_operations`.
+    ..unsafe { core::mem::zeroed() }
+});
+
+pub(crate) static FILE_IOPS: Ops<bindings::inode_operations> = Ops(bindings::inode_operations {
+    setattr: Some(setattr),
+    getattr: Some(getattr),
+    // SAFETY: all-zero is a valid `inode_operations`.
+    ..unsafe { core::mem::zeroed() }
+});
+
+pub(crate) static SYMLINK_IOPS: Ops<bindings::inode_operations> = Ops(bindings::inode_operations {
+    get_link: Some(get_link),
+    setattr: Some(setattr),
+    getattr: Some(getattr),
+    // SAFETY: all-zero is a valid `inode_operations`.
+    ..unsafe { core::mem::zeroed() }
+});
+
+extern "C" fn iterate_shared(file: *mut bindings::file, ctx: *mut bindings::dir_context) -> c_int {
+    // SAFETY: the VFS holds the directory's lock shared for the call.
+    errno(unsafe { dir::readdir(file, ctx) })
+}
+
+extern "C" fn dir_llseek(file: *mut bindings::file, off: bindings::loff_t, whence: c_int) -> bindings::loff_t {
+    // SAFETY: a nova directory file.
+    unsafe { bindings::generic_file_llseek(file, off, whence) }
+}
+
+pub(crate) static DIR_FOPS: Ops<bindings::file_operations> = Ops(bindings::file_operations {
+    llseek: Some(dir_llseek),
+    read: Some(bindings::generic_read_dir),
+    iterate_shared: Some(iterate_shared),
+    fsync: Some(bindings::noop_fsync),
+    // SAFETY: all-zero is a valid `file_operations`.
+    ..unsafe { core::mem::zeroed() }
+});
+
+pub(crate) static FILE_FOPS: Ops<bindings::file_operations> = Ops(bindings::file_operations {
+    llseek: Some(bindings::generic_file_llseek),
+    fsync: Some(bindings::noop_fsync),
+    // SAFETY: all-zero is a valid `file_operations`.
+    ..unsafe { core::mem::zeroed() }
+});
+
+/// The device name of a super block (`pmem0`), for messages and /proc.
+///
+/// # Safety
+///
+/// `sb` must be a live super block.
+pub(crate) unsafe fn sb_id<'a>(sb: *mut bindings::super_block) -> &'a CStr {
+    // SAFETY: `s_id` is a NUL-terminated array inside the super block.
+    unsafe { CStr::from_char_ptr(shim::nova_shim_sb_id(sb)) }
+}
+
+/// Pointer to pass where the VFS wants an opaque holder.
+pub(crate) fn holder(sb: *mut bindings::super_block) -> *mut c_void {
+    sb.cast()
+}
