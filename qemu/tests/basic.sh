@@ -1,4 +1,5 @@
 # Format, mount, basic namespace operations, remount, reboot.
+# boots: 2
 . /tests/lib.sh
 phase=${1:-1}
 if [ "$phase" = 1 ]; then

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# nova's test harness: `make test` (all) or `make test T=name` (one guest
+# test, `kunit`, or `host`). Builds what is missing, runs
+#   - host:  the format library's `cargo test`,
+#   - kunit: the module's KUnit suites (KTAP read from the guest console),
+#   - every guest test in qemu/tests/*.sh (one or more boots each on its
+#     own pmem image; a `# boots: N` header asks for N boots, and
+#     `# cutoff: S` kills the first boot after S seconds, as a power cut),
+# and ends with the line "N passed, N failed". A kernel splat (oops,
+# BUG, WARNING, KASAN, lockdep) in any boot is a failure.
+set -uo pipefail
+. "$(dirname "$0")/env.sh"
+only=${1:-}
+cd "$NOVA_TOP"
+out="$NOVA_TOP/build/test"
+rm -rf "$out"
+mkdir -p "$out"
+
+bash scripts/setup.sh || die "setup failed"
+bash scripts/kernel.sh >/dev/null || die "kernel build failed"
+bash scripts/build-module.sh || die "module build failed"
+if [ -f qemu/tests/src/Makefile ]; then
+	make -s -C qemu/tests/src OUT="$NOVA_TOP/build/guest" >/dev/null || die "guest test programs failed to build"
+fi
+
+passed=0 failed=0 skipped=0
+add() { passed=$((passed + $1)); failed=$((failed + $2)); skipped=$((skipped + ${3:-0})); }
+report_fail() { echo "FAIL: $*"; }
+
+# Scans a console log for kernel splats; prints them and returns 1.
+splats() {
+	local hits
+	hits=$(grep -E 'BUG:|WARNING:|Oops|Kernel panic|KASAN:|UBSAN:|possible recursive locking|possible circular locking|inconsistent lock state|general protection fault|INFO: task .* blocked|rcu_sched self-detected|refcount_t:' "$1" | head -5)
+	if [ -n "$hits" ]; then
+		echo "$hits" | sed 's/^/    | /'
+		return 1
+	fi
+	return 0
+}
+
+if [ -z "$only" ] || [ "$only" = host ]; then
+	echo "== host: cargo test (format library)"
+	cargo test -q --manifest-path format/Cargo.toml >"$out/host.log" 2>&1
+	read -r p f < <(python3 - "$out/host.log" <<'PY'
+import re, sys
+p = f = 0
+for line in open(sys.argv[1], errors="replace"):
+    m = re.search(r"test result: \w+\. (\d+) passed; (\d+) failed", line)
+    if m:
+        p += int(m.group(1)); f += int(m.group(2))
+print(p, f)
+PY
+)
+	if [ "$p" = 0 ] && [ "$f" = 0 ]; then f=1; report_fail "host tests did not run"; tail -n 20 "$out/host.log"; fi
+	grep -E '^test .* FAILED' "$out/host.log" | sed 's/^/FAIL: host /'
+	echo "   $p passed, $f failed"
+	add "$p" "$f"
+fi
+
+if [ -z "$only" ] || [ "$only" = kunit ] || [[ "$only" == nova_* ]]; then
+	echo "== kunit: module suites"
+	bash qemu/run.sh --mode kunit --image "$out/kunit.img" --log "$out/kunit.log" --timeout 300
+	read -r p f s < <(python3 - "$out/kunit.log" "${only}" <<'PY'
+import re, sys
+log, only = sys.argv[1], sys.argv[2]
+p = f = s = 0
+inside = False
+suite = None
+for raw in open(log, errors="replace"):
+    line = re.sub(r"^\[\s*\d+\.\d+\]\s?", "", raw.rstrip("\n"))
+    if "NOVA-BOOTED" in line:
+        inside = True
+        continue
+    if "NOVA-INSMOD" in line:
+        inside = False
+    if not inside:
+        continue
+    m = re.match(r"\s+# Subtest: (\S+)", line)
+    if m:
+        suite = m.group(1)
+        continue
+    m = re.match(r"(\s+)(not ok|ok) \d+ (\S+)(.*)", line)
+    if m and (not only.startswith("nova_") or suite == only):
+        if "# SKIP" in m.group(4):
+            s += 1
+        elif m.group(2) == "ok":
+            p += 1
+        else:
+            f += 1
+            print(f"FAIL: kunit {suite}.{m.group(3)}", file=sys.stderr)
+print(p, f, s)
+PY
+)
+	if ! grep -q NOVA-INSMOD-OK "$out/kunit.log"; then f=$((f + 1)); report_fail "kunit: module did not load"; fi
+	if [ "$p" = 0 ] && [ "$f" = 0 ]; then f=$((f + 1)); report_fail "kunit: no KTAP results found"; fi
+	if ! splats "$out/kunit.log"; then f=$((f + 1)); report_fail "kunit: kernel splat"; fi
+	echo "   $p passed, $f failed"
+	add "$p" "$f" "$s"
+fi
+
+for t in qemu/tests/*.sh; do
+	name=$(basename "$t" .sh)
+	case "$name" in lib | demo) continue ;; esac
+	[ -z "$only" ] || [ "$only" = "$name" ] || continue
+	boots=$(sed -n 's/^# boots: *\([0-9]*\).*/\1/p' "$t" | head -n 1)
+	cutoff=$(sed -n 's/^# cutoff: *\([0-9]*\).*/\1/p' "$t" | head -n 1)
+	boots=${boots:-1}
+	echo "== guest: $name ($boots boot(s)${cutoff:+, cut-off after ${cutoff}s})"
+	img="$out/$name.img"
+	tp=0 tf=0
+	for phase in $(seq 1 "$boots"); do
+		log="$out/$name.$phase.log"
+		if [ "$phase" = 1 ] && [ -n "$cutoff" ]; then
+			bash qemu/run.sh --mode test --test "$name" --phase "$phase" --image "$img" --log "$log" --kill-after "$cutoff"
+		else
+			bash qemu/run.sh --mode test --test "$name" --phase "$phase" --image "$img" --log "$log" --timeout 600
+		fi
+		p=$(grep -c '^NOVA-CHECK PASS' "$log")
+		f=$(grep -c '^NOVA-CHECK FAIL' "$log")
+		grep '^NOVA-CHECK FAIL' "$log" | sed "s/^NOVA-CHECK FAIL /FAIL: $name[$phase] /"
+		grep -A20 '^NOVA-CHECK FAIL' "$log" | grep '^    |' | head -20
+		if [ "$phase" = 1 ] && [ -n "$cutoff" ]; then
+			:
+		elif ! grep -q '^NOVA-TEST-END' "$log"; then
+			f=$((f + 1))
+			report_fail "$name[$phase] did not finish (see $log)"
+			tail -n 15 "$log" | sed 's/^/    | /'
+		fi
+		if ! splats "$log"; then
+			f=$((f + 1))
+			report_fail "$name[$phase]: kernel splat (see $log)"
+		fi
+		tp=$((tp + p))
+		tf=$((tf + f))
+	done
+	echo "   $tp passed, $tf failed"
+	add "$tp" "$tf"
+done
+
+if [ "$skipped" -gt 0 ]; then
+	echo "$passed passed, $failed failed, $skipped skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
+[ "$failed" = 0 ]
