@@ -552,20 +552,56 @@ fn delete(sbi: &Sbi, ino: u64, pos: LogPos, data: u64) -> Result {
     sbi.itable.lock().release(ino)
 }
 
-/// Recovery: marks the log pages and data blocks of one inode used.
-pub(crate) fn mark_used(sbi: &Sbi, ino: u64, head: u64, tail: u64, used: &mut Bitmap) -> Result {
-    walk_pages(sbi.pm(), head, tail, |b| used.set(b))?;
+/// What a scan of one inode's log found.
+pub(crate) struct Scan {
+    /// The link count after the last entry.
+    pub(crate) nlink: u32,
+    /// The data block (symlinks), 0 if none.
+    pub(crate) data: u64,
+}
+
+/// Reads one inode's log for recovery and checks: its link count and data
+/// block, and (through `page`) every log page.
+pub(crate) fn scan(sbi: &Sbi, pi_nlink: u32, head: u64, tail: u64, page: impl FnMut(u64) -> Result) -> Result<Scan> {
+    walk_pages(sbi.pm(), head, tail, page)?;
     let mut w = LogWalker::new(sbi.pm(), head, tail);
     let mut buf = [0u8; MAX_ENTRY];
-    let mut last_data = 0u64;
+    let mut s = Scan { nlink: pi_nlink, data: 0 };
     while let Some(f) = w.next_entry(&mut buf).map_err(|_| EINVAL)? {
-        if f.etype == EntryType::FileWrite {
-            let e = FileWriteEntry::from_bytes(&buf).ok_or(EINVAL)?;
-            last_data = e.block.get();
+        match f.etype {
+            EntryType::FileWrite => {
+                let e = FileWriteEntry::from_bytes(&buf).ok_or(EINVAL)?;
+                let b = e.block.get();
+                if b < FIRST_DATA_BLOCK || b >= sbi.blocks {
+                    return Err(EINVAL);
+                }
+                s.data = b;
+            }
+            EntryType::LinkChange => {
+                let e = LinkChangeEntry::from_bytes(&buf).ok_or(EINVAL)?;
+                s.nlink = e.nlink.get();
+            }
+            _ => {}
         }
     }
-    if last_data != 0 {
-        used.set(last_data).inspect_err(|_| pr_err!("inode {}: data block {} used twice\n", ino, last_data))?;
+    Ok(s)
+}
+
+/// Recovery: marks the log pages and data block of one inode used, or,
+/// for an inode left with no links (unlinked while open when the system
+/// went down), deletes it. Returns whether the inode is still live.
+pub(crate) fn mark_used(sbi: &Sbi, ino: u64, slot: u64, pi_nlink: u32, head: u64, tail: u64, used: &mut Bitmap) -> Result<bool> {
+    // First pass without marking: an orphan's blocks stay free.
+    let s = scan(sbi, pi_nlink, head, tail, |_| Ok(()))?;
+    if s.nlink == 0 && ino >= FIRST_FREE_INO {
+        sbi.pm().store_u64(slot, 0)?;
+        sbi.itable.lock().release(ino)?;
+        pr_info!("{}: removed orphan inode {}\n", sbi.name(), ino);
+        return Ok(false);
     }
-    Ok(())
+    walk_pages(sbi.pm(), head, tail, |b| used.set(b))?;
+    if s.data != 0 {
+        used.set(s.data).inspect_err(|_| pr_err!("inode {}: data block {} used twice\n", ino, s.data))?;
+    }
+    Ok(true)
 }

@@ -130,8 +130,8 @@ impl ITable {
         Ok(())
     }
 
-    /// Every valid slot: (ino, log head, log tail).
-    pub(crate) fn live_inodes(&self, pm: &Pm) -> Result<KVec<(u64, u64, u64)>> {
+    /// Every valid slot.
+    pub(crate) fn live_inodes(&self, pm: &Pm) -> Result<KVec<LiveInode>> {
         let mut v = KVec::new();
         for (idx, &b) in self.pages.iter().enumerate() {
             for s in 0..INODES_PER_PAGE {
@@ -149,11 +149,24 @@ impl ITable {
                     pr_err!("inode {} slot fails its checksum\n", ino);
                     return Err(EINVAL);
                 }
-                v.push((ino, pi.log_head.get(), pi.log_tail.get()), GFP_KERNEL)?;
+                let slot = b * BLOCK_SIZE + s * INODE_SIZE;
+                v.push(
+                    LiveInode { ino, slot, nlink: pi.nlink.get(), head: pi.log_head.get(), tail: pi.log_tail.get() },
+                    GFP_KERNEL,
+                )?;
             }
         }
         Ok(v)
     }
+}
+
+/// A valid inode found in the table.
+pub(crate) struct LiveInode {
+    pub(crate) ino: u64,
+    pub(crate) slot: u64,
+    pub(crate) nlink: u32,
+    pub(crate) head: u64,
+    pub(crate) tail: u64,
 }
 
 /// A bitmap of blocks, for recovery and checks.

@@ -19,6 +19,7 @@ pub(crate) enum ProcWhich {
     Create = 1,
     Delete = 2,
     Stats = 3,
+    Check = 4,
 }
 
 pub(crate) fn init() -> Result {
@@ -48,6 +49,23 @@ extern "C" fn nova_rs_proc_show(m: *mut bindings::seq_file, sbi: *mut c_void, wh
         let it = sbi.itable.lock();
         seq_print!(m, "inodes_used {}\n", it.used());
         seq_print!(m, "inode_table_pages {}\n", it.pages().len());
+    } else if which == ProcWhich::Check as c_int {
+        match crate::super_::check(sbi) {
+            Ok(r) => {
+                let verdict = if r.leaked == 0 && r.double == 0 { "ok" } else { "FAILED" };
+                seq_print!(
+                    m,
+                    "check {}: inodes {} used {} free {} leaked {} double {}\n",
+                    verdict,
+                    r.inodes,
+                    r.used,
+                    r.free,
+                    r.leaked,
+                    r.double
+                );
+            }
+            Err(e) => seq_print!(m, "check FAILED: error {:?}\n", e),
+        }
     }
     0
 }

@@ -242,7 +242,8 @@ u64 nova_shim_ktime_real_seconds(void)
 
 /* ---- procfs: /proc/fs/nova/<dev>/ ---- */
 
-enum { NOVA_PROC_SNAPSHOTS, NOVA_PROC_CREATE, NOVA_PROC_DELETE, NOVA_PROC_STATS };
+enum { NOVA_PROC_SNAPSHOTS, NOVA_PROC_CREATE, NOVA_PROC_DELETE, NOVA_PROC_STATS,
+       NOVA_PROC_CHECK };
 
 static struct proc_dir_entry *nova_proc_root;
 
@@ -265,6 +266,18 @@ static int nova_proc_open_stats(struct inode *inode, struct file *file)
 {
 	return single_open(file, nova_proc_show, (void *)NOVA_PROC_STATS);
 }
+
+static int nova_proc_open_check(struct inode *inode, struct file *file)
+{
+	return single_open(file, nova_proc_show, (void *)NOVA_PROC_CHECK);
+}
+
+static const struct proc_ops nova_proc_check_ops = {
+	.proc_open = nova_proc_open_check,
+	.proc_read = seq_read,
+	.proc_lseek = seq_lseek,
+	.proc_release = single_release,
+};
 
 static ssize_t nova_proc_write(struct file *file, const char __user *ubuf,
 			       size_t len, loff_t *pos)
@@ -326,6 +339,7 @@ int nova_shim_proc_add(const char *devname, void *sbi)
 		return -EEXIST;
 	if (!proc_create("snapshots", 0444, dir, &nova_proc_snapshots_ops) ||
 	    !proc_create("stats", 0444, dir, &nova_proc_stats_ops) ||
+	    !proc_create("check", 0400, dir, &nova_proc_check_ops) ||
 	    !proc_create_data("create_snapshot", 0200, dir, &nova_proc_write_ops,
 			      (void *)NOVA_PROC_CREATE) ||
 	    !proc_create_data("delete_snapshot", 0200, dir, &nova_proc_write_ops,

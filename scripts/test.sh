@@ -105,6 +105,9 @@ for t in qemu/tests/*.sh; do
 	boots=$(sed -n 's/^# boots: *\([0-9]*\).*/\1/p' "$t" | head -n 1)
 	cutoff=$(sed -n 's/^# cutoff: *\([0-9]*\).*/\1/p' "$t" | head -n 1)
 	boots=${boots:-1}
+	export NOVA_PMEM
+	NOVA_PMEM=$(sed -n 's/^# pmem: *\([0-9]*[KMG]\).*/\1/p' "$t" | head -n 1)
+	NOVA_PMEM=${NOVA_PMEM:-512M}
 	echo "== guest: $name ($boots boot(s)${cutoff:+, cut-off after ${cutoff}s})"
 	img="$out/$name.img"
 	tp=0 tf=0

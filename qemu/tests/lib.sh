@@ -38,3 +38,14 @@ need() {
 		exit 1
 	fi
 }
+# fsck: the module's own consistency check (no leaked, no doubly-used
+# blocks) on the mounted file system.
+fsck_ok() {
+	cat /proc/fs/nova/pmem0/check
+	grep -q '^check ok' /proc/fs/nova/pmem0/check
+}
+free_blocks() { sed -n 's/^free_blocks //p' /proc/fs/nova/pmem0/stats; }
+# Writes the octal-escaped bytes $2 at byte offset $1 of the pmem device.
+poke() {
+	printf "$2" | dd of=$DEV bs=1 seek=$1 conv=notrunc,fsync 2>/dev/null
+}
