@@ -66,7 +66,7 @@ fi
 log=${log:-/dev/stdout}
 if [ -n "$kill_after" ]; then
 	# A cut-off: the VM is killed mid-workload, as a power failure.
-	timeout -s KILL "$kill_after" "${qemu[@]}" </dev/null >"$log" 2>&1 || true
+	{ timeout -s KILL "$kill_after" "${qemu[@]}" </dev/null >"$log" 2>&1; } 2>/dev/null || true
 	echo "NOVA-CUTOFF after ${kill_after}s" >>"$log"
 else
 	timeout -s KILL "$timeout" "${qemu[@]}" </dev/null >"$log" 2>&1 || echo "NOVA-TIMEOUT after ${timeout}s" >>"$log"

@@ -17,6 +17,8 @@ pub(crate) struct Dentry<'a> {
     pub(crate) remove: bool,
     pub(crate) dtype: u8,
     pub(crate) name: &'a [u8],
+    /// The directory's mtime/ctime after the change.
+    pub(crate) mtime: (i64, u32),
 }
 
 /// Decodes a dentry entry, checking the name length against the entry.
@@ -29,7 +31,9 @@ pub(crate) fn decode_dentry(buf: &[u8]) -> Option<Dentry<'_>> {
         return None;
     }
     let name = buf.get(DENTRY_NAME_OFFSET..DENTRY_NAME_OFFSET + name_len)?;
-    Some(Dentry { ino, remove: hdr.flags.get() & DENTRY_REMOVE != 0, dtype, name })
+    let sec = u64::from_le_bytes(buf.get(24..32)?.try_into().ok()?) as i64;
+    let nsec = u32::from_le_bytes(buf.get(32..36)?.try_into().ok()?);
+    Some(Dentry { ino, remove: hdr.flags.get() & DENTRY_REMOVE != 0, dtype, name, mtime: (sec, nsec) })
 }
 
 /// Encodes a dentry entry into `buf`; returns its length in bytes.

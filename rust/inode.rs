@@ -3,6 +3,7 @@
 //! (`iget`), attribute changes, and deletion at eviction.
 
 use crate::dir::DirIndex;
+use crate::file::{check_write, FileIndex};
 use crate::format::layout::*;
 use crate::format::le::Pod;
 use crate::format::log::LogWalker;
@@ -36,9 +37,9 @@ pub(crate) struct NovaInode {
     /// Directory index (directories only).
     #[pin]
     pub(crate) dir: Mutex<DirIndex>,
-    /// Symlink target block (symlinks only).
+    /// Data extents (regular files and symlinks).
     #[pin]
-    pub(crate) data: Mutex<u64>,
+    pub(crate) data: Mutex<FileIndex>,
 }
 
 impl NovaInode {
@@ -50,7 +51,7 @@ impl NovaInode {
                 vfs <- Opaque::ffi_init(|p| unsafe { bindings::inode_init_once(p) }),
                 log <- new_mutex!(LogPos::default()),
                 dir <- new_mutex!(DirIndex::new()),
-                data <- new_mutex!(0),
+                data <- new_mutex!(FileIndex::new()),
             }),
             GFP_KERNEL,
         )?;
@@ -198,6 +199,10 @@ fn apply(ni: &NovaInode, buf: &[u8], etype: EntryType) -> Result {
         EntryType::Dentry => {
             let d = crate::dir::decode_dentry(buf).ok_or(EINVAL)?;
             ni.dir.lock().apply(&d)?;
+            if d.name != b".." {
+                ni.set_time(1, d.mtime.0, d.mtime.1.min(999_999_999));
+                ni.set_time(2, d.mtime.0, d.mtime.1.min(999_999_999));
+            }
         }
         EntryType::SetAttr => {
             let e = SetAttrEntry::from_bytes(buf).ok_or(EINVAL)?;
@@ -210,12 +215,10 @@ fn apply(ni: &NovaInode, buf: &[u8], etype: EntryType) -> Result {
         }
         EntryType::FileWrite => {
             let e = FileWriteEntry::from_bytes(buf).ok_or(EINVAL)?;
-            let sbi = ni.sbi();
-            let b = e.block.get();
-            if b < FIRST_DATA_BLOCK || b >= sbi.blocks || e.num_pages.get() != 1 {
-                return Err(EINVAL);
-            }
-            *ni.data.lock() = b;
+            let (pg, b, n) = check_write(&e, ni.sbi().blocks)?;
+            // Blocks an entry replaced were freed when it was written.
+            let mut freed = KVec::new();
+            ni.data.lock().insert(pg, b, n, &mut freed)?;
             ni.set_size(e.size.get());
             ni.set_time(1, e.mtime_sec.get() as i64, e.mtime_nsec.get());
             ni.set_time(2, e.mtime_sec.get() as i64, e.mtime_nsec.get());
@@ -242,6 +245,8 @@ fn apply_setattr(ni: &NovaInode, e: &SetAttrEntry) {
     }
     if m & ATTR_SIZE != 0 {
         ni.set_size(e.size.get());
+        let mut freed = KVec::new();
+        let _ = ni.data.lock().truncate(e.size.get().div_ceil(BLOCK_SIZE), &mut freed);
     }
     for (k, bit) in [(0usize, ATTR_ATIME), (1, ATTR_MTIME), (2, ATTR_CTIME)] {
         if m & bit != 0 {
@@ -314,7 +319,7 @@ fn fill(sbi: &Sbi, ni: &NovaInode, ino: u64) -> Result {
 /// Reads a symlink's target into a kernel buffer owned by the inode
 /// (`i_link`), so `get_link` never needs to touch pmem.
 fn cache_link(sbi: &Sbi, ni: &NovaInode) -> Result {
-    let b = *ni.data.lock();
+    let b = ni.data.lock().lookup(0).map_or(0, |(b, _)| b);
     let len = ni.size();
     if b == 0 || len == 0 || len >= BLOCK_SIZE {
         return Err(EIO);
@@ -501,7 +506,30 @@ pub(crate) unsafe fn setattr(d: *mut bindings::dentry, attr: *mut bindings::iatt
     buf.copy_from_slice(e.as_bytes());
     let mut tx = Tx::begin(sbi);
     tx.append(ni, &mut buf)?;
-    tx.commit()
+    tx.commit()?;
+    if mask & ATTR_SIZE != 0 {
+        let size = ni.size();
+        let mut freed = KVec::new();
+        let tail_block = {
+            let mut idx = ni.data.lock();
+            idx.truncate(size.div_ceil(BLOCK_SIZE), &mut freed)?;
+            idx.lookup(size / BLOCK_SIZE).map(|(b, _)| b)
+        };
+        for &(b, l) in freed.iter() {
+            sbi.alloc.free(b, l)?;
+        }
+        // Bytes past the new end of a partial last block must read as
+        // zeros if the file grows again; they are invisible now, so they
+        // are cleared in place.
+        if let Some(b) = tail_block {
+            let off = size % BLOCK_SIZE;
+            if off != 0 {
+                sbi.pm().zero((b << BLOCK_SHIFT) + off, BLOCK_SIZE - off)?;
+                sbi.pm().fence();
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Eviction: an inode with no links left is deleted on pmem (slot made
@@ -530,12 +558,14 @@ pub(crate) fn evict(ni: &NovaInode) {
         return;
     }
     let pos = ni.log_pos();
-    if let Err(e) = delete(sbi, ni.ino(), pos, *ni.data.lock()) {
+    let mut extents = KVec::new();
+    let _ = ni.data.lock().for_each(|b, l| extents.push((b, l), GFP_KERNEL).map_err(|_| ENOMEM));
+    if let Err(e) = delete(sbi, ni.ino(), pos, &extents) {
         pr_err!("{}: deleting inode {} failed: {:?}\n", sbi.name(), ni.ino(), e);
     }
 }
 
-fn delete(sbi: &Sbi, ino: u64, pos: LogPos, data: u64) -> Result {
+fn delete(sbi: &Sbi, ino: u64, pos: LogPos, data: &[(u64, u64)]) -> Result {
     {
         let _g = sbi.log_lock.lock();
         // Commit point: the slot stops being valid.
@@ -546,8 +576,8 @@ fn delete(sbi: &Sbi, ino: u64, pos: LogPos, data: u64) -> Result {
     for &b in pages.iter() {
         sbi.alloc.free(b, 1)?;
     }
-    if data != 0 {
-        sbi.alloc.free(data, 1)?;
+    for &(b, l) in data {
+        sbi.alloc.free(b, l)?;
     }
     sbi.itable.lock().release(ino)
 }
@@ -556,8 +586,8 @@ fn delete(sbi: &Sbi, ino: u64, pos: LogPos, data: u64) -> Result {
 pub(crate) struct Scan {
     /// The link count after the last entry.
     pub(crate) nlink: u32,
-    /// The data block (symlinks), 0 if none.
-    pub(crate) data: u64,
+    /// The live data extents.
+    pub(crate) data: FileIndex,
 }
 
 /// Reads one inode's log for recovery and checks: its link count and data
@@ -566,16 +596,21 @@ pub(crate) fn scan(sbi: &Sbi, pi_nlink: u32, head: u64, tail: u64, page: impl Fn
     walk_pages(sbi.pm(), head, tail, page)?;
     let mut w = LogWalker::new(sbi.pm(), head, tail);
     let mut buf = [0u8; MAX_ENTRY];
-    let mut s = Scan { nlink: pi_nlink, data: 0 };
+    let mut s = Scan { nlink: pi_nlink, data: FileIndex::new() };
+    let mut freed = KVec::new();
     while let Some(f) = w.next_entry(&mut buf).map_err(|_| EINVAL)? {
+        freed.clear();
         match f.etype {
             EntryType::FileWrite => {
                 let e = FileWriteEntry::from_bytes(&buf).ok_or(EINVAL)?;
-                let b = e.block.get();
-                if b < FIRST_DATA_BLOCK || b >= sbi.blocks {
-                    return Err(EINVAL);
+                let (pg, b, n) = check_write(&e, sbi.blocks)?;
+                s.data.insert(pg, b, n, &mut freed)?;
+            }
+            EntryType::SetAttr => {
+                let e = SetAttrEntry::from_bytes(&buf).ok_or(EINVAL)?;
+                if e.mask.get() & ATTR_SIZE != 0 {
+                    s.data.truncate(e.size.get().div_ceil(BLOCK_SIZE), &mut freed)?;
                 }
-                s.data = b;
             }
             EntryType::LinkChange => {
                 let e = LinkChangeEntry::from_bytes(&buf).ok_or(EINVAL)?;
@@ -600,8 +635,11 @@ pub(crate) fn mark_used(sbi: &Sbi, ino: u64, slot: u64, pi_nlink: u32, head: u64
         return Ok(false);
     }
     walk_pages(sbi.pm(), head, tail, |b| used.set(b))?;
-    if s.data != 0 {
-        used.set(s.data).inspect_err(|_| pr_err!("inode {}: data block {} used twice\n", ino, s.data))?;
-    }
+    s.data.for_each(|b, l| {
+        for x in b..b + l {
+            used.set(x).inspect_err(|_| pr_err!("inode {}: data block {} used twice\n", ino, x))?;
+        }
+        Ok(())
+    })?;
     Ok(true)
 }

@@ -95,8 +95,9 @@ pub(crate) unsafe fn create(dir: &NovaInode, d: *mut bindings::dentry, mode: u32
     let (i, slot, valid_word) = inode::new_inode(sbi, dir, mode, rdev)?;
     // SAFETY: `i` is our new inode.
     let child = unsafe { NovaInode::from_raw(i) };
+    // The creation time the slot records is the time of the whole operation.
+    let t = child.time(1);
     let r = (|| -> Result {
-        let t = child.now();
         let cmode = child.mode();
         let mut data_block = 0;
         let mut tx = Tx::begin(sbi);
@@ -132,7 +133,10 @@ pub(crate) unsafe fn create(dir: &NovaInode, d: *mut bindings::dentry, mode: u32
             let _ = sbi.alloc.free(data_block, 1);
         }
         r?;
-        *child.data.lock() = data_block;
+        if data_block != 0 {
+            let mut freed = KVec::new();
+            child.data.lock().insert(0, data_block, 1, &mut freed)?;
+        }
         if let Some(target) = target {
             child.set_size(target.len() as u64);
         }
@@ -155,7 +159,6 @@ pub(crate) unsafe fn create(dir: &NovaInode, d: *mut bindings::dentry, mode: u32
         return Err(e);
     }
     dir.dir.lock().insert(name, child.ino(), dtype(child.mode()))?;
-    let t = child.now();
     set_dir_times(dir, t);
     if is_dir {
         // SAFETY: `dir` is locked by the VFS.

@@ -17,6 +17,7 @@ mod format;
 
 mod balloc;
 mod dir;
+mod file;
 mod inode;
 mod itable;
 mod journal;

@@ -14,6 +14,7 @@
 use crate::format::layout::BLOCK_SIZE;
 use crate::format::log::Media;
 use crate::shim;
+use kernel::bindings;
 use kernel::ffi::c_void;
 use kernel::prelude::*;
 
@@ -85,6 +86,44 @@ impl Pm {
         let p = self.ptr(addr, data.len())?;
         // SAFETY: destination inside the mapping (checked), source a DRAM slice.
         unsafe { shim::nova_shim_memcpy_flushcache(p.cast::<c_void>(), data.as_ptr().cast(), data.len()) };
+        Ok(())
+    }
+
+    /// Copies `len` bytes from a user iterator to `addr` with a
+    /// cache-flushing copy (not ordered). Returns the bytes copied, which
+    /// is short if the user buffer faulted.
+    ///
+    /// # Safety
+    ///
+    /// `iter` must be a live `iov_iter` for the duration of the call.
+    #[inline(never)]
+    pub(crate) unsafe fn write_from_iter(&self, addr: u64, len: usize, iter: *mut bindings::iov_iter) -> Result<usize> {
+        let p = self.ptr(addr, len)?;
+        // SAFETY: destination inside the mapping (checked); `iter` live
+        // (contract).
+        Ok(unsafe { shim::nova_shim_copy_from_iter_flushcache(p.cast(), len, iter) })
+    }
+
+    /// Copies `len` bytes at `addr` to a user iterator (machine-check safe).
+    ///
+    /// # Safety
+    ///
+    /// `iter` must be a live `iov_iter` for the duration of the call.
+    pub(crate) unsafe fn read_to_iter(&self, addr: u64, len: usize, iter: *mut bindings::iov_iter) -> Result<usize> {
+        let p = self.ptr(addr, len)?;
+        // SAFETY: source inside the mapping (checked); `iter` live (contract).
+        Ok(unsafe { shim::nova_shim_copy_to_iter(p.cast_const().cast(), len, iter) })
+    }
+
+    /// Copies `len` bytes inside pmem from `src` to `dst` (flushed, not
+    /// ordered): the unchanged head and tail of a copy-on-write block.
+    #[inline(never)]
+    pub(crate) fn copy(&self, dst: u64, src: u64, len: u64) -> Result {
+        let s = self.ptr(src, len as usize)?;
+        let d = self.ptr(dst, len as usize)?;
+        // SAFETY: both ranges are inside the mapping (checked); callers
+        // copy between distinct blocks, so they do not overlap.
+        unsafe { shim::nova_shim_memcpy_flushcache(d.cast(), s.cast_const().cast(), len as usize) };
         Ok(())
     }
 

@@ -15,6 +15,7 @@
 #include <linux/uaccess.h>
 #include <linux/blkdev.h>
 #include <linux/statfs.h>
+#include <linux/uio.h>
 
 /* Implemented in Rust (rust/vfs.rs and rust/procfs.rs). */
 int nova_rs_parse_param(void *opts, const char *key, const char *val);
@@ -50,6 +51,12 @@ int nova_shim_proc_add(const char *devname, void *sbi);
 void nova_shim_proc_remove(const char *devname);
 const char *nova_shim_sb_id(struct super_block *sb);
 bool nova_shim_inode_is_new(struct inode *inode);
+size_t nova_shim_copy_from_iter_flushcache(void *dst, size_t n, struct iov_iter *i);
+size_t nova_shim_copy_to_iter(const void *src, size_t n, struct iov_iter *i);
+size_t nova_shim_iov_iter_zero(size_t n, struct iov_iter *i);
+size_t nova_shim_iov_iter_count(struct iov_iter *i);
+void nova_shim_inode_lock(struct inode *inode, bool shared);
+void nova_shim_inode_unlock(struct inode *inode, bool shared);
 void nova_shim_statfs_fill(struct kstatfs *buf, u64 magic, u64 bsize, u64 blocks,
 			  u64 bfree, u64 files, u64 ffree, u32 namelen);
 
@@ -378,4 +385,42 @@ void nova_shim_statfs_fill(struct kstatfs *buf, u64 magic, u64 bsize, u64 blocks
 	buf->f_files = files;
 	buf->f_ffree = ffree;
 	buf->f_namelen = namelen;
+}
+
+/* ---- data copies between user buffers and pmem ---- */
+
+size_t nova_shim_copy_from_iter_flushcache(void *dst, size_t n, struct iov_iter *i)
+{
+	return _copy_from_iter_flushcache(dst, n, i);
+}
+
+size_t nova_shim_copy_to_iter(const void *src, size_t n, struct iov_iter *i)
+{
+	return _copy_mc_to_iter(src, n, i);
+}
+
+size_t nova_shim_iov_iter_zero(size_t n, struct iov_iter *i)
+{
+	return iov_iter_zero(n, i);
+}
+
+size_t nova_shim_iov_iter_count(struct iov_iter *i)
+{
+	return iov_iter_count(i);
+}
+
+void nova_shim_inode_lock(struct inode *inode, bool shared)
+{
+	if (shared)
+		inode_lock_shared(inode);
+	else
+		inode_lock(inode);
+}
+
+void nova_shim_inode_unlock(struct inode *inode, bool shared)
+{
+	if (shared)
+		inode_unlock_shared(inode);
+	else
+		inode_unlock(inode);
 }

@@ -578,9 +578,14 @@ pub(crate) fn check(sbi: &Sbi) -> Result<CheckReport> {
             }
             Ok(())
         })?;
-        if s.data != 0 && used.set(s.data).is_err() {
-            dup += 1;
-        }
+        s.data.for_each(|b, l| {
+            for x in b..b + l {
+                if used.set(x).is_err() {
+                    dup += 1;
+                }
+            }
+            Ok(())
+        })?;
         r.double += dup;
     }
     let mut free = crate::itable::Bitmap::new(sbi.blocks)?;

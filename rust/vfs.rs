@@ -7,7 +7,7 @@
 
 use crate::inode::NovaInode;
 use crate::super_::{MountOpts, Sbi};
-use crate::{dir, inode, namei, shim, super_};
+use crate::{dir, file, inode, namei, shim, super_};
 use core::ptr;
 use kernel::bindings;
 use kernel::error::to_result;
@@ -374,8 +374,28 @@ pub(crate) static DIR_FOPS: Ops<bindings::file_operations> = Ops(bindings::file_
     ..unsafe { core::mem::zeroed() }
 });
 
+extern "C" fn read_iter(iocb: *mut bindings::kiocb, to: *mut bindings::iov_iter) -> isize {
+    // SAFETY: the VFS passes a live kiocb and iterator of a nova file.
+    match unsafe { file::read_iter(iocb, to) } {
+        Ok(n) => n,
+        Err(e) => e.to_errno() as isize,
+    }
+}
+
+extern "C" fn write_iter(iocb: *mut bindings::kiocb, from: *mut bindings::iov_iter) -> isize {
+    // SAFETY: the VFS passes a live kiocb and iterator of a nova file.
+    match unsafe { file::write_iter(iocb, from) } {
+        Ok(n) => n,
+        Err(e) => e.to_errno() as isize,
+    }
+}
+
 pub(crate) static FILE_FOPS: Ops<bindings::file_operations> = Ops(bindings::file_operations {
     llseek: Some(bindings::generic_file_llseek),
+    read_iter: Some(read_iter),
+    write_iter: Some(write_iter),
+    splice_read: Some(bindings::copy_splice_read),
+    splice_write: Some(bindings::iter_file_splice_write),
     fsync: Some(bindings::noop_fsync),
     // SAFETY: all-zero is a valid `file_operations`.
     ..unsafe { core::mem::zeroed() }

@@ -1,0 +1,414 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Regular file data on DAX: the per-file extent index, and
+//! `read_iter`/`write_iter` straight between user buffers and pmem.
+//!
+//! Writes are copy-on-write: new blocks are allocated for every page the
+//! write touches, the unchanged head and tail of partial pages are copied
+//! from the old blocks, the user data is copied with cache-flushing stores,
+//! one `FileWrite` entry per contiguous run of new blocks is appended, and
+//! one tail store commits them all. Only then are the old blocks freed. A
+//! crash leaves either the old or the new content of the write.
+
+use crate::format::layout::*;
+use crate::format::le::Pod;
+use crate::inode::NovaInode;
+use crate::log::Tx;
+use crate::shim;
+use kernel::bindings;
+use kernel::prelude::*;
+use kernel::rbtree::{RBTree, RBTreeNode};
+
+/// Pages of a file mapped to blocks: non-overlapping extents keyed by
+/// their first page, `(first block, number of pages)`.
+pub(crate) struct FileIndex {
+    map: RBTree<u64, (u64, u64)>,
+}
+
+impl FileIndex {
+    pub(crate) fn new() -> Self {
+        Self { map: RBTree::new() }
+    }
+
+    /// The extent with the greatest first page <= `pg`.
+    fn floor(&self, pg: u64) -> Option<(u64, u64, u64)> {
+        match self.map.cursor_lower_bound(&pg) {
+            Some(c) => {
+                let (k, v) = c.current();
+                if *k == pg {
+                    return Some((*k, v.0, v.1));
+                }
+                c.peek_prev().map(|(k, v)| (*k, v.0, v.1))
+            }
+            None => self.map.cursor_back().map(|c| {
+                let (k, v) = c.current();
+                (*k, v.0, v.1)
+            }),
+        }
+    }
+
+    /// The block holding page `pg` and how many following pages are in
+    /// the same extent, or `None` for a hole.
+    pub(crate) fn lookup(&self, pg: u64) -> Option<(u64, u64)> {
+        let (k, b, l) = self.floor(pg)?;
+        (pg < k + l).then(|| (b + (pg - k), k + l - pg))
+    }
+
+    /// First mapped page at or after `pg` (for reads over holes).
+    fn next_mapped(&self, pg: u64) -> Option<u64> {
+        self.map.cursor_lower_bound(&pg).map(|c| *c.current().0)
+    }
+
+    /// Maps `[pg, pg+len)` to blocks `[blk, blk+len)`, replacing whatever
+    /// mapped those pages; the replaced block ranges are pushed to `freed`.
+    pub(crate) fn insert(&mut self, pg: u64, blk: u64, len: u64, freed: &mut KVec<(u64, u64)>) -> Result {
+        let end = pg.checked_add(len).ok_or(EINVAL)?;
+        // Allocate first, so a failure leaves the index unchanged.
+        let node = RBTreeNode::new(pg, (blk, len), GFP_KERNEL)?;
+        let mut spare = Some(RBTreeNode::new(0, (0, 0), GFP_KERNEL)?);
+        // An extent starting before `pg` that reaches into the range.
+        if let Some((k, b, l)) = self.floor(pg) {
+            if k < pg && k + l > pg {
+                let cut = core::cmp::min(k + l, end) - pg;
+                freed.push((b + (pg - k), cut), GFP_KERNEL)?;
+                if let Some(v) = self.map.get_mut(&k) {
+                    v.1 = pg - k;
+                }
+                if k + l > end {
+                    let tail = (end, (b + (end - k), k + l - end));
+                    let n = spare.take().ok_or(ENOMEM)?.into_reservation().into_node(tail.0, tail.1);
+                    self.map.insert(n);
+                }
+            }
+        }
+        // Extents starting inside the range.
+        while let Some(c) = self.map.cursor_lower_bound(&pg) {
+            let (k, &(b, l)) = c.current();
+            let k = *k;
+            if k >= end {
+                break;
+            }
+            self.map.remove(&k);
+            if k + l > end {
+                freed.push((b, end - k), GFP_KERNEL)?;
+                let tail = (end, (b + (end - k), k + l - end));
+                let n = match spare.take() {
+                    Some(s) => s.into_reservation().into_node(tail.0, tail.1),
+                    None => RBTreeNode::new(tail.0, tail.1, GFP_KERNEL)?,
+                };
+                self.map.insert(n);
+            } else {
+                freed.push((b, l), GFP_KERNEL)?;
+            }
+        }
+        self.map.insert(node);
+        Ok(())
+    }
+
+    /// Drops every page at or after `pg`; the dropped blocks go to `freed`.
+    pub(crate) fn truncate(&mut self, pg: u64, freed: &mut KVec<(u64, u64)>) -> Result {
+        if let Some((k, b, l)) = self.floor(pg) {
+            if k < pg && k + l > pg {
+                freed.push((b + (pg - k), k + l - pg), GFP_KERNEL)?;
+                if let Some(v) = self.map.get_mut(&k) {
+                    v.1 = pg - k;
+                }
+            }
+        }
+        while let Some(c) = self.map.cursor_lower_bound(&pg) {
+            let k = *c.current().0;
+            if let Some((b, l)) = self.map.remove(&k) {
+                freed.push((b, l), GFP_KERNEL)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Calls `f(first block, count)` for every extent.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(u64, u64) -> Result) -> Result {
+        for (_, &(b, l)) in self.map.iter() {
+            f(b, l)?;
+        }
+        Ok(())
+    }
+}
+
+/// Encodes a `FileWrite` entry.
+pub(crate) fn write_entry(pg: u64, blk: u64, n: u64, size: u64, t: (i64, u32)) -> Result<[u8; 64]> {
+    let mut e = FileWriteEntry::from_bytes(&[0u8; 64]).ok_or(EINVAL)?;
+    e.hdr.etype = EntryType::FileWrite as u8;
+    e.hdr.slots = 1;
+    e.pgoff.set(pg);
+    e.num_pages.set(u32::try_from(n).map_err(|_| EINVAL)?);
+    e.block.set(blk);
+    e.size.set(size);
+    e.mtime_sec.set(t.0 as u64);
+    e.mtime_nsec.set(t.1);
+    let mut b = [0u8; 64];
+    b.copy_from_slice(e.as_bytes());
+    Ok(b)
+}
+
+/// Validates a `FileWrite` entry against the device.
+pub(crate) fn check_write(e: &FileWriteEntry, blocks: u64) -> Result<(u64, u64, u64)> {
+    let (pg, b, n) = (e.pgoff.get(), e.block.get(), u64::from(e.num_pages.get()));
+    let end = b.checked_add(n).ok_or(EINVAL)?;
+    if n == 0 || b < FIRST_DATA_BLOCK || end > blocks || pg.checked_add(n).is_none() {
+        return Err(EINVAL);
+    }
+    Ok((pg, b, n))
+}
+
+/// Most pages one write allocates before committing (bounds the log
+/// entries and journal-free single commit of one write call).
+const MAX_WRITE_PAGES: u64 = 1 << 14;
+
+/// `write_iter`.
+///
+/// # Safety
+///
+/// `iocb` and `from` must be the live arguments of a `write_iter` call on
+/// a nova regular file.
+pub(crate) unsafe fn write_iter(iocb: *mut bindings::kiocb, from: *mut bindings::iov_iter) -> Result<isize> {
+    // SAFETY: per the contract.
+    let file = unsafe { (*iocb).ki_filp };
+    // SAFETY: per the contract.
+    let i = unsafe { shim::nova_shim_file_inode(file) };
+    // SAFETY: a nova inode.
+    let ni = unsafe { NovaInode::from_raw(i) };
+    // SAFETY: the inode is live; we hold it for the call.
+    unsafe { shim::nova_shim_inode_lock(i, false) };
+    // SAFETY: per the contract, with the inode locked.
+    let r = unsafe { write_locked(ni, iocb, from) };
+    // SAFETY: locked above.
+    unsafe { shim::nova_shim_inode_unlock(i, false) };
+    r
+}
+
+/// # Safety
+///
+/// As `write_iter`, with the inode locked.
+unsafe fn write_locked(ni: &NovaInode, iocb: *mut bindings::kiocb, from: *mut bindings::iov_iter) -> Result<isize> {
+    let sbi = ni.sbi();
+    // SAFETY: per the contract.
+    let n = unsafe { bindings::generic_write_checks(iocb, from) };
+    if n <= 0 {
+        return Ok(n);
+    }
+    // SAFETY: per the contract.
+    kernel::error::to_result(unsafe { bindings::file_remove_privs((*iocb).ki_filp) })?;
+    // SAFETY: per the contract.
+    let pos = unsafe { (*iocb).ki_pos } as u64;
+    let mut len = n as u64;
+    let first = pos >> BLOCK_SHIFT;
+    let mut last = (pos + len - 1) >> BLOCK_SHIFT;
+    if last - first + 1 > MAX_WRITE_PAGES {
+        last = first + MAX_WRITE_PAGES - 1;
+        len = ((last + 1) << BLOCK_SHIFT) - pos;
+    }
+    let end = pos + len;
+    let old_size = ni.size();
+    let pm = sbi.pm();
+    // Allocate runs and fill them: old head/tail bytes, then user data.
+    let mut runs: KVec<(u64, u64, u64)> = KVec::new(); // (page, block, count)
+    let mut copied = 0u64;
+    let r = (|| -> Result {
+        let mut pg = first;
+        while pg <= last {
+            let (b, got) = sbi.alloc.alloc(sbi.cpu(), last - pg + 1)?;
+            runs.push((pg, b, got), GFP_KERNEL)?;
+            let idx = ni.data.lock();
+            for k in 0..got {
+                let page = pg + k;
+                let dst = (b + k) << BLOCK_SHIFT;
+                let pstart = page << BLOCK_SHIFT;
+                let from_off = if page == first { pos - pstart } else { 0 };
+                let to_off = if page == last { end - pstart } else { BLOCK_SIZE };
+                // Old bytes around the written range (zeros for holes and
+                // beyond the old end of file).
+                let old = idx.lookup(page).map(|(ob, _)| ob << BLOCK_SHIFT);
+                for (s, e) in [(0, from_off), (to_off, BLOCK_SIZE)] {
+                    if s >= e {
+                        continue;
+                    }
+                    match old {
+                        Some(o) if pstart + s < old_size => pm.copy(dst + s, o + s, e - s)?,
+                        _ => pm.zero(dst + s, e - s)?,
+                    }
+                }
+            }
+            drop(idx);
+            // The user data of this run.
+            let rs = core::cmp::max(pos, pg << BLOCK_SHIFT);
+            let re = core::cmp::min(end, (pg + got) << BLOCK_SHIFT);
+            let dst = (b << BLOCK_SHIFT) + (rs - (pg << BLOCK_SHIFT));
+            // SAFETY: `from` is live (contract).
+            let c = unsafe { pm.write_from_iter(dst, (re - rs) as usize, from) }? as u64;
+            copied += c;
+            if c < re - rs {
+                // The user buffer faulted: keep what was copied.
+                return Ok(());
+            }
+            pg += got;
+        }
+        Ok(())
+    })();
+    if r.is_err() || copied == 0 {
+        for &(_, b, c) in runs.iter() {
+            let _ = sbi.alloc.free(b, c);
+        }
+        r?;
+        return Err(EFAULT);
+    }
+    // A short copy (fault) keeps only the whole runs up to the fault point:
+    // trim to what was copied.
+    let wend = pos + copied;
+    let wlast = (wend - 1) >> BLOCK_SHIFT;
+    let new_size = core::cmp::max(old_size, wend);
+    let t = ni.now();
+    let mut tx = Tx::begin(sbi);
+    let mut keep: KVec<(u64, u64, u64)> = KVec::new();
+    for &(pg, b, c) in runs.iter() {
+        if pg > wlast {
+            let _ = sbi.alloc.free(b, c);
+            continue;
+        }
+        let use_n = core::cmp::min(c, wlast - pg + 1);
+        if use_n < c {
+            let _ = sbi.alloc.free(b + use_n, c - use_n);
+        }
+        let mut e = write_entry(pg, b, use_n, new_size, t)?;
+        tx.append(ni, &mut e)?;
+        keep.push((pg, b, use_n), GFP_KERNEL)?;
+    }
+    tx.commit()?;
+    // Committed: switch the index and free the replaced blocks.
+    let mut freed = KVec::new();
+    {
+        let mut idx = ni.data.lock();
+        for &(pg, b, c) in keep.iter() {
+            idx.insert(pg, b, c, &mut freed)?;
+        }
+    }
+    for &(b, c) in freed.iter() {
+        sbi.alloc.free(b, c)?;
+    }
+    ni.set_size(new_size);
+    ni.set_time(1, t.0, t.1);
+    ni.set_time(2, t.0, t.1);
+    // SAFETY: per the contract.
+    unsafe { (*iocb).ki_pos = wend as i64 };
+    Ok(copied as isize)
+}
+
+/// `read_iter`.
+///
+/// # Safety
+///
+/// `iocb` and `to` must be the live arguments of a `read_iter` call on a
+/// nova regular file.
+pub(crate) unsafe fn read_iter(iocb: *mut bindings::kiocb, to: *mut bindings::iov_iter) -> Result<isize> {
+    // SAFETY: per the contract.
+    let i = unsafe { shim::nova_shim_file_inode((*iocb).ki_filp) };
+    // SAFETY: a nova inode.
+    let ni = unsafe { NovaInode::from_raw(i) };
+    let pm = ni.sbi().pm();
+    // SAFETY: the inode is live.
+    unsafe { shim::nova_shim_inode_lock(i, true) };
+    let r = (|| -> Result<isize> {
+        // SAFETY: per the contract.
+        let mut pos = unsafe { (*iocb).ki_pos } as u64;
+        let size = ni.size();
+        // SAFETY: per the contract.
+        let want = unsafe { shim::nova_shim_iov_iter_count(to) } as u64;
+        if pos >= size || want == 0 {
+            return Ok(0);
+        }
+        let end = core::cmp::min(size, pos.saturating_add(want));
+        let mut done = 0u64;
+        while pos < end {
+            let pg = pos >> BLOCK_SHIFT;
+            let off = pos & (BLOCK_SIZE - 1);
+            let found = ni.data.lock().lookup(pg);
+            let (n, got) = match found {
+                Some((b, run)) => {
+                    let n = core::cmp::min(end - pos, run * BLOCK_SIZE - off);
+                    // SAFETY: `to` is live (contract).
+                    (n, unsafe { pm.read_to_iter((b << BLOCK_SHIFT) + off, n as usize, to) }? as u64)
+                }
+                None => {
+                    let next = ni.data.lock().next_mapped(pg).map_or(end, |p| p << BLOCK_SHIFT);
+                    let n = core::cmp::min(end, next) - pos;
+                    // SAFETY: `to` is live (contract).
+                    (n, unsafe { shim::nova_shim_iov_iter_zero(n as usize, to) } as u64)
+                }
+            };
+            done += got;
+            pos += got;
+            if got < n {
+                break;
+            }
+        }
+        // SAFETY: per the contract.
+        unsafe { (*iocb).ki_pos = pos as i64 };
+        if done == 0 {
+            return Err(EFAULT);
+        }
+        Ok(done as isize)
+    })();
+    // SAFETY: locked above.
+    unsafe { shim::nova_shim_inode_unlock(i, true) };
+    r
+}
+
+#[kernel::macros::kunit_tests(nova_file_index)]
+mod tests {
+    use super::*;
+
+    fn all(ix: &FileIndex) -> KVec<(u64, u64, u64)> {
+        let mut v = KVec::new();
+        for (k, &(b, l)) in ix.map.iter() {
+            v.push((*k, b, l), GFP_KERNEL).unwrap();
+        }
+        v
+    }
+
+    #[test]
+    fn overwrite_splits_and_frees() {
+        let mut ix = FileIndex::new();
+        let mut freed = KVec::new();
+        ix.insert(0, 100, 10, &mut freed).unwrap();
+        assert!(freed.is_empty());
+        // Overwrite the middle: split into head, new, tail.
+        ix.insert(3, 500, 2, &mut freed).unwrap();
+        assert_eq!(all(&ix).as_slice(), &[(0, 100, 3), (3, 500, 2), (5, 105, 5)]);
+        assert_eq!(freed.as_slice(), &[(103, 2)]);
+        assert_eq!(ix.lookup(6), Some((106, 4)));
+        assert_eq!(ix.lookup(10), None);
+    }
+
+    #[test]
+    fn overwrite_spanning_extents() {
+        let mut ix = FileIndex::new();
+        let mut freed = KVec::new();
+        ix.insert(0, 100, 4, &mut freed).unwrap();
+        ix.insert(4, 200, 4, &mut freed).unwrap();
+        ix.insert(10, 300, 2, &mut freed).unwrap();
+        ix.insert(2, 900, 9, &mut freed).unwrap();
+        assert_eq!(all(&ix).as_slice(), &[(0, 100, 2), (2, 900, 9), (11, 301, 1)]);
+        assert_eq!(freed.as_slice(), &[(102, 2), (200, 4), (300, 1)]);
+    }
+
+    #[test]
+    fn truncate_and_holes() {
+        let mut ix = FileIndex::new();
+        let mut freed = KVec::new();
+        ix.insert(5, 100, 10, &mut freed).unwrap();
+        assert_eq!(ix.lookup(2), None);
+        assert_eq!(ix.next_mapped(0), Some(5));
+        ix.truncate(8, &mut freed).unwrap();
+        assert_eq!(all(&ix).as_slice(), &[(5, 100, 3)]);
+        assert_eq!(freed.as_slice(), &[(103, 7)]);
+        ix.truncate(0, &mut freed).unwrap();
+        assert!(all(&ix).is_empty());
+    }
+}
