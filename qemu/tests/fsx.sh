@@ -1,0 +1,28 @@
+# fsx-style random data operations checked against a model, then the
+# content checked again after a remount and after a reboot. A fixed seed
+# here; by hand: fsx -s SEED -n OPS /mnt/nova/dir in `make run`.
+# boots: 2
+. /tests/lib.sh
+phase=${1:-1}
+if [ "$phase" = 1 ]; then
+	need "mount" mkfs_mount
+	mkdir $M/fsx $M/big
+	check "fsx 3000 ops, seed 1" fsx -s 1 -n 3000 -f 3 $M/fsx
+	check "fsx 1500 ops, seed 7, sparse files past 4 GiB" fsx -s 7 -n 1500 -f 2 -S 6g -r $M/big.model $M/big
+	check "consistent" fsck_ok
+	check "remount" remount
+	check "content matches model after remount" fsx -c $M/big.model $M/big
+	check "consistent after remount" fsck_ok
+	treesum $M > $M/.tree
+	# Reboot without unmounting.
+else
+	need "mount after reboot (recovery)" mount -t nova $DEV $M
+	check "content matches model after reboot" fsx -c $M/big.model $M/big
+	treesum -x .tree $M > /tmp/now
+	grep -v '^\.tree ' $M/.tree > /tmp/was
+	check "tree identical after reboot" diff /tmp/was /tmp/now
+	check "consistent after recovery" fsck_ok
+	check "remove everything" rm -rf $M/fsx $M/big $M/big.model $M/.tree
+	check "consistent when empty" fsck_ok
+	umount $M
+fi
