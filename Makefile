@@ -6,6 +6,7 @@
 #   make demo     a short scripted tour in the VM, then power off
 #   make test     every test; ends with "N passed, N failed"
 #   make test T=name   one guest test or KUnit suite
+#   make bench    benchmarks (nova vs ext4 -o dax, mount/recovery time)
 #
 # KDIR=/path/to/linux (or KERNEL_SRC) builds against your own tree.
 
@@ -16,7 +17,7 @@ else
 SHELL := /bin/bash
 TOP := $(CURDIR)
 
-.PHONY: all module setup kernel run demo test host-test clean fmt
+.PHONY: all module setup kernel run demo test bench host-test clean fmt fmt-check
 
 all: module
 
@@ -38,11 +39,19 @@ demo: module
 test:
 	@bash scripts/test.sh $(T)
 
+bench:
+	@bash scripts/bench.sh $(T)
+
 host-test:
 	@cd format && cargo test -q
 
 fmt:
 	@cd format && cargo fmt
+	@rustfmt --edition 2021 rust/nova_main.rs
+
+fmt-check:
+	@cd format && cargo fmt --check
+	@rustfmt --check --edition 2021 rust/nova_main.rs
 
 clean:
 	rm -rf build

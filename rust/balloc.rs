@@ -19,7 +19,10 @@ pub(crate) struct RangeSet {
 
 impl RangeSet {
     pub(crate) fn new() -> Self {
-        Self { ranges: KVec::new(), free: 0 }
+        Self {
+            ranges: KVec::new(),
+            free: 0,
+        }
     }
 
     /// Number of free blocks.
@@ -45,7 +48,9 @@ impl RangeSet {
         }
         let end = start.checked_add(len).ok_or(EINVAL)?;
         let i = self.upper(start);
-        let prev = i.checked_sub(1).and_then(|p| self.ranges.get(p).copied().map(|r| (p, r)));
+        let prev = i
+            .checked_sub(1)
+            .and_then(|p| self.ranges.get(p).copied().map(|r| (p, r)));
         let next = self.ranges.get(i).copied();
         if let Some((_, (ps, pl))) = prev {
             if ps + pl > start {
@@ -80,7 +85,9 @@ impl RangeSet {
             }
             _ => {
                 self.ranges.reserve(1, GFP_KERNEL)?;
-                self.ranges.insert_within_capacity(i, (start, len)).map_err(|_| ENOMEM)?;
+                self.ranges
+                    .insert_within_capacity(i, (start, len))
+                    .map_err(|_| ENOMEM)?;
             }
         }
         self.free += len;
@@ -123,7 +130,9 @@ impl RangeSet {
             }
             if tail != 0 {
                 self.ranges.reserve(1, GFP_KERNEL)?;
-                self.ranges.insert_within_capacity(i + 1, (end, tail)).map_err(|_| ENOMEM)?;
+                self.ranges
+                    .insert_within_capacity(i + 1, (end, tail))
+                    .map_err(|_| ENOMEM)?;
             }
         }
         self.free -= len;
@@ -155,14 +164,20 @@ impl Allocator {
         for i in 0..n {
             let start = first + i * span;
             let end = core::cmp::min(total, start + span);
-            let r = KBox::pin_init(pin_init!(Region { start, end, free <- new_mutex!(RangeSet::new()) }), GFP_KERNEL)?;
+            let r = KBox::pin_init(
+                pin_init!(Region { start, end, free <- new_mutex!(RangeSet::new()) }),
+                GFP_KERNEL,
+            )?;
             regions.push(r, GFP_KERNEL)?;
         }
         Ok(Self { regions })
     }
 
     fn region_of(&self, block: u64) -> Option<&Region> {
-        self.regions.iter().map(|r| &**r).find(|r| block >= r.start && block < r.end)
+        self.regions
+            .iter()
+            .map(|r| &**r)
+            .find(|r| block >= r.start && block < r.end)
     }
 
     /// Frees `[start, start+len)`, splitting at region borders. A double
@@ -205,7 +220,10 @@ impl Allocator {
 
     /// Free blocks in all regions.
     pub(crate) fn free_blocks(&self) -> u64 {
-        self.regions.iter().map(|r| r.free.lock().free_blocks()).sum()
+        self.regions
+            .iter()
+            .map(|r| r.free.lock().free_blocks())
+            .sum()
     }
 
     /// Calls `f` on every free range (regions in order).

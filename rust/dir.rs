@@ -33,11 +33,24 @@ pub(crate) fn decode_dentry(buf: &[u8]) -> Option<Dentry<'_>> {
     let name = buf.get(DENTRY_NAME_OFFSET..DENTRY_NAME_OFFSET + name_len)?;
     let sec = u64::from_le_bytes(buf.get(24..32)?.try_into().ok()?) as i64;
     let nsec = u32::from_le_bytes(buf.get(32..36)?.try_into().ok()?);
-    Some(Dentry { ino, remove: hdr.flags.get() & DENTRY_REMOVE != 0, dtype, name, mtime: (sec, nsec) })
+    Some(Dentry {
+        ino,
+        remove: hdr.flags.get() & DENTRY_REMOVE != 0,
+        dtype,
+        name,
+        mtime: (sec, nsec),
+    })
 }
 
 /// Encodes a dentry entry into `buf`; returns its length in bytes.
-pub(crate) fn encode_dentry(buf: &mut [u8; MAX_ENTRY], name: &[u8], ino: u64, dtype: u8, remove: bool, t: (i64, u32)) -> Result<usize> {
+pub(crate) fn encode_dentry(
+    buf: &mut [u8; MAX_ENTRY],
+    name: &[u8],
+    ino: u64,
+    dtype: u8,
+    remove: bool,
+    t: (i64, u32),
+) -> Result<usize> {
     if name.is_empty() || name.len() > NAME_MAX {
         return Err(ENAMETOOLONG);
     }
@@ -52,7 +65,9 @@ pub(crate) fn encode_dentry(buf: &mut [u8; MAX_ENTRY], name: &[u8], ino: u64, dt
     buf[32..36].copy_from_slice(&t.1.to_le_bytes());
     buf[36] = name.len() as u8;
     buf[37] = dtype;
-    buf.get_mut(DENTRY_NAME_OFFSET..DENTRY_NAME_OFFSET + name.len()).ok_or(EINVAL)?.copy_from_slice(name);
+    buf.get_mut(DENTRY_NAME_OFFSET..DENTRY_NAME_OFFSET + name.len())
+        .ok_or(EINVAL)?
+        .copy_from_slice(name);
     Ok(len)
 }
 
@@ -75,13 +90,19 @@ pub(crate) struct DirIndex {
 const KEY_BASE: u64 = 1 << 62;
 
 fn hash_prefix(name: &[u8]) -> u64 {
-    let h = (u64::from(crc32c::crc32c(name)) << 23) ^ (name.len() as u64) ^ (u64::from(crc32c::update(0x1234_5678, name)) >> 9);
+    let h = (u64::from(crc32c::crc32c(name)) << 23)
+        ^ (name.len() as u64)
+        ^ (u64::from(crc32c::update(0x1234_5678, name)) >> 9);
     KEY_BASE | ((h & ((1 << 54) - 1)) << 8)
 }
 
 impl DirIndex {
     pub(crate) fn new() -> Self {
-        Self { tree: RBTree::new(), parent: 0, count: 0 }
+        Self {
+            tree: RBTree::new(),
+            parent: 0,
+            count: 0,
+        }
     }
 
     pub(crate) fn set_parent(&mut self, p: u64) {
@@ -129,7 +150,15 @@ impl DirIndex {
         }
         let mut n = KVec::with_capacity(name.len(), GFP_KERNEL)?;
         n.extend_from_slice(name, GFP_KERNEL)?;
-        let node = RBTreeNode::new(k, Ent { name: n, ino, dtype }, GFP_KERNEL)?;
+        let node = RBTreeNode::new(
+            k,
+            Ent {
+                name: n,
+                ino,
+                dtype,
+            },
+            GFP_KERNEL,
+        )?;
         self.tree.insert(node);
         self.count += 1;
         Ok(())
@@ -160,7 +189,9 @@ impl DirIndex {
     fn batch(&self, from: u64, max: usize, out: &mut KVec<(u64, u64, u8, KVec<u8>)>) -> Result {
         let mut from = from;
         while out.len() < max {
-            let Some(c) = self.tree.cursor_lower_bound(&from) else { return Ok(()) };
+            let Some(c) = self.tree.cursor_lower_bound(&from) else {
+                return Ok(());
+            };
             let (k, v) = c.current();
             let mut n = KVec::with_capacity(v.name.len(), GFP_KERNEL)?;
             n.extend_from_slice(&v.name, GFP_KERNEL)?;
@@ -198,7 +229,15 @@ pub(crate) unsafe fn readdir(file: *mut bindings::file, ctx: *mut bindings::dir_
         }
         for (k, ino, dt, name) in batch.iter() {
             // SAFETY: `name` is a live buffer of `len` bytes; `ctx` is live.
-            let more = unsafe { shim::nova_shim_dir_emit(ctx, name.as_ptr().cast(), name.len() as i32, *ino, u32::from(*dt)) };
+            let more = unsafe {
+                shim::nova_shim_dir_emit(
+                    ctx,
+                    name.as_ptr().cast(),
+                    name.len() as i32,
+                    *ino,
+                    u32::from(*dt),
+                )
+            };
             if !more {
                 return Ok(());
             }
@@ -240,7 +279,10 @@ mod tests {
         buf[36] = 200;
         assert!(decode_dentry(&buf).is_none());
         let long = [b'x'; 256];
-        assert_eq!(encode_dentry(&mut buf, &long, 1, 8, false, (0, 0)), Err(ENAMETOOLONG));
+        assert_eq!(
+            encode_dentry(&mut buf, &long, 1, 8, false, (0, 0)),
+            Err(ENAMETOOLONG)
+        );
     }
 
     #[test]

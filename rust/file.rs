@@ -60,7 +60,13 @@ impl FileIndex {
 
     /// Maps `[pg, pg+len)` to blocks `[blk, blk+len)`, replacing whatever
     /// mapped those pages; the replaced block ranges are pushed to `freed`.
-    pub(crate) fn insert(&mut self, pg: u64, blk: u64, len: u64, freed: &mut KVec<(u64, u64)>) -> Result {
+    pub(crate) fn insert(
+        &mut self,
+        pg: u64,
+        blk: u64,
+        len: u64,
+        freed: &mut KVec<(u64, u64)>,
+    ) -> Result {
         let end = pg.checked_add(len).ok_or(EINVAL)?;
         // Allocate first, so a failure leaves the index unchanged.
         let node = RBTreeNode::new(pg, (blk, len), GFP_KERNEL)?;
@@ -75,7 +81,11 @@ impl FileIndex {
                 }
                 if k + l > end {
                     let tail = (end, (b + (end - k), k + l - end));
-                    let n = spare.take().ok_or(ENOMEM)?.into_reservation().into_node(tail.0, tail.1);
+                    let n = spare
+                        .take()
+                        .ok_or(ENOMEM)?
+                        .into_reservation()
+                        .into_node(tail.0, tail.1);
                     self.map.insert(n);
                 }
             }
@@ -168,7 +178,10 @@ const MAX_WRITE_PAGES: u64 = 1 << 14;
 ///
 /// `iocb` and `from` must be the live arguments of a `write_iter` call on
 /// a nova regular file.
-pub(crate) unsafe fn write_iter(iocb: *mut bindings::kiocb, from: *mut bindings::iov_iter) -> Result<isize> {
+pub(crate) unsafe fn write_iter(
+    iocb: *mut bindings::kiocb,
+    from: *mut bindings::iov_iter,
+) -> Result<isize> {
     // SAFETY: per the contract.
     let file = unsafe { (*iocb).ki_filp };
     // SAFETY: per the contract.
@@ -187,7 +200,11 @@ pub(crate) unsafe fn write_iter(iocb: *mut bindings::kiocb, from: *mut bindings:
 /// # Safety
 ///
 /// As `write_iter`, with the inode locked.
-unsafe fn write_locked(ni: &NovaInode, iocb: *mut bindings::kiocb, from: *mut bindings::iov_iter) -> Result<isize> {
+unsafe fn write_locked(
+    ni: &NovaInode,
+    iocb: *mut bindings::kiocb,
+    from: *mut bindings::iov_iter,
+) -> Result<isize> {
     let sbi = ni.sbi();
     // SAFETY: per the contract.
     let n = unsafe { bindings::generic_write_checks(iocb, from) };
@@ -222,7 +239,11 @@ unsafe fn write_locked(ni: &NovaInode, iocb: *mut bindings::kiocb, from: *mut bi
                 let dst = (b + k) << BLOCK_SHIFT;
                 let pstart = page << BLOCK_SHIFT;
                 let from_off = if page == first { pos - pstart } else { 0 };
-                let to_off = if page == last { end - pstart } else { BLOCK_SIZE };
+                let to_off = if page == last {
+                    end - pstart
+                } else {
+                    BLOCK_SIZE
+                };
                 // Old bytes around the written range (zeros for holes and
                 // beyond the old end of file).
                 let old = idx.lookup(page).map(|(ob, _)| ob << BLOCK_SHIFT);
@@ -306,7 +327,10 @@ unsafe fn write_locked(ni: &NovaInode, iocb: *mut bindings::kiocb, from: *mut bi
 ///
 /// `iocb` and `to` must be the live arguments of a `read_iter` call on a
 /// nova regular file.
-pub(crate) unsafe fn read_iter(iocb: *mut bindings::kiocb, to: *mut bindings::iov_iter) -> Result<isize> {
+pub(crate) unsafe fn read_iter(
+    iocb: *mut bindings::kiocb,
+    to: *mut bindings::iov_iter,
+) -> Result<isize> {
     // SAFETY: per the contract.
     let i = unsafe { shim::nova_shim_file_inode((*iocb).ki_filp) };
     // SAFETY: a nova inode.
@@ -333,13 +357,22 @@ pub(crate) unsafe fn read_iter(iocb: *mut bindings::kiocb, to: *mut bindings::io
                 Some((b, run)) => {
                     let n = core::cmp::min(end - pos, run * BLOCK_SIZE - off);
                     // SAFETY: `to` is live (contract).
-                    (n, unsafe { pm.read_to_iter((b << BLOCK_SHIFT) + off, n as usize, to) }? as u64)
+                    (
+                        n,
+                        unsafe { pm.read_to_iter((b << BLOCK_SHIFT) + off, n as usize, to) }?
+                            as u64,
+                    )
                 }
                 None => {
-                    let next = ni.data.lock().next_mapped(pg).map_or(end, |p| p << BLOCK_SHIFT);
+                    let next = ni
+                        .data
+                        .lock()
+                        .next_mapped(pg)
+                        .map_or(end, |p| p << BLOCK_SHIFT);
                     let n = core::cmp::min(end, next) - pos;
                     // SAFETY: `to` is live (contract).
-                    (n, unsafe { shim::nova_shim_iov_iter_zero(n as usize, to) } as u64)
+                    (n, unsafe { shim::nova_shim_iov_iter_zero(n as usize, to) }
+                        as u64)
                 }
             };
             done += got;
@@ -380,7 +413,10 @@ mod tests {
         assert!(freed.is_empty());
         // Overwrite the middle: split into head, new, tail.
         ix.insert(3, 500, 2, &mut freed).unwrap();
-        assert_eq!(all(&ix).as_slice(), &[(0, 100, 3), (3, 500, 2), (5, 105, 5)]);
+        assert_eq!(
+            all(&ix).as_slice(),
+            &[(0, 100, 3), (3, 500, 2), (5, 105, 5)]
+        );
         assert_eq!(freed.as_slice(), &[(103, 2)]);
         assert_eq!(ix.lookup(6), Some((106, 4)));
         assert_eq!(ix.lookup(10), None);
@@ -394,7 +430,10 @@ mod tests {
         ix.insert(4, 200, 4, &mut freed).unwrap();
         ix.insert(10, 300, 2, &mut freed).unwrap();
         ix.insert(2, 900, 9, &mut freed).unwrap();
-        assert_eq!(all(&ix).as_slice(), &[(0, 100, 2), (2, 900, 9), (11, 301, 1)]);
+        assert_eq!(
+            all(&ix).as_slice(),
+            &[(0, 100, 2), (2, 900, 9), (11, 301, 1)]
+        );
         assert_eq!(freed.as_slice(), &[(102, 2), (200, 4), (300, 1)]);
     }
 

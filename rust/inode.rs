@@ -246,7 +246,10 @@ fn apply_setattr(ni: &NovaInode, e: &SetAttrEntry) {
     if m & ATTR_SIZE != 0 {
         ni.set_size(e.size.get());
         let mut freed = KVec::new();
-        let _ = ni.data.lock().truncate(e.size.get().div_ceil(BLOCK_SIZE), &mut freed);
+        let _ = ni
+            .data
+            .lock()
+            .truncate(e.size.get().div_ceil(BLOCK_SIZE), &mut freed);
     }
     for (k, bit) in [(0usize, ATTR_ATIME), (1, ATTR_MTIME), (2, ATTR_CTIME)] {
         if m & bit != 0 {
@@ -298,7 +301,13 @@ fn fill(sbi: &Sbi, ni: &NovaInode, ino: u64) -> Result {
             Ok(Some(f)) => {
                 let e = buf.get(..f.len).ok_or(EIO)?;
                 if let Err(err) = apply(ni, e, f.etype) {
-                    pr_err!("{}: inode {}: bad {:?} entry at {:#x}\n", sbi.name(), ino, f.etype, f.addr);
+                    pr_err!(
+                        "{}: inode {}: bad {:?} entry at {:#x}\n",
+                        sbi.name(),
+                        ino,
+                        f.etype,
+                        f.addr
+                    );
                     return Err(err);
                 }
             }
@@ -326,7 +335,8 @@ fn cache_link(sbi: &Sbi, ni: &NovaInode) -> Result {
     }
     let mut v = KVec::with_capacity(len as usize + 1, GFP_KERNEL)?;
     v.resize(len as usize + 1, 0u8, GFP_KERNEL)?;
-    sbi.pm().read(b * BLOCK_SIZE, v.get_mut(..len as usize).ok_or(EIO)?)?;
+    sbi.pm()
+        .read(b * BLOCK_SIZE, v.get_mut(..len as usize).ok_or(EIO)?)?;
     let (p, _, _) = v.into_raw_parts();
     // SAFETY: `p` is a NUL-terminated kmalloc buffer; the inode owns it and
     // `evict` frees it.
@@ -364,7 +374,12 @@ pub(crate) fn iget(sbi: &Sbi, ino: u64) -> Result<*mut bindings::inode> {
 /// Builds a new inode in memory and its slot on pmem (not yet valid: the
 /// caller's transaction commits it with the word returned). Returns the
 /// VFS inode, the slot address and the slot's valid first word.
-pub(crate) fn new_inode(sbi: &Sbi, dir: &NovaInode, mode: u32, rdev: u32) -> Result<(*mut bindings::inode, u64, u64)> {
+pub(crate) fn new_inode(
+    sbi: &Sbi,
+    dir: &NovaInode,
+    mode: u32,
+    rdev: u32,
+) -> Result<(*mut bindings::inode, u64, u64)> {
     let ino = {
         let mut it = sbi.itable.lock();
         it.alloc(sbi.pm(), || sbi.alloc.alloc_one(sbi.cpu()))?
@@ -383,10 +398,19 @@ pub(crate) fn new_inode(sbi: &Sbi, dir: &NovaInode, mode: u32, rdev: u32) -> Res
     // SAFETY: `i` is fresh and not yet hashed or visible.
     unsafe {
         (*i).i_ino = ino;
-        bindings::inode_init_owner(ptr::addr_of_mut!(bindings::nop_mnt_idmap), i, dir.raw(), mode as u16);
+        bindings::inode_init_owner(
+            ptr::addr_of_mut!(bindings::nop_mnt_idmap),
+            i,
+            dir.raw(),
+            mode as u16,
+        );
     }
     let mode = ni.mode();
-    let nlink = if mode & bindings::S_IFMT == bindings::S_IFDIR { 2 } else { 1 };
+    let nlink = if mode & bindings::S_IFMT == bindings::S_IFDIR {
+        2
+    } else {
+        1
+    };
     ni.set_nlink(nlink);
     let (sec, nsec) = ni.now();
     for k in 0..3 {
@@ -417,7 +441,12 @@ pub(crate) fn new_inode(sbi: &Sbi, dir: &NovaInode, mode: u32, rdev: u32) -> Res
     pi.time_nsec.set(nsec);
     pi.nlink.set(nlink);
     pi.seal();
-    let valid_word = u64::from_le_bytes(pi.as_bytes().get(..8).and_then(|b| b.try_into().ok()).ok_or(EINVAL)?);
+    let valid_word = u64::from_le_bytes(
+        pi.as_bytes()
+            .get(..8)
+            .and_then(|b| b.try_into().ok())
+            .ok_or(EINVAL)?,
+    );
     // Write the slot with its first word (flags, mode) still zero; the
     // transaction's journaled word store makes it valid.
     let mut staged = pi;
@@ -425,7 +454,11 @@ pub(crate) fn new_inode(sbi: &Sbi, dir: &NovaInode, mode: u32, rdev: u32) -> Res
     staged.mode.set(0);
     sbi.pm().write(slot, staged.as_bytes())?;
     sbi.pm().fence();
-    ni.set_log(LogPos { slot, head: page, tail: page });
+    ni.set_log(LogPos {
+        slot,
+        head: page,
+        tail: page,
+    });
     if mode & bindings::S_IFMT == bindings::S_IFDIR {
         ni.dir.lock().set_parent(dir.ino());
     }
@@ -458,7 +491,9 @@ pub(crate) unsafe fn setattr(d: *mut bindings::dentry, attr: *mut bindings::iatt
     let ni = unsafe { NovaInode::from_raw(i) };
     let sbi = ni.sbi();
     // SAFETY: per the contract.
-    kernel::error::to_result(unsafe { bindings::setattr_prepare(ptr::addr_of_mut!(bindings::nop_mnt_idmap), d, attr) })?;
+    kernel::error::to_result(unsafe {
+        bindings::setattr_prepare(ptr::addr_of_mut!(bindings::nop_mnt_idmap), d, attr)
+    })?;
     // SAFETY: per the contract.
     let a = unsafe { &*attr };
     let v = a.ia_valid;
@@ -559,9 +594,17 @@ pub(crate) fn evict(ni: &NovaInode) {
     }
     let pos = ni.log_pos();
     let mut extents = KVec::new();
-    let _ = ni.data.lock().for_each(|b, l| extents.push((b, l), GFP_KERNEL).map_err(|_| ENOMEM));
+    let _ = ni
+        .data
+        .lock()
+        .for_each(|b, l| extents.push((b, l), GFP_KERNEL).map_err(|_| ENOMEM));
     if let Err(e) = delete(sbi, ni.ino(), pos, &extents) {
-        pr_err!("{}: deleting inode {} failed: {:?}\n", sbi.name(), ni.ino(), e);
+        pr_err!(
+            "{}: deleting inode {} failed: {:?}\n",
+            sbi.name(),
+            ni.ino(),
+            e
+        );
     }
 }
 
@@ -572,7 +615,9 @@ fn delete(sbi: &Sbi, ino: u64, pos: LogPos, data: &[(u64, u64)]) -> Result {
         sbi.pm().store_u64(pos.slot, 0)?;
     }
     let mut pages = KVec::new();
-    walk_pages(sbi.pm(), pos.head, pos.tail, |b| pages.push(b, GFP_KERNEL).map_err(|_| ENOMEM))?;
+    walk_pages(sbi.pm(), pos.head, pos.tail, |b| {
+        pages.push(b, GFP_KERNEL).map_err(|_| ENOMEM)
+    })?;
     for &b in pages.iter() {
         sbi.alloc.free(b, 1)?;
     }
@@ -592,11 +637,20 @@ pub(crate) struct Scan {
 
 /// Reads one inode's log for recovery and checks: its link count and data
 /// block, and (through `page`) every log page.
-pub(crate) fn scan(sbi: &Sbi, pi_nlink: u32, head: u64, tail: u64, page: impl FnMut(u64) -> Result) -> Result<Scan> {
+pub(crate) fn scan(
+    sbi: &Sbi,
+    pi_nlink: u32,
+    head: u64,
+    tail: u64,
+    page: impl FnMut(u64) -> Result,
+) -> Result<Scan> {
     walk_pages(sbi.pm(), head, tail, page)?;
     let mut w = LogWalker::new(sbi.pm(), head, tail);
     let mut buf = [0u8; MAX_ENTRY];
-    let mut s = Scan { nlink: pi_nlink, data: FileIndex::new() };
+    let mut s = Scan {
+        nlink: pi_nlink,
+        data: FileIndex::new(),
+    };
     let mut freed = KVec::new();
     while let Some(f) = w.next_entry(&mut buf).map_err(|_| EINVAL)? {
         freed.clear();
@@ -609,7 +663,8 @@ pub(crate) fn scan(sbi: &Sbi, pi_nlink: u32, head: u64, tail: u64, page: impl Fn
             EntryType::SetAttr => {
                 let e = SetAttrEntry::from_bytes(&buf).ok_or(EINVAL)?;
                 if e.mask.get() & ATTR_SIZE != 0 {
-                    s.data.truncate(e.size.get().div_ceil(BLOCK_SIZE), &mut freed)?;
+                    s.data
+                        .truncate(e.size.get().div_ceil(BLOCK_SIZE), &mut freed)?;
                 }
             }
             EntryType::LinkChange => {
@@ -625,7 +680,15 @@ pub(crate) fn scan(sbi: &Sbi, pi_nlink: u32, head: u64, tail: u64, page: impl Fn
 /// Recovery: marks the log pages and data block of one inode used, or,
 /// for an inode left with no links (unlinked while open when the system
 /// went down), deletes it. Returns whether the inode is still live.
-pub(crate) fn mark_used(sbi: &Sbi, ino: u64, slot: u64, pi_nlink: u32, head: u64, tail: u64, used: &mut Bitmap) -> Result<bool> {
+pub(crate) fn mark_used(
+    sbi: &Sbi,
+    ino: u64,
+    slot: u64,
+    pi_nlink: u32,
+    head: u64,
+    tail: u64,
+    used: &mut Bitmap,
+) -> Result<bool> {
     // First pass without marking: an orphan's blocks stay free.
     let s = scan(sbi, pi_nlink, head, tail, |_| Ok(()))?;
     if s.nlink == 0 && ino >= FIRST_FREE_INO {
@@ -637,7 +700,8 @@ pub(crate) fn mark_used(sbi: &Sbi, ino: u64, slot: u64, pi_nlink: u32, head: u64
     walk_pages(sbi.pm(), head, tail, |b| used.set(b))?;
     s.data.for_each(|b, l| {
         for x in b..b + l {
-            used.set(x).inspect_err(|_| pr_err!("inode {}: data block {} used twice\n", ino, x))?;
+            used.set(x)
+                .inspect_err(|_| pr_err!("inode {}: data block {} used twice\n", ino, x))?;
         }
         Ok(())
     })?;

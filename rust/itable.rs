@@ -32,7 +32,11 @@ pub(crate) struct ITable {
 
 impl ITable {
     pub(crate) fn new() -> Self {
-        Self { pages: KVec::new(), free: KVec::new(), used: 0 }
+        Self {
+            pages: KVec::new(),
+            free: KVec::new(),
+            used: 0,
+        }
     }
 
     pub(crate) fn pages(&self) -> &[u64] {
@@ -151,7 +155,13 @@ impl ITable {
                 }
                 let slot = b * BLOCK_SIZE + s * INODE_SIZE;
                 v.push(
-                    LiveInode { ino, slot, nlink: pi.nlink.get(), head: pi.log_head.get(), tail: pi.log_tail.get() },
+                    LiveInode {
+                        ino,
+                        slot,
+                        nlink: pi.nlink.get(),
+                        head: pi.log_head.get(),
+                        tail: pi.log_tail.get(),
+                    },
                     GFP_KERNEL,
                 )?;
             }
@@ -199,7 +209,9 @@ impl Bitmap {
     }
 
     pub(crate) fn get(&self, b: u64) -> bool {
-        self.words.get((b / 64) as usize).is_some_and(|w| w & (1u64 << (b % 64)) != 0)
+        self.words
+            .get((b / 64) as usize)
+            .is_some_and(|w| w & (1u64 << (b % 64)) != 0)
     }
 }
 

@@ -17,7 +17,10 @@ pub(crate) fn commit(sbi: &Sbi, updates: &[(u64, u64, u64)]) -> Result {
         return Err(EINVAL);
     }
     for (r, &(a, o, _)) in recs.iter_mut().zip(updates.iter()) {
-        *r = Record { addr: Le64::new(a), old: Le64::new(o) };
+        *r = Record {
+            addr: Le64::new(a),
+            old: Le64::new(o),
+        };
     }
     let j = JournalHeader::new(recs.get(..updates.len()).ok_or(EINVAL)?).ok_or(EINVAL)?;
     // 1. Records, persisted before the journal turns active.
@@ -43,7 +46,10 @@ pub(crate) fn recover(sbi: &Sbi) -> Result {
     match plan(&j, pm.len()) {
         Replay::Idle => Ok(()),
         Replay::Corrupt => {
-            pr_err!("{}: the journal is active but corrupt; refusing to mount\n", sbi.name());
+            pr_err!(
+                "{}: the journal is active but corrupt; refusing to mount\n",
+                sbi.name()
+            );
             Err(EINVAL)
         }
         Replay::RollBack(recs) => {
@@ -51,7 +57,11 @@ pub(crate) fn recover(sbi: &Sbi) -> Result {
                 pm.store_u64(r.addr.get(), r.old.get())?;
             }
             pm.store_u64(BASE, 0)?;
-            pr_info!("{}: rolled back an interrupted operation ({} words)\n", sbi.name(), recs.len());
+            pr_info!(
+                "{}: rolled back an interrupted operation ({} words)\n",
+                sbi.name(),
+                recs.len()
+            );
             Ok(())
         }
     }

@@ -55,7 +55,13 @@ pub(crate) struct Tx<'a> {
 
 impl<'a> Tx<'a> {
     pub(crate) fn begin(sbi: &'a Sbi) -> Self {
-        Self { sbi, _guard: sbi.log_lock.lock(), parts: KVec::new(), words: KVec::new(), new_pages: KVec::new() }
+        Self {
+            sbi,
+            _guard: sbi.log_lock.lock(),
+            parts: KVec::new(),
+            words: KVec::new(),
+            new_pages: KVec::new(),
+        }
     }
 
     /// Appends a sealed entry (`entry.len()` a multiple of 64) to `inode`'s
@@ -66,7 +72,10 @@ impl<'a> Tx<'a> {
             return Err(EINVAL);
         }
         // Stamp the epoch and seal.
-        entry.get_mut(8..16).ok_or(EINVAL)?.copy_from_slice(&self.sbi.epoch().to_le_bytes());
+        entry
+            .get_mut(8..16)
+            .ok_or(EINVAL)?
+            .copy_from_slice(&self.sbi.epoch().to_le_bytes());
         if !seal_entry(entry) {
             return Err(EINVAL);
         }
@@ -75,7 +84,12 @@ impl<'a> Tx<'a> {
             Some(i) => i,
             None => {
                 self.parts.push(
-                    Part { slot: pos.slot, old_tail: pos.tail, new_tail: pos.tail, inode: inode as *const _ },
+                    Part {
+                        slot: pos.slot,
+                        old_tail: pos.tail,
+                        new_tail: pos.tail,
+                        inode: inode as *const _,
+                    },
                     GFP_KERNEL,
                 )?;
                 self.parts.len() - 1
@@ -131,7 +145,10 @@ impl<'a> Tx<'a> {
         }
         if n > 1 {
             journal::commit(self.sbi, &recs)?;
-            self.sbi.stats.journal_commits.fetch_add(1, Ordering::Relaxed);
+            self.sbi
+                .stats
+                .journal_commits
+                .fetch_add(1, Ordering::Relaxed);
         } else if let Some(&(addr, _, new)) = recs.first() {
             pm.store_u64(addr, new)?;
         }
@@ -249,11 +266,16 @@ mod tests {
     fn journal_replay_plan() {
         use crate::format::journal::{plan, JournalHeader, Record, Replay, JOURNAL_ACTIVE};
         use crate::format::le::Le64;
-        let r = [Record { addr: Le64::new(4096), old: Le64::new(7) }];
+        let r = [Record {
+            addr: Le64::new(4096),
+            old: Le64::new(7),
+        }];
         let mut j = JournalHeader::new(&r).unwrap();
         assert!(matches!(plan(&j, 1 << 20), Replay::Idle));
         j.active.set(JOURNAL_ACTIVE);
-        assert!(matches!(plan(&j, 1 << 20), Replay::RollBack(x) if x.len() == 1 && x[0].old.get() == 7));
+        assert!(
+            matches!(plan(&j, 1 << 20), Replay::RollBack(x) if x.len() == 1 && x[0].old.get() == 7)
+        );
         j.count.set(2);
         assert!(matches!(plan(&j, 1 << 20), Replay::Corrupt));
     }

@@ -56,7 +56,13 @@ pub(crate) unsafe fn lookup(dir: &NovaInode, d: *mut bindings::dentry) -> *mut b
     unsafe { bindings::d_splice_alias(inode, d) }
 }
 
-fn dentry_entry(name: &[u8], ino: u64, dt: u8, remove: bool, t: (i64, u32)) -> Result<([u8; MAX_ENTRY], usize)> {
+fn dentry_entry(
+    name: &[u8],
+    ino: u64,
+    dt: u8,
+    remove: bool,
+    t: (i64, u32),
+) -> Result<([u8; MAX_ENTRY], usize)> {
     let mut buf = [0u8; MAX_ENTRY];
     let len = encode_dentry(&mut buf, name, ino, dt, remove, t)?;
     Ok((buf, len))
@@ -73,7 +79,13 @@ fn set_dir_times(dir: &NovaInode, t: (i64, u32)) {
 /// # Safety
 ///
 /// The VFS's create contract: `dir` locked exclusively, `d` negative.
-pub(crate) unsafe fn create(dir: &NovaInode, d: *mut bindings::dentry, mode: u32, rdev: u32, target: Option<&[u8]>) -> Result {
+pub(crate) unsafe fn create(
+    dir: &NovaInode,
+    d: *mut bindings::dentry,
+    mode: u32,
+    rdev: u32,
+    target: Option<&[u8]>,
+) -> Result {
     let sbi = dir.sbi();
     // SAFETY: per the contract.
     let name = unsafe { name_of(d) };
@@ -158,7 +170,9 @@ pub(crate) unsafe fn create(dir: &NovaInode, d: *mut bindings::dentry, mode: u32
         }
         return Err(e);
     }
-    dir.dir.lock().insert(name, child.ino(), dtype(child.mode()))?;
+    dir.dir
+        .lock()
+        .insert(name, child.ino(), dtype(child.mode()))?;
     set_dir_times(dir, t);
     if is_dir {
         // SAFETY: `dir` is locked by the VFS.
@@ -189,7 +203,11 @@ pub(crate) unsafe fn create(dir: &NovaInode, d: *mut bindings::dentry, mode: u32
 /// # Safety
 ///
 /// The VFS's link contract.
-pub(crate) unsafe fn link(old: *mut bindings::dentry, dir: &NovaInode, d: *mut bindings::dentry) -> Result {
+pub(crate) unsafe fn link(
+    old: *mut bindings::dentry,
+    dir: &NovaInode,
+    d: *mut bindings::dentry,
+) -> Result {
     // SAFETY: per the contract.
     let (src, name) = unsafe { (inode_of(old), name_of(d)) };
     let sbi = dir.sbi();
@@ -231,7 +249,11 @@ pub(crate) unsafe fn unlink(dir: &NovaInode, d: *mut bindings::dentry, rmdir: bo
     }
     let sbi = dir.sbi();
     let t = dir.now();
-    let new_links = if rmdir { 0 } else { victim.nlink().saturating_sub(1) };
+    let new_links = if rmdir {
+        0
+    } else {
+        victim.nlink().saturating_sub(1)
+    };
     let mut tx = Tx::begin(sbi);
     let (mut de, len) = dentry_entry(name, victim.ino(), dtype(victim.mode()), true, t)?;
     tx.append(dir, de.get_mut(..len).ok_or(EINVAL)?)?;
@@ -262,7 +284,13 @@ pub(crate) unsafe fn unlink(dir: &NovaInode, d: *mut bindings::dentry, rmdir: bo
 /// # Safety
 ///
 /// The VFS's rename contract (rename lock, both directories locked).
-pub(crate) unsafe fn rename(odir: &NovaInode, od: *mut bindings::dentry, ndir: &NovaInode, nd: *mut bindings::dentry, flags: u32) -> Result {
+pub(crate) unsafe fn rename(
+    odir: &NovaInode,
+    od: *mut bindings::dentry,
+    ndir: &NovaInode,
+    nd: *mut bindings::dentry,
+    flags: u32,
+) -> Result {
     if flags & !(bindings::RENAME_NOREPLACE | bindings::RENAME_EXCHANGE) != 0 {
         return Err(EINVAL);
     }
@@ -274,7 +302,11 @@ pub(crate) unsafe fn rename(odir: &NovaInode, od: *mut bindings::dentry, ndir: &
     // SAFETY: per the contract; `d_inode` is null for a negative target.
     let target = unsafe { (*nd).d_inode };
     // SAFETY: a non-null target is a nova inode.
-    let tgt = if target.is_null() { None } else { Some(unsafe { NovaInode::from_raw(target) }) };
+    let tgt = if target.is_null() {
+        None
+    } else {
+        Some(unsafe { NovaInode::from_raw(target) })
+    };
     let exchange = flags & bindings::RENAME_EXCHANGE != 0;
     let sbi = odir.sbi();
     let src_dir = src.is_dir();
@@ -295,7 +327,11 @@ pub(crate) unsafe fn rename(odir: &NovaInode, od: *mut bindings::dentry, ndir: &
         let (mut e, el) = dentry_entry(nname, src.ino(), dtype(src.mode()), false, t)?;
         tx.append(ndir, e.get_mut(..el).ok_or(EINVAL)?)?;
         if cross && src_dir != tgt_dir {
-            let (od_n, nd_n) = if src_dir { (odir.nlink() - 1, ndir.nlink() + 1) } else { (odir.nlink() + 1, ndir.nlink() - 1) };
+            let (od_n, nd_n) = if src_dir {
+                (odir.nlink() - 1, ndir.nlink() + 1)
+            } else {
+                (odir.nlink() + 1, ndir.nlink() - 1)
+            };
             let mut l1 = link_entry(od_n, t)?;
             tx.append(odir, &mut l1)?;
             let mut l2 = link_entry(nd_n, t)?;
@@ -363,7 +399,11 @@ pub(crate) unsafe fn rename(odir: &NovaInode, od: *mut bindings::dentry, ndir: &
     if let Some(tg) = tgt {
         let (mut r, rl) = dentry_entry(nname, tg.ino(), dtype(tg.mode()), true, t)?;
         tx.append(ndir, r.get_mut(..rl).ok_or(EINVAL)?)?;
-        tgt_links = if tg.is_dir() { 0 } else { tg.nlink().saturating_sub(1) };
+        tgt_links = if tg.is_dir() {
+            0
+        } else {
+            tg.nlink().saturating_sub(1)
+        };
         let mut l = link_entry(tgt_links, t)?;
         tx.append(tg, &mut l)?;
     }

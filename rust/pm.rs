@@ -56,7 +56,12 @@ impl Pm {
     fn ptr(&self, addr: u64, n: usize) -> Result<*mut u8> {
         let end = addr.checked_add(n as u64).ok_or(EIO)?;
         if end > self.len {
-            pr_err!("pmem access {:#x}+{} outside device of {} bytes\n", addr, n, self.len);
+            pr_err!(
+                "pmem access {:#x}+{} outside device of {} bytes\n",
+                addr,
+                n,
+                self.len
+            );
             return Err(EIO);
         }
         // SAFETY: `addr + n <= len`, so the offset stays inside the mapping.
@@ -85,7 +90,9 @@ impl Pm {
     pub(crate) fn write(&self, addr: u64, data: &[u8]) -> Result {
         let p = self.ptr(addr, data.len())?;
         // SAFETY: destination inside the mapping (checked), source a DRAM slice.
-        unsafe { shim::nova_shim_memcpy_flushcache(p.cast::<c_void>(), data.as_ptr().cast(), data.len()) };
+        unsafe {
+            shim::nova_shim_memcpy_flushcache(p.cast::<c_void>(), data.as_ptr().cast(), data.len())
+        };
         Ok(())
     }
 
@@ -97,7 +104,12 @@ impl Pm {
     ///
     /// `iter` must be a live `iov_iter` for the duration of the call.
     #[inline(never)]
-    pub(crate) unsafe fn write_from_iter(&self, addr: u64, len: usize, iter: *mut bindings::iov_iter) -> Result<usize> {
+    pub(crate) unsafe fn write_from_iter(
+        &self,
+        addr: u64,
+        len: usize,
+        iter: *mut bindings::iov_iter,
+    ) -> Result<usize> {
         let p = self.ptr(addr, len)?;
         // SAFETY: destination inside the mapping (checked); `iter` live
         // (contract).
@@ -109,7 +121,12 @@ impl Pm {
     /// # Safety
     ///
     /// `iter` must be a live `iov_iter` for the duration of the call.
-    pub(crate) unsafe fn read_to_iter(&self, addr: u64, len: usize, iter: *mut bindings::iov_iter) -> Result<usize> {
+    pub(crate) unsafe fn read_to_iter(
+        &self,
+        addr: u64,
+        len: usize,
+        iter: *mut bindings::iov_iter,
+    ) -> Result<usize> {
         let p = self.ptr(addr, len)?;
         // SAFETY: source inside the mapping (checked); `iter` live (contract).
         Ok(unsafe { shim::nova_shim_copy_to_iter(p.cast_const().cast(), len, iter) })

@@ -33,8 +33,14 @@ pub(crate) fn exit() {
 }
 
 #[no_mangle]
-extern "C" fn nova_rs_proc_show(m: *mut bindings::seq_file, sbi: *mut c_void, which: c_int) -> c_int {
-    let Some(sbi) = proc_sbi(sbi) else { return EINVAL.to_errno() };
+extern "C" fn nova_rs_proc_show(
+    m: *mut bindings::seq_file,
+    sbi: *mut c_void,
+    which: c_int,
+) -> c_int {
+    let Some(sbi) = proc_sbi(sbi) else {
+        return EINVAL.to_errno();
+    };
     // SAFETY: `m` is the live seq_file of this read.
     let m = unsafe { SeqFile::from_raw(m) };
     if which == ProcWhich::Snapshots as c_int {
@@ -44,15 +50,27 @@ extern "C" fn nova_rs_proc_show(m: *mut bindings::seq_file, sbi: *mut c_void, wh
         seq_print!(m, "blocks {}\n", sbi.blocks);
         seq_print!(m, "free_blocks {}\n", sbi.alloc.free_blocks());
         seq_print!(m, "epoch {}\n", sbi.epoch());
-        seq_print!(m, "log_pages_allocated {}\n", sbi.stats.log_pages.load(Ordering::Relaxed));
-        seq_print!(m, "journal_commits {}\n", sbi.stats.journal_commits.load(Ordering::Relaxed));
+        seq_print!(
+            m,
+            "log_pages_allocated {}\n",
+            sbi.stats.log_pages.load(Ordering::Relaxed)
+        );
+        seq_print!(
+            m,
+            "journal_commits {}\n",
+            sbi.stats.journal_commits.load(Ordering::Relaxed)
+        );
         let it = sbi.itable.lock();
         seq_print!(m, "inodes_used {}\n", it.used());
         seq_print!(m, "inode_table_pages {}\n", it.pages().len());
     } else if which == ProcWhich::Check as c_int {
         match crate::super_::check(sbi) {
             Ok(r) => {
-                let verdict = if r.leaked == 0 && r.double == 0 { "ok" } else { "FAILED" };
+                let verdict = if r.leaked == 0 && r.double == 0 {
+                    "ok"
+                } else {
+                    "FAILED"
+                };
                 seq_print!(
                     m,
                     "check {}: inodes {} used {} free {} leaked {} double {}\n",
@@ -71,8 +89,15 @@ extern "C" fn nova_rs_proc_show(m: *mut bindings::seq_file, sbi: *mut c_void, wh
 }
 
 #[no_mangle]
-extern "C" fn nova_rs_proc_write(sbi: *mut c_void, which: c_int, buf: *const c_char, len: usize) -> shim::ProcRet {
-    let Some(sbi) = proc_sbi(sbi) else { return EINVAL.to_errno() as _ };
+extern "C" fn nova_rs_proc_write(
+    sbi: *mut c_void,
+    which: c_int,
+    buf: *const c_char,
+    len: usize,
+) -> shim::ProcRet {
+    let Some(sbi) = proc_sbi(sbi) else {
+        return EINVAL.to_errno() as _;
+    };
     let _ = (buf, len);
     if sbi.read_only_forever() {
         return EROFS.to_errno() as _;

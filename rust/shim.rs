@@ -9,7 +9,10 @@ use kernel::bindings;
 use kernel::ffi::{c_char, c_int, c_long, c_void};
 
 unsafe extern "C" {
-    pub(crate) fn nova_shim_init_fs_context(fc: *mut bindings::fs_context, opts: *mut c_void) -> c_int;
+    pub(crate) fn nova_shim_init_fs_context(
+        fc: *mut bindings::fs_context,
+        opts: *mut c_void,
+    ) -> c_int;
     pub(crate) fn nova_shim_dax_map(
         sb: *mut bindings::super_block,
         holder: *mut c_void,
@@ -23,8 +26,18 @@ unsafe extern "C" {
     pub(crate) fn nova_shim_set_owner(inode: *mut bindings::inode, uid: u32, gid: u32);
     pub(crate) fn nova_shim_uid(inode: *mut bindings::inode) -> u32;
     pub(crate) fn nova_shim_gid(inode: *mut bindings::inode) -> u32;
-    pub(crate) fn nova_shim_set_time(inode: *mut bindings::inode, which: c_int, sec: i64, nsec: u32);
-    pub(crate) fn nova_shim_get_time(inode: *mut bindings::inode, which: c_int, sec: *mut i64, nsec: *mut u32);
+    pub(crate) fn nova_shim_set_time(
+        inode: *mut bindings::inode,
+        which: c_int,
+        sec: i64,
+        nsec: u32,
+    );
+    pub(crate) fn nova_shim_get_time(
+        inode: *mut bindings::inode,
+        which: c_int,
+        sec: *mut i64,
+        nsec: *mut u32,
+    );
     pub(crate) fn nova_shim_now(inode: *mut bindings::inode, sec: *mut i64, nsec: *mut u32);
     pub(crate) fn nova_shim_i_size_write(inode: *mut bindings::inode, size: i64);
     pub(crate) fn nova_shim_dir_emit(
@@ -34,7 +47,10 @@ unsafe extern "C" {
         ino: u64,
         dtype: u32,
     ) -> bool;
-    pub(crate) fn nova_shim_dir_emit_dots(file: *mut bindings::file, ctx: *mut bindings::dir_context) -> bool;
+    pub(crate) fn nova_shim_dir_emit_dots(
+        file: *mut bindings::file,
+        ctx: *mut bindings::dir_context,
+    ) -> bool;
     pub(crate) fn nova_shim_file_inode(file: *mut bindings::file) -> *mut bindings::inode;
     pub(crate) fn nova_shim_ktime_real_seconds() -> u64;
     pub(crate) fn nova_shim_proc_init() -> c_int;
@@ -52,8 +68,16 @@ unsafe extern "C" {
         ffree: u64,
         namelen: u32,
     );
-    pub(crate) fn nova_shim_copy_from_iter_flushcache(dst: *mut c_void, n: usize, i: *mut bindings::iov_iter) -> usize;
-    pub(crate) fn nova_shim_copy_to_iter(src: *const c_void, n: usize, i: *mut bindings::iov_iter) -> usize;
+    pub(crate) fn nova_shim_copy_from_iter_flushcache(
+        dst: *mut c_void,
+        n: usize,
+        i: *mut bindings::iov_iter,
+    ) -> usize;
+    pub(crate) fn nova_shim_copy_to_iter(
+        src: *const c_void,
+        n: usize,
+        i: *mut bindings::iov_iter,
+    ) -> usize;
     pub(crate) fn nova_shim_iov_iter_zero(n: usize, i: *mut bindings::iov_iter) -> usize;
     pub(crate) fn nova_shim_iov_iter_count(i: *mut bindings::iov_iter) -> usize;
     pub(crate) fn nova_shim_inode_lock(inode: *mut bindings::inode, shared: bool);

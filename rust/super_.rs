@@ -144,7 +144,8 @@ impl Sbi {
         sb.seal();
         self.pm.write(SB_BLOCK * BLOCK_SIZE, sb.as_bytes())?;
         self.pm.fence();
-        self.pm.write(SB_REPLICA_BLOCK * BLOCK_SIZE, sb.as_bytes())?;
+        self.pm
+            .write(SB_REPLICA_BLOCK * BLOCK_SIZE, sb.as_bytes())?;
         self.pm.fence();
         Ok(())
     }
@@ -164,10 +165,21 @@ impl Sbi {
     pub(crate) fn statfs(&self, buf: *mut bindings::kstatfs) {
         let free = self.alloc.free_blocks();
         let it = self.itable.lock();
-        let ffree = it.free_count().saturating_add(free.saturating_mul(INODES_PER_PAGE));
+        let ffree = it
+            .free_count()
+            .saturating_add(free.saturating_mul(INODES_PER_PAGE));
         // SAFETY: `buf` is the VFS's kstatfs for this call.
         unsafe {
-            shim::nova_shim_statfs_fill(buf, NOVA_MAGIC, BLOCK_SIZE, self.blocks, free, it.used().saturating_add(ffree), ffree, NAME_MAX as u32)
+            shim::nova_shim_statfs_fill(
+                buf,
+                NOVA_MAGIC,
+                BLOCK_SIZE,
+                self.blocks,
+                free,
+                it.used().saturating_add(ffree),
+                ffree,
+                NAME_MAX as u32,
+            )
         };
     }
 
@@ -178,7 +190,11 @@ impl Sbi {
         }
         match self.save_freelist() {
             Ok(()) => {}
-            Err(e) => pr_err!("{}: saving allocator state failed ({:?}); next mount will recover\n", self.name(), e),
+            Err(e) => pr_err!(
+                "{}: saving allocator state failed ({:?}); next mount will recover\n",
+                self.name(),
+                e
+            ),
         }
     }
 
@@ -250,14 +266,22 @@ impl Sbi {
         while b != 0 {
             seen += 1;
             if seen > self.blocks || b < FIRST_DATA_BLOCK || b >= self.blocks {
-                pr_err!("{}: saved free list is corrupt (block {})\n", self.name(), b);
+                pr_err!(
+                    "{}: saved free list is corrupt (block {})\n",
+                    self.name(),
+                    b
+                );
                 return Err(EINVAL);
             }
             let base = b * BLOCK_SIZE;
             let next = self.pm.read_u64(base)?;
             let count = self.pm.read_u64(base + 8)?;
             if count > (BLOCK_SIZE - 16) / 16 {
-                pr_err!("{}: saved free list is corrupt (count {})\n", self.name(), count);
+                pr_err!(
+                    "{}: saved free list is corrupt (count {})\n",
+                    self.name(),
+                    count
+                );
                 return Err(EINVAL);
             }
             for i in 0..count {
@@ -265,7 +289,12 @@ impl Sbi {
                 let l = self.pm.read_u64(base + 24 + i * 16)?;
                 let end = s.checked_add(l).ok_or(EINVAL)?;
                 if s < FIRST_DATA_BLOCK || end > self.blocks {
-                    pr_err!("{}: saved free range {}+{} out of bounds\n", self.name(), s, l);
+                    pr_err!(
+                        "{}: saved free range {}+{} out of bounds\n",
+                        self.name(),
+                        s,
+                        l
+                    );
                     return Err(EINVAL);
                 }
                 self.alloc.free(s, l).map_err(|_| EINVAL)?;
@@ -310,7 +339,11 @@ pub(crate) unsafe fn fill_super(sb: *mut bindings::super_block, opts: MountOpts)
     // SAFETY: `sb` has its block device opened by get_tree_bdev.
     let len = unsafe { shim::nova_shim_dax_map(sb, vfs::holder(sb), &mut kaddr, &mut dax) };
     if len < 0 {
-        pr_err!("{}: device does not support DAX (error {}); nova needs a pmem device\n", &*devname, len);
+        pr_err!(
+            "{}: device does not support DAX (error {}); nova needs a pmem device\n",
+            &*devname,
+            len
+        );
         return Err(Error::from_errno(len as i32));
     }
     // SAFETY: the DAX mapping covers `len` bytes and stays valid until
@@ -318,7 +351,12 @@ pub(crate) unsafe fn fill_super(sb: *mut bindings::super_block, opts: MountOpts)
     let pm = unsafe { Pm::new(kaddr.cast(), len as u64) };
     let blocks = pm.blocks();
     if blocks < MIN_BLOCKS {
-        pr_err!("{}: device too small ({} blocks, need {})\n", &*devname, blocks, MIN_BLOCKS);
+        pr_err!(
+            "{}: device too small ({} blocks, need {})\n",
+            &*devname,
+            blocks,
+            MIN_BLOCKS
+        );
         // SAFETY: drop the reference we just took.
         unsafe { shim::nova_shim_dax_put(dax, vfs::holder(sb)) };
         return Err(EINVAL);
@@ -396,7 +434,13 @@ pub(crate) unsafe fn fill_super(sb: *mut bindings::super_block, opts: MountOpts)
     }
     // SAFETY: `sb` is ours during fill_super.
     unsafe { (*sb).s_root = d };
-    pr_info!("{}: mounted, {} blocks, {} free, epoch {}\n", sbi.name(), sbi.blocks, sbi.alloc.free_blocks(), sbi.epoch());
+    pr_info!(
+        "{}: mounted, {} blocks, {} free, epoch {}\n",
+        sbi.name(),
+        sbi.blocks,
+        sbi.alloc.free_blocks(),
+        sbi.epoch()
+    );
     Ok(())
 }
 
@@ -408,9 +452,13 @@ fn format(sbi: &Sbi) -> Result {
     crate::itable::init_page(pm, INODE_TABLE_BLOCK)?;
     // Every block after the fixed ones is free; the two first inodes
     // take their first log pages from there.
-    sbi.alloc.free(FIRST_DATA_BLOCK, sbi.blocks - FIRST_DATA_BLOCK)?;
+    sbi.alloc
+        .free(FIRST_DATA_BLOCK, sbi.blocks - FIRST_DATA_BLOCK)?;
     let (sec, _) = now_secs();
-    for (ino, mode, nlink) in [(ROOT_INO, bindings::S_IFDIR | 0o755, 2u32), (SNAPSHOT_INO, bindings::S_IFREG, 1)] {
+    for (ino, mode, nlink) in [
+        (ROOT_INO, bindings::S_IFDIR | 0o755, 2u32),
+        (SNAPSHOT_INO, bindings::S_IFREG, 1),
+    ] {
         let page = crate::log::new_log_page(sbi, ino)?;
         let mut pi = PmInode::from_bytes(&[0u8; 128]).ok_or(EINVAL)?;
         pi.flags.set(INODE_VALID);
@@ -422,7 +470,10 @@ fn format(sbi: &Sbi) -> Result {
         pi.time_sec.set(sec);
         pi.nlink.set(nlink);
         pi.seal();
-        pm.write(crate::itable::slot_addr_in(INODE_TABLE_BLOCK, ino), pi.as_bytes())?;
+        pm.write(
+            crate::itable::slot_addr_in(INODE_TABLE_BLOCK, ino),
+            pi.as_bytes(),
+        )?;
     }
     pm.fence();
     let mut uuid = [0u8; 16];
@@ -462,15 +513,27 @@ fn mount(sbi: &mut Sbi) -> Result {
     let sb = match (p.validate(dev), r.validate(dev)) {
         (Ok(()), _) => p,
         (Err(pe), Ok(())) => {
-            pr_warn!("{}: primary superblock bad ({:?}); using the replica\n", sbi.name(), pe);
+            pr_warn!(
+                "{}: primary superblock bad ({:?}); using the replica\n",
+                sbi.name(),
+                pe
+            );
             let mut fixed = r;
             sbi.write_sb(&mut fixed)?;
             r
         }
         (Err(pe), Err(re)) => {
             match pe {
-                SbError::Magic => pr_err!("{}: not a nova file system (bad magic); mount with -o init to format\n", sbi.name()),
-                _ => pr_err!("{}: superblock invalid: primary {:?}, replica {:?}\n", sbi.name(), pe, re),
+                SbError::Magic => pr_err!(
+                    "{}: not a nova file system (bad magic); mount with -o init to format\n",
+                    sbi.name()
+                ),
+                _ => pr_err!(
+                    "{}: superblock invalid: primary {:?}, replica {:?}\n",
+                    sbi.name(),
+                    pe,
+                    re
+                ),
             }
             return Err(EINVAL);
         }
@@ -485,7 +548,8 @@ fn mount(sbi: &mut Sbi) -> Result {
     let clean = sb.flags.get() & SB_CLEAN != 0;
     {
         let mut it = sbi.itable.lock();
-        it.load(&sbi.pm, sbi.blocks).inspect_err(|_| pr_err!("{}: inode table is corrupt\n", sbi.name()))?;
+        it.load(&sbi.pm, sbi.blocks)
+            .inspect_err(|_| pr_err!("{}: inode table is corrupt\n", sbi.name()))?;
     }
     if clean {
         sbi.load_freelist(sb.freelist.get())?;
@@ -513,16 +577,28 @@ fn recover(sbi: &Sbi) -> Result {
     let inos = sbi.itable.lock().live_inodes(&sbi.pm)?;
     let mut files = 0u64;
     for li in inos.iter() {
-        let live = inode::mark_used(sbi, li.ino, li.slot, li.nlink, li.head, li.tail, &mut used).inspect_err(|e| {
-            pr_err!("{}: inode {} has a corrupt log ({:?}); refusing to mount\n", sbi.name(), li.ino, e)
-        })?;
+        let live = inode::mark_used(sbi, li.ino, li.slot, li.nlink, li.head, li.tail, &mut used)
+            .inspect_err(|e| {
+                pr_err!(
+                    "{}: inode {} has a corrupt log ({:?}); refusing to mount\n",
+                    sbi.name(),
+                    li.ino,
+                    e
+                )
+            })?;
         if live {
             files += 1;
         }
     }
     for &p in sbi.itable.lock().pages() {
         if p >= FIRST_DATA_BLOCK {
-            used.set(p).inspect_err(|_| pr_err!("{}: inode table page {} is also used elsewhere\n", sbi.name(), p))?;
+            used.set(p).inspect_err(|_| {
+                pr_err!(
+                    "{}: inode table page {} is also used elsewhere\n",
+                    sbi.name(),
+                    p
+                )
+            })?;
         }
     }
     // Every unused block goes to the allocator, in runs.
@@ -538,7 +614,12 @@ fn recover(sbi: &Sbi) -> Result {
         }
         sbi.alloc.free(start, b - start)?;
     }
-    pr_info!("{}: recovered after unclean shutdown: {} inodes, {} free blocks\n", sbi.name(), files, sbi.alloc.free_blocks());
+    pr_info!(
+        "{}: recovered after unclean shutdown: {} inodes, {} free blocks\n",
+        sbi.name(),
+        files,
+        sbi.alloc.free_blocks()
+    );
     Ok(())
 }
 
@@ -559,7 +640,13 @@ pub(crate) struct CheckReport {
 pub(crate) fn check(sbi: &Sbi) -> Result<CheckReport> {
     let _g = sbi.log_lock.lock();
     let mut used = crate::itable::Bitmap::new(sbi.blocks)?;
-    let mut r = CheckReport { used: 0, free: 0, leaked: 0, double: 0, inodes: 0 };
+    let mut r = CheckReport {
+        used: 0,
+        free: 0,
+        leaked: 0,
+        double: 0,
+        inodes: 0,
+    };
     for b in 0..FIRST_DATA_BLOCK {
         used.set(b)?;
     }
@@ -609,7 +696,12 @@ pub(crate) fn check(sbi: &Sbi) -> Result<CheckReport> {
 }
 
 /// Walks one log to its tail, calling `f` for each page visited.
-pub(crate) fn walk_pages(pm: &Pm, head: u64, tail: u64, mut f: impl FnMut(u64) -> Result) -> Result {
+pub(crate) fn walk_pages(
+    pm: &Pm,
+    head: u64,
+    tail: u64,
+    mut f: impl FnMut(u64) -> Result,
+) -> Result {
     let mut w = LogWalker::new(pm, head, tail);
     let mut buf = [0u8; MAX_ENTRY];
     let mut last = u64::MAX;
@@ -643,4 +735,3 @@ pub(crate) fn proc_sbi<'a>(p: *mut core::ffi::c_void) -> Option<&'a Sbi> {
 
 #[allow(dead_code)]
 fn _assert_inode_type(_: &NovaInode) {}
-

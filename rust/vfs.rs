@@ -89,13 +89,27 @@ unsafe fn opts_of<'a>(opts: *mut c_void) -> Option<&'a mut MountOpts> {
 }
 
 #[no_mangle]
-extern "C" fn nova_rs_parse_param(opts: *mut c_void, key: *const c_char, val: *const c_char) -> c_int {
+extern "C" fn nova_rs_parse_param(
+    opts: *mut c_void,
+    key: *const c_char,
+    val: *const c_char,
+) -> c_int {
     // SAFETY: the shim passes the context's options and NUL-terminated
     // strings from the fs_parameter, valid for this call.
     let (opts, key, val) = unsafe {
-        (opts_of(opts), CStr::from_char_ptr(key), if val.is_null() { None } else { Some(CStr::from_char_ptr(val)) })
+        (
+            opts_of(opts),
+            CStr::from_char_ptr(key),
+            if val.is_null() {
+                None
+            } else {
+                Some(CStr::from_char_ptr(val))
+            },
+        )
     };
-    let Some(opts) = opts else { return EINVAL.to_errno() };
+    let Some(opts) = opts else {
+        return EINVAL.to_errno();
+    };
     match opts.parse(key.to_bytes(), val.map(|v| v.to_bytes())) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
@@ -214,7 +228,11 @@ pub(crate) unsafe fn ni<'a>(i: *mut bindings::inode) -> &'a NovaInode {
     unsafe { NovaInode::from_raw(i) }
 }
 
-extern "C" fn lookup(dir: *mut bindings::inode, d: *mut bindings::dentry, _flags: c_uint) -> *mut bindings::dentry {
+extern "C" fn lookup(
+    dir: *mut bindings::inode,
+    d: *mut bindings::dentry,
+    _flags: c_uint,
+) -> *mut bindings::dentry {
     // SAFETY: the VFS calls lookup with a locked nova directory and a
     // negative dentry whose name is stable during the call.
     unsafe { namei::lookup(ni(dir), d) }
@@ -266,7 +284,11 @@ extern "C" fn mkdir(
     }
 }
 
-extern "C" fn link(old: *mut bindings::dentry, dir: *mut bindings::inode, d: *mut bindings::dentry) -> c_int {
+extern "C" fn link(
+    old: *mut bindings::dentry,
+    dir: *mut bindings::inode,
+    d: *mut bindings::dentry,
+) -> c_int {
     // SAFETY: the VFS holds `dir` and the source inode locked.
     errno(unsafe { namei::link(old, ni(dir), d) })
 }
@@ -293,7 +315,11 @@ extern "C" fn rename(
     errno(unsafe { namei::rename(ni(odir), od, ni(ndir), nd, flags) })
 }
 
-extern "C" fn setattr(_idmap: *mut bindings::mnt_idmap, d: *mut bindings::dentry, attr: *mut bindings::iattr) -> c_int {
+extern "C" fn setattr(
+    _idmap: *mut bindings::mnt_idmap,
+    d: *mut bindings::dentry,
+    attr: *mut bindings::iattr,
+) -> c_int {
     // SAFETY: the VFS holds the inode locked; `attr` is valid for the call.
     errno(unsafe { inode::setattr(d, attr) })
 }
@@ -308,7 +334,12 @@ extern "C" fn getattr(
     // SAFETY: `path` names a nova dentry with an inode; `stat` is ours to fill.
     unsafe {
         let i = (*(*path).dentry).d_inode;
-        bindings::generic_fillattr(ptr::addr_of_mut!(bindings::nop_mnt_idmap), request_mask, i, stat);
+        bindings::generic_fillattr(
+            ptr::addr_of_mut!(bindings::nop_mnt_idmap),
+            request_mask,
+            i,
+            stat,
+        );
     }
     0
 }
@@ -360,7 +391,11 @@ extern "C" fn iterate_shared(file: *mut bindings::file, ctx: *mut bindings::dir_
     errno(unsafe { dir::readdir(file, ctx) })
 }
 
-extern "C" fn dir_llseek(file: *mut bindings::file, off: bindings::loff_t, whence: c_int) -> bindings::loff_t {
+extern "C" fn dir_llseek(
+    file: *mut bindings::file,
+    off: bindings::loff_t,
+    whence: c_int,
+) -> bindings::loff_t {
     // SAFETY: a nova directory file.
     unsafe { bindings::generic_file_llseek(file, off, whence) }
 }

@@ -53,6 +53,16 @@ PY
 )
 	if [ "$p" = 0 ] && [ "$f" = 0 ]; then f=1; report_fail "host tests did not run"; tail -n 20 "$out/host.log"; fi
 	grep -E '^test .* FAILED' "$out/host.log" | sed 's/^/FAIL: host /'
+	# House rule: rustfmt clean (module with the kernel's settings, and
+	# the host crate).
+	if rustfmt --check --edition 2021 rust/nova_main.rs >"$out/fmt.log" 2>&1 &&
+		cargo fmt --check --manifest-path format/Cargo.toml >>"$out/fmt.log" 2>&1; then
+		p=$((p + 1))
+	else
+		f=$((f + 1))
+		report_fail "rustfmt: run 'make fmt'"
+		head -n 20 "$out/fmt.log"
+	fi
 	echo "   $p passed, $f failed"
 	add "$p" "$f"
 fi
@@ -100,7 +110,7 @@ fi
 
 for t in qemu/tests/*.sh; do
 	name=$(basename "$t" .sh)
-	case "$name" in lib | demo) continue ;; esac
+	case "$name" in lib | demo | bench_*) continue ;; esac
 	[ -z "$only" ] || [ "$only" = "$name" ] || continue
 	boots=$(sed -n 's/^# boots: *\([0-9]*\).*/\1/p' "$t" | head -n 1)
 	cutoff=$(sed -n 's/^# cutoff: *\([0-9]*\).*/\1/p' "$t" | head -n 1)

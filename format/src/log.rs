@@ -204,9 +204,9 @@ pub fn fits_at(tail: u64, len: u64) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use super::super::layout::*;
     use super::super::le::{Le64, Pod};
+    use super::*;
 
     struct Mem(Vec<u8>);
     impl Media for Mem {

@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pmbench: tiny I/O throughput benchmark for comparing nova with ext4 -o
+ * dax on the same pmem in the same VM. Only ratios mean anything under
+ * emulation.
+ *
+ *   pmbench seqwrite FILE MIB      1 MiB writes, then fsync
+ *   pmbench seqread FILE           1 MiB reads of the whole file
+ *   pmbench randwrite FILE MIB N   N 4 KiB writes at random aligned offsets
+ *   pmbench append FILE N          N 4 KiB appends
+ *
+ * Prints "NOVA-BENCH <mode> <MiB/s> MiB/s <ops/s> ops/s".
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void report(const char *mode, double bytes, double ops, double secs)
+{
+	if (secs <= 0)
+		secs = 1e-9;
+	printf("NOVA-BENCH %s %.1f MiB/s %.0f ops/s\n", mode,
+	       bytes / (1024.0 * 1024.0) / secs, ops / secs);
+}
+
+static void die(const char *what)
+{
+	perror(what);
+	exit(1);
+}
+
+int main(int argc, char **argv)
+{
+	static char buf[1 << 20];
+	uint64_t x = 88172645463325252ull;
+	double t0, t1;
+	int fd;
+
+	if (argc < 3) {
+		fprintf(stderr, "usage: see the header of pmbench.c\n");
+		return 2;
+	}
+	memset(buf, 0x5a, sizeof(buf));
+	if (!strcmp(argv[1], "seqwrite") && argc == 4) {
+		long mib = atol(argv[3]);
+
+		fd = open(argv[2], O_CREAT | O_TRUNC | O_WRONLY, 0644);
+		if (fd < 0)
+			die("open");
+		t0 = now();
+		for (long i = 0; i < mib; i++)
+			if (write(fd, buf, sizeof(buf)) != sizeof(buf))
+				die("write");
+		if (fsync(fd))
+			die("fsync");
+		t1 = now();
+		report("seqwrite", (double)mib * sizeof(buf), mib, t1 - t0);
+	} else if (!strcmp(argv[1], "seqread")) {
+		double total = 0, ops = 0;
+		ssize_t n;
+
+		fd = open(argv[2], O_RDONLY);
+		if (fd < 0)
+			die("open");
+		t0 = now();
+		while ((n = read(fd, buf, sizeof(buf))) > 0) {
+			total += n;
+			ops++;
+		}
+		if (n < 0)
+			die("read");
+		t1 = now();
+		report("seqread", total, ops, t1 - t0);
+	} else if (!strcmp(argv[1], "randwrite") && argc == 5) {
+		long pages = atol(argv[3]) * 256, n = atol(argv[4]);
+
+		fd = open(argv[2], O_WRONLY);
+		if (fd < 0 || pages <= 0)
+			die("open");
+		t0 = now();
+		for (long i = 0; i < n; i++) {
+			x ^= x >> 12;
+			x ^= x << 25;
+			x ^= x >> 27;
+			off_t off = (off_t)((x * 2685821657736338717ull) % (uint64_t)pages) * 4096;
+			if (pwrite(fd, buf, 4096, off) != 4096)
+				die("pwrite");
+		}
+		t1 = now();
+		report("randwrite4k", (double)n * 4096, n, t1 - t0);
+	} else if (!strcmp(argv[1], "append") && argc == 4) {
+		long n = atol(argv[3]);
+
+		fd = open(argv[2], O_CREAT | O_TRUNC | O_WRONLY | O_APPEND, 0644);
+		if (fd < 0)
+			die("open");
+		t0 = now();
+		for (long i = 0; i < n; i++)
+			if (write(fd, buf, 4096) != 4096)
+				die("append");
+		t1 = now();
+		report("append4k", (double)n * 4096, n, t1 - t0);
+	} else {
+		fprintf(stderr, "pmbench: bad arguments\n");
+		return 2;
+	}
+	close(fd);
+	return 0;
+}

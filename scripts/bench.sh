@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Benchmarks (make bench [T=bench_data|bench_mount]): runs qemu/tests/bench_*.sh
+# in the VM and prints their NOVA-BENCH lines, with nova/ext4-dax ratios.
+set -uo pipefail
+. "$(dirname "$0")/env.sh"
+only=${1:-}
+cd "$NOVA_TOP"
+out="$NOVA_TOP/build/bench"
+mkdir -p "$out"
+bash scripts/setup.sh >/dev/null && bash scripts/kernel.sh >/dev/null && bash scripts/build-module.sh >/dev/null
+make -s -C qemu/tests/src OUT="$NOVA_TOP/build/guest" >/dev/null
+for t in qemu/tests/bench_*.sh; do
+	name=$(basename "$t" .sh)
+	[ -z "$only" ] || [ "$only" = "$name" ] || continue
+	boots=$(sed -n 's/^# boots: *\([0-9]*\).*/\1/p' "$t" | head -n 1)
+	rm -f "$out/$name.img"
+	for phase in $(seq 1 "${boots:-1}"); do
+		bash qemu/run.sh --mode test --test "$name" --phase "$phase" --image "$out/$name.img" \
+			--log "$out/$name.$phase.log" --timeout 1200
+		grep -a '^NOVA-BENCH' "$out/$name.$phase.log"
+	done
+done | tee "$out/results.txt"
+python3 - "$out/results.txt" <<'PY'
+import re, sys
+v = {}
+for line in open(sys.argv[1]):
+    m = re.match(r"NOVA-BENCH (nova|ext4-dax) (\S+) ([\d.]+) MiB/s", line)
+    if m:
+        v[(m.group(1), m.group(2))] = float(m.group(3))
+for (fs, mode), x in sorted(v.items()):
+    if fs == "nova" and ("ext4-dax", mode) in v and v[("ext4-dax", mode)] > 0:
+        print(f"ratio nova/ext4-dax {mode}: {x / v[('ext4-dax', mode)]:.2f}")
+PY
