@@ -39,11 +39,28 @@ if [ ! -f "$image" ]; then
 	truncate -s 2G "$image"
 fi
 
-# KVM only when it is usable and a probe boot works; TCG otherwise.
+# KVM only when /dev/kvm is usable and a probe boot with it reaches our
+# init (some hosts' KVM hangs stock kernels); the verdict is cached per
+# kernel build. NOVA_KVM=0 forces TCG, NOVA_KVM=1 forces KVM.
 accel=(-accel tcg -cpu qemu64,+clflushopt,+clwb)
-if [ "${NOVA_KVM:-0}" = 1 ] && [ -w /dev/kvm ]; then
-	accel=(-accel kvm -cpu host)
-fi
+kvm_probe() {
+	local verdict="$NOVA_CACHE/kvm-$(basename "$(dirname "$kdir")")"
+	if [ ! -f "$verdict" ]; then
+		local plog
+		plog=$(mktemp)
+		{ timeout -s KILL 40 qemu-system-x86_64 -accel kvm -cpu host -smp 2 -m 512M \
+			-kernel "$kernel" -initrd "$initrd" -append "console=ttyS0 nova.mode=kunit panic=-1" \
+			-nographic -no-reboot </dev/null >"$plog" 2>&1; } 2>/dev/null || true
+		if grep -q NOVA-BOOTED "$plog"; then echo yes >"$verdict"; else echo no >"$verdict"; fi
+		rm -f "$plog"
+	fi
+	[ "$(cat "$verdict")" = yes ]
+}
+case "${NOVA_KVM:-auto}" in
+1) accel=(-accel kvm -cpu host) ;;
+0) ;;
+*) if [ -w /dev/kvm ] && kvm_probe; then accel=(-accel kvm -cpu host); fi ;;
+esac
 
 pmem=${NOVA_PMEM:-512M}
 cmdline="console=ttyS0 memmap=$pmem!1G nova.mode=$mode nova.test=$test nova.phase=$phase panic=-1 oops=panic kasan.fault=report nokaslr loglevel=7"
