@@ -42,7 +42,9 @@ fi
 # KVM only when /dev/kvm is usable and a probe boot with it reaches our
 # init (some hosts' KVM hangs stock kernels); the verdict is cached per
 # kernel build. NOVA_KVM=0 forces TCG, NOVA_KVM=1 forces KVM.
-accel=(-accel tcg -cpu qemu64,+clflushopt,+clwb)
+# Single-threaded TCG: multi-threaded TCG can run stale code on one vCPU
+# while another live-patches kernel text (seen as an int3 oops at boot).
+accel=(-accel tcg,thread=single -cpu qemu64,+clflushopt,+clwb)
 kvm_probe() {
 	local verdict="$NOVA_CACHE/kvm-$(basename "$(dirname "$kdir")")"
 	if [ ! -f "$verdict" ]; then
@@ -82,9 +84,21 @@ fi
 
 log=${log:-/dev/stdout}
 if [ -n "$kill_after" ]; then
-	# A cut-off: the VM is killed mid-workload, as a power failure.
-	{ timeout -s KILL "$kill_after" "${qemu[@]}" </dev/null >"$log" 2>&1; } 2>/dev/null || true
-	echo "NOVA-CUTOFF after ${kill_after}s" >>"$log"
+	# A cut-off: the VM is killed, as a power failure, $kill_after seconds
+	# after the test started (boot time does not count).
+	timeout -s KILL "$timeout" "${qemu[@]}" </dev/null >"$log" 2>&1 &
+	qpid=$!
+	waited=0
+	until grep -q '^NOVA-TEST-START' "$log" 2>/dev/null || [ $waited -ge "$timeout" ]; do
+		sleep 1
+		waited=$((waited + 1))
+		kill -0 $qpid 2>/dev/null || break
+	done
+	sleep "$kill_after"
+	pkill -KILL -P $qpid 2>/dev/null
+	kill -KILL $qpid 2>/dev/null
+	wait $qpid 2>/dev/null || true
+	echo "NOVA-CUTOFF ${kill_after}s after the test started" >>"$log"
 else
 	timeout -s KILL "$timeout" "${qemu[@]}" </dev/null >"$log" 2>&1 || echo "NOVA-TIMEOUT after ${timeout}s" >>"$log"
 fi

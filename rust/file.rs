@@ -58,6 +58,37 @@ impl FileIndex {
         self.map.cursor_lower_bound(&pg).map(|c| *c.current().0)
     }
 
+    /// First unmapped page at or after `pg`.
+    fn next_hole(&self, pg: u64) -> u64 {
+        let mut p = pg;
+        while let Some((_, run)) = self.lookup(p) {
+            p += run;
+        }
+        p
+    }
+
+    /// `SEEK_DATA` (`data == true`) or `SEEK_HOLE` from `off` in a file of
+    /// `size` bytes: the resulting offset, or `None` (ENXIO).
+    pub(crate) fn seek(&self, off: u64, size: u64, data: bool) -> Option<u64> {
+        if off >= size {
+            return None;
+        }
+        let pg = off >> BLOCK_SHIFT;
+        if data {
+            if self.lookup(pg).is_some() {
+                return Some(off);
+            }
+            let p = self.next_mapped(pg)?;
+            let at = p << BLOCK_SHIFT;
+            (at < size).then_some(at)
+        } else {
+            if self.lookup(pg).is_none() {
+                return Some(off);
+            }
+            Some(core::cmp::min(size, self.next_hole(pg) << BLOCK_SHIFT))
+        }
+    }
+
     /// Maps `[pg, pg+len)` to blocks `[blk, blk+len)`, replacing whatever
     /// mapped those pages; the replaced block ranges are pushed to `freed`.
     pub(crate) fn insert(
@@ -321,6 +352,40 @@ unsafe fn write_locked(
     Ok(copied as isize)
 }
 
+/// `llseek`: SEEK_DATA and SEEK_HOLE from the extent index; the rest
+/// generic.
+///
+/// # Safety
+///
+/// `file` must be an open nova regular file.
+pub(crate) unsafe fn llseek(file: *mut bindings::file, off: i64, whence: i32) -> i64 {
+    let w = whence as u32;
+    if w != bindings::SEEK_DATA && w != bindings::SEEK_HOLE {
+        // SAFETY: per the contract.
+        return unsafe { bindings::generic_file_llseek(file, off, whence) };
+    }
+    // SAFETY: per the contract.
+    let i = unsafe { shim::nova_shim_file_inode(file) };
+    // SAFETY: a nova inode.
+    let ni = unsafe { NovaInode::from_raw(i) };
+    if off < 0 {
+        return ENXIO.to_errno() as i64;
+    }
+    // SAFETY: the inode is live.
+    unsafe { shim::nova_shim_inode_lock(i, true) };
+    let r = ni
+        .data
+        .lock()
+        .seek(off as u64, ni.size(), w == bindings::SEEK_DATA);
+    // SAFETY: locked above.
+    unsafe { shim::nova_shim_inode_unlock(i, true) };
+    match r {
+        // SAFETY: per the contract.
+        Some(p) => unsafe { bindings::vfs_setpos(file, p as i64, i64::MAX) },
+        None => ENXIO.to_errno() as i64,
+    }
+}
+
 /// `read_iter`.
 ///
 /// # Safety
@@ -435,6 +500,29 @@ mod tests {
             &[(0, 100, 2), (2, 900, 9), (11, 301, 1)]
         );
         assert_eq!(freed.as_slice(), &[(102, 2), (200, 4), (300, 1)]);
+    }
+
+    #[test]
+    fn seek_data_and_hole() {
+        let mut ix = FileIndex::new();
+        let mut freed = KVec::new();
+        ix.insert(2, 100, 2, &mut freed).unwrap();
+        ix.insert(4, 300, 1, &mut freed).unwrap();
+        let size = 10 * BLOCK_SIZE;
+        assert_eq!(ix.seek(0, size, true), Some(2 * BLOCK_SIZE));
+        assert_eq!(
+            ix.seek(2 * BLOCK_SIZE + 5, size, true),
+            Some(2 * BLOCK_SIZE + 5)
+        );
+        assert_eq!(ix.seek(5 * BLOCK_SIZE, size, true), None);
+        assert_eq!(ix.seek(0, size, false), Some(0));
+        assert_eq!(ix.seek(2 * BLOCK_SIZE, size, false), Some(5 * BLOCK_SIZE));
+        assert_eq!(ix.seek(size, size, false), None);
+        // A hole at the end of file is the end of file.
+        assert_eq!(
+            ix.seek(3 * BLOCK_SIZE, 4 * BLOCK_SIZE + 7, false),
+            Some(4 * BLOCK_SIZE + 7)
+        );
     }
 
     #[test]

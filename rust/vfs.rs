@@ -425,8 +425,17 @@ extern "C" fn write_iter(iocb: *mut bindings::kiocb, from: *mut bindings::iov_it
     }
 }
 
+extern "C" fn file_llseek(
+    file: *mut bindings::file,
+    off: bindings::loff_t,
+    whence: c_int,
+) -> bindings::loff_t {
+    // SAFETY: the VFS passes an open nova regular file.
+    unsafe { file::llseek(file, off, whence) }
+}
+
 pub(crate) static FILE_FOPS: Ops<bindings::file_operations> = Ops(bindings::file_operations {
-    llseek: Some(bindings::generic_file_llseek),
+    llseek: Some(file_llseek),
     read_iter: Some(read_iter),
     write_iter: Some(write_iter),
     splice_read: Some(bindings::copy_splice_read),

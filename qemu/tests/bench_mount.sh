@@ -8,7 +8,7 @@ if [ "$phase" = 1 ]; then
 	mkfs_mount || exit 1
 	for d in 0 1 2 3 4 5 6 7 8 9; do
 		mkdir $M/d$d
-		(cd $M/d$d && seq -f "f%04g" 1 1000 | xargs touch)
+		(cd $M/d$d && seq 1 1000 | sed "s/^/f/" | xargs touch)
 	done
 	echo "files: $(find $M -type f | wc -l)"
 	umount $M

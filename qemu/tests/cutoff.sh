@@ -2,7 +2,7 @@
 # to a consistent tree (no leaked or doubly-used blocks, every entry
 # readable, everything deletable back to an empty file system).
 # boots: 2
-# cutoff: 30
+# cutoff: 20
 . /tests/lib.sh
 phase=${1:-1}
 if [ "$phase" = 1 ]; then
@@ -20,7 +20,7 @@ if [ "$phase" = 1 ]; then
 		[ $((i % 5)) = 2 ] && ln $d/f$i $d/h$i 2>/dev/null
 		[ $((i % 11)) = 3 ] && mkdir $d/sub$i && rmdir $d/sub$i
 		i=$((i + 1))
-		[ $((i % 200)) = 0 ] && echo "NOVA-PROGRESS $i"
+		[ $((i % 20)) = 0 ] && echo "NOVA-PROGRESS $i"
 	done
 else
 	need "mount after the cut-off (recovery)" mount -t nova $DEV $M

@@ -3,7 +3,7 @@
 # by the workload (no torn blocks, no garbage), and the file system is
 # consistent.
 # boots: 2
-# cutoff: 35
+# cutoff: 15
 . /tests/lib.sh
 phase=${1:-1}
 if [ "$phase" = 1 ]; then
