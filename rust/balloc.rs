@@ -8,19 +8,21 @@
 
 use kernel::new_mutex;
 use kernel::prelude::*;
+use kernel::rbtree::{RBTree, RBTreeNode};
 use kernel::sync::Mutex;
 
-/// A sorted set of disjoint, non-adjacent block ranges `(start, len)`.
-#[derive(Default)]
+/// A set of disjoint, non-adjacent block ranges, keyed by first block
+/// (red-black tree: insert, merge and split are O(log n) however
+/// fragmented the free space gets).
 pub(crate) struct RangeSet {
-    ranges: KVec<(u64, u64)>,
+    tree: RBTree<u64, u64>,
     free: u64,
 }
 
 impl RangeSet {
     pub(crate) fn new() -> Self {
         Self {
-            ranges: KVec::new(),
+            tree: RBTree::new(),
             free: 0,
         }
     }
@@ -30,64 +32,68 @@ impl RangeSet {
         self.free
     }
 
-    /// The ranges, sorted.
-    pub(crate) fn ranges(&self) -> &[(u64, u64)] {
-        &self.ranges
+    /// The ranges `(start, len)` in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.tree.iter().map(|(s, l)| (*s, *l))
     }
 
-    /// Index of the first range starting after `start`.
-    fn upper(&self, start: u64) -> usize {
-        self.ranges.partition_point(|r| r.0 <= start)
+    /// The range with the greatest start <= `b`.
+    fn floor(&self, b: u64) -> Option<(u64, u64)> {
+        match self.tree.cursor_lower_bound(&b) {
+            Some(c) => {
+                let (k, v) = c.current();
+                if *k == b {
+                    return Some((*k, *v));
+                }
+                c.peek_prev().map(|(k, v)| (*k, *v))
+            }
+            None => self.tree.cursor_back().map(|c| {
+                let (k, v) = c.current();
+                (*k, *v)
+            }),
+        }
+    }
+
+    /// The first range starting after `b`.
+    fn after(&self, b: u64) -> Option<(u64, u64)> {
+        let c = self.tree.cursor_lower_bound(&b.checked_add(1)?)?;
+        let (k, v) = c.current();
+        Some((*k, *v))
     }
 
     /// Adds `[start, start+len)`. Fails with `EINVAL` if it overlaps a free
-    /// range (a double free), `ENOMEM` if the list cannot grow.
+    /// range (a double free), `ENOMEM` if no node can be allocated.
     pub(crate) fn insert(&mut self, start: u64, len: u64) -> Result {
         if len == 0 {
             return Ok(());
         }
         let end = start.checked_add(len).ok_or(EINVAL)?;
-        let i = self.upper(start);
-        let prev = i
-            .checked_sub(1)
-            .and_then(|p| self.ranges.get(p).copied().map(|r| (p, r)));
-        let next = self.ranges.get(i).copied();
-        if let Some((_, (ps, pl))) = prev {
-            if ps + pl > start {
-                return Err(EINVAL);
-            }
+        let prev = self.floor(start);
+        let next = self.after(start);
+        if prev.is_some_and(|(ps, pl)| ps + pl > start) || next.is_some_and(|(ns, _)| end > ns) {
+            return Err(EINVAL);
         }
-        if let Some((ns, _)) = next {
-            if end > ns {
-                return Err(EINVAL);
-            }
-        }
-        let merge_prev = matches!(prev, Some((_, (ps, pl))) if ps + pl == start);
-        let merge_next = matches!(next, Some((ns, _)) if ns == end);
-        match (merge_prev, merge_next, prev) {
-            (true, true, Some((p, _))) => {
-                let nl = next.map_or(0, |n| n.1);
-                if let Some(r) = self.ranges.get_mut(p) {
-                    r.1 += len + nl;
-                }
-                let _ = self.ranges.remove(i);
-            }
-            (true, false, Some((p, _))) => {
-                if let Some(r) = self.ranges.get_mut(p) {
-                    r.1 += len;
+        let merge_prev = prev.filter(|&(ps, pl)| ps + pl == start);
+        let merge_next = next.filter(|&(ns, _)| ns == end);
+        match (merge_prev, merge_next) {
+            (Some((ps, pl)), Some((ns, nl))) => {
+                self.tree.remove(&ns);
+                if let Some(v) = self.tree.get_mut(&ps) {
+                    *v = pl + len + nl;
                 }
             }
-            (false, true, _) => {
-                if let Some(r) = self.ranges.get_mut(i) {
-                    r.0 = start;
-                    r.1 += len;
+            (Some((ps, pl)), None) => {
+                if let Some(v) = self.tree.get_mut(&ps) {
+                    *v = pl + len;
                 }
             }
-            _ => {
-                self.ranges.reserve(1, GFP_KERNEL)?;
-                self.ranges
-                    .insert_within_capacity(i, (start, len))
-                    .map_err(|_| ENOMEM)?;
+            (None, Some((ns, nl))) => {
+                let node = RBTreeNode::new(start, len + nl, GFP_KERNEL)?;
+                self.tree.remove(&ns);
+                self.tree.insert(node);
+            }
+            (None, None) => {
+                self.tree.insert(RBTreeNode::new(start, len, GFP_KERNEL)?);
             }
         }
         self.free += len;
@@ -97,13 +103,19 @@ impl RangeSet {
     /// Takes up to `want` contiguous blocks from the first range: returns
     /// `(start, got)` with `1 <= got <= want`, or `None` if empty.
     pub(crate) fn take(&mut self, want: u64) -> Option<(u64, u64)> {
-        let first = self.ranges.first_mut()?;
-        let got = core::cmp::min(first.1, want);
-        let start = first.0;
-        first.0 += got;
-        first.1 -= got;
-        if first.1 == 0 {
-            let _ = self.ranges.remove(0);
+        let (start, len) = {
+            let c = self.tree.cursor_front()?;
+            let (k, v) = c.current();
+            (*k, *v)
+        };
+        let got = core::cmp::min(len, want);
+        if got < len {
+            // Re-key the rest; allocate before changing anything.
+            let node = RBTreeNode::new(start + got, len - got, GFP_KERNEL).ok()?;
+            self.tree.remove(&start);
+            self.tree.insert(node);
+        } else {
+            self.tree.remove(&start);
         }
         self.free -= got;
         Some((start, got))
@@ -111,29 +123,24 @@ impl RangeSet {
 
     /// Removes `[start, start+len)`, which must be entirely free.
     pub(crate) fn remove(&mut self, start: u64, len: u64) -> Result {
-        let i = self.upper(start).checked_sub(1).ok_or(EINVAL)?;
-        let (rs, rl) = *self.ranges.get(i).ok_or(EINVAL)?;
+        let (rs, rl) = self.floor(start).ok_or(EINVAL)?;
         let end = start.checked_add(len).ok_or(EINVAL)?;
         if end > rs + rl {
             return Err(EINVAL);
         }
         let tail = rs + rl - end;
-        if start == rs {
-            if tail == 0 {
-                let _ = self.ranges.remove(i);
-            } else if let Some(r) = self.ranges.get_mut(i) {
-                *r = (end, tail);
-            }
+        let tail_node = if tail != 0 {
+            Some(RBTreeNode::new(end, tail, GFP_KERNEL)?)
         } else {
-            if let Some(r) = self.ranges.get_mut(i) {
-                r.1 = start - rs;
-            }
-            if tail != 0 {
-                self.ranges.reserve(1, GFP_KERNEL)?;
-                self.ranges
-                    .insert_within_capacity(i + 1, (end, tail))
-                    .map_err(|_| ENOMEM)?;
-            }
+            None
+        };
+        if start == rs {
+            self.tree.remove(&rs);
+        } else if let Some(v) = self.tree.get_mut(&rs) {
+            *v = start - rs;
+        }
+        if let Some(n) = tail_node {
+            self.tree.insert(n);
         }
         self.free -= len;
         Ok(())
@@ -230,7 +237,7 @@ impl Allocator {
     pub(crate) fn for_each_range(&self, mut f: impl FnMut(u64, u64) -> Result) -> Result {
         for r in self.regions.iter() {
             let g = r.free.lock();
-            for &(s, l) in g.ranges() {
+            for (s, l) in g.iter() {
                 f(s, l)?;
             }
         }
@@ -252,6 +259,14 @@ impl Allocator {
 mod tests {
     use super::*;
 
+    fn ranges(s: &RangeSet) -> KVec<(u64, u64)> {
+        let mut v = KVec::new();
+        for r in s.iter() {
+            v.push(r, GFP_KERNEL).unwrap();
+        }
+        v
+    }
+
     fn set(r: &[(u64, u64)]) -> RangeSet {
         let mut s = RangeSet::new();
         for &(a, l) in r {
@@ -263,13 +278,13 @@ mod tests {
     #[test]
     fn merges_both_sides() {
         let mut s = set(&[(10, 5), (20, 5)]);
-        assert_eq!(s.ranges().len(), 2);
+        assert_eq!(ranges(&s).len(), 2);
         assert!(s.insert(15, 5).is_ok());
-        assert_eq!(s.ranges(), &[(10, 15)]);
+        assert_eq!(ranges(&s).as_slice(), &[(10, 15)]);
         assert_eq!(s.free_blocks(), 15);
         assert!(s.insert(9, 1).is_ok());
         assert!(s.insert(25, 2).is_ok());
-        assert_eq!(s.ranges(), &[(9, 18)]);
+        assert_eq!(ranges(&s).as_slice(), &[(9, 18)]);
     }
 
     #[test]
@@ -288,10 +303,10 @@ mod tests {
         assert_eq!(s.take(9), Some((13, 2)));
         assert_eq!(s.take(4), Some((30, 4)));
         assert!(s.remove(36, 2).is_ok());
-        assert_eq!(s.ranges(), &[(34, 2), (38, 2)]);
+        assert_eq!(ranges(&s).as_slice(), &[(34, 2), (38, 2)]);
         assert!(s.remove(34, 3).is_err());
         assert!(s.remove(38, 2).is_ok());
-        assert_eq!(s.ranges(), &[(34, 2)]);
+        assert_eq!(ranges(&s).as_slice(), &[(34, 2)]);
         assert_eq!(s.free_blocks(), 2);
         let mut e = RangeSet::new();
         assert_eq!(e.take(1), None);

@@ -3,17 +3,18 @@
 . /tests/lib.sh
 run() {
 	fs=$1 dir=$2
-	pmbench seqwrite $dir/seq 200 | sed "s/^NOVA-BENCH /NOVA-BENCH $fs /"
+	pmbench seqwrite $dir/seq 100 | sed "s/^NOVA-BENCH /NOVA-BENCH $fs /"
 	pmbench seqread $dir/seq | sed "s/^NOVA-BENCH /NOVA-BENCH $fs /"
-	pmbench randwrite $dir/seq 200 20000 | sed "s/^NOVA-BENCH /NOVA-BENCH $fs /"
+	pmbench randwrite $dir/seq 100 20000 | sed "s/^NOVA-BENCH /NOVA-BENCH $fs /"
 	pmbench append $dir/app 20000 | sed "s/^NOVA-BENCH /NOVA-BENCH $fs /"
 }
 mkfs_mount || exit 1
 run nova $M
 umount $M
-mke2fs -q -b 4096 $DEV 131072 >/dev/null 2>&1 || mke2fs -b 4096 $DEV
+mke2fs -q -b 4096 $DEV >/dev/null 2>&1 || mke2fs -b 4096 $DEV
 if mount -t ext4 -o dax $DEV /mnt/ext4; then
 	dmesg | grep -i dax | tail -n 2
+	df -k /mnt/ext4
 	run ext4-dax /mnt/ext4
 	umount /mnt/ext4
 else

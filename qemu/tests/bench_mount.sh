@@ -3,7 +3,6 @@
 # boots: 2
 . /tests/lib.sh
 phase=${1:-1}
-ms() { echo $(($(date +%s%N) / 1000000)); }
 if [ "$phase" = 1 ]; then
 	mkfs_mount || exit 1
 	for d in 0 1 2 3 4 5 6 7 8 9; do
@@ -12,17 +11,11 @@ if [ "$phase" = 1 ]; then
 	done
 	echo "files: $(find $M -type f | wc -l)"
 	umount $M
-	t0=$(ms)
-	mount -t nova $DEV $M
-	t1=$(ms)
-	echo "NOVA-BENCH mount-clean-10000-files $((t1 - t0)) ms"
+	pmbench time mount-clean-10000-files mount -t nova $DEV $M
 	ls $M/d5 | wc -l
 	# Reboot without unmounting: the next mount recovers.
 else
-	t0=$(ms)
-	mount -t nova $DEV $M
-	t1=$(ms)
-	echo "NOVA-BENCH mount-recovery-10000-files $((t1 - t0)) ms"
+	pmbench time mount-recovery-10000-files mount -t nova $DEV $M
 	echo "files: $(find $M -type f | wc -l)"
 	cat /proc/fs/nova/pmem0/check
 	umount $M

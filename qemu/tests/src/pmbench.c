@@ -8,6 +8,7 @@
  *   pmbench seqread FILE           1 MiB reads of the whole file
  *   pmbench randwrite FILE MIB N   N 4 KiB writes at random aligned offsets
  *   pmbench append FILE N          N 4 KiB appends
+ *   pmbench time LABEL CMD ARG...  run CMD, print its wall time in ms
  *
  * Prints "NOVA-BENCH <mode> <MiB/s> MiB/s <ops/s> ops/s".
  */
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static double now(void)
@@ -54,6 +56,25 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	memset(buf, 0x5a, sizeof(buf));
+	if (!strcmp(argv[1], "time") && argc >= 4) {
+		int status;
+		pid_t pid;
+
+		t0 = now();
+		pid = fork();
+		if (pid < 0)
+			die("fork");
+		if (pid == 0) {
+			execvp(argv[3], argv + 3);
+			_exit(127);
+		}
+		if (waitpid(pid, &status, 0) < 0)
+			die("waitpid");
+		t1 = now();
+		printf("NOVA-BENCH %s %.1f ms (exit %d)\n", argv[2], (t1 - t0) * 1000,
+		       WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		return 0;
+	}
 	if (!strcmp(argv[1], "seqwrite") && argc == 4) {
 		long mib = atol(argv[3]);
 
