@@ -22,11 +22,21 @@ use kernel::rbtree::{RBTree, RBTreeNode};
 /// their first page, `(first block, number of pages)`.
 pub(crate) struct FileIndex {
     map: RBTree<u64, (u64, u64)>,
+    /// Pages mapped (for `st_blocks`).
+    pages: u64,
 }
 
 impl FileIndex {
     pub(crate) fn new() -> Self {
-        Self { map: RBTree::new() }
+        Self {
+            map: RBTree::new(),
+            pages: 0,
+        }
+    }
+
+    /// How many pages have a block.
+    pub(crate) fn pages(&self) -> u64 {
+        self.pages
     }
 
     /// The extent with the greatest first page <= `pg`.
@@ -89,6 +99,13 @@ impl FileIndex {
         }
     }
 
+    /// Records blocks that left the index.
+    fn dropped(&mut self, freed: &mut KVec<(u64, u64)>, b: u64, l: u64) -> Result {
+        freed.push((b, l), GFP_KERNEL)?;
+        self.pages = self.pages.saturating_sub(l);
+        Ok(())
+    }
+
     /// Maps `[pg, pg+len)` to blocks `[blk, blk+len)`, replacing whatever
     /// mapped those pages; the replaced block ranges are pushed to `freed`.
     pub(crate) fn insert(
@@ -106,7 +123,7 @@ impl FileIndex {
         if let Some((k, b, l)) = self.floor(pg) {
             if k < pg && k + l > pg {
                 let cut = core::cmp::min(k + l, end) - pg;
-                freed.push((b + (pg - k), cut), GFP_KERNEL)?;
+                self.dropped(freed, b + (pg - k), cut)?;
                 if let Some(v) = self.map.get_mut(&k) {
                     v.1 = pg - k;
                 }
@@ -130,7 +147,7 @@ impl FileIndex {
             }
             self.map.remove(&k);
             if k + l > end {
-                freed.push((b, end - k), GFP_KERNEL)?;
+                self.dropped(freed, b, end - k)?;
                 let tail = (end, (b + (end - k), k + l - end));
                 let n = match spare.take() {
                     Some(s) => s.into_reservation().into_node(tail.0, tail.1),
@@ -138,10 +155,11 @@ impl FileIndex {
                 };
                 self.map.insert(n);
             } else {
-                freed.push((b, l), GFP_KERNEL)?;
+                self.dropped(freed, b, l)?;
             }
         }
         self.map.insert(node);
+        self.pages += len;
         Ok(())
     }
 
@@ -149,7 +167,7 @@ impl FileIndex {
     pub(crate) fn truncate(&mut self, pg: u64, freed: &mut KVec<(u64, u64)>) -> Result {
         if let Some((k, b, l)) = self.floor(pg) {
             if k < pg && k + l > pg {
-                freed.push((b + (pg - k), k + l - pg), GFP_KERNEL)?;
+                self.dropped(freed, b + (pg - k), k + l - pg)?;
                 if let Some(v) = self.map.get_mut(&k) {
                     v.1 = pg - k;
                 }
@@ -158,7 +176,7 @@ impl FileIndex {
         while let Some(c) = self.map.cursor_lower_bound(&pg) {
             let k = *c.current().0;
             if let Some((b, l)) = self.map.remove(&k) {
-                freed.push((b, l), GFP_KERNEL)?;
+                self.dropped(freed, b, l)?;
             }
         }
         Ok(())
@@ -171,6 +189,51 @@ impl FileIndex {
         }
         Ok(())
     }
+}
+
+/// A file's mapping lock (`invalidate_lock`) held exclusive: no DAX fault
+/// runs on the file while it is held. Whoever replaces or frees blocks of
+/// a file holds it from breaking the layout of the range until the index
+/// no longer points at the old blocks.
+pub(crate) struct MappingLock<'a>(&'a NovaInode);
+
+impl<'a> MappingLock<'a> {
+    pub(crate) fn new(ni: &'a NovaInode) -> Self {
+        // SAFETY: a live inode; released in `drop`.
+        unsafe { shim::nova_shim_mapping_lock(ni.raw()) };
+        Self(ni)
+    }
+
+    /// Unmaps bytes `[start, last]` of the file from every process, waits
+    /// for pinned pages there, and drops their DAX entries.
+    pub(crate) fn break_layout(&self, start: u64, last: u64) -> Result {
+        // SAFETY: the inode is live and its mapping lock held (by `self`).
+        kernel::error::to_result(unsafe { shim::nova_shim_break_layout(self.0.raw(), start, last) })
+    }
+}
+
+impl Drop for MappingLock<'_> {
+    fn drop(&mut self) {
+        // SAFETY: locked in `new`.
+        unsafe { shim::nova_shim_mapping_unlock(self.0.raw()) };
+    }
+}
+
+/// Before a file grows from `old_size` without rewriting its last page:
+/// clears the bytes of that page past the old end in place. They were
+/// invisible, but a store through a mapping may have left data there.
+pub(crate) fn zero_eof_tail(ni: &NovaInode, old_size: u64) -> Result {
+    let off = old_size % BLOCK_SIZE;
+    if off == 0 {
+        return Ok(());
+    }
+    let found = ni.data.lock().lookup(old_size >> BLOCK_SHIFT);
+    if let Some((b, _)) = found {
+        let pm = ni.sbi().pm();
+        pm.zero((b << BLOCK_SHIFT) + off, BLOCK_SIZE - off)?;
+        pm.fence();
+    }
+    Ok(())
 }
 
 /// Encodes a `FileWrite` entry.
@@ -255,6 +318,10 @@ unsafe fn write_locked(
     }
     let end = pos + len;
     let old_size = ni.size();
+    if pos > old_size {
+        // The gap from the old end becomes file content: zeros.
+        zero_eof_tail(ni, old_size)?;
+    }
     let pm = sbi.pm();
     // Allocate runs and fill them: old head/tail bytes, then user data.
     let mut runs: KVec<(u64, u64, u64)> = KVec::new(); // (page, block, count)
@@ -311,45 +378,226 @@ unsafe fn write_locked(
         r?;
         return Err(EFAULT);
     }
-    // A short copy (fault) keeps only the whole runs up to the fault point:
-    // trim to what was copied.
+    // A short copy (fault) keeps what was copied: trim the runs to it and
+    // give back the rest.
     let wend = pos + copied;
     let wlast = (wend - 1) >> BLOCK_SHIFT;
     let new_size = core::cmp::max(old_size, wend);
-    let t = ni.now();
-    let mut tx = Tx::begin(sbi);
-    let mut keep: KVec<(u64, u64, u64)> = KVec::new();
-    for &(pg, b, c) in runs.iter() {
-        if pg > wlast {
-            let _ = sbi.alloc.free(b, c);
-            continue;
-        }
-        let use_n = core::cmp::min(c, wlast - pg + 1);
+    for r in runs.iter_mut() {
+        let (pg, b, c) = *r;
+        let use_n = if pg > wlast {
+            0
+        } else {
+            core::cmp::min(c, wlast - pg + 1)
+        };
         if use_n < c {
             let _ = sbi.alloc.free(b + use_n, c - use_n);
         }
-        let mut e = write_entry(pg, b, use_n, new_size, t)?;
-        tx.append(ni, &mut e)?;
-        keep.push((pg, b, use_n), GFP_KERNEL)?;
+        r.2 = use_n;
     }
-    tx.commit()?;
-    // Committed: switch the index and free the replaced blocks.
-    let mut freed = KVec::new();
+    let t = ni.now();
     {
-        let mut idx = ni.data.lock();
-        for &(pg, b, c) in keep.iter() {
-            idx.insert(pg, b, c, &mut freed)?;
+        // No fault may map the old blocks from here until the index
+        // points at the new ones.
+        let ml = MappingLock::new(ni);
+        let r = ml
+            .break_layout(first << BLOCK_SHIFT, ((wlast + 1) << BLOCK_SHIFT) - 1)
+            .and_then(|()| {
+                let mut tx = Tx::begin(sbi);
+                for &(pg, b, c) in runs.iter().filter(|r| r.2 > 0) {
+                    let mut e = write_entry(pg, b, c, new_size, t)?;
+                    tx.append(ni, &mut e)?;
+                }
+                tx.commit()
+            });
+        if let Err(e) = r {
+            for &(_, b, c) in runs.iter().filter(|r| r.2 > 0) {
+                let _ = sbi.alloc.free(b, c);
+            }
+            return Err(e);
+        }
+        // Committed: switch the index, then free the replaced blocks.
+        let mut freed = KVec::new();
+        {
+            let mut idx = ni.data.lock();
+            for &(pg, b, c) in runs.iter().filter(|r| r.2 > 0) {
+                idx.insert(pg, b, c, &mut freed)?;
+            }
+        }
+        ni.set_size(new_size);
+        drop(ml);
+        for &(b, c) in freed.iter() {
+            sbi.alloc.free(b, c)?;
         }
     }
-    for &(b, c) in freed.iter() {
-        sbi.alloc.free(b, c)?;
-    }
-    ni.set_size(new_size);
     ni.set_time(1, t.0, t.1);
     ni.set_time(2, t.0, t.1);
     // SAFETY: per the contract.
     unsafe { (*iocb).ki_pos = wend as i64 };
     Ok(copied as isize)
+}
+
+/// The DAX fault path's question: which block holds the page at byte
+/// `pos`, and for how many pages does that run go on? `(0, n)` is a hole
+/// of `n` pages. A write fault on a hole gets a zeroed block, logged and
+/// committed before it is mapped (so `MAP_SYNC` needs no more).
+///
+/// Called with the mapping lock held shared, which keeps out writes,
+/// truncates and fallocates (they hold it exclusive); faults on one page
+/// are serialised by the DAX entry lock.
+pub(crate) fn iomap_begin(ni: &NovaInode, pos: u64, write: bool) -> Result<(u64, u64)> {
+    let pg = pos >> BLOCK_SHIFT;
+    {
+        let idx = ni.data.lock();
+        if let Some(found) = idx.lookup(pg) {
+            return Ok(found);
+        }
+        if !write {
+            let next = idx.next_mapped(pg).unwrap_or(u64::MAX);
+            let eof = ni.size().div_ceil(BLOCK_SIZE);
+            let end = core::cmp::max(pg + 1, core::cmp::min(next, eof));
+            return Ok((0, end - pg));
+        }
+    }
+    let sbi = ni.sbi();
+    let b = sbi.alloc.alloc_one(sbi.cpu())?;
+    let r = (|| -> Result {
+        sbi.pm().zero(b << BLOCK_SHIFT, BLOCK_SIZE)?;
+        let mut e = write_entry(pg, b, 1, ni.size(), ni.now())?;
+        let mut tx = Tx::begin(sbi);
+        tx.append(ni, &mut e)?;
+        tx.commit()
+    })();
+    if let Err(e) = r {
+        let _ = sbi.alloc.free(b, 1);
+        return Err(e);
+    }
+    let mut freed = KVec::new();
+    ni.data.lock().insert(pg, b, 1, &mut freed)?;
+    Ok((b, 1))
+}
+
+/// `fallocate`: the default mode and `FALLOC_FL_KEEP_SIZE` give every
+/// hole in the range a zeroed block (one `FileWrite` entry per run,
+/// committed in batches); other modes are not supported.
+///
+/// # Safety
+///
+/// `file` must be an open nova regular file.
+pub(crate) unsafe fn fallocate(file: *mut bindings::file, mode: i32, off: i64, len: i64) -> Result {
+    /// `FALLOC_FL_KEEP_SIZE` (a uapi macro the bindings lack).
+    const KEEP_SIZE: i32 = 0x01;
+    if mode & !KEEP_SIZE != 0 {
+        return Err(EOPNOTSUPP);
+    }
+    if off < 0 || len <= 0 {
+        return Err(EINVAL);
+    }
+    // SAFETY: per the contract.
+    let i = unsafe { shim::nova_shim_file_inode(file) };
+    // SAFETY: a nova inode.
+    let ni = unsafe { NovaInode::from_raw(i) };
+    // SAFETY: the inode is live; we hold it for the call.
+    unsafe { shim::nova_shim_inode_lock(i, false) };
+    let r = (|| -> Result {
+        let end = (off as u64).checked_add(len as u64).ok_or(EFBIG)?;
+        let keep = mode & KEEP_SIZE != 0;
+        if !keep {
+            // SAFETY: a live, locked inode.
+            kernel::error::to_result(unsafe { bindings::inode_newsize_ok(i, end as i64) })?;
+        }
+        // SAFETY: per the contract.
+        kernel::error::to_result(unsafe { bindings::file_modified(file) })?;
+        fallocate_locked(ni, off as u64, end, keep)
+    })();
+    // SAFETY: locked above.
+    unsafe { shim::nova_shim_inode_unlock(i, false) };
+    r
+}
+
+fn fallocate_locked(ni: &NovaInode, off: u64, end: u64, keep: bool) -> Result {
+    let sbi = ni.sbi();
+    let old_size = ni.size();
+    let new_size = if keep {
+        old_size
+    } else {
+        core::cmp::max(old_size, end)
+    };
+    let last = (end - 1) >> BLOCK_SHIFT;
+    let t = ni.now();
+    let mut pg = off >> BLOCK_SHIFT;
+    if new_size > old_size {
+        zero_eof_tail(ni, old_size)?;
+    }
+    let mut logged = false;
+    loop {
+        // The next hole of the range, at most one batch long.
+        let (hs, he) = {
+            let idx = ni.data.lock();
+            let h = idx.next_hole(pg);
+            if h > last {
+                break;
+            }
+            let he = idx
+                .next_mapped(h)
+                .map_or(last + 1, |m| core::cmp::min(m, last + 1));
+            (h, core::cmp::min(he, h + MAX_WRITE_PAGES))
+        };
+        let mut runs: KVec<(u64, u64, u64)> = KVec::new();
+        let mut r = (|| -> Result {
+            let mut p = hs;
+            while p < he {
+                let (b, got) = sbi.alloc.alloc(sbi.cpu(), he - p)?;
+                if let Err(e) = runs.push((p, b, got), GFP_KERNEL) {
+                    let _ = sbi.alloc.free(b, got);
+                    return Err(e.into());
+                }
+                sbi.pm().zero(b << BLOCK_SHIFT, got << BLOCK_SHIFT)?;
+                p += got;
+            }
+            Ok(())
+        })();
+        // Held until the index maps the new blocks: no fault fills the
+        // holes meanwhile.
+        let ml = MappingLock::new(ni);
+        if r.is_ok() {
+            r = ml
+                .break_layout(hs << BLOCK_SHIFT, (he << BLOCK_SHIFT) - 1)
+                .and_then(|()| {
+                    let mut tx = Tx::begin(sbi);
+                    for &(p, b, c) in runs.iter() {
+                        let mut e = write_entry(p, b, c, new_size, t)?;
+                        tx.append(ni, &mut e)?;
+                    }
+                    tx.commit()
+                });
+        }
+        if let Err(e) = r {
+            for &(_, b, c) in runs.iter() {
+                let _ = sbi.alloc.free(b, c);
+            }
+            return Err(e);
+        }
+        let mut freed = KVec::new();
+        {
+            let mut idx = ni.data.lock();
+            for &(p, b, c) in runs.iter() {
+                idx.insert(p, b, c, &mut freed)?;
+            }
+        }
+        ni.set_size(new_size);
+        drop(ml);
+        logged = true;
+        pg = he;
+    }
+    if logged {
+        ni.set_time(1, t.0, t.1);
+        ni.set_time(2, t.0, t.1);
+    } else if new_size != old_size {
+        // Only the size grows: log it like a truncate.
+        crate::inode::set_size_logged(ni, new_size, t)?;
+    }
+    Ok(())
 }
 
 /// `llseek`: SEEK_DATA and SEEK_HOLE from the extent index; the rest
@@ -483,6 +731,7 @@ mod tests {
             &[(0, 100, 3), (3, 500, 2), (5, 105, 5)]
         );
         assert_eq!(freed.as_slice(), &[(103, 2)]);
+        assert_eq!(ix.pages(), 10);
         assert_eq!(ix.lookup(6), Some((106, 4)));
         assert_eq!(ix.lookup(10), None);
     }
@@ -535,7 +784,9 @@ mod tests {
         ix.truncate(8, &mut freed).unwrap();
         assert_eq!(all(&ix).as_slice(), &[(5, 100, 3)]);
         assert_eq!(freed.as_slice(), &[(103, 7)]);
+        assert_eq!(ix.pages(), 3);
         ix.truncate(0, &mut freed).unwrap();
+        assert_eq!(ix.pages(), 0);
         assert!(all(&ix).is_empty());
     }
 }

@@ -3,7 +3,7 @@
 //! (`iget`), attribute changes, and deletion at eviction.
 
 use crate::dir::DirIndex;
-use crate::file::{check_write, FileIndex};
+use crate::file::{check_write, FileIndex, MappingLock};
 use crate::format::layout::*;
 use crate::format::le::Pod;
 use crate::format::log::LogWalker;
@@ -181,6 +181,7 @@ fn set_ops(ni: &NovaInode, mode: u32, rdev: u32) {
             bindings::S_IFREG => {
                 (*i).i_op = &vfs::FILE_IOPS.0;
                 (*i).__bindgen_anon_3.i_fop = &vfs::FILE_FOPS.0;
+                shim::nova_shim_set_dax(i);
             }
             bindings::S_IFLNK => {
                 (*i).i_op = &vfs::SYMLINK_IOPS.0;
@@ -501,12 +502,19 @@ pub(crate) unsafe fn setattr(d: *mut bindings::dentry, attr: *mut bindings::iatt
     e.hdr.etype = EntryType::SetAttr as u8;
     e.hdr.slots = 2;
     let mut mask = 0;
+    let mut ml = None;
     if v & bindings::ATTR_SIZE != 0 {
         if ni.mode() & bindings::S_IFMT != bindings::S_IFREG {
             return Err(EINVAL);
         }
         mask |= ATTR_SIZE;
         e.size.set(a.ia_size as u64);
+        // Pages past the new end may be mapped: unmap them (and keep
+        // faults out) before their blocks go.
+        let m = MappingLock::new(ni);
+        let from = (a.ia_size as u64).div_ceil(BLOCK_SIZE) << BLOCK_SHIFT;
+        m.break_layout(from, i64::MAX as u64)?;
+        ml = Some(m);
     }
     // Let the VFS compute the resulting attributes on the inode, then log
     // what it produced (so the log holds exactly the in-memory result).
@@ -543,36 +551,81 @@ pub(crate) unsafe fn setattr(d: *mut bindings::dentry, attr: *mut bindings::iatt
     tx.append(ni, &mut buf)?;
     tx.commit()?;
     if mask & ATTR_SIZE != 0 {
-        let size = ni.size();
-        let mut freed = KVec::new();
-        let tail_block = {
-            let mut idx = ni.data.lock();
-            idx.truncate(size.div_ceil(BLOCK_SIZE), &mut freed)?;
-            idx.lookup(size / BLOCK_SIZE).map(|(b, _)| b)
-        };
-        for &(b, l) in freed.iter() {
-            sbi.alloc.free(b, l)?;
+        if ni.size() > old_size {
+            crate::file::zero_eof_tail(ni, old_size)?;
         }
-        // Bytes past the new end of a partial last block must read as
-        // zeros if the file grows again; they are invisible now, so they
-        // are cleared in place.
-        if let Some(b) = tail_block {
-            let off = size % BLOCK_SIZE;
-            if off != 0 {
-                sbi.pm().zero((b << BLOCK_SHIFT) + off, BLOCK_SIZE - off)?;
-                sbi.pm().fence();
-            }
+        cut_data(ni, ni.size())?;
+    }
+    drop(ml);
+    Ok(())
+}
+
+/// After a committed size change: drops the blocks past the new end and
+/// clears the tail of a partial last block. The caller holds the mapping
+/// lock with the layout past `size` broken.
+fn cut_data(ni: &NovaInode, size: u64) -> Result {
+    let sbi = ni.sbi();
+    let mut freed = KVec::new();
+    let tail_block = {
+        let mut idx = ni.data.lock();
+        idx.truncate(size.div_ceil(BLOCK_SIZE), &mut freed)?;
+        idx.lookup(size / BLOCK_SIZE).map(|(b, _)| b)
+    };
+    for &(b, l) in freed.iter() {
+        sbi.alloc.free(b, l)?;
+    }
+    // Bytes past the new end of a partial last block must read as zeros
+    // if the file grows again; they are invisible now, so they are
+    // cleared in place.
+    if let Some(b) = tail_block {
+        let off = size % BLOCK_SIZE;
+        if off != 0 {
+            sbi.pm().zero((b << BLOCK_SHIFT) + off, BLOCK_SIZE - off)?;
+            sbi.pm().fence();
         }
     }
     Ok(())
+}
+
+/// Grows a file to `size` (no data written), logged as a size change
+/// with the modification time `t`, the way a truncate is.
+pub(crate) fn set_size_logged(ni: &NovaInode, size: u64, t: (i64, u32)) -> Result {
+    let mut e = SetAttrEntry::from_bytes(&[0u8; 128]).ok_or(EINVAL)?;
+    e.hdr.etype = EntryType::SetAttr as u8;
+    e.hdr.slots = 2;
+    e.mask.set(ATTR_SIZE | ATTR_MTIME | ATTR_CTIME);
+    e.size.set(size);
+    for k in 1..3 {
+        if let (Some(ts), Some(tn)) = (e.time_sec.get_mut(k), e.time_nsec.get_mut(k)) {
+            ts.set(t.0 as u64);
+            tn.set(t.1);
+        }
+    }
+    let mut buf = [0u8; 128];
+    buf.copy_from_slice(e.as_bytes());
+    let ml = MappingLock::new(ni);
+    ml.break_layout(size.div_ceil(BLOCK_SIZE) << BLOCK_SHIFT, i64::MAX as u64)?;
+    let old_size = ni.size();
+    let mut tx = Tx::begin(ni.sbi());
+    tx.append(ni, &mut buf)?;
+    tx.commit()?;
+    crate::file::zero_eof_tail(ni, old_size)?;
+    ni.set_size(size);
+    ni.set_time(1, t.0, t.1);
+    ni.set_time(2, t.0, t.1);
+    cut_data(ni, size)
 }
 
 /// Eviction: an inode with no links left is deleted on pmem (slot made
 /// invalid, log pages and data freed, number returned).
 pub(crate) fn evict(ni: &NovaInode) {
     let i = ni.raw();
-    // SAFETY: eviction owns the inode; the page cache is unused (DAX).
+    // SAFETY: eviction owns the inode; its mapping holds only DAX entries,
+    // and no page of it may stay pinned once its blocks can be freed.
     unsafe {
+        if ni.mode() & bindings::S_IFMT == bindings::S_IFREG {
+            shim::nova_shim_break_layout_final(i);
+        }
         bindings::truncate_inode_pages_final(ptr::addr_of_mut!((*i).i_data));
         bindings::clear_inode(i);
     }

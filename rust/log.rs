@@ -132,7 +132,14 @@ impl<'a> Tx<'a> {
 
     /// Commits: a single tail moves with one atomic store; more than one
     /// change goes through the lite journal.
-    pub(crate) fn commit(mut self) -> Result {
+    pub(crate) fn commit(self) -> Result {
+        self.commit_and(|| {})
+    }
+
+    /// Commits, then runs `f` before the log lock is released: no other
+    /// transaction commits between the two (used to start a new epoch
+    /// right after a snapshot record).
+    pub(crate) fn commit_and(mut self, f: impl FnOnce()) -> Result {
         let pm = self.sbi.pm();
         pm.fence();
         let n = self.parts.len() + self.words.len();
@@ -159,6 +166,7 @@ impl<'a> Tx<'a> {
             unsafe { (*p.inode).set_tail(p.new_tail) };
         }
         self.new_pages.clear();
+        f();
         Ok(())
     }
 }

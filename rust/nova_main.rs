@@ -26,6 +26,7 @@ mod namei;
 mod pm;
 mod procfs;
 mod shim;
+mod snapshot;
 mod super_;
 mod vfs;
 

@@ -3,6 +3,7 @@
 //! and `stats`. The files themselves are made by the shim; this module
 //! answers reads and writes.
 
+use crate::format::snapshot::civil;
 use crate::shim;
 use crate::super_::proc_sbi;
 use core::sync::atomic::Ordering;
@@ -44,12 +45,38 @@ extern "C" fn nova_rs_proc_show(
     // SAFETY: `m` is the live seq_file of this read.
     let m = unsafe { SeqFile::from_raw(m) };
     if which == ProcWhich::Snapshots as c_int {
-        seq_print!(m, "{:>20} {:>20}\n", "epoch", "created");
-        seq_print!(m, "total 0 snapshots, current epoch {}\n", sbi.epoch());
+        let snaps = sbi.snaps.lock();
+        seq_print!(m, "{:>20}  {}\n", "epoch", "created (UTC)");
+        for (e, t) in snaps.iter() {
+            let (y, mo, d, h, mi, s) = civil(t);
+            seq_print!(
+                m,
+                "{:>20}  {:04}-{:02}-{:02} {:02}:{:02}:{:02}\n",
+                e,
+                y,
+                mo,
+                d,
+                h,
+                mi,
+                s
+            );
+        }
+        seq_print!(
+            m,
+            "total {} snapshots, current epoch {}\n",
+            snaps.len(),
+            sbi.epoch()
+        );
     } else if which == ProcWhich::Stats as c_int {
         seq_print!(m, "blocks {}\n", sbi.blocks);
         seq_print!(m, "free_blocks {}\n", sbi.alloc.free_blocks());
         seq_print!(m, "epoch {}\n", sbi.epoch());
+        seq_print!(m, "snapshots {}\n", sbi.snaps.lock().len());
+        seq_print!(
+            m,
+            "snapshots_taken {}\n",
+            sbi.stats.snapshots_taken.load(Ordering::Relaxed)
+        );
         seq_print!(
             m,
             "log_pages_allocated {}\n",
@@ -98,13 +125,66 @@ extern "C" fn nova_rs_proc_write(
     let Some(sbi) = proc_sbi(sbi) else {
         return EINVAL.to_errno() as _;
     };
-    let _ = (buf, len);
-    if sbi.read_only_forever() {
+    if sbi.read_only() {
         return EROFS.to_errno() as _;
     }
-    if which == ProcWhich::Create as c_int || which == ProcWhich::Delete as c_int {
-        pr_err!("{}: snapshots are not implemented yet\n", sbi.name());
-        return EOPNOTSUPP.to_errno() as _;
+    // SAFETY: the shim passes its NUL-terminated copy of the user's
+    // `len` bytes, valid for this call.
+    let text = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), len) };
+    let r = if which == ProcWhich::Create as c_int {
+        crate::snapshot::create(sbi).map(|e| {
+            pr_info!("{}: snapshot {} taken\n", sbi.name(), e);
+        })
+    } else if which == ProcWhich::Delete as c_int {
+        match parse_epoch(text) {
+            Some(e) => crate::snapshot::delete(sbi, e).inspect_err(|err| {
+                if *err == ENOENT {
+                    pr_err!("{}: delete_snapshot: no snapshot {}\n", sbi.name(), e)
+                }
+            }),
+            None => {
+                pr_err!("{}: delete_snapshot: write an epoch number\n", sbi.name());
+                Err(EINVAL)
+            }
+        }
+    } else {
+        Err(EINVAL)
+    };
+    match r {
+        Ok(()) => 0,
+        Err(e) => e.to_errno() as _,
     }
-    EINVAL.to_errno() as _
+}
+
+/// A decimal epoch with optional surrounding whitespace (`echo 5 >`).
+fn parse_epoch(text: &[u8]) -> Option<u64> {
+    let t = text.trim_ascii();
+    if t.is_empty() {
+        return None;
+    }
+    let mut v = 0u64;
+    for &c in t {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+    }
+    Some(v)
+}
+
+#[kernel::macros::kunit_tests(nova_procfs)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epochs_parse() {
+        assert_eq!(parse_epoch(b"5\n"), Some(5));
+        assert_eq!(parse_epoch(b" 18446744073709551615 "), Some(u64::MAX));
+        assert_eq!(parse_epoch(b"18446744073709551616"), None);
+        assert_eq!(parse_epoch(b""), None);
+        assert_eq!(parse_epoch(b"\n"), None);
+        assert_eq!(parse_epoch(b"-1"), None);
+        assert_eq!(parse_epoch(b"1x"), None);
+        assert_eq!(parse_epoch(b"1 2"), None);
+    }
 }

@@ -16,6 +16,9 @@
 #include <linux/blkdev.h>
 #include <linux/statfs.h>
 #include <linux/uio.h>
+#include <linux/iomap.h>
+#include <linux/mm.h>
+#include <linux/pagemap.h>
 
 /* Implemented in Rust (rust/vfs.rs and rust/procfs.rs). */
 int nova_rs_parse_param(void *opts, const char *key, const char *val);
@@ -24,6 +27,10 @@ void nova_rs_free_opts(void *opts);
 int nova_rs_reconfigure(struct super_block *sb, bool read_only);
 int nova_rs_proc_show(struct seq_file *m, void *sbi, int which);
 long nova_rs_proc_write(void *sbi, int which, const char *buf, size_t len);
+int nova_rs_iomap_begin(struct inode *inode, u64 pos, bool write, u64 *blk,
+			u64 *pages);
+struct dax_device *nova_rs_dax_dev(struct super_block *sb);
+struct rw_semaphore *nova_rs_fault_gate(struct super_block *sb);
 
 /* Called from Rust (declared in shim.rs). */
 int nova_shim_init_fs_context(struct fs_context *fc, void *opts);
@@ -59,6 +66,17 @@ void nova_shim_inode_lock(struct inode *inode, bool shared);
 void nova_shim_inode_unlock(struct inode *inode, bool shared);
 void nova_shim_statfs_fill(struct kstatfs *buf, u64 magic, u64 bsize, u64 blocks,
 			  u64 bfree, u64 files, u64 ffree, u32 namelen);
+int nova_shim_mmap_prepare(struct vm_area_desc *desc);
+void nova_shim_set_dax(struct inode *inode);
+void nova_shim_mapping_lock(struct inode *inode);
+void nova_shim_mapping_unlock(struct inode *inode);
+int nova_shim_break_layout(struct inode *inode, u64 start, u64 end);
+void nova_shim_break_layout_final(struct inode *inode);
+void nova_shim_unmap_all(struct super_block *sb);
+struct rw_semaphore *nova_shim_gate_new(void);
+void nova_shim_gate_free(struct rw_semaphore *gate);
+void nova_shim_gate_close(struct rw_semaphore *gate);
+void nova_shim_gate_open(struct rw_semaphore *gate);
 
 /* ---- fs_context ---- */
 
@@ -423,4 +441,213 @@ void nova_shim_inode_unlock(struct inode *inode, bool shared)
 		inode_unlock_shared(inode);
 	else
 		inode_unlock(inode);
+}
+
+/*
+ * ---- mmap: DAX faults ----
+ *
+ * Faults go through dax_iomap_fault() with nova's iomap ops, which ask Rust
+ * (nova_rs_iomap_begin) for the block behind a page; a write fault on a
+ * hole allocates and logs a zeroed block there before returning. Faults
+ * hold the mapping's invalidate_lock shared; whoever replaces or frees
+ * blocks of a file holds it exclusive and first breaks the DAX layout of
+ * the range (nova_shim_break_layout), so no page table and no pinned page
+ * still refers to a block when it is freed.
+ */
+
+static int nova_iomap_begin(struct inode *inode, loff_t pos, loff_t length,
+			    unsigned int flags, struct iomap *iomap,
+			    struct iomap *srcmap)
+{
+	struct block_device *bdev = inode->i_sb->s_bdev;
+	u64 blk = 0, pages = 0;
+	int ret;
+
+	ret = nova_rs_iomap_begin(inode, pos, flags & IOMAP_WRITE, &blk, &pages);
+	if (ret)
+		return ret;
+	iomap->offset = pos & PAGE_MASK;
+	iomap->length = pages << PAGE_SHIFT;
+	iomap->bdev = bdev;
+	iomap->dax_dev = nova_rs_dax_dev(inode->i_sb);
+	iomap->flags = 0;
+	if (blk) {
+		iomap->type = IOMAP_MAPPED;
+		iomap->addr = ((u64)get_start_sect(bdev) << SECTOR_SHIFT) +
+			      (blk << PAGE_SHIFT);
+	} else {
+		iomap->type = IOMAP_HOLE;
+		iomap->addr = IOMAP_NULL_ADDR;
+	}
+	return 0;
+}
+
+static const struct iomap_ops nova_iomap_ops = {
+	.iomap_begin = nova_iomap_begin,
+};
+
+static vm_fault_t nova_dax_fault(struct vm_fault *vmf)
+{
+	struct file *file = vmf->vma->vm_file;
+	struct inode *inode = file_inode(file);
+	struct super_block *sb = inode->i_sb;
+	/* A private mapping's write fault copies into an anonymous page. */
+	bool write = (vmf->flags & FAULT_FLAG_WRITE) &&
+		     (vmf->vma->vm_flags & VM_SHARED);
+	unsigned long pfn;
+	vm_fault_t ret;
+
+	struct rw_semaphore *gate = nova_rs_fault_gate(sb);
+
+	if (write) {
+		sb_start_pagefault(sb);
+		file_update_time(file);
+		/* Closed while a snapshot is being taken. */
+		down_read(gate);
+	}
+	filemap_invalidate_lock_shared(inode->i_mapping);
+	ret = dax_iomap_fault(vmf, 0, &pfn, NULL, &nova_iomap_ops);
+	/* nova's metadata is durable before iomap_begin returns. */
+	if (ret & VM_FAULT_NEEDDSYNC)
+		ret = dax_finish_sync_fault(vmf, 0, pfn);
+	filemap_invalidate_unlock_shared(inode->i_mapping);
+	if (write) {
+		up_read(gate);
+		sb_end_pagefault(sb);
+	}
+	return ret;
+}
+
+static const struct vm_operations_struct nova_dax_vm_ops = {
+	.fault = nova_dax_fault,
+	.page_mkwrite = nova_dax_fault,
+	.pfn_mkwrite = nova_dax_fault,
+};
+
+int nova_shim_mmap_prepare(struct vm_area_desc *desc)
+{
+	struct inode *inode = file_inode(desc->file);
+
+	if (!daxdev_mapping_supported(desc, inode, nova_rs_dax_dev(inode->i_sb)))
+		return -EOPNOTSUPP;
+	file_accessed(desc->file);
+	desc->vm_ops = &nova_dax_vm_ops;
+	return 0;
+}
+
+/* msync/fsync: write back (flush from the CPU cache) dirty DAX pages. */
+static int nova_dax_writepages(struct address_space *mapping,
+			       struct writeback_control *wbc)
+{
+	return dax_writeback_mapping_range(mapping,
+					   nova_rs_dax_dev(mapping->host->i_sb),
+					   wbc);
+}
+
+static const struct address_space_operations nova_dax_aops = {
+	.writepages = nova_dax_writepages,
+	.dirty_folio = noop_dirty_folio,
+};
+
+/* A regular file: served from pmem by DAX. */
+void nova_shim_set_dax(struct inode *inode)
+{
+	inode->i_flags |= S_DAX;
+	inode->i_mapping->a_ops = &nova_dax_aops;
+}
+
+void nova_shim_mapping_lock(struct inode *inode)
+{
+	filemap_invalidate_lock(inode->i_mapping);
+}
+
+void nova_shim_mapping_unlock(struct inode *inode)
+{
+	filemap_invalidate_unlock(inode->i_mapping);
+}
+
+static void nova_wait_dax_page(struct inode *inode)
+{
+	filemap_invalidate_unlock(inode->i_mapping);
+	schedule();
+	filemap_invalidate_lock(inode->i_mapping);
+}
+
+/*
+ * With the mapping lock held exclusive: unmaps [start, end] of the file
+ * from every process, waits for pinned pages (DMA) there to be released,
+ * and drops the DAX entries. Afterwards the blocks behind the range may be
+ * replaced or freed. 0, or -ERESTARTSYS if a signal interrupted the wait.
+ */
+int nova_shim_break_layout(struct inode *inode, u64 start, u64 end)
+{
+	struct address_space *m = inode->i_mapping;
+
+	if (!m->nrpages && !mapping_mapped(m))
+		return 0;
+	return dax_break_layout(inode, start, min_t(u64, end, LLONG_MAX),
+				nova_wait_dax_page);
+}
+
+void nova_shim_break_layout_final(struct inode *inode)
+{
+	dax_break_layout_final(inode);
+}
+
+/*
+ * Drops the page tables of every shared writable mapping of every file on
+ * @sb, so that the next store through any of them faults (and copies the
+ * page if a snapshot holds its block). Called with nova's fault gate held
+ * exclusive, which keeps write faults out until the snapshot is taken.
+ */
+void nova_shim_unmap_all(struct super_block *sb)
+{
+	struct inode *inode, *toput = NULL;
+
+	spin_lock(&sb->s_inode_list_lock);
+	list_for_each_entry(inode, &sb->s_inodes, i_sb_list) {
+		spin_lock(&inode->i_lock);
+		if ((inode_state_read(inode) & (I_FREEING | I_WILL_FREE | I_NEW)) ||
+		    !mapping_writably_mapped(inode->i_mapping)) {
+			spin_unlock(&inode->i_lock);
+			continue;
+		}
+		__iget(inode);
+		spin_unlock(&inode->i_lock);
+		spin_unlock(&sb->s_inode_list_lock);
+
+		unmap_mapping_range(inode->i_mapping, 0, 0, 0);
+		iput(toput);
+		toput = inode;
+
+		cond_resched();
+		spin_lock(&sb->s_inode_list_lock);
+	}
+	spin_unlock(&sb->s_inode_list_lock);
+	iput(toput);
+}
+
+/* The fault gate: write faults pass it shared, taking a snapshot closes it. */
+struct rw_semaphore *nova_shim_gate_new(void)
+{
+	struct rw_semaphore *gate = kmalloc(sizeof(*gate), GFP_KERNEL);
+
+	if (gate)
+		init_rwsem(gate);
+	return gate;
+}
+
+void nova_shim_gate_free(struct rw_semaphore *gate)
+{
+	kfree(gate);
+}
+
+void nova_shim_gate_close(struct rw_semaphore *gate)
+{
+	down_write(gate);
+}
+
+void nova_shim_gate_open(struct rw_semaphore *gate)
+{
+	up_write(gate);
 }

@@ -83,6 +83,21 @@ unsafe extern "C" {
     pub(crate) fn nova_shim_inode_lock(inode: *mut bindings::inode, shared: bool);
     pub(crate) fn nova_shim_inode_unlock(inode: *mut bindings::inode, shared: bool);
     pub(crate) fn nova_shim_sb_id(sb: *mut bindings::super_block) -> *const c_char;
+    pub(crate) fn nova_shim_mmap_prepare(desc: *mut bindings::vm_area_desc) -> c_int;
+    pub(crate) fn nova_shim_set_dax(inode: *mut bindings::inode);
+    pub(crate) fn nova_shim_mapping_lock(inode: *mut bindings::inode);
+    pub(crate) fn nova_shim_mapping_unlock(inode: *mut bindings::inode);
+    pub(crate) fn nova_shim_break_layout(
+        inode: *mut bindings::inode,
+        start: u64,
+        end: u64,
+    ) -> c_int;
+    pub(crate) fn nova_shim_break_layout_final(inode: *mut bindings::inode);
+    pub(crate) fn nova_shim_unmap_all(sb: *mut bindings::super_block);
+    pub(crate) fn nova_shim_gate_new() -> *mut bindings::rw_semaphore;
+    pub(crate) fn nova_shim_gate_free(gate: *mut bindings::rw_semaphore);
+    pub(crate) fn nova_shim_gate_close(gate: *mut bindings::rw_semaphore);
+    pub(crate) fn nova_shim_gate_open(gate: *mut bindings::rw_semaphore);
 }
 
 /// Return type of the proc write hook.

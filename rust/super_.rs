@@ -7,9 +7,11 @@ use crate::balloc::Allocator;
 use crate::format::layout::*;
 use crate::format::le::Pod;
 use crate::format::log::LogWalker;
+use crate::format::snapshot::SnapSet;
 use crate::inode::{self, NovaInode};
 use crate::itable::ITable;
 use crate::pm::Pm;
+use crate::snapshot::{FaultGate, Snapshots};
 use crate::{journal, shim, vfs};
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::bindings;
@@ -67,6 +69,7 @@ impl MountOpts {
 pub(crate) struct Stats {
     pub(crate) log_pages: AtomicU64,
     pub(crate) journal_commits: AtomicU64,
+    pub(crate) snapshots_taken: AtomicU64,
 }
 
 /// One mounted nova file system (`sb->s_fs_info`).
@@ -84,6 +87,11 @@ pub(crate) struct Sbi {
     /// Serialises log appends and commits (and the lite journal).
     #[pin]
     pub(crate) log_lock: Mutex<()>,
+    /// Write faults pass it; taking a snapshot closes it.
+    pub(crate) gate: FaultGate,
+    /// The live snapshots (`snapshot.rs`); taken before `log_lock`.
+    #[pin]
+    pub(crate) snaps: Mutex<Snapshots>,
     pub(crate) stats: Stats,
     pub(crate) opts: MountOpts,
     proc_added: bool,
@@ -112,6 +120,26 @@ impl Sbi {
 
     pub(crate) fn pm(&self) -> &Pm {
         &self.pm
+    }
+
+    /// Whether the mount is read-only now (`-o ro`, or a snapshot).
+    pub(crate) fn read_only(&self) -> bool {
+        // SAFETY: `sb` is live for the life of the `Sbi`; `s_flags` is a
+        // plain word the VFS updates under its own locks.
+        let f = unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*self.sb).s_flags)) };
+        f & crate::vfs::SB_RDONLY as usize != 0 || self.read_only_forever()
+    }
+
+    /// Drops the page tables of every writable shared mapping of a file
+    /// on this mount (the next store through one faults).
+    pub(crate) fn unmap_all(&self) {
+        // SAFETY: `sb` is live for the life of the `Sbi`.
+        unsafe { shim::nova_shim_unmap_all(self.sb) };
+    }
+
+    /// The DAX device (for the DAX fault and writeback paths).
+    pub(crate) fn dax(&self) -> *mut kernel::ffi::c_void {
+        self.dax
     }
 
     pub(crate) fn sb(&self) -> *mut bindings::super_block {
@@ -371,6 +399,14 @@ pub(crate) unsafe fn fill_super(sb: *mut bindings::super_block, opts: MountOpts)
             return Err(e);
         }
     };
+    let gate = match FaultGate::new() {
+        Ok(g) => g,
+        Err(e) => {
+            // SAFETY: as above.
+            unsafe { shim::nova_shim_dax_put(dax, vfs::holder(sb)) };
+            return Err(e);
+        }
+    };
     let init = pin_init!(Sbi {
         pm,
         dax,
@@ -381,6 +417,8 @@ pub(crate) unsafe fn fill_super(sb: *mut bindings::super_block, opts: MountOpts)
         alloc,
         itable <- new_mutex!(ITable::new()),
         log_lock <- new_mutex!(()),
+        gate,
+        snaps <- new_mutex!(Snapshots::new()),
         stats: Stats::default(),
         opts,
         proc_added: false,
@@ -562,6 +600,21 @@ fn mount(sbi: &mut Sbi) -> Result {
         pr_info!("{}: clean mount\n", sbi.name());
     } else {
         recover(sbi)?;
+    }
+    // The snapshot log is the authority on epochs: the current one is
+    // past every snapshot ever taken (the superblock's copy may lag after
+    // a crash).
+    let newest = crate::snapshot::load(sbi)?;
+    if newest >= sbi.epoch() {
+        sbi.epoch.store(newest + 1, Ordering::Relaxed);
+    }
+    if let Some(e) = sbi.opts.snapshot {
+        if !sbi.snaps.lock().contains(e) {
+            pr_err!("{}: there is no snapshot {}\n", sbi.name(), e);
+            return Err(ENOENT);
+        }
+        pr_err!("{}: mounting a snapshot is not supported yet\n", sbi.name());
+        return Err(EOPNOTSUPP);
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use crate::{dir, file, inode, namei, shim, super_};
 use core::ptr;
 use kernel::bindings;
 use kernel::error::to_result;
-use kernel::ffi::{c_char, c_int, c_uint, c_void};
+use kernel::ffi::{c_char, c_int, c_long, c_uint, c_void};
 use kernel::prelude::*;
 use kernel::str::CStr;
 use kernel::types::Opaque;
@@ -340,6 +340,8 @@ extern "C" fn getattr(
             i,
             stat,
         );
+        // Data blocks in 512-byte units (nova does not keep `i_blocks`).
+        (*stat).blocks = ni(i).data.lock().pages() << (crate::format::layout::BLOCK_SHIFT - 9);
     }
     0
 }
@@ -434,13 +436,83 @@ extern "C" fn file_llseek(
     unsafe { file::llseek(file, off, whence) }
 }
 
+extern "C" fn file_fsync(
+    file: *mut bindings::file,
+    start: bindings::loff_t,
+    end: bindings::loff_t,
+    _datasync: c_int,
+) -> c_int {
+    // Everything written through nova is durable when the call returns;
+    // what fsync/msync adds is writing back the stores made through
+    // shared mappings (dirty DAX entries, flushed from the CPU cache).
+    // SAFETY: the VFS passes an open nova regular file.
+    let r = unsafe { bindings::file_write_and_wait_range(file, start, end) };
+    // SAFETY: as above.
+    let sbi = unsafe { Sbi::from_sb((*shim::nova_shim_file_inode(file)).i_sb) };
+    sbi.pm().fence();
+    r
+}
+
+extern "C" fn fallocate(
+    file: *mut bindings::file,
+    mode: c_int,
+    off: bindings::loff_t,
+    len: bindings::loff_t,
+) -> c_long {
+    // SAFETY: the VFS passes an open nova regular file.
+    errno(unsafe { file::fallocate(file, mode, off, len) }) as c_long
+}
+
+#[no_mangle]
+extern "C" fn nova_rs_iomap_begin(
+    i: *mut bindings::inode,
+    pos: u64,
+    write: bool,
+    blk: *mut u64,
+    pages: *mut u64,
+) -> c_int {
+    // SAFETY: called from the DAX fault path of a nova regular file (the
+    // faulting mapping holds a reference to it).
+    let ni = unsafe { ni(i) };
+    match file::iomap_begin(ni, pos, write) {
+        Ok((b, n)) => {
+            // SAFETY: `blk` and `pages` are the shim's locals.
+            unsafe {
+                *blk = b;
+                *pages = n;
+            }
+            0
+        }
+        Err(e) => e.to_errno(),
+    }
+}
+
+#[no_mangle]
+extern "C" fn nova_rs_dax_dev(sb: *mut bindings::super_block) -> *mut c_void {
+    // SAFETY: the shim passes the super block of a mounted nova inode.
+    unsafe { Sbi::from_sb(sb) }.dax()
+}
+
+#[no_mangle]
+extern "C" fn nova_rs_fault_gate(sb: *mut bindings::super_block) -> *mut bindings::rw_semaphore {
+    // SAFETY: the shim passes the super block of a mounted nova inode.
+    unsafe { Sbi::from_sb(sb) }.gate.as_ptr()
+}
+
+/// `FOP_MMAP_SYNC` (a `__force`-cast macro the bindings lack): nova
+/// supports `MAP_SYNC`.
+const FOP_MMAP_SYNC: bindings::fop_flags_t = 1 << 2;
+
 pub(crate) static FILE_FOPS: Ops<bindings::file_operations> = Ops(bindings::file_operations {
     llseek: Some(file_llseek),
     read_iter: Some(read_iter),
     write_iter: Some(write_iter),
+    mmap_prepare: Some(shim::nova_shim_mmap_prepare),
     splice_read: Some(bindings::copy_splice_read),
     splice_write: Some(bindings::iter_file_splice_write),
-    fsync: Some(bindings::noop_fsync),
+    fsync: Some(file_fsync),
+    fallocate: Some(fallocate),
+    fop_flags: FOP_MMAP_SYNC,
     // SAFETY: all-zero is a valid `file_operations`.
     ..unsafe { core::mem::zeroed() }
 });

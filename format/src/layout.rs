@@ -450,6 +450,10 @@ pub struct FileWriteEntry {
 // SAFETY: repr(C), Pod fields only, no padding (asserted below).
 unsafe impl Pod for FileWriteEntry {}
 
+/// `SnapshotInfoEntry` flag: the record deletes snapshot `snap_epoch`
+/// (otherwise it creates it).
+pub const SNAP_DELETE: u16 = 1;
+
 /// A snapshot record in the snapshot inode's log.
 #[repr(C)]
 #[derive(Clone, Copy)]

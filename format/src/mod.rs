@@ -10,3 +10,4 @@ pub mod journal;
 pub mod layout;
 pub mod le;
 pub mod log;
+pub mod snapshot;

@@ -6,8 +6,12 @@
 phase=${1:-1}
 if [ "$phase" = 1 ]; then
 	need "mount" mkfs_mount
-	mkdir $M/fsx $M/big
-	check "fsx 3000 ops, seed 1" fsx -s 1 -n 3000 -f 3 $M/fsx
+	mkdir $M/fsx $M/fsxm $M/big
+	check "fsx 3000 ops, seed 1" sh -c "fsx -s 1 -n 3000 -f 3 $M/fsx > /tmp/fsx.out"
+	cat /tmp/fsx.out
+	check "fallocate default and KEEP_SIZE supported" sh -c \
+		"! grep -qE 'mode0=[1-9]|keep_size=[1-9]' /tmp/fsx.out"
+	check "fsx 3000 ops with mmap loads/stores, seed 3" fsx -s 3 -n 3000 -f 3 -m $M/fsxm
 	check "fsx 1500 ops, seed 7, sparse files past 4 GiB" fsx -s 7 -n 1500 -f 2 -S 6g -r $M/big.model $M/big
 	check "consistent" fsck_ok
 	check "remount" remount
@@ -22,7 +26,7 @@ else
 	grep -v '^\.tree ' $M/.tree > /tmp/was
 	check "tree identical after reboot" diff /tmp/was /tmp/now
 	check "consistent after recovery" fsck_ok
-	check "remove everything" rm -rf $M/fsx $M/big $M/big.model $M/.tree
+	check "remove everything" rm -rf $M/fsx $M/fsxm $M/big $M/big.model $M/.tree
 	check "consistent when empty" fsck_ok
 	umount $M
 fi

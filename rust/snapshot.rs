@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Snapshots: the table of live snapshots (epoch -> creation time), kept
+//! in DRAM and recorded in the snapshot inode's log.
+//!
+//! Taking a snapshot appends a create record for the current epoch to the
+//! snapshot inode's log and, before any other transaction can commit,
+//! starts the next epoch: every entry stamped with an epoch <= E belongs
+//! to snapshot E. Deleting one appends a delete record. The log is the
+//! authority: at every mount it is replayed (`format::snapshot::replay`
+//! checks it) and the current epoch is set past the newest snapshot ever
+//! taken. Both operations take constant time.
+
+use crate::format::layout::*;
+use crate::format::le::Pod;
+use crate::format::log::LogWalker;
+use crate::format::snapshot::{replay_one, SnapError, SnapRecord, SnapSet};
+use crate::inode::{self, NovaInode};
+use crate::log::Tx;
+use crate::shim;
+use crate::super_::{now_secs, Sbi};
+use core::sync::atomic::Ordering;
+use kernel::bindings;
+use kernel::prelude::*;
+use kernel::rbtree::{RBTree, RBTreeNode};
+
+/// The fault gate, an `rw_semaphore` in the shim: write faults pass it
+/// shared; taking a snapshot closes it while it write-protects every
+/// mapping, so no store lands in a block between the two.
+pub(crate) struct FaultGate(core::ptr::NonNull<bindings::rw_semaphore>);
+
+// SAFETY: an rw_semaphore is meant to be shared between threads.
+unsafe impl Send for FaultGate {}
+// SAFETY: as above.
+unsafe impl Sync for FaultGate {}
+
+impl FaultGate {
+    pub(crate) fn new() -> Result<Self> {
+        // SAFETY: allocates and initialises a semaphore; null on failure.
+        let p = unsafe { shim::nova_shim_gate_new() };
+        core::ptr::NonNull::new(p).map(Self).ok_or(ENOMEM)
+    }
+
+    pub(crate) fn as_ptr(&self) -> *mut bindings::rw_semaphore {
+        self.0.as_ptr()
+    }
+
+    /// Closes the gate until the guard is dropped.
+    fn close(&self) -> GateClosed<'_> {
+        // SAFETY: a live semaphore (owned by `self`).
+        unsafe { shim::nova_shim_gate_close(self.as_ptr()) };
+        GateClosed(self)
+    }
+}
+
+impl Drop for FaultGate {
+    fn drop(&mut self) {
+        // SAFETY: allocated by `new`; the mount is gone, so no fault or
+        // snapshot uses it any more.
+        unsafe { shim::nova_shim_gate_free(self.as_ptr()) };
+    }
+}
+
+struct GateClosed<'a>(&'a FaultGate);
+
+impl Drop for GateClosed<'_> {
+    fn drop(&mut self) {
+        // SAFETY: closed in `FaultGate::close`.
+        unsafe { shim::nova_shim_gate_open(self.0.as_ptr()) };
+    }
+}
+
+/// The live snapshots, ordered by epoch.
+pub(crate) struct Snapshots {
+    map: RBTree<u64, u64>,
+}
+
+impl SnapSet for Snapshots {
+    fn contains(&self, epoch: u64) -> bool {
+        self.map.get(&epoch).is_some()
+    }
+
+    fn add(&mut self, epoch: u64, time: u64) -> core::result::Result<(), SnapError> {
+        self.map
+            .try_create_and_insert(epoch, time, GFP_KERNEL)
+            .map(|_| ())
+            .map_err(|_| SnapError::NoMemory)
+    }
+
+    fn remove(&mut self, epoch: u64) {
+        self.map.remove(&epoch);
+    }
+}
+
+impl Snapshots {
+    pub(crate) fn new() -> Self {
+        Self { map: RBTree::new() }
+    }
+
+    /// How many snapshots are live.
+    pub(crate) fn len(&self) -> usize {
+        self.map.iter().count()
+    }
+
+    /// `(epoch, creation time)` of every live snapshot, oldest first.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.map.iter().map(|(e, t)| (*e, *t))
+    }
+}
+
+/// Encodes a snapshot record.
+fn record(epoch: u64, time: u64, delete: bool) -> Result<[u8; 64]> {
+    let mut e = SnapshotInfoEntry::from_bytes(&[0u8; 64]).ok_or(EINVAL)?;
+    e.hdr.etype = EntryType::SnapshotInfo as u8;
+    e.hdr.slots = 1;
+    e.hdr.flags.set(if delete { SNAP_DELETE } else { 0 });
+    e.snap_epoch.set(epoch);
+    e.timestamp.set(time);
+    let mut b = [0u8; 64];
+    b.copy_from_slice(e.as_bytes());
+    Ok(b)
+}
+
+/// Replays the snapshot inode's log into the table (at every mount).
+/// Returns the newest snapshot epoch ever taken (0 if none).
+pub(crate) fn load(sbi: &Sbi) -> Result<u64> {
+    let (_, pi) = inode::read_slot(sbi, SNAPSHOT_INO)?;
+    if !pi.is_valid(SNAPSHOT_INO) {
+        pr_err!("{}: the snapshot inode is not valid\n", sbi.name());
+        return Err(EINVAL);
+    }
+    let mut w = LogWalker::new(sbi.pm(), pi.log_head.get(), pi.log_tail.get());
+    let mut buf = [0u8; MAX_ENTRY];
+    let mut snaps = sbi.snaps.lock();
+    let mut max = 0;
+    loop {
+        let f = match w.next_entry(&mut buf) {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                pr_err!("{}: snapshot log is corrupt ({:?})\n", sbi.name(), e);
+                return Err(EINVAL);
+            }
+        };
+        if f.etype != EntryType::SnapshotInfo {
+            pr_err!("{}: unexpected entry in the snapshot log\n", sbi.name());
+            return Err(EINVAL);
+        }
+        let e = SnapshotInfoEntry::from_bytes(&buf).ok_or(EINVAL)?;
+        let epoch = e.snap_epoch.get();
+        let rec = if e.hdr.flags.get() & SNAP_DELETE != 0 {
+            SnapRecord::Delete { epoch }
+        } else {
+            SnapRecord::Create {
+                epoch,
+                time: e.timestamp.get(),
+            }
+        };
+        max = replay_one(rec, max, &mut *snaps).map_err(|e| {
+            pr_err!("{}: snapshot log is inconsistent ({:?})\n", sbi.name(), e);
+            if e == SnapError::NoMemory {
+                ENOMEM
+            } else {
+                EINVAL
+            }
+        })?;
+    }
+    Ok(max)
+}
+
+/// Appends `rec` to the snapshot inode's log; `then` runs after the
+/// commit with the log lock still held.
+fn append(sbi: &Sbi, rec: &mut [u8; 64], then: impl FnOnce()) -> Result {
+    let i = inode::iget(sbi, SNAPSHOT_INO)?;
+    // SAFETY: `iget` returned a referenced nova inode.
+    let ni = unsafe { NovaInode::from_raw(i) };
+    let r = (|| {
+        let mut tx = Tx::begin(sbi);
+        tx.append(ni, rec)?;
+        tx.commit_and(then)
+    })();
+    // SAFETY: drops the reference `iget` took.
+    unsafe { bindings::iput(i) };
+    r
+}
+
+/// Takes a snapshot of the current epoch and starts the next one.
+/// Returns the snapshot's epoch.
+pub(crate) fn create(sbi: &Sbi) -> Result<u64> {
+    // No store through a mapping from here until the new epoch: every
+    // writable mapping is dropped, so the next store faults and copies
+    // its page if this snapshot holds the block.
+    let _closed = sbi.gate.close();
+    sbi.unmap_all();
+    // Only `create` changes the epoch of a mounted file system, under
+    // this lock: the epoch read here stays current until the bump below.
+    let mut snaps = sbi.snaps.lock();
+    let epoch = sbi.epoch();
+    let next = epoch.checked_add(1).ok_or(EOVERFLOW)?;
+    let (time, _) = now_secs();
+    // Allocated first: nothing can fail after the record is committed.
+    let node = RBTreeNode::new(epoch, time, GFP_KERNEL)?;
+    let mut rec = record(epoch, time, false)?;
+    // The bump happens under the log lock, right after the commit: every
+    // transaction committed before carries an epoch <= `epoch`, every
+    // later one `next`.
+    append(sbi, &mut rec, || sbi.epoch.store(next, Ordering::Relaxed))?;
+    snaps.map.insert(node);
+    sbi.stats.snapshots_taken.fetch_add(1, Ordering::Relaxed);
+    Ok(epoch)
+}
+
+/// Deletes snapshot `epoch`: ENOENT if it is not a live snapshot.
+pub(crate) fn delete(sbi: &Sbi, epoch: u64) -> Result {
+    let mut snaps = sbi.snaps.lock();
+    if !snaps.contains(epoch) {
+        return Err(ENOENT);
+    }
+    let (time, _) = now_secs();
+    let mut rec = record(epoch, time, true)?;
+    append(sbi, &mut rec, || {})?;
+    snaps.remove(epoch);
+    Ok(())
+}
