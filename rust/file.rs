@@ -13,15 +13,23 @@ use crate::format::layout::*;
 use crate::format::le::Pod;
 use crate::inode::NovaInode;
 use crate::log::Tx;
-use crate::shim;
+use crate::{shim, snapshot};
 use kernel::bindings;
 use kernel::prelude::*;
 use kernel::rbtree::{RBTree, RBTreeNode};
 
+/// Blocks that left a file's index: `(first block, count, epoch they
+/// were written in)`.
+pub(crate) type Dropped = (u64, u64, u64);
+
+/// One extent: `(first block, number of pages, epoch written in)`.
+type Ext = (u64, u64, u64);
+
 /// Pages of a file mapped to blocks: non-overlapping extents keyed by
-/// their first page, `(first block, number of pages)`.
+/// their first page. Each remembers the epoch of the entry that wrote it,
+/// for the snapshot epoch rule when it is replaced.
 pub(crate) struct FileIndex {
-    map: RBTree<u64, (u64, u64)>,
+    map: RBTree<u64, Ext>,
     /// Pages mapped (for `st_blocks`).
     pages: u64,
 }
@@ -40,27 +48,33 @@ impl FileIndex {
     }
 
     /// The extent with the greatest first page <= `pg`.
-    fn floor(&self, pg: u64) -> Option<(u64, u64, u64)> {
+    fn floor(&self, pg: u64) -> Option<(u64, Ext)> {
         match self.map.cursor_lower_bound(&pg) {
             Some(c) => {
                 let (k, v) = c.current();
                 if *k == pg {
-                    return Some((*k, v.0, v.1));
+                    return Some((*k, *v));
                 }
-                c.peek_prev().map(|(k, v)| (*k, v.0, v.1))
+                c.peek_prev().map(|(k, v)| (*k, *v))
             }
             None => self.map.cursor_back().map(|c| {
                 let (k, v) = c.current();
-                (*k, v.0, v.1)
+                (*k, *v)
             }),
         }
+    }
+
+    /// The block holding page `pg`, how many following pages are in the
+    /// same extent, and the epoch it was written in; `None` for a hole.
+    pub(crate) fn extent(&self, pg: u64) -> Option<(u64, u64, u64)> {
+        let (k, (b, l, e)) = self.floor(pg)?;
+        (pg < k + l).then(|| (b + (pg - k), k + l - pg, e))
     }
 
     /// The block holding page `pg` and how many following pages are in
     /// the same extent, or `None` for a hole.
     pub(crate) fn lookup(&self, pg: u64) -> Option<(u64, u64)> {
-        let (k, b, l) = self.floor(pg)?;
-        (pg < k + l).then(|| (b + (pg - k), k + l - pg))
+        self.extent(pg).map(|(b, run, _)| (b, run))
     }
 
     /// First mapped page at or after `pg` (for reads over holes).
@@ -100,35 +114,37 @@ impl FileIndex {
     }
 
     /// Records blocks that left the index.
-    fn dropped(&mut self, freed: &mut KVec<(u64, u64)>, b: u64, l: u64) -> Result {
-        freed.push((b, l), GFP_KERNEL)?;
+    fn dropped(&mut self, freed: &mut KVec<Dropped>, b: u64, l: u64, e: u64) -> Result {
+        freed.push((b, l, e), GFP_KERNEL)?;
         self.pages = self.pages.saturating_sub(l);
         Ok(())
     }
 
-    /// Maps `[pg, pg+len)` to blocks `[blk, blk+len)`, replacing whatever
-    /// mapped those pages; the replaced block ranges are pushed to `freed`.
+    /// Maps `[pg, pg+len)` to blocks `[blk, blk+len)` written in `epoch`,
+    /// replacing whatever mapped those pages; the replaced block ranges
+    /// are pushed to `freed`.
     pub(crate) fn insert(
         &mut self,
         pg: u64,
         blk: u64,
         len: u64,
-        freed: &mut KVec<(u64, u64)>,
+        epoch: u64,
+        freed: &mut KVec<Dropped>,
     ) -> Result {
         let end = pg.checked_add(len).ok_or(EINVAL)?;
         // Allocate first, so a failure leaves the index unchanged.
-        let node = RBTreeNode::new(pg, (blk, len), GFP_KERNEL)?;
-        let mut spare = Some(RBTreeNode::new(0, (0, 0), GFP_KERNEL)?);
+        let node = RBTreeNode::new(pg, (blk, len, epoch), GFP_KERNEL)?;
+        let mut spare = Some(RBTreeNode::new(0, (0, 0, 0), GFP_KERNEL)?);
         // An extent starting before `pg` that reaches into the range.
-        if let Some((k, b, l)) = self.floor(pg) {
+        if let Some((k, (b, l, e))) = self.floor(pg) {
             if k < pg && k + l > pg {
                 let cut = core::cmp::min(k + l, end) - pg;
-                self.dropped(freed, b + (pg - k), cut)?;
+                self.dropped(freed, b + (pg - k), cut, e)?;
                 if let Some(v) = self.map.get_mut(&k) {
                     v.1 = pg - k;
                 }
                 if k + l > end {
-                    let tail = (end, (b + (end - k), k + l - end));
+                    let tail = (end, (b + (end - k), k + l - end, e));
                     let n = spare
                         .take()
                         .ok_or(ENOMEM)?
@@ -140,22 +156,22 @@ impl FileIndex {
         }
         // Extents starting inside the range.
         while let Some(c) = self.map.cursor_lower_bound(&pg) {
-            let (k, &(b, l)) = c.current();
+            let (k, &(b, l, e)) = c.current();
             let k = *k;
             if k >= end {
                 break;
             }
             self.map.remove(&k);
             if k + l > end {
-                self.dropped(freed, b, end - k)?;
-                let tail = (end, (b + (end - k), k + l - end));
+                self.dropped(freed, b, end - k, e)?;
+                let tail = (end, (b + (end - k), k + l - end, e));
                 let n = match spare.take() {
                     Some(s) => s.into_reservation().into_node(tail.0, tail.1),
                     None => RBTreeNode::new(tail.0, tail.1, GFP_KERNEL)?,
                 };
                 self.map.insert(n);
             } else {
-                self.dropped(freed, b, l)?;
+                self.dropped(freed, b, l, e)?;
             }
         }
         self.map.insert(node);
@@ -164,10 +180,10 @@ impl FileIndex {
     }
 
     /// Drops every page at or after `pg`; the dropped blocks go to `freed`.
-    pub(crate) fn truncate(&mut self, pg: u64, freed: &mut KVec<(u64, u64)>) -> Result {
-        if let Some((k, b, l)) = self.floor(pg) {
+    pub(crate) fn truncate(&mut self, pg: u64, freed: &mut KVec<Dropped>) -> Result {
+        if let Some((k, (b, l, e))) = self.floor(pg) {
             if k < pg && k + l > pg {
-                self.dropped(freed, b + (pg - k), k + l - pg)?;
+                self.dropped(freed, b + (pg - k), k + l - pg, e)?;
                 if let Some(v) = self.map.get_mut(&k) {
                     v.1 = pg - k;
                 }
@@ -175,17 +191,17 @@ impl FileIndex {
         }
         while let Some(c) = self.map.cursor_lower_bound(&pg) {
             let k = *c.current().0;
-            if let Some((b, l)) = self.map.remove(&k) {
-                self.dropped(freed, b, l)?;
+            if let Some((b, l, e)) = self.map.remove(&k) {
+                self.dropped(freed, b, l, e)?;
             }
         }
         Ok(())
     }
 
-    /// Calls `f(first block, count)` for every extent.
-    pub(crate) fn for_each(&self, mut f: impl FnMut(u64, u64) -> Result) -> Result {
-        for (_, &(b, l)) in self.map.iter() {
-            f(b, l)?;
+    /// Calls `f(first block, count, epoch)` for every extent.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(u64, u64, u64) -> Result) -> Result {
+        for (_, &(b, l, e)) in self.map.iter() {
+            f(b, l, e)?;
         }
         Ok(())
     }
@@ -400,10 +416,12 @@ unsafe fn write_locked(
         // No fault may map the old blocks from here until the index
         // points at the new ones.
         let ml = MappingLock::new(ni);
+        let mut epoch = 0;
         let r = ml
             .break_layout(first << BLOCK_SHIFT, ((wlast + 1) << BLOCK_SHIFT) - 1)
             .and_then(|()| {
                 let mut tx = Tx::begin(sbi);
+                epoch = tx.epoch();
                 for &(pg, b, c) in runs.iter().filter(|r| r.2 > 0) {
                     let mut e = write_entry(pg, b, c, new_size, t)?;
                     tx.append(ni, &mut e)?;
@@ -416,18 +434,19 @@ unsafe fn write_locked(
             }
             return Err(e);
         }
-        // Committed: switch the index, then free the replaced blocks.
+        // Committed: switch the index, then release the replaced blocks
+        // (freed, or kept for a snapshot that still needs them).
         let mut freed = KVec::new();
         {
             let mut idx = ni.data.lock();
             for &(pg, b, c) in runs.iter().filter(|r| r.2 > 0) {
-                idx.insert(pg, b, c, &mut freed)?;
+                idx.insert(pg, b, c, epoch, &mut freed)?;
             }
         }
         ni.set_size(new_size);
         drop(ml);
-        for &(b, c) in freed.iter() {
-            sbi.alloc.free(b, c)?;
+        for &(b, c, born) in freed.iter() {
+            snapshot::release(sbi, b, c, born, epoch)?;
         }
     }
     ni.set_time(1, t.0, t.1);
@@ -438,33 +457,58 @@ unsafe fn write_locked(
 }
 
 /// The DAX fault path's question: which block holds the page at byte
-/// `pos`, and for how many pages does that run go on? `(0, n)` is a hole
-/// of `n` pages. A write fault on a hole gets a zeroed block, logged and
-/// committed before it is mapped (so `MAP_SYNC` needs no more).
+/// `pos`, for how many pages does that run go on, and (for a copy on
+/// write) which block it was copied from? `(0, n, 0)` is a hole of `n`
+/// pages.
+///
+/// A write fault on a hole gets a zeroed block; a write fault on a block
+/// a live snapshot keeps gets a copy (the snapshot keeps the old page).
+/// Either way the new block is logged and committed before it is mapped,
+/// so `MAP_SYNC` needs no more.
 ///
 /// Called with the mapping lock held shared, which keeps out writes,
 /// truncates and fallocates (they hold it exclusive); faults on one page
 /// are serialised by the DAX entry lock.
-pub(crate) fn iomap_begin(ni: &NovaInode, pos: u64, write: bool) -> Result<(u64, u64)> {
+pub(crate) fn iomap_begin(ni: &NovaInode, pos: u64, write: bool) -> Result<(u64, u64, u64)> {
     let pg = pos >> BLOCK_SHIFT;
-    {
-        let idx = ni.data.lock();
-        if let Some(found) = idx.lookup(pg) {
-            return Ok(found);
-        }
-        if !write {
-            let next = idx.next_mapped(pg).unwrap_or(u64::MAX);
-            let eof = ni.size().div_ceil(BLOCK_SIZE);
-            let end = core::cmp::max(pg + 1, core::cmp::min(next, eof));
-            return Ok((0, end - pg));
-        }
-    }
     let sbi = ni.sbi();
+    let found = {
+        let idx = ni.data.lock();
+        match idx.extent(pg) {
+            Some(x) => x,
+            None if !write => {
+                let next = idx.next_mapped(pg).unwrap_or(u64::MAX);
+                let eof = ni.size().div_ceil(BLOCK_SIZE);
+                let end = core::cmp::max(pg + 1, core::cmp::min(next, eof));
+                return Ok((0, end - pg, 0));
+            }
+            None => (0, 0, 0),
+        }
+    };
+    // (The data lock is not held here: snapshots come first in the lock
+    // order. The page cannot change meanwhile, see above.)
+    let old = match found {
+        (0, _, _) => None,
+        (b, run, born) => {
+            if !write || sbi.snaps.lock().holder(born, sbi.epoch()).is_none() {
+                return Ok((b, run, 0));
+            }
+            Some((b, born))
+        }
+    };
     let b = sbi.alloc.alloc_one(sbi.cpu())?;
+    let mut epoch = 0;
     let r = (|| -> Result {
-        sbi.pm().zero(b << BLOCK_SHIFT, BLOCK_SIZE)?;
-        let mut e = write_entry(pg, b, 1, ni.size(), ni.now())?;
+        match old {
+            Some((ob, _)) => sbi
+                .pm()
+                .copy(b << BLOCK_SHIFT, ob << BLOCK_SHIFT, BLOCK_SIZE)?,
+            None => sbi.pm().zero(b << BLOCK_SHIFT, BLOCK_SIZE)?,
+        }
+        // The fault path set the modification time already.
+        let mut e = write_entry(pg, b, 1, ni.size(), ni.time(1))?;
         let mut tx = Tx::begin(sbi);
+        epoch = tx.epoch();
         tx.append(ni, &mut e)?;
         tx.commit()
     })();
@@ -473,8 +517,11 @@ pub(crate) fn iomap_begin(ni: &NovaInode, pos: u64, write: bool) -> Result<(u64,
         return Err(e);
     }
     let mut freed = KVec::new();
-    ni.data.lock().insert(pg, b, 1, &mut freed)?;
-    Ok((b, 1))
+    ni.data.lock().insert(pg, b, 1, epoch, &mut freed)?;
+    for &(ob, l, born) in freed.iter() {
+        snapshot::release(sbi, ob, l, born, epoch)?;
+    }
+    Ok((b, 1, old.map_or(0, |(ob, _)| ob)))
 }
 
 /// `fallocate`: the default mode and `FALLOC_FL_KEEP_SIZE` give every
@@ -560,11 +607,13 @@ fn fallocate_locked(ni: &NovaInode, off: u64, end: u64, keep: bool) -> Result {
         // Held until the index maps the new blocks: no fault fills the
         // holes meanwhile.
         let ml = MappingLock::new(ni);
+        let mut epoch = 0;
         if r.is_ok() {
             r = ml
                 .break_layout(hs << BLOCK_SHIFT, (he << BLOCK_SHIFT) - 1)
                 .and_then(|()| {
                     let mut tx = Tx::begin(sbi);
+                    epoch = tx.epoch();
                     for &(p, b, c) in runs.iter() {
                         let mut e = write_entry(p, b, c, new_size, t)?;
                         tx.append(ni, &mut e)?;
@@ -582,7 +631,7 @@ fn fallocate_locked(ni: &NovaInode, off: u64, end: u64, keep: bool) -> Result {
         {
             let mut idx = ni.data.lock();
             for &(p, b, c) in runs.iter() {
-                idx.insert(p, b, c, &mut freed)?;
+                idx.insert(p, b, c, epoch, &mut freed)?;
             }
         }
         ni.set_size(new_size);
@@ -712,7 +761,7 @@ mod tests {
 
     fn all(ix: &FileIndex) -> KVec<(u64, u64, u64)> {
         let mut v = KVec::new();
-        for (k, &(b, l)) in ix.map.iter() {
+        for (k, &(b, l, _)) in ix.map.iter() {
             v.push((*k, b, l), GFP_KERNEL).unwrap();
         }
         v
@@ -722,15 +771,15 @@ mod tests {
     fn overwrite_splits_and_frees() {
         let mut ix = FileIndex::new();
         let mut freed = KVec::new();
-        ix.insert(0, 100, 10, &mut freed).unwrap();
+        ix.insert(0, 100, 10, 1, &mut freed).unwrap();
         assert!(freed.is_empty());
         // Overwrite the middle: split into head, new, tail.
-        ix.insert(3, 500, 2, &mut freed).unwrap();
+        ix.insert(3, 500, 2, 1, &mut freed).unwrap();
         assert_eq!(
             all(&ix).as_slice(),
             &[(0, 100, 3), (3, 500, 2), (5, 105, 5)]
         );
-        assert_eq!(freed.as_slice(), &[(103, 2)]);
+        assert_eq!(freed.as_slice(), &[(103, 2, 1)]);
         assert_eq!(ix.pages(), 10);
         assert_eq!(ix.lookup(6), Some((106, 4)));
         assert_eq!(ix.lookup(10), None);
@@ -740,23 +789,40 @@ mod tests {
     fn overwrite_spanning_extents() {
         let mut ix = FileIndex::new();
         let mut freed = KVec::new();
-        ix.insert(0, 100, 4, &mut freed).unwrap();
-        ix.insert(4, 200, 4, &mut freed).unwrap();
-        ix.insert(10, 300, 2, &mut freed).unwrap();
-        ix.insert(2, 900, 9, &mut freed).unwrap();
+        ix.insert(0, 100, 4, 1, &mut freed).unwrap();
+        ix.insert(4, 200, 4, 1, &mut freed).unwrap();
+        ix.insert(10, 300, 2, 1, &mut freed).unwrap();
+        ix.insert(2, 900, 9, 1, &mut freed).unwrap();
         assert_eq!(
             all(&ix).as_slice(),
             &[(0, 100, 2), (2, 900, 9), (11, 301, 1)]
         );
-        assert_eq!(freed.as_slice(), &[(102, 2), (200, 4), (300, 1)]);
+        assert_eq!(freed.as_slice(), &[(102, 2, 1), (200, 4, 1), (300, 1, 1)]);
+    }
+
+    #[test]
+    fn replaced_blocks_keep_their_epoch() {
+        let mut ix = FileIndex::new();
+        let mut freed = KVec::new();
+        ix.insert(0, 100, 4, 3, &mut freed).unwrap();
+        ix.insert(4, 200, 4, 5, &mut freed).unwrap();
+        assert_eq!(ix.extent(5), Some((201, 3, 5)));
+        // One write over both, in epoch 9: each part leaves with the
+        // epoch it was written in (the snapshot rule needs it).
+        ix.insert(2, 900, 4, 9, &mut freed).unwrap();
+        assert_eq!(freed.as_slice(), &[(102, 2, 3), (200, 2, 5)]);
+        assert_eq!(ix.extent(1), Some((101, 1, 3)));
+        assert_eq!(ix.extent(3), Some((901, 3, 9)));
+        assert_eq!(ix.extent(6), Some((202, 2, 5)));
+        assert_eq!(ix.pages(), 8);
     }
 
     #[test]
     fn seek_data_and_hole() {
         let mut ix = FileIndex::new();
         let mut freed = KVec::new();
-        ix.insert(2, 100, 2, &mut freed).unwrap();
-        ix.insert(4, 300, 1, &mut freed).unwrap();
+        ix.insert(2, 100, 2, 1, &mut freed).unwrap();
+        ix.insert(4, 300, 1, 1, &mut freed).unwrap();
         let size = 10 * BLOCK_SIZE;
         assert_eq!(ix.seek(0, size, true), Some(2 * BLOCK_SIZE));
         assert_eq!(
@@ -778,12 +844,12 @@ mod tests {
     fn truncate_and_holes() {
         let mut ix = FileIndex::new();
         let mut freed = KVec::new();
-        ix.insert(5, 100, 10, &mut freed).unwrap();
+        ix.insert(5, 100, 10, 1, &mut freed).unwrap();
         assert_eq!(ix.lookup(2), None);
         assert_eq!(ix.next_mapped(0), Some(5));
         ix.truncate(8, &mut freed).unwrap();
         assert_eq!(all(&ix).as_slice(), &[(5, 100, 3)]);
-        assert_eq!(freed.as_slice(), &[(103, 7)]);
+        assert_eq!(freed.as_slice(), &[(103, 7, 1)]);
         assert_eq!(ix.pages(), 3);
         ix.truncate(0, &mut freed).unwrap();
         assert_eq!(ix.pages(), 0);

@@ -7,8 +7,9 @@ use crate::file::{check_write, FileIndex, MappingLock};
 use crate::format::layout::*;
 use crate::format::le::Pod;
 use crate::format::log::LogWalker;
-use crate::itable::Bitmap;
+use crate::itable::{Bitmap, LiveInode};
 use crate::log::Tx;
+use crate::snapshot::{self, Kept, Snapshots};
 use crate::super_::{walk_pages, Sbi};
 use crate::{shim, vfs};
 use core::ptr;
@@ -195,7 +196,7 @@ fn set_ops(ni: &NovaInode, mode: u32, rdev: u32) {
 }
 
 /// Applies one log entry to an inode being read.
-fn apply(ni: &NovaInode, buf: &[u8], etype: EntryType) -> Result {
+fn apply(ni: &NovaInode, buf: &[u8], etype: EntryType, epoch: u64) -> Result {
     match etype {
         EntryType::Dentry => {
             let d = crate::dir::decode_dentry(buf).ok_or(EINVAL)?;
@@ -217,9 +218,9 @@ fn apply(ni: &NovaInode, buf: &[u8], etype: EntryType) -> Result {
         EntryType::FileWrite => {
             let e = FileWriteEntry::from_bytes(buf).ok_or(EINVAL)?;
             let (pg, b, n) = check_write(&e, ni.sbi().blocks)?;
-            // Blocks an entry replaced were freed when it was written.
+            // Blocks an entry replaced were released when it was written.
             let mut freed = KVec::new();
-            ni.data.lock().insert(pg, b, n, &mut freed)?;
+            ni.data.lock().insert(pg, b, n, epoch, &mut freed)?;
             ni.set_size(e.size.get());
             ni.set_time(1, e.mtime_sec.get() as i64, e.mtime_nsec.get());
             ni.set_time(2, e.mtime_sec.get() as i64, e.mtime_nsec.get());
@@ -276,6 +277,14 @@ fn fill(sbi: &Sbi, ni: &NovaInode, ino: u64) -> Result {
         pr_err!("{}: inode {} is not valid on media\n", sbi.name(), ino);
         return Err(ESTALE);
     }
+    // A snapshot mount sees the entries of epochs up to its own.
+    let upto = sbi.opts.snapshot;
+    match upto {
+        Some(e) if pi.create_epoch.get() > e => return Err(ESTALE),
+        // Deleted; only snapshots still see it.
+        None if pi.delete_epoch.get() != 0 => return Err(ESTALE),
+        _ => {}
+    }
     let mode = pi.mode.get();
     let i = ni.raw();
     // SAFETY: the inode is I_NEW: only we touch it.
@@ -299,9 +308,10 @@ fn fill(sbi: &Sbi, ni: &NovaInode, ino: u64) -> Result {
     let mut buf = [0u8; MAX_ENTRY];
     loop {
         match w.next_entry(&mut buf) {
+            Ok(Some(f)) if upto.is_some_and(|e| f.epoch > e) => {}
             Ok(Some(f)) => {
                 let e = buf.get(..f.len).ok_or(EIO)?;
-                if let Err(err) = apply(ni, e, f.etype) {
+                if let Err(err) = apply(ni, e, f.etype, f.epoch) {
                     pr_err!(
                         "{}: inode {}: bad {:?} entry at {:#x}\n",
                         sbi.name(),
@@ -548,22 +558,23 @@ pub(crate) unsafe fn setattr(d: *mut bindings::dentry, attr: *mut bindings::iatt
     let mut buf = [0u8; 128];
     buf.copy_from_slice(e.as_bytes());
     let mut tx = Tx::begin(sbi);
+    let epoch = tx.epoch();
     tx.append(ni, &mut buf)?;
     tx.commit()?;
     if mask & ATTR_SIZE != 0 {
         if ni.size() > old_size {
             crate::file::zero_eof_tail(ni, old_size)?;
         }
-        cut_data(ni, ni.size())?;
+        cut_data(ni, ni.size(), epoch)?;
     }
     drop(ml);
     Ok(())
 }
 
-/// After a committed size change: drops the blocks past the new end and
-/// clears the tail of a partial last block. The caller holds the mapping
-/// lock with the layout past `size` broken.
-fn cut_data(ni: &NovaInode, size: u64) -> Result {
+/// After a size change committed in `epoch`: drops the blocks past the
+/// new end and clears the tail of a partial last block. The caller holds
+/// the mapping lock with the layout past `size` broken.
+fn cut_data(ni: &NovaInode, size: u64, epoch: u64) -> Result {
     let sbi = ni.sbi();
     let mut freed = KVec::new();
     let tail_block = {
@@ -571,8 +582,8 @@ fn cut_data(ni: &NovaInode, size: u64) -> Result {
         idx.truncate(size.div_ceil(BLOCK_SIZE), &mut freed)?;
         idx.lookup(size / BLOCK_SIZE).map(|(b, _)| b)
     };
-    for &(b, l) in freed.iter() {
-        sbi.alloc.free(b, l)?;
+    for &(b, l, born) in freed.iter() {
+        snapshot::release(sbi, b, l, born, epoch)?;
     }
     // Bytes past the new end of a partial last block must read as zeros
     // if the file grows again; they are invisible now, so they are
@@ -585,6 +596,26 @@ fn cut_data(ni: &NovaInode, size: u64) -> Result {
         }
     }
     Ok(())
+}
+
+/// Logs an inode's current modification and change times.
+pub(crate) fn log_times(ni: &NovaInode) -> Result {
+    let mut e = SetAttrEntry::from_bytes(&[0u8; 128]).ok_or(EINVAL)?;
+    e.hdr.etype = EntryType::SetAttr as u8;
+    e.hdr.slots = 2;
+    e.mask.set(ATTR_MTIME | ATTR_CTIME);
+    for k in 1..3 {
+        let (sec, nsec) = ni.time(k as i32);
+        if let (Some(ts), Some(tn)) = (e.time_sec.get_mut(k), e.time_nsec.get_mut(k)) {
+            ts.set(sec as u64);
+            tn.set(nsec);
+        }
+    }
+    let mut buf = [0u8; 128];
+    buf.copy_from_slice(e.as_bytes());
+    let mut tx = Tx::begin(ni.sbi());
+    tx.append(ni, &mut buf)?;
+    tx.commit()
 }
 
 /// Grows a file to `size` (no data written), logged as a size change
@@ -607,13 +638,14 @@ pub(crate) fn set_size_logged(ni: &NovaInode, size: u64, t: (i64, u32)) -> Resul
     ml.break_layout(size.div_ceil(BLOCK_SIZE) << BLOCK_SHIFT, i64::MAX as u64)?;
     let old_size = ni.size();
     let mut tx = Tx::begin(ni.sbi());
+    let epoch = tx.epoch();
     tx.append(ni, &mut buf)?;
     tx.commit()?;
     crate::file::zero_eof_tail(ni, old_size)?;
     ni.set_size(size);
     ni.set_time(1, t.0, t.1);
     ni.set_time(2, t.0, t.1);
-    cut_data(ni, size)
+    cut_data(ni, size, epoch)
 }
 
 /// Eviction: an inode with no links left is deleted on pmem (slot made
@@ -650,7 +682,7 @@ pub(crate) fn evict(ni: &NovaInode) {
     let _ = ni
         .data
         .lock()
-        .for_each(|b, l| extents.push((b, l), GFP_KERNEL).map_err(|_| ENOMEM));
+        .for_each(|b, l, e| extents.push((b, l, e), GFP_KERNEL).map_err(|_| ENOMEM));
     if let Err(e) = delete(sbi, ni.ino(), pos, &extents) {
         pr_err!(
             "{}: deleting inode {} failed: {:?}\n",
@@ -661,22 +693,95 @@ pub(crate) fn evict(ni: &NovaInode) {
     }
 }
 
-fn delete(sbi: &Sbi, ino: u64, pos: LogPos, data: &[(u64, u64)]) -> Result {
+fn delete(sbi: &Sbi, ino: u64, pos: LogPos, data: &[(u64, u64, u64)]) -> Result {
+    let (_, pi) = read_slot(sbi, ino)?;
+    let born = pi.create_epoch.get();
     {
+        // Lock order: snapshots, then the log.
+        let mut snaps = sbi.snaps.lock();
         let _g = sbi.log_lock.lock();
+        let died = sbi.epoch();
+        if let Some(s) = snaps.holder(born, died) {
+            // A snapshot still needs the inode: it stays whole (slot, log,
+            // data), marked deleted; the snapshot's list records it.
+            let mut blocks = 0u64;
+            walk_pages(sbi.pm(), pos.head, pos.tail, |_| {
+                blocks += 1;
+                Ok(())
+            })?;
+            for &(_, l, _) in data {
+                blocks += l;
+            }
+            let k = Kept {
+                ino,
+                b: 0,
+                len: blocks,
+                born,
+                died,
+            };
+            snaps.keep_inode(s, k)?;
+            // Commit point: the live file system no longer has it.
+            return sbi.pm().store_u64(pos.slot + DELETE_EPOCH_OFFSET, died);
+        }
         // Commit point: the slot stops being valid.
         sbi.pm().store_u64(pos.slot, 0)?;
     }
+    free_inode_blocks(
+        sbi,
+        pos.head,
+        pos.tail,
+        data.iter().map(|&(b, l, _)| (b, l)),
+    )?;
+    sbi.itable.lock().release(ino)
+}
+
+/// Byte offset of `delete_epoch` in an inode slot.
+const DELETE_EPOCH_OFFSET: u64 = core::mem::offset_of!(PmInode, delete_epoch) as u64;
+
+/// Frees the log pages of `[head, tail)` and the given data extents.
+fn free_inode_blocks(
+    sbi: &Sbi,
+    head: u64,
+    tail: u64,
+    data: impl Iterator<Item = (u64, u64)>,
+) -> Result {
     let mut pages = KVec::new();
-    walk_pages(sbi.pm(), pos.head, pos.tail, |b| {
+    walk_pages(sbi.pm(), head, tail, |b| {
         pages.push(b, GFP_KERNEL).map_err(|_| ENOMEM)
     })?;
     for &b in pages.iter() {
         sbi.alloc.free(b, 1)?;
     }
-    for &(b, l) in data {
+    for (b, l) in data {
         sbi.alloc.free(b, l)?;
     }
+    Ok(())
+}
+
+/// Frees an inode that only snapshots kept, once none needs it: its slot
+/// stops being valid, then its log and data are freed and its number
+/// released. (Its replaced blocks were on lists of their own and are
+/// dead too: a snapshot needing one would need the inode.)
+pub(crate) fn free_kept_inode(sbi: &Sbi, ino: u64) -> Result {
+    let (slot, pi) = read_slot(sbi, ino)?;
+    if !pi.is_valid(ino) || pi.delete_epoch.get() == 0 {
+        pr_err!(
+            "{}: kept inode {} is not a deleted inode\n",
+            sbi.name(),
+            ino
+        );
+        return Err(EINVAL);
+    }
+    let (head, tail) = (pi.log_head.get(), pi.log_tail.get());
+    let s = scan(sbi, &Snapshots::new(), 0, head, tail, |_| Ok(()))?;
+    let mut data = KVec::new();
+    s.data
+        .for_each(|b, l, _| data.push((b, l), GFP_KERNEL).map_err(|_| ENOMEM))?;
+    {
+        let _g = sbi.log_lock.lock();
+        sbi.pm().store_u64(slot, 0)?;
+    }
+    free_inode_blocks(sbi, head, tail, data.iter().copied())?;
     sbi.itable.lock().release(ino)
 }
 
@@ -686,12 +791,17 @@ pub(crate) struct Scan {
     pub(crate) nlink: u32,
     /// The live data extents.
     pub(crate) data: FileIndex,
+    /// Replaced data a live snapshot still needs.
+    pub(crate) kept: KVec<Kept>,
 }
 
-/// Reads one inode's log for recovery and checks: its link count and data
-/// block, and (through `page`) every log page.
+/// Reads one inode's log for recovery and checks: its link count, its
+/// data blocks, the replaced blocks that one of `snaps` still needs (the
+/// epoch rule, with the epochs of the entries that wrote and replaced
+/// them), and (through `page`) every log page.
 pub(crate) fn scan(
     sbi: &Sbi,
+    snaps: &Snapshots,
     pi_nlink: u32,
     head: u64,
     tail: u64,
@@ -703,6 +813,7 @@ pub(crate) fn scan(
     let mut s = Scan {
         nlink: pi_nlink,
         data: FileIndex::new(),
+        kept: KVec::new(),
     };
     let mut freed = KVec::new();
     while let Some(f) = w.next_entry(&mut buf).map_err(|_| EINVAL)? {
@@ -711,7 +822,7 @@ pub(crate) fn scan(
             EntryType::FileWrite => {
                 let e = FileWriteEntry::from_bytes(&buf).ok_or(EINVAL)?;
                 let (pg, b, n) = check_write(&e, sbi.blocks)?;
-                s.data.insert(pg, b, n, &mut freed)?;
+                s.data.insert(pg, b, n, f.epoch, &mut freed)?;
             }
             EntryType::SetAttr => {
                 let e = SetAttrEntry::from_bytes(&buf).ok_or(EINVAL)?;
@@ -726,8 +837,54 @@ pub(crate) fn scan(
             }
             _ => {}
         }
+        for &(b, len, born) in freed.iter() {
+            if snaps.holder(born, f.epoch).is_some() {
+                let k = Kept {
+                    ino: 0,
+                    b,
+                    len,
+                    born,
+                    died: f.epoch,
+                };
+                s.kept.push(k, GFP_KERNEL)?;
+            }
+        }
     }
     Ok(s)
+}
+
+/// Recovery of an inode the live file system deleted: if a snapshot still
+/// needs it, marks all its blocks used and lists it with that snapshot;
+/// otherwise frees it (its blocks stay unmarked, hence free).
+fn mark_kept_inode(sbi: &Sbi, snaps: &mut Snapshots, li: &LiveInode, used: &mut Bitmap) -> Result {
+    let (born, died) = (li.create_epoch, li.delete_epoch);
+    if snaps.holder(born, died).is_none() {
+        sbi.pm().store_u64(li.slot, 0)?;
+        sbi.itable.lock().release(li.ino)?;
+        return Ok(());
+    }
+    let s = scan(sbi, snaps, li.nlink, li.head, li.tail, |_| Ok(()))?;
+    let mut blocks = 0u64;
+    walk_pages(sbi.pm(), li.head, li.tail, |b| {
+        blocks += 1;
+        used.set(b)
+    })?;
+    s.data.for_each(|b, l, _| {
+        blocks += l;
+        (b..b + l).try_for_each(|x| used.set(x))
+    })?;
+    for k in s.kept.iter() {
+        (k.b..k.b + k.len).try_for_each(|x| used.set(x))?;
+        snaps.keep_recovered(*k)?;
+    }
+    let k = Kept {
+        ino: li.ino,
+        b: 0,
+        len: blocks,
+        born,
+        died,
+    };
+    snaps.keep_recovered(k)
 }
 
 /// Recovery: marks the log pages and data block of one inode used, or,
@@ -735,28 +892,53 @@ pub(crate) fn scan(
 /// went down), deletes it. Returns whether the inode is still live.
 pub(crate) fn mark_used(
     sbi: &Sbi,
-    ino: u64,
-    slot: u64,
-    pi_nlink: u32,
-    head: u64,
-    tail: u64,
+    snaps: &mut Snapshots,
+    li: &LiveInode,
     used: &mut Bitmap,
 ) -> Result<bool> {
+    let ino = li.ino;
+    if li.delete_epoch != 0 {
+        return mark_kept_inode(sbi, snaps, li, used).map(|()| false);
+    }
     // First pass without marking: an orphan's blocks stay free.
-    let s = scan(sbi, pi_nlink, head, tail, |_| Ok(()))?;
-    if s.nlink == 0 && ino >= FIRST_FREE_INO {
-        sbi.pm().store_u64(slot, 0)?;
+    let mut s = scan(sbi, snaps, li.nlink, li.head, li.tail, |_| Ok(()))?;
+    let orphan = s.nlink == 0 && ino >= FIRST_FREE_INO;
+    if orphan {
+        // Deleted now; if a snapshot still needs it, it is kept whole as
+        // eviction would have.
+        let died = sbi.epoch();
+        if snaps.holder(li.create_epoch, died).is_some() {
+            sbi.pm().store_u64(li.slot + DELETE_EPOCH_OFFSET, died)?;
+            let kept = LiveInode {
+                delete_epoch: died,
+                ..*li
+            };
+            return mark_kept_inode(sbi, snaps, &kept, used).map(|()| false);
+        }
+        // Otherwise no snapshot needs its data either.
+        s.kept.clear();
+    } else {
+        walk_pages(sbi.pm(), li.head, li.tail, |b| used.set(b))?;
+        s.data.for_each(|b, l, _| {
+            for x in b..b + l {
+                used.set(x)
+                    .inspect_err(|_| pr_err!("inode {}: data block {} used twice\n", ino, x))?;
+            }
+            Ok(())
+        })?;
+    }
+    for k in s.kept.iter() {
+        for x in k.b..k.b + k.len {
+            used.set(x)
+                .inspect_err(|_| pr_err!("inode {}: snapshot block {} used twice\n", ino, x))?;
+        }
+        snaps.keep_recovered(*k)?;
+    }
+    if orphan {
+        sbi.pm().store_u64(li.slot, 0)?;
         sbi.itable.lock().release(ino)?;
         pr_info!("{}: removed orphan inode {}\n", sbi.name(), ino);
         return Ok(false);
     }
-    walk_pages(sbi.pm(), head, tail, |b| used.set(b))?;
-    s.data.for_each(|b, l| {
-        for x in b..b + l {
-            used.set(x)
-                .inspect_err(|_| pr_err!("inode {}: data block {} used twice\n", ino, x))?;
-        }
-        Ok(())
-    })?;
     Ok(true)
 }

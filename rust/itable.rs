@@ -161,6 +161,8 @@ impl ITable {
                         nlink: pi.nlink.get(),
                         head: pi.log_head.get(),
                         tail: pi.log_tail.get(),
+                        create_epoch: pi.create_epoch.get(),
+                        delete_epoch: pi.delete_epoch.get(),
                     },
                     GFP_KERNEL,
                 )?;
@@ -171,8 +173,13 @@ impl ITable {
 }
 
 /// A valid inode found in the table.
+#[derive(Clone, Copy)]
 pub(crate) struct LiveInode {
     pub(crate) ino: u64,
+    /// Epoch it was created in.
+    pub(crate) create_epoch: u64,
+    /// Epoch it was deleted in, if only snapshots keep it (else 0).
+    pub(crate) delete_epoch: u64,
     pub(crate) slot: u64,
     pub(crate) nlink: u32,
     pub(crate) head: u64,

@@ -48,6 +48,9 @@ struct Part {
 pub(crate) struct Tx<'a> {
     sbi: &'a Sbi,
     _guard: MutexGuard<'a, ()>,
+    /// The epoch every entry of this transaction is stamped with (it
+    /// cannot change while the log lock is held).
+    epoch: u64,
     parts: KVec<Part>,
     words: KVec<(u64, u64, u64)>,
     new_pages: KVec<u64>,
@@ -55,13 +58,20 @@ pub(crate) struct Tx<'a> {
 
 impl<'a> Tx<'a> {
     pub(crate) fn begin(sbi: &'a Sbi) -> Self {
+        let guard = sbi.log_lock.lock();
         Self {
             sbi,
-            _guard: sbi.log_lock.lock(),
+            _guard: guard,
+            epoch: sbi.epoch(),
             parts: KVec::new(),
             words: KVec::new(),
             new_pages: KVec::new(),
         }
+    }
+
+    /// The epoch this transaction's entries carry.
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch
     }
 
     /// Appends a sealed entry (`entry.len()` a multiple of 64) to `inode`'s
@@ -75,7 +85,7 @@ impl<'a> Tx<'a> {
         entry
             .get_mut(8..16)
             .ok_or(EINVAL)?
-            .copy_from_slice(&self.sbi.epoch().to_le_bytes());
+            .copy_from_slice(&self.epoch.to_le_bytes());
         if !seal_entry(entry) {
             return Err(EINVAL);
         }

@@ -140,6 +140,7 @@ pub(crate) unsafe fn create(
             tx.append(dir, &mut le)?;
         }
         tx.set_word(slot, 0, valid_word)?;
+        let epoch = tx.epoch();
         let r = tx.commit();
         if r.is_err() && data_block != 0 {
             let _ = sbi.alloc.free(data_block, 1);
@@ -147,7 +148,10 @@ pub(crate) unsafe fn create(
         r?;
         if data_block != 0 {
             let mut freed = KVec::new();
-            child.data.lock().insert(0, data_block, 1, &mut freed)?;
+            child
+                .data
+                .lock()
+                .insert(0, data_block, 1, epoch, &mut freed)?;
         }
         if let Some(target) = target {
             child.set_size(target.len() as u64);

@@ -71,7 +71,11 @@ extern "C" fn nova_rs_proc_show(
         seq_print!(m, "blocks {}\n", sbi.blocks);
         seq_print!(m, "free_blocks {}\n", sbi.alloc.free_blocks());
         seq_print!(m, "epoch {}\n", sbi.epoch());
-        seq_print!(m, "snapshots {}\n", sbi.snaps.lock().len());
+        {
+            let snaps = sbi.snaps.lock();
+            seq_print!(m, "snapshots {}\n", snaps.len());
+            seq_print!(m, "snapshot_held_blocks {}\n", snaps.held_blocks());
+        }
         seq_print!(
             m,
             "snapshots_taken {}\n",
@@ -93,20 +97,22 @@ extern "C" fn nova_rs_proc_show(
     } else if which == ProcWhich::Check as c_int {
         match crate::super_::check(sbi) {
             Ok(r) => {
-                let verdict = if r.leaked == 0 && r.double == 0 {
+                let verdict = if r.leaked == 0 && r.double == 0 && r.held == r.held_listed {
                     "ok"
                 } else {
                     "FAILED"
                 };
                 seq_print!(
                     m,
-                    "check {}: inodes {} used {} free {} leaked {} double {}\n",
+                    "check {}: inodes {} used {} free {} leaked {} double {} snapshot-held {} listed {}\n",
                     verdict,
                     r.inodes,
                     r.used,
                     r.free,
                     r.leaked,
-                    r.double
+                    r.double,
+                    r.held,
+                    r.held_listed
                 );
             }
             Err(e) => seq_print!(m, "check FAILED: error {:?}\n", e),

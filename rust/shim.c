@@ -28,7 +28,7 @@ int nova_rs_reconfigure(struct super_block *sb, bool read_only);
 int nova_rs_proc_show(struct seq_file *m, void *sbi, int which);
 long nova_rs_proc_write(void *sbi, int which, const char *buf, size_t len);
 int nova_rs_iomap_begin(struct inode *inode, u64 pos, bool write, u64 *blk,
-			u64 *pages);
+			u64 *pages, u64 *src);
 struct dax_device *nova_rs_dax_dev(struct super_block *sb);
 struct rw_semaphore *nova_rs_fault_gate(struct super_block *sb);
 
@@ -88,6 +88,13 @@ static int nova_parse_param(struct fs_context *fc, struct fs_parameter *param)
 		val = param->string;
 	else if (param->type != fs_value_is_flag)
 		return invalfc(fc, "%s: unsupported value type", param->key);
+	/*
+	 * A snapshot mount is read-only; saying so here also makes the VFS
+	 * refuse it (EBUSY) while the device is mounted read-write, rather
+	 * than hand back the live super block.
+	 */
+	if (!strcmp(param->key, "snapshot"))
+		fc->sb_flags |= SB_RDONLY;
 	return nova_rs_parse_param(fc->fs_private, param->key, val);
 }
 
@@ -455,15 +462,21 @@ void nova_shim_inode_unlock(struct inode *inode, bool shared)
  * still refers to a block when it is freed.
  */
 
+static u64 nova_dev_addr(struct block_device *bdev, u64 blk)
+{
+	return ((u64)get_start_sect(bdev) << SECTOR_SHIFT) + (blk << PAGE_SHIFT);
+}
+
 static int nova_iomap_begin(struct inode *inode, loff_t pos, loff_t length,
 			    unsigned int flags, struct iomap *iomap,
 			    struct iomap *srcmap)
 {
 	struct block_device *bdev = inode->i_sb->s_bdev;
-	u64 blk = 0, pages = 0;
+	u64 blk = 0, pages = 0, src = 0;
 	int ret;
 
-	ret = nova_rs_iomap_begin(inode, pos, flags & IOMAP_WRITE, &blk, &pages);
+	ret = nova_rs_iomap_begin(inode, pos, flags & IOMAP_WRITE, &blk, &pages,
+				  &src);
 	if (ret)
 		return ret;
 	iomap->offset = pos & PAGE_MASK;
@@ -473,11 +486,21 @@ static int nova_iomap_begin(struct inode *inode, loff_t pos, loff_t length,
 	iomap->flags = 0;
 	if (blk) {
 		iomap->type = IOMAP_MAPPED;
-		iomap->addr = ((u64)get_start_sect(bdev) << SECTOR_SHIFT) +
-			      (blk << PAGE_SHIFT);
+		iomap->addr = nova_dev_addr(bdev, blk);
 	} else {
 		iomap->type = IOMAP_HOLE;
 		iomap->addr = IOMAP_NULL_ADDR;
+	}
+	if (src) {
+		/*
+		 * Copy-on-write of a page a snapshot keeps: nova already copied
+		 * and committed the new block; marking the mapping shared makes
+		 * the DAX code replace the old page in every page table.
+		 */
+		iomap->flags |= IOMAP_F_SHARED;
+		*srcmap = *iomap;
+		srcmap->flags = 0;
+		srcmap->addr = nova_dev_addr(bdev, src);
 	}
 	return 0;
 }

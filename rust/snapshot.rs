@@ -69,9 +69,31 @@ impl Drop for GateClosed<'_> {
     }
 }
 
+/// Data a snapshot keeps that the current file system dropped: blocks
+/// `[b, b + len)` written in epoch `born` and replaced or freed in `died`;
+/// or, when `ino` is not 0, a deleted inode (created in `born`, deleted in
+/// `died`) kept whole, `len` blocks of log and data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Kept {
+    pub(crate) ino: u64,
+    pub(crate) b: u64,
+    pub(crate) len: u64,
+    pub(crate) born: u64,
+    pub(crate) died: u64,
+}
+
+/// One live snapshot: when it was taken, and what it keeps (its list; the
+/// oldest snapshot that needs an item holds it).
+struct Snap {
+    time: u64,
+    kept: KVec<Kept>,
+}
+
 /// The live snapshots, ordered by epoch.
 pub(crate) struct Snapshots {
-    map: RBTree<u64, u64>,
+    map: RBTree<u64, Snap>,
+    /// Blocks kept only for snapshots.
+    held: u64,
 }
 
 impl SnapSet for Snapshots {
@@ -80,8 +102,12 @@ impl SnapSet for Snapshots {
     }
 
     fn add(&mut self, epoch: u64, time: u64) -> core::result::Result<(), SnapError> {
+        let snap = Snap {
+            time,
+            kept: KVec::new(),
+        };
         self.map
-            .try_create_and_insert(epoch, time, GFP_KERNEL)
+            .try_create_and_insert(epoch, snap, GFP_KERNEL)
             .map(|_| ())
             .map_err(|_| SnapError::NoMemory)
     }
@@ -93,7 +119,10 @@ impl SnapSet for Snapshots {
 
 impl Snapshots {
     pub(crate) fn new() -> Self {
-        Self { map: RBTree::new() }
+        Self {
+            map: RBTree::new(),
+            held: 0,
+        }
     }
 
     /// How many snapshots are live.
@@ -101,10 +130,67 @@ impl Snapshots {
         self.map.iter().count()
     }
 
+    /// Blocks kept only because a snapshot needs them.
+    pub(crate) fn held_blocks(&self) -> u64 {
+        self.held
+    }
+
     /// `(epoch, creation time)` of every live snapshot, oldest first.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
-        self.map.iter().map(|(e, t)| (*e, *t))
+        self.map.iter().map(|(e, s)| (*e, s.time))
     }
+
+    /// The epoch rule (`format::snapshot::holder`): the oldest live
+    /// snapshot that needs data written in `born` and dropped in `died`.
+    pub(crate) fn holder(&self, born: u64, died: u64) -> Option<u64> {
+        let c = self.map.cursor_lower_bound(&born)?;
+        let s = *c.current().0;
+        (s < died).then_some(s)
+    }
+
+    /// At recovery: puts `k` (found by a log scan) on the list of the
+    /// snapshot that needs it.
+    pub(crate) fn keep_recovered(&mut self, k: Kept) -> Result {
+        match self.holder(k.born, k.died) {
+            Some(s) => self.keep(s, k),
+            None => Ok(()),
+        }
+    }
+
+    /// Puts a kept inode on the list of snapshot `s`.
+    pub(crate) fn keep_inode(&mut self, s: u64, k: Kept) -> Result {
+        self.keep(s, k)
+    }
+
+    /// Puts `k` on the list of snapshot `s`.
+    fn keep(&mut self, s: u64, k: Kept) -> Result {
+        let snap = self.map.get_mut(&s).ok_or(ENOENT)?;
+        snap.kept.push(k, GFP_KERNEL)?;
+        self.held += k.len;
+        Ok(())
+    }
+}
+
+/// Blocks dropped from the current file system: kept on the list of the
+/// oldest snapshot that needs them (the epoch rule), or freed at once.
+pub(crate) fn release(sbi: &Sbi, b: u64, len: u64, born: u64, died: u64) -> Result {
+    {
+        let mut snaps = sbi.snaps.lock();
+        if let Some(s) = snaps.holder(born, died) {
+            let k = Kept {
+                ino: 0,
+                b,
+                len,
+                born,
+                died,
+            };
+            return snaps.keep(s, k).inspect_err(|_| {
+                // Not freed either: the next recovery finds them again.
+                pr_err!("{}: no memory to record snapshot data\n", sbi.name())
+            });
+        }
+    }
+    sbi.alloc.free(b, len)
 }
 
 /// Encodes a snapshot record.
@@ -198,7 +284,14 @@ pub(crate) fn create(sbi: &Sbi) -> Result<u64> {
     let next = epoch.checked_add(1).ok_or(EOVERFLOW)?;
     let (time, _) = now_secs();
     // Allocated first: nothing can fail after the record is committed.
-    let node = RBTreeNode::new(epoch, time, GFP_KERNEL)?;
+    let node = RBTreeNode::new(
+        epoch,
+        Snap {
+            time,
+            kept: KVec::new(),
+        },
+        GFP_KERNEL,
+    )?;
     let mut rec = record(epoch, time, false)?;
     // The bump happens under the log lock, right after the commit: every
     // transaction committed before carries an epoch <= `epoch`, every
@@ -209,7 +302,9 @@ pub(crate) fn create(sbi: &Sbi) -> Result<u64> {
     Ok(epoch)
 }
 
-/// Deletes snapshot `epoch`: ENOENT if it is not a live snapshot.
+/// Deletes snapshot `epoch`: ENOENT if it is not a live snapshot. Its
+/// list goes to the next snapshot that needs each item (the next newer
+/// one, by the epoch rule); what no snapshot needs any more is freed.
 pub(crate) fn delete(sbi: &Sbi, epoch: u64) -> Result {
     let mut snaps = sbi.snaps.lock();
     if !snaps.contains(epoch) {
@@ -218,6 +313,87 @@ pub(crate) fn delete(sbi: &Sbi, epoch: u64) -> Result {
     let (time, _) = now_secs();
     let mut rec = record(epoch, time, true)?;
     append(sbi, &mut rec, || {})?;
-    snaps.remove(epoch);
+    let list = match snaps.map.remove(&epoch) {
+        Some(s) => s.kept,
+        None => KVec::new(),
+    };
+    let mut dead = KVec::new();
+    for &k in list.iter() {
+        snaps.held = snaps.held.saturating_sub(k.len);
+        match snaps.holder(k.born, k.died) {
+            // Out of memory: left allocated until the next recovery.
+            Some(s) => {
+                let _ = snaps.keep(s, k);
+            }
+            None => dead.push(k, GFP_KERNEL)?,
+        }
+    }
+    drop(snaps);
+    for k in dead.iter() {
+        if k.ino != 0 {
+            inode::free_kept_inode(sbi, k.ino)?;
+        } else {
+            sbi.alloc.free(k.b, k.len)?;
+        }
+    }
     Ok(())
+}
+
+#[kernel::macros::kunit_tests(nova_snapshot)]
+mod tests {
+    use super::*;
+
+    fn set(epochs: &[u64]) -> Snapshots {
+        let mut s = Snapshots::new();
+        for &e in epochs {
+            assert!(s.add(e, 0).is_ok());
+        }
+        s
+    }
+
+    #[test]
+    fn holder_is_the_oldest_needing_snapshot() {
+        let s = set(&[3, 7, 12]);
+        assert_eq!(s.holder(5, 5), None);
+        assert_eq!(s.holder(4, 7), None);
+        assert_eq!(s.holder(4, 8), Some(7));
+        assert_eq!(s.holder(1, 20), Some(3));
+        assert_eq!(s.holder(13, 20), None);
+        assert_eq!(set(&[]).holder(1, 2), None);
+    }
+
+    #[test]
+    fn lists_move_to_the_next_needing_snapshot() {
+        let mut s = set(&[3, 7]);
+        let a = Kept {
+            ino: 0,
+            b: 100,
+            len: 2,
+            born: 1,
+            died: 9,
+        }; // needed by 3 and 7
+        let b = Kept {
+            ino: 0,
+            b: 200,
+            len: 1,
+            born: 2,
+            died: 5,
+        }; // needed by 3 only
+        assert!(s.keep(3, a).is_ok());
+        assert!(s.keep(3, b).is_ok());
+        assert_eq!(s.held_blocks(), 3);
+        // Deleting 3 by hand, as `delete` does: a moves to 7, b is dead.
+        let list = s.map.remove(&3).map(|x| x.kept).unwrap();
+        let mut dead = KVec::new();
+        for &k in list.iter() {
+            s.held -= k.len;
+            match s.holder(k.born, k.died) {
+                Some(h) => assert!(s.keep(h, k).is_ok()),
+                None => dead.push(k, GFP_KERNEL).unwrap(),
+            }
+        }
+        assert_eq!(dead.as_slice(), &[b]);
+        assert_eq!(s.map.get(&7).unwrap().kept.as_slice(), &[a]);
+        assert_eq!(s.held_blocks(), 2);
+    }
 }

@@ -589,18 +589,6 @@ fn mount(sbi: &mut Sbi) -> Result {
         it.load(&sbi.pm, sbi.blocks)
             .inspect_err(|_| pr_err!("{}: inode table is corrupt\n", sbi.name()))?;
     }
-    if clean {
-        sbi.load_freelist(sb.freelist.get())?;
-        if !sbi.read_only_forever() {
-            let mut s = sb;
-            s.flags.set(s.flags.get() & !SB_CLEAN);
-            s.freelist.set(0);
-            sbi.write_sb(&mut s)?;
-        }
-        pr_info!("{}: clean mount\n", sbi.name());
-    } else {
-        recover(sbi)?;
-    }
     // The snapshot log is the authority on epochs: the current one is
     // past every snapshot ever taken (the superblock's copy may lag after
     // a crash).
@@ -613,8 +601,31 @@ fn mount(sbi: &mut Sbi) -> Result {
             pr_err!("{}: there is no snapshot {}\n", sbi.name(), e);
             return Err(ENOENT);
         }
-        pr_err!("{}: mounting a snapshot is not supported yet\n", sbi.name());
-        return Err(EOPNOTSUPP);
+        // Read-only: inodes are read with only the entries of epochs up
+        // to `e` (`inode::fill`); nothing is allocated or recovered.
+        pr_info!("{}: mounting snapshot {} read-only\n", sbi.name(), e);
+        return Ok(());
+    }
+    let snapshots = sbi.snaps.lock().len();
+    if clean && snapshots == 0 {
+        sbi.load_freelist(sb.freelist.get())?;
+        if !sbi.read_only_forever() {
+            let mut s = sb;
+            s.flags.set(s.flags.get() & !SB_CLEAN);
+            s.freelist.set(0);
+            sbi.write_sb(&mut s)?;
+        }
+        pr_info!("{}: clean mount\n", sbi.name());
+    } else {
+        if clean {
+            // With snapshots, the lists of what they keep are rebuilt from
+            // the logs (they are not saved): a full scan, as after a crash.
+            let mut s = sb;
+            s.flags.set(s.flags.get() & !SB_CLEAN);
+            s.freelist.set(0);
+            sbi.write_sb(&mut s)?;
+        }
+        recover(sbi)?;
     }
     Ok(())
 }
@@ -628,17 +639,17 @@ fn recover(sbi: &Sbi) -> Result {
         used.set(b)?;
     }
     let inos = sbi.itable.lock().live_inodes(&sbi.pm)?;
+    let mut snaps = sbi.snaps.lock();
     let mut files = 0u64;
     for li in inos.iter() {
-        let live = inode::mark_used(sbi, li.ino, li.slot, li.nlink, li.head, li.tail, &mut used)
-            .inspect_err(|e| {
-                pr_err!(
-                    "{}: inode {} has a corrupt log ({:?}); refusing to mount\n",
-                    sbi.name(),
-                    li.ino,
-                    e
-                )
-            })?;
+        let live = inode::mark_used(sbi, &mut snaps, li, &mut used).inspect_err(|e| {
+            pr_err!(
+                "{}: inode {} has a corrupt log ({:?}); refusing to mount\n",
+                sbi.name(),
+                li.ino,
+                e
+            )
+        })?;
         if live {
             files += 1;
         }
@@ -678,6 +689,9 @@ fn recover(sbi: &Sbi) -> Result {
 
 /// The result of [`check`].
 pub(crate) struct CheckReport {
+    /// Blocks the logs say live snapshots keep, and what the lists say.
+    pub(crate) held: u64,
+    pub(crate) held_listed: u64,
     pub(crate) used: u64,
     pub(crate) free: u64,
     pub(crate) leaked: u64,
@@ -691,6 +705,8 @@ pub(crate) struct CheckReport {
 /// Transactions are blocked meanwhile. Meant for tests on a quiet file
 /// system (blocks of an operation in flight are counted as leaked).
 pub(crate) fn check(sbi: &Sbi) -> Result<CheckReport> {
+    // Lock order: snapshots, then the log.
+    let snaps = sbi.snaps.lock();
     let _g = sbi.log_lock.lock();
     let mut used = crate::itable::Bitmap::new(sbi.blocks)?;
     let mut r = CheckReport {
@@ -699,6 +715,8 @@ pub(crate) fn check(sbi: &Sbi) -> Result<CheckReport> {
         leaked: 0,
         double: 0,
         inodes: 0,
+        held: 0,
+        held_listed: snaps.held_blocks(),
     };
     for b in 0..FIRST_DATA_BLOCK {
         used.set(b)?;
@@ -712,13 +730,16 @@ pub(crate) fn check(sbi: &Sbi) -> Result<CheckReport> {
     for li in inos.iter() {
         r.inodes += 1;
         let mut dup = 0u64;
-        let s = inode::scan(sbi, li.nlink, li.head, li.tail, |b| {
+        let mut blocks = 0u64;
+        let s = inode::scan(sbi, &snaps, li.nlink, li.head, li.tail, |b| {
+            blocks += 1;
             if used.set(b).is_err() {
                 dup += 1;
             }
             Ok(())
         })?;
-        s.data.for_each(|b, l| {
+        s.data.for_each(|b, l, _| {
+            blocks += l;
             for x in b..b + l {
                 if used.set(x).is_err() {
                     dup += 1;
@@ -726,6 +747,18 @@ pub(crate) fn check(sbi: &Sbi) -> Result<CheckReport> {
             }
             Ok(())
         })?;
+        if li.delete_epoch != 0 {
+            // Deleted: kept whole for a snapshot.
+            r.held += blocks;
+        }
+        for k in s.kept.iter() {
+            r.held += k.len;
+            for x in k.b..k.b + k.len {
+                if used.set(x).is_err() {
+                    dup += 1;
+                }
+            }
+        }
         r.double += dup;
     }
     let mut free = crate::itable::Bitmap::new(sbi.blocks)?;

@@ -346,6 +346,29 @@ extern "C" fn getattr(
     0
 }
 
+extern "C" fn update_time(
+    i: *mut bindings::inode,
+    kind: bindings::fs_update_time,
+    flags: c_uint,
+) -> c_int {
+    // `IOCB_NOWAIT` (a macro the bindings lack): logging may block.
+    const IOCB_NOWAIT: c_uint = 1 << 3;
+    if kind == bindings::fs_update_time_FS_UPD_CMTIME && flags & IOCB_NOWAIT != 0 {
+        return EAGAIN.to_errno();
+    }
+    // SAFETY: the VFS passes a live nova inode; this updates its times in
+    // memory and says whether they changed.
+    let r = unsafe { bindings::inode_update_time(i, kind, flags) };
+    if r <= 0 || kind != bindings::fs_update_time_FS_UPD_CMTIME {
+        // Access times are kept in memory only.
+        return r.min(0);
+    }
+    // Modification times (a store through a mapping, fallocate) are
+    // logged, so they survive and snapshots see them.
+    // SAFETY: as above.
+    errno(inode::log_times(unsafe { ni(i) }))
+}
+
 extern "C" fn get_link(
     d: *mut bindings::dentry,
     i: *mut bindings::inode,
@@ -376,6 +399,7 @@ pub(crate) static DIR_IOPS: Ops<bindings::inode_operations> = Ops(bindings::inod
 pub(crate) static FILE_IOPS: Ops<bindings::inode_operations> = Ops(bindings::inode_operations {
     setattr: Some(setattr),
     getattr: Some(getattr),
+    update_time: Some(update_time),
     // SAFETY: all-zero is a valid `inode_operations`.
     ..unsafe { core::mem::zeroed() }
 });
@@ -470,16 +494,18 @@ extern "C" fn nova_rs_iomap_begin(
     write: bool,
     blk: *mut u64,
     pages: *mut u64,
+    src: *mut u64,
 ) -> c_int {
     // SAFETY: called from the DAX fault path of a nova regular file (the
     // faulting mapping holds a reference to it).
     let ni = unsafe { ni(i) };
     match file::iomap_begin(ni, pos, write) {
-        Ok((b, n)) => {
-            // SAFETY: `blk` and `pages` are the shim's locals.
+        Ok((b, n, s)) => {
+            // SAFETY: `blk`, `pages` and `src` are the shim's locals.
             unsafe {
                 *blk = b;
                 *pages = n;
+                *src = s;
             }
             0
         }

@@ -161,7 +161,8 @@ pub const FIRST_FREE_INO: u64 = 8;
 pub const INODE_VALID: u32 = 1;
 
 /// An inode-table slot. The checksum covers everything but the log head and
-/// tail, which change with 8-byte atomic stores and are checked by bounds.
+/// tail and the delete epoch, which change with 8-byte atomic stores and
+/// are checked by bounds.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct PmInode {
@@ -195,7 +196,8 @@ pub struct PmInode {
     pub nlink: Le32,
     /// Reserved, zero.
     pub reserved: [u8; 44],
-    /// CRC-32C of the slot with `log_head`, `log_tail` and `csum` zero.
+    /// CRC-32C of the slot with `log_head`, `log_tail`, `delete_epoch` and
+    /// `csum` zero.
     pub csum: Le32,
 }
 
@@ -208,6 +210,7 @@ impl PmInode {
         let mut c = *self;
         c.log_head.set(0);
         c.log_tail.set(0);
+        c.delete_epoch.set(0);
         crc32c_skip(c.as_bytes(), offset_of!(PmInode, csum))
     }
 

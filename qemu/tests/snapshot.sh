@@ -44,7 +44,7 @@ if [ "$phase" = 1 ]; then
 	check_eq "epoch after them" 1005 "$(epoch)"
 	check "consistent" fsck_ok
 	umount $M
-	check_fails "mounting an unknown snapshot fails" mount -t nova -o snapshot=2 $DEV $M
+	check_fails "mounting a deleted snapshot fails" mount -t nova -o snapshot=2 $DEV $M
 	dmesg | tail -3
 	check "read-only mount" mount -t nova -o ro $DEV $M
 	check_fails "no snapshot on a read-only mount" sh -c "echo > $P/create_snapshot"
