@@ -719,7 +719,7 @@ fn delete(sbi: &Sbi, ino: u64, pos: LogPos, data: &[(u64, u64, u64)]) -> Result 
                 born,
                 died,
             };
-            snaps.keep_inode(s, k)?;
+            snaps.keep(s, k)?;
             // Commit point: the live file system no longer has it.
             return sbi.pm().store_u64(pos.slot + DELETE_EPOCH_OFFSET, died);
         }

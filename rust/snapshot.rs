@@ -157,13 +157,8 @@ impl Snapshots {
         }
     }
 
-    /// Puts a kept inode on the list of snapshot `s`.
-    pub(crate) fn keep_inode(&mut self, s: u64, k: Kept) -> Result {
-        self.keep(s, k)
-    }
-
     /// Puts `k` on the list of snapshot `s`.
-    fn keep(&mut self, s: u64, k: Kept) -> Result {
+    pub(crate) fn keep(&mut self, s: u64, k: Kept) -> Result {
         let snap = self.map.get_mut(&s).ok_or(ENOENT)?;
         snap.kept.push(k, GFP_KERNEL)?;
         self.held += k.len;
