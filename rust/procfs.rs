@@ -75,11 +75,22 @@ extern "C" fn nova_rs_proc_show(
             let snaps = sbi.snaps.lock();
             seq_print!(m, "snapshots {}\n", snaps.len());
             seq_print!(m, "snapshot_held_blocks {}\n", snaps.held_blocks());
+            seq_print!(m, "snapshot_dead_blocks {}\n", snaps.dead_blocks());
         }
         seq_print!(
             m,
             "snapshots_taken {}\n",
             sbi.stats.snapshots_taken.load(Ordering::Relaxed)
+        );
+        seq_print!(
+            m,
+            "cleaner_runs {}\n",
+            sbi.stats.cleaner_runs.load(Ordering::Relaxed)
+        );
+        seq_print!(
+            m,
+            "cleaner_freed_blocks {}\n",
+            sbi.stats.cleaner_freed.load(Ordering::Relaxed)
         );
         seq_print!(
             m,

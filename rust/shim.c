@@ -19,6 +19,8 @@
 #include <linux/iomap.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
+#include <linux/kthread.h>
+#include <linux/wait.h>
 
 /* Implemented in Rust (rust/vfs.rs and rust/procfs.rs). */
 int nova_rs_parse_param(void *opts, const char *key, const char *val);
@@ -673,4 +675,60 @@ void nova_shim_gate_close(struct rw_semaphore *gate)
 void nova_shim_gate_open(struct rw_semaphore *gate)
 {
 	up_write(gate);
+}
+
+/*
+ * ---- the snapshot cleaner: a kthread per writable mount ----
+ *
+ * It sleeps until woken (a snapshot was deleted and left items no snapshot
+ * needs), then calls nova_rs_clean() to free them. Stopped at unmount.
+ */
+int nova_rs_clean(void *sbi);
+
+struct nova_cleaner {
+	struct task_struct *task;
+	wait_queue_head_t wq;
+	atomic_t pending;
+	void *sbi;
+};
+
+static int nova_cleaner_fn(void *data)
+{
+	struct nova_cleaner *c = data;
+
+	while (!kthread_should_stop()) {
+		wait_event_interruptible(c->wq, atomic_read(&c->pending) ||
+						kthread_should_stop());
+		if (atomic_xchg(&c->pending, 0))
+			nova_rs_clean(c->sbi);
+	}
+	return 0;
+}
+
+struct nova_cleaner *nova_shim_cleaner_start(void *sbi, const char *devname)
+{
+	struct nova_cleaner *c = kzalloc(sizeof(*c), GFP_KERNEL);
+
+	if (!c)
+		return NULL;
+	init_waitqueue_head(&c->wq);
+	c->sbi = sbi;
+	c->task = kthread_run(nova_cleaner_fn, c, "nova_cln/%s", devname);
+	if (IS_ERR(c->task)) {
+		kfree(c);
+		return NULL;
+	}
+	return c;
+}
+
+void nova_shim_cleaner_wake(struct nova_cleaner *c)
+{
+	atomic_set(&c->pending, 1);
+	wake_up(&c->wq);
+}
+
+void nova_shim_cleaner_stop(struct nova_cleaner *c)
+{
+	kthread_stop(c->task);
+	kfree(c);
 }

@@ -98,6 +98,9 @@ unsafe extern "C" {
     pub(crate) fn nova_shim_gate_free(gate: *mut bindings::rw_semaphore);
     pub(crate) fn nova_shim_gate_close(gate: *mut bindings::rw_semaphore);
     pub(crate) fn nova_shim_gate_open(gate: *mut bindings::rw_semaphore);
+    pub(crate) fn nova_shim_cleaner_start(sbi: *mut c_void, devname: *const c_char) -> *mut c_void;
+    pub(crate) fn nova_shim_cleaner_wake(c: *mut c_void);
+    pub(crate) fn nova_shim_cleaner_stop(c: *mut c_void);
 }
 
 /// Return type of the proc write hook.

@@ -20,6 +20,7 @@ use crate::shim;
 use crate::super_::{now_secs, Sbi};
 use core::sync::atomic::Ordering;
 use kernel::bindings;
+use kernel::ffi::{c_int, c_void};
 use kernel::prelude::*;
 use kernel::rbtree::{RBTree, RBTreeNode};
 
@@ -94,6 +95,8 @@ pub(crate) struct Snapshots {
     map: RBTree<u64, Snap>,
     /// Blocks kept only for snapshots.
     held: u64,
+    /// Items no snapshot needs any more, waiting for the cleaner.
+    dead: KVec<Kept>,
 }
 
 impl SnapSet for Snapshots {
@@ -122,12 +125,19 @@ impl Snapshots {
         Self {
             map: RBTree::new(),
             held: 0,
+            dead: KVec::new(),
         }
     }
 
     /// How many snapshots are live.
     pub(crate) fn len(&self) -> usize {
         self.map.iter().count()
+    }
+
+    /// Blocks no snapshot needs any more that the cleaner has not freed
+    /// yet.
+    pub(crate) fn dead_blocks(&self) -> u64 {
+        self.dead.iter().map(|k| k.len).sum()
     }
 
     /// Blocks kept only because a snapshot needs them.
@@ -312,7 +322,6 @@ pub(crate) fn delete(sbi: &Sbi, epoch: u64) -> Result {
         Some(s) => s.kept,
         None => KVec::new(),
     };
-    let mut dead = KVec::new();
     for &k in list.iter() {
         snaps.held = snaps.held.saturating_sub(k.len);
         match snaps.holder(k.born, k.died) {
@@ -320,18 +329,85 @@ pub(crate) fn delete(sbi: &Sbi, epoch: u64) -> Result {
             Some(s) => {
                 let _ = snaps.keep(s, k);
             }
-            None => dead.push(k, GFP_KERNEL)?,
+            None => snaps.dead.push(k, GFP_KERNEL)?,
         }
     }
+    let wake = !snaps.dead.is_empty();
     drop(snaps);
+    if wake {
+        sbi.wake_cleaner();
+    }
+    Ok(())
+}
+
+/// The cleaner's work: frees what no snapshot needs any more (data
+/// blocks; deleted inodes with their logs and data).
+pub(crate) fn clean(sbi: &Sbi) -> Result {
+    // One cleaning at a time, so whoever returns from here knows that
+    // everything dead before the call is free.
+    let _g = sbi.clean_lock.lock();
+    let dead = core::mem::replace(&mut sbi.snaps.lock().dead, KVec::new());
+    if dead.is_empty() {
+        return Ok(());
+    }
+    let mut blocks = 0u64;
     for k in dead.iter() {
         if k.ino != 0 {
             inode::free_kept_inode(sbi, k.ino)?;
         } else {
             sbi.alloc.free(k.b, k.len)?;
         }
+        blocks += k.len;
     }
+    sbi.stats.cleaner_runs.fetch_add(1, Ordering::Relaxed);
+    sbi.stats.cleaner_freed.fetch_add(blocks, Ordering::Relaxed);
     Ok(())
+}
+
+/// The cleaner kthread of a writable mount (its loop is in the shim): it
+/// sleeps until a snapshot deletion leaves dead items, then runs `clean`.
+pub(crate) struct Cleaner(core::ptr::NonNull<c_void>);
+
+// SAFETY: the shim's cleaner is a kthread handle, usable from any thread.
+unsafe impl Send for Cleaner {}
+// SAFETY: as above; waking is a wait-queue operation.
+unsafe impl Sync for Cleaner {}
+
+impl Cleaner {
+    /// Starts the thread. `sbi` must outlive the `Cleaner`.
+    pub(crate) fn start(sbi: &Sbi) -> Result<Self> {
+        let p = sbi as *const Sbi as *mut c_void;
+        // SAFETY: the thread only uses `sbi` through `nova_rs_clean`, and
+        // the `Cleaner` is dropped (thread stopped) before the `Sbi` is.
+        let c = unsafe { shim::nova_shim_cleaner_start(p, sbi.devname.as_char_ptr()) };
+        core::ptr::NonNull::new(c).map(Self).ok_or(ENOMEM)
+    }
+
+    pub(crate) fn wake(&self) {
+        // SAFETY: a running cleaner (owned by `self`).
+        unsafe { shim::nova_shim_cleaner_wake(self.0.as_ptr()) };
+    }
+}
+
+impl Drop for Cleaner {
+    fn drop(&mut self) {
+        // SAFETY: started in `start`; stops the thread and waits for it.
+        unsafe { shim::nova_shim_cleaner_stop(self.0.as_ptr()) };
+    }
+}
+
+#[no_mangle]
+extern "C" fn nova_rs_clean(sbi: *mut c_void) -> c_int {
+    // SAFETY: the pointer `Cleaner::start` gave the thread; the `Sbi`
+    // outlives it.
+    let sbi = unsafe { &*sbi.cast::<Sbi>() };
+    match clean(sbi) {
+        Ok(()) => 0,
+        Err(e) => {
+            pr_err!("{}: snapshot cleaner: {:?}\n", sbi.name(), e);
+            e.to_errno()
+        }
+    }
 }
 
 #[kernel::macros::kunit_tests(nova_snapshot)]

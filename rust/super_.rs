@@ -11,7 +11,7 @@ use crate::format::snapshot::SnapSet;
 use crate::inode::{self, NovaInode};
 use crate::itable::ITable;
 use crate::pm::Pm;
-use crate::snapshot::{FaultGate, Snapshots};
+use crate::snapshot::{Cleaner, FaultGate, Snapshots};
 use crate::{journal, shim, vfs};
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::bindings;
@@ -70,11 +70,17 @@ pub(crate) struct Stats {
     pub(crate) log_pages: AtomicU64,
     pub(crate) journal_commits: AtomicU64,
     pub(crate) snapshots_taken: AtomicU64,
+    pub(crate) cleaner_runs: AtomicU64,
+    pub(crate) cleaner_freed: AtomicU64,
 }
 
 /// One mounted nova file system (`sb->s_fs_info`).
 #[pin_data]
 pub(crate) struct Sbi {
+    /// The snapshot cleaner thread; first, so it is stopped before any
+    /// other field goes.
+    #[pin]
+    cleaner: Mutex<Option<Cleaner>>,
     pm: Pm,
     dax: *mut kernel::ffi::c_void,
     sb: *mut bindings::super_block,
@@ -89,6 +95,9 @@ pub(crate) struct Sbi {
     pub(crate) log_lock: Mutex<()>,
     /// Write faults pass it; taking a snapshot closes it.
     pub(crate) gate: FaultGate,
+    /// Serialises `snapshot::clean` (the thread, unmount, `check`).
+    #[pin]
+    pub(crate) clean_lock: Mutex<()>,
     /// The live snapshots (`snapshot.rs`); taken before `log_lock`.
     #[pin]
     pub(crate) snaps: Mutex<Snapshots>,
@@ -120,6 +129,17 @@ impl Sbi {
 
     pub(crate) fn pm(&self) -> &Pm {
         &self.pm
+    }
+
+    /// Wakes the snapshot cleaner (or cleans now if there is none).
+    pub(crate) fn wake_cleaner(&self) {
+        if let Some(c) = self.cleaner.lock().as_ref() {
+            c.wake();
+            return;
+        }
+        if let Err(e) = crate::snapshot::clean(self) {
+            pr_err!("{}: snapshot cleaner: {:?}\n", self.name(), e);
+        }
     }
 
     /// Whether the mount is read-only now (`-o ro`, or a snapshot).
@@ -213,8 +233,13 @@ impl Sbi {
 
     /// Clean unmount: save the allocator state and mark the superblock clean.
     pub(crate) fn unmount(&self) {
+        // Stop the cleaner and do what it had left.
+        drop(self.cleaner.lock().take());
         if self.read_only_forever() {
             return;
+        }
+        if let Err(e) = crate::snapshot::clean(self) {
+            pr_err!("{}: snapshot cleaner at unmount: {:?}\n", self.name(), e);
         }
         match self.save_freelist() {
             Ok(()) => {}
@@ -408,6 +433,7 @@ pub(crate) unsafe fn fill_super(sb: *mut bindings::super_block, opts: MountOpts)
         }
     };
     let init = pin_init!(Sbi {
+        cleaner <- new_mutex!(None),
         pm,
         dax,
         sb,
@@ -418,6 +444,7 @@ pub(crate) unsafe fn fill_super(sb: *mut bindings::super_block, opts: MountOpts)
         itable <- new_mutex!(ITable::new()),
         log_lock <- new_mutex!(()),
         gate,
+        clean_lock <- new_mutex!(()),
         snaps <- new_mutex!(Snapshots::new()),
         stats: Stats::default(),
         opts,
@@ -472,6 +499,13 @@ pub(crate) unsafe fn fill_super(sb: *mut bindings::super_block, opts: MountOpts)
     }
     // SAFETY: `sb` is ours during fill_super.
     unsafe { (*sb).s_root = d };
+    if !sbi.read_only_forever() {
+        match Cleaner::start(sbi) {
+            Ok(c) => *sbi.cleaner.lock() = Some(c),
+            // Deleting snapshots then cleans synchronously.
+            Err(_) => pr_warn!("{}: no snapshot cleaner thread\n", sbi.name()),
+        }
+    }
     pr_info!(
         "{}: mounted, {} blocks, {} free, epoch {}\n",
         sbi.name(),
@@ -705,6 +739,8 @@ pub(crate) struct CheckReport {
 /// Transactions are blocked meanwhile. Meant for tests on a quiet file
 /// system (blocks of an operation in flight are counted as leaked).
 pub(crate) fn check(sbi: &Sbi) -> Result<CheckReport> {
+    // What the cleaner has not freed yet would count as leaked.
+    crate::snapshot::clean(sbi)?;
     // Lock order: snapshots, then the log.
     let snaps = sbi.snaps.lock();
     let _g = sbi.log_lock.lock();

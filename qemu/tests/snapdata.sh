@@ -81,8 +81,15 @@ else
 	check "snapshot 1 intact after a crash" same_as /tmp/m1 1
 	check "snapshot 3 intact after a crash" same_as /tmp/m3 3
 	need "mount" mount -t nova $DEV $M
+	runs0=$(sed -n 's/^cleaner_runs //p' $P/stats)
 	check "delete snapshots 1 and 3" sh -c "echo 1 > $P/delete_snapshot && echo 3 > $P/delete_snapshot"
 	check_eq "nothing held once they are gone" 0 "$(held)"
+	# The cleaner thread frees what they kept, on its own.
+	i=0; while [ $i -lt 10 ] && [ "$(sed -n 's/^snapshot_dead_blocks //p' $P/stats)" != 0 ]; do
+		sleep 1; i=$((i + 1)); done
+	check_eq "the cleaner freed everything" 0 "$(sed -n 's/^snapshot_dead_blocks //p' $P/stats)"
+	check "the cleaner ran" test "$(sed -n 's/^cleaner_runs //p' $P/stats)" -gt "$runs0"
+	check "a cleaner thread per mount" sh -c "ps | grep -q '[n]ova_cln/pmem0'"
 	check "consistent" fsck_ok
 	# 200 rolling snapshots under a write workload, then all deleted.
 	check "rolling snapshots under writes" sh -c "
