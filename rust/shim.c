@@ -79,6 +79,10 @@ struct rw_semaphore *nova_shim_gate_new(void);
 void nova_shim_gate_free(struct rw_semaphore *gate);
 void nova_shim_gate_close(struct rw_semaphore *gate);
 void nova_shim_gate_open(struct rw_semaphore *gate);
+struct nova_cleaner;
+struct nova_cleaner *nova_shim_cleaner_start(void *sbi, const char *devname);
+void nova_shim_cleaner_wake(struct nova_cleaner *c);
+void nova_shim_cleaner_stop(struct nova_cleaner *c);
 
 /* ---- fs_context ---- */
 
@@ -453,6 +457,36 @@ void nova_shim_inode_unlock(struct inode *inode, bool shared)
 }
 
 /*
+ * The fault gate: write faults pass it shared, taking a snapshot closes it.
+ * It also counts the shared writable mappings of the mount, so a snapshot
+ * skips the walk over every inode when there are none.
+ */
+struct nova_gate {
+	struct rw_semaphore sem;	/* first: Rust holds &sem */
+	atomic_long_t shared_writable;
+};
+
+static struct nova_gate *nova_gate_of(struct super_block *sb)
+{
+	return container_of(nova_rs_fault_gate(sb), struct nova_gate, sem);
+}
+
+struct rw_semaphore *nova_shim_gate_new(void)
+{
+	struct nova_gate *gate = kzalloc(sizeof(*gate), GFP_KERNEL);
+
+	if (!gate)
+		return NULL;
+	init_rwsem(&gate->sem);
+	return &gate->sem;
+}
+
+void nova_shim_gate_free(struct rw_semaphore *gate)
+{
+	kfree(container_of(gate, struct nova_gate, sem));
+}
+
+/*
  * ---- mmap: DAX faults ----
  *
  * Faults go through dax_iomap_fault() with nova's iomap ops, which ask Rust
@@ -543,7 +577,26 @@ static vm_fault_t nova_dax_fault(struct vm_fault *vmf)
 	return ret;
 }
 
+static void nova_vma_count(struct vm_area_struct *vma, long delta)
+{
+	if (vma_is_shared_maywrite(vma))
+		atomic_long_add(delta,
+				&nova_gate_of(file_inode(vma->vm_file)->i_sb)->shared_writable);
+}
+
+static void nova_vma_open(struct vm_area_struct *vma)
+{
+	nova_vma_count(vma, 1);
+}
+
+static void nova_vma_close(struct vm_area_struct *vma)
+{
+	nova_vma_count(vma, -1);
+}
+
 static const struct vm_operations_struct nova_dax_vm_ops = {
+	.open = nova_vma_open,
+	.close = nova_vma_close,
 	.fault = nova_dax_fault,
 	.page_mkwrite = nova_dax_fault,
 	.pfn_mkwrite = nova_dax_fault,
@@ -557,6 +610,9 @@ int nova_shim_mmap_prepare(struct vm_area_desc *desc)
 		return -EOPNOTSUPP;
 	file_accessed(desc->file);
 	desc->vm_ops = &nova_dax_vm_ops;
+	/* The first VMA gets no ->open; its ->close balances this. */
+	if (is_shared_maywrite(&desc->vma_flags))
+		atomic_long_inc(&nova_gate_of(inode->i_sb)->shared_writable);
 	return 0;
 }
 
@@ -629,6 +685,9 @@ void nova_shim_unmap_all(struct super_block *sb)
 {
 	struct inode *inode, *toput = NULL;
 
+	if (!atomic_long_read(&nova_gate_of(sb)->shared_writable))
+		return;
+
 	spin_lock(&sb->s_inode_list_lock);
 	list_for_each_entry(inode, &sb->s_inodes, i_sb_list) {
 		spin_lock(&inode->i_lock);
@@ -652,20 +711,6 @@ void nova_shim_unmap_all(struct super_block *sb)
 	iput(toput);
 }
 
-/* The fault gate: write faults pass it shared, taking a snapshot closes it. */
-struct rw_semaphore *nova_shim_gate_new(void)
-{
-	struct rw_semaphore *gate = kmalloc(sizeof(*gate), GFP_KERNEL);
-
-	if (gate)
-		init_rwsem(gate);
-	return gate;
-}
-
-void nova_shim_gate_free(struct rw_semaphore *gate)
-{
-	kfree(gate);
-}
 
 void nova_shim_gate_close(struct rw_semaphore *gate)
 {
