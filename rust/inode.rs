@@ -600,12 +600,21 @@ fn cut_data(ni: &NovaInode, size: u64, epoch: u64) -> Result {
 
 /// Logs an inode's current modification and change times.
 pub(crate) fn log_times(ni: &NovaInode) -> Result {
+    let mut buf = times_entry(0, 0, ni.time(1), ni.time(2))?;
+    let mut tx = Tx::begin(ni.sbi());
+    tx.append(ni, &mut buf)?;
+    tx.commit()
+}
+
+/// Encodes a `SetAttr` entry of the modification and change times (and
+/// of whatever `extra` adds to the mask, with `size`).
+fn times_entry(extra: u32, size: u64, mtime: (i64, u32), ctime: (i64, u32)) -> Result<[u8; 128]> {
     let mut e = SetAttrEntry::from_bytes(&[0u8; 128]).ok_or(EINVAL)?;
     e.hdr.etype = EntryType::SetAttr as u8;
     e.hdr.slots = 2;
-    e.mask.set(ATTR_MTIME | ATTR_CTIME);
-    for k in 1..3 {
-        let (sec, nsec) = ni.time(k as i32);
+    e.mask.set(extra | ATTR_MTIME | ATTR_CTIME);
+    e.size.set(size);
+    for (k, (sec, nsec)) in [(1usize, mtime), (2, ctime)] {
         if let (Some(ts), Some(tn)) = (e.time_sec.get_mut(k), e.time_nsec.get_mut(k)) {
             ts.set(sec as u64);
             tn.set(nsec);
@@ -613,27 +622,13 @@ pub(crate) fn log_times(ni: &NovaInode) -> Result {
     }
     let mut buf = [0u8; 128];
     buf.copy_from_slice(e.as_bytes());
-    let mut tx = Tx::begin(ni.sbi());
-    tx.append(ni, &mut buf)?;
-    tx.commit()
+    Ok(buf)
 }
 
 /// Grows a file to `size` (no data written), logged as a size change
 /// with the modification time `t`, the way a truncate is.
 pub(crate) fn set_size_logged(ni: &NovaInode, size: u64, t: (i64, u32)) -> Result {
-    let mut e = SetAttrEntry::from_bytes(&[0u8; 128]).ok_or(EINVAL)?;
-    e.hdr.etype = EntryType::SetAttr as u8;
-    e.hdr.slots = 2;
-    e.mask.set(ATTR_SIZE | ATTR_MTIME | ATTR_CTIME);
-    e.size.set(size);
-    for k in 1..3 {
-        if let (Some(ts), Some(tn)) = (e.time_sec.get_mut(k), e.time_nsec.get_mut(k)) {
-            ts.set(t.0 as u64);
-            tn.set(t.1);
-        }
-    }
-    let mut buf = [0u8; 128];
-    buf.copy_from_slice(e.as_bytes());
+    let mut buf = times_entry(ATTR_SIZE, size, t, t)?;
     let ml = MappingLock::new(ni);
     ml.break_layout(size.div_ceil(BLOCK_SIZE) << BLOCK_SHIFT, i64::MAX as u64)?;
     let old_size = ni.size();

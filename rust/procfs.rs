@@ -77,31 +77,16 @@ extern "C" fn nova_rs_proc_show(
             seq_print!(m, "snapshot_held_blocks {}\n", snaps.held_blocks());
             seq_print!(m, "snapshot_dead_blocks {}\n", snaps.dead_blocks());
         }
-        seq_print!(
-            m,
-            "snapshots_taken {}\n",
-            sbi.stats.snapshots_taken.load(Ordering::Relaxed)
-        );
-        seq_print!(
-            m,
-            "cleaner_runs {}\n",
-            sbi.stats.cleaner_runs.load(Ordering::Relaxed)
-        );
-        seq_print!(
-            m,
-            "cleaner_freed_blocks {}\n",
-            sbi.stats.cleaner_freed.load(Ordering::Relaxed)
-        );
-        seq_print!(
-            m,
-            "log_pages_allocated {}\n",
-            sbi.stats.log_pages.load(Ordering::Relaxed)
-        );
-        seq_print!(
-            m,
-            "journal_commits {}\n",
-            sbi.stats.journal_commits.load(Ordering::Relaxed)
-        );
+        let st = &sbi.stats;
+        for (name, v) in [
+            ("snapshots_taken", &st.snapshots_taken),
+            ("cleaner_runs", &st.cleaner_runs),
+            ("cleaner_freed_blocks", &st.cleaner_freed),
+            ("log_pages_allocated", &st.log_pages),
+            ("journal_commits", &st.journal_commits),
+        ] {
+            seq_print!(m, "{} {}\n", name, v.load(Ordering::Relaxed));
+        }
         let it = sbi.itable.lock();
         seq_print!(m, "inodes_used {}\n", it.used());
         seq_print!(m, "inode_table_pages {}\n", it.pages().len());
