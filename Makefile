@@ -6,6 +6,8 @@
 #   make demo     a short scripted tour in the VM, then power off
 #   make test     every test; ends with "N passed, N failed"
 #   make test T=name   one guest test or KUnit suite
+#   make test-debug [T=name]  the same on the debug kernel (KASAN,
+#                 lockdep, atomic-sleep and Rust overflow checks)
 #   make bench    benchmarks (nova vs ext4 -o dax, mount/recovery time)
 #
 # KDIR=/path/to/linux (or KERNEL_SRC) builds against your own tree.
@@ -17,7 +19,7 @@ else
 SHELL := /bin/bash
 TOP := $(CURDIR)
 
-.PHONY: all module setup kernel run demo test bench host-test clean fmt fmt-check
+.PHONY: all module setup kernel run demo test test-debug bench host-test clean fmt fmt-check
 
 all: module
 
@@ -37,7 +39,10 @@ demo: module
 	@bash qemu/run.sh --demo
 
 test:
-	@bash scripts/test.sh $(T)
+	@NOVA_KFLAVOR=fast bash scripts/test.sh $(T)
+
+test-debug:
+	@NOVA_KFLAVOR=debug bash scripts/test.sh $(T)
 
 bench:
 	@bash scripts/bench.sh $(T)

@@ -65,7 +65,7 @@ case "${NOVA_KVM:-auto}" in
 esac
 
 pmem=${NOVA_PMEM:-512M}
-cmdline="console=ttyS0 memmap=$pmem!1G nova.mode=$mode nova.test=$test nova.phase=$phase panic=-1 oops=panic kasan.fault=report nokaslr loglevel=7"
+cmdline="console=ttyS0 memmap=$pmem!1G nova.mode=$mode nova.test=$test nova.phase=$phase nova.flavor=$NOVA_KFLAVOR panic=-1 oops=panic kasan.fault=report nokaslr loglevel=7"
 [ "$mode" = run ] && [ $interactive = 1 ] && cmdline="${cmdline/ loglevel=7/ loglevel=6}"
 qemu=(qemu-system-x86_64 "${accel[@]}" -smp 2 -m 2G
 	-object "memory-backend-file,id=pc.ram,size=2G,mem-path=$image,share=on"

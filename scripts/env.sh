@@ -8,7 +8,20 @@ NOVA_KPKG=${NOVA_KPKG:-linux-source-7.3}
 NOVA_KSUITE=${NOVA_KSUITE:-trixie-backports}
 NOVA_LLVM=${NOVA_LLVM:--19}
 NOVA_BINDGEN_VERSION=${NOVA_BINDGEN_VERSION:-0.73.2}
-NOVA_KCONFIG=${NOVA_KCONFIG:-$NOVA_TOP/scripts/kernel.config}
+# Kernel flavour: "fast" (scripts/kernel.config) for make run/test, or
+# "debug" (plus scripts/kernel-debug.config: KASAN, lockdep, atomic-sleep
+# checks, Rust overflow checks) for make test-debug.
+NOVA_KFLAVOR=${NOVA_KFLAVOR:-fast}
+
+# The config fragments of the flavour, in merge order.
+nova_kconfigs() {
+	echo "$NOVA_TOP/scripts/kernel.config"
+	case "$NOVA_KFLAVOR" in
+	fast) ;;
+	debug) echo "$NOVA_TOP/scripts/kernel-debug.config" ;;
+	*) die "NOVA_KFLAVOR must be fast or debug, not '$NOVA_KFLAVOR'" ;;
+	esac
+}
 
 export PATH="$HOME/.cargo/bin:$PATH"
 
@@ -22,7 +35,8 @@ nova_kernel_key() {
 	ver=$(cat "$NOVA_CACHE/src/$NOVA_KPKG.version" 2>/dev/null || echo unknown)
 	{
 		echo "$ver"
-		cat "$NOVA_KCONFIG"
+		local f
+		for f in $(nova_kconfigs); do cat "$f"; done
 		rustc --version 2>/dev/null
 		"clang$NOVA_LLVM" --version 2>/dev/null | head -n 1
 	} | sha256sum | cut -c1-16

@@ -12,7 +12,8 @@ set -uo pipefail
 . "$(dirname "$0")/env.sh"
 only=${1:-}
 cd "$NOVA_TOP"
-out="$NOVA_TOP/build/test"
+out="$NOVA_TOP/build/test-$NOVA_KFLAVOR"
+echo "== kernel flavour: $NOVA_KFLAVOR"
 rm -rf "$out"
 mkdir -p "$out"
 
