@@ -179,7 +179,12 @@ impl DirIndex {
             return Ok(());
         }
         if d.remove {
-            self.remove(d.name).map(|_| ())
+            // Log GC may have dropped the add of a name whose removal it
+            // had to keep: removing an absent name is then a no-op.
+            match self.remove(d.name) {
+                Ok(_) | Err(ENOENT) => Ok(()),
+                Err(e) => Err(e),
+            }
         } else {
             self.insert(d.name, d.ino, d.dtype)
         }

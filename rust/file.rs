@@ -302,6 +302,7 @@ pub(crate) unsafe fn write_iter(
     unsafe { shim::nova_shim_inode_lock(i, false) };
     // SAFETY: per the contract, with the inode locked.
     let r = unsafe { write_locked(ni, iocb, from) };
+    crate::gc::maybe(ni);
     // SAFETY: locked above.
     unsafe { shim::nova_shim_inode_unlock(i, false) };
     r

@@ -26,6 +26,12 @@ pub(crate) struct LogPos {
     pub(crate) slot: u64,
     pub(crate) head: u64,
     pub(crate) tail: u64,
+    /// Pages in the log.
+    pub(crate) pages: u64,
+    /// Log GC is due at this many pages.
+    pub(crate) gc_at: u64,
+    /// Queued for the cleaner thread's log GC.
+    pub(crate) queued: bool,
 }
 
 /// nova's inode: the VFS inode plus nova's DRAM state.
@@ -150,13 +156,37 @@ impl NovaInode {
         *self.log.lock()
     }
 
-    pub(crate) fn set_tail(&self, t: u64) {
-        self.log.lock().tail = t;
+    /// After a commit: the new tail and the pages appended. Returns
+    /// whether the log just became due for GC (it is then marked queued).
+    pub(crate) fn advance(&self, t: u64, added: u64) -> bool {
+        let mut l = self.log.lock();
+        l.tail = t;
+        l.pages = l.pages.saturating_add(added);
+        if l.pages >= l.gc_at && !l.queued {
+            l.queued = true;
+            return true;
+        }
+        false
+    }
+
+    /// After a log GC: the new log, and the next threshold.
+    pub(crate) fn log_collected(&self, head: u64, tail: u64, pages: u64) {
+        let mut l = self.log.lock();
+        l.head = head;
+        l.tail = tail;
+        l.pages = pages;
+        l.gc_at = gc_threshold(pages);
+        l.queued = false;
     }
 
     fn set_log(&self, p: LogPos) {
         *self.log.lock() = p;
     }
+}
+
+/// The log size at which a log of `pages` pages is next collected.
+fn gc_threshold(pages: u64) -> u64 {
+    pages.saturating_mul(2).max(crate::gc::GC_MIN_PAGES)
 }
 
 fn dtype_of(mode: u32) -> u8 {
@@ -300,7 +330,12 @@ fn fill(sbi: &Sbi, ni: &NovaInode, ino: u64) -> Result {
         ni.set_time(k, t, pi.time_nsec.get().min(999_999_999));
     }
     let (head, tail) = (pi.log_head.get(), pi.log_tail.get());
-    ni.set_log(LogPos { slot, head, tail });
+    ni.set_log(LogPos {
+        slot,
+        head,
+        tail,
+        ..LogPos::default()
+    });
     if mode & bindings::S_IFMT == bindings::S_IFDIR {
         ni.dir.lock().set_parent(ino);
     }
@@ -322,7 +357,10 @@ fn fill(sbi: &Sbi, ni: &NovaInode, ino: u64) -> Result {
                     return Err(err);
                 }
             }
-            Ok(None) => break,
+            Ok(None) => {
+                ni.log_collected(head, tail, w.pages());
+                break;
+            }
             Err(e) => {
                 pr_err!("{}: inode {}: corrupt log: {:?}\n", sbi.name(), ino, e);
                 return Err(EIO);
@@ -469,6 +507,9 @@ pub(crate) fn new_inode(
         slot,
         head: page,
         tail: page,
+        pages: 1,
+        gc_at: gc_threshold(1),
+        queued: false,
     });
     if mode & bindings::S_IFMT == bindings::S_IFDIR {
         ni.dir.lock().set_parent(dir.ino());
@@ -608,7 +649,7 @@ pub(crate) fn log_times(ni: &NovaInode) -> Result {
 
 /// Encodes a `SetAttr` entry of the modification and change times (and
 /// of whatever `extra` adds to the mask, with `size`).
-fn times_entry(extra: u32, size: u64, mtime: (i64, u32), ctime: (i64, u32)) -> Result<[u8; 128]> {
+pub(crate) fn times_entry(extra: u32, size: u64, mtime: (i64, u32), ctime: (i64, u32)) -> Result<[u8; 128]> {
     let mut e = SetAttrEntry::from_bytes(&[0u8; 128]).ok_or(EINVAL)?;
     e.hdr.etype = EntryType::SetAttr as u8;
     e.hdr.slots = 2;
@@ -745,7 +786,7 @@ fn free_inode_blocks(
         pages.push(b, GFP_KERNEL).map_err(|_| ENOMEM)
     })?;
     for &b in pages.iter() {
-        sbi.alloc.free(b, 1)?;
+        crate::log::free_log_page(sbi, b * BLOCK_SIZE)?;
     }
     for (b, l) in data {
         sbi.alloc.free(b, l)?;

@@ -34,12 +34,21 @@ pub(crate) fn new_log_page(sbi: &Sbi, ino: u64) -> Result<u64> {
     Ok(addr)
 }
 
+/// Frees a log page (of a deleted inode, an aborted append, or a log GC).
+pub(crate) fn free_log_page(sbi: &Sbi, addr: u64) -> Result {
+    sbi.alloc.free(addr / BLOCK_SIZE, 1)?;
+    sbi.stats.log_pages_freed.fetch_add(1, Ordering::Relaxed);
+    Ok(())
+}
+
 /// One inode's part in a transaction.
 struct Part {
     /// Byte address of the inode's slot.
     slot: u64,
     old_tail: u64,
     new_tail: u64,
+    /// Log pages this transaction linked to the inode's log.
+    added: u64,
     inode: *const NovaInode,
 }
 
@@ -98,6 +107,7 @@ impl<'a> Tx<'a> {
                         slot: pos.slot,
                         old_tail: pos.tail,
                         new_tail: pos.tail,
+                        added: 0,
                         inode: inode as *const _,
                     },
                     GFP_KERNEL,
@@ -112,6 +122,7 @@ impl<'a> Tx<'a> {
             None => {
                 let page = new_log_page(self.sbi, inode.ino())?;
                 self.new_pages.push(page, GFP_KERNEL)?;
+                part.added += 1;
                 let cur = part.new_tail;
                 if cur % BLOCK_SIZE < LOG_TAIL_OFFSET {
                     // Pad the rest of the old page.
@@ -173,7 +184,11 @@ impl<'a> Tx<'a> {
             // SAFETY: the inode pointer was taken from a live reference in
             // `append`, and the caller keeps that inode alive for the
             // transaction's lifetime (it holds a reference to it).
-            unsafe { (*p.inode).set_tail(p.new_tail) };
+            let ni = unsafe { &*p.inode };
+            if ni.advance(p.new_tail, p.added) {
+                // Its log is due for GC: the cleaner thread does it.
+                self.sbi.queue_gc(ni.ino());
+            }
         }
         self.new_pages.clear();
         f();
@@ -186,7 +201,7 @@ impl Drop for Tx<'_> {
         // An aborted transaction: pages it linked past committed tails are
         // unreachable from any tail; give them back.
         for &p in self.new_pages.iter() {
-            let _ = self.sbi.alloc.free(p / BLOCK_SIZE, 1);
+            let _ = free_log_page(self.sbi, p);
         }
     }
 }

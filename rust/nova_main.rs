@@ -18,6 +18,7 @@ mod format;
 mod balloc;
 mod dir;
 mod file;
+mod gc;
 mod inode;
 mod itable;
 mod journal;

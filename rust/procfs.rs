@@ -83,6 +83,10 @@ extern "C" fn nova_rs_proc_show(
             ("cleaner_runs", &st.cleaner_runs),
             ("cleaner_freed_blocks", &st.cleaner_freed),
             ("log_pages_allocated", &st.log_pages),
+            ("log_pages_freed", &st.log_pages_freed),
+            ("log_gc_runs", &st.log_gc_runs),
+            ("log_gc_fast_pages", &st.log_gc_fast_pages),
+            ("log_gc_copies", &st.log_gc_copies),
             ("journal_commits", &st.journal_commits),
         ] {
             seq_print!(m, "{} {}\n", name, v.load(Ordering::Relaxed));

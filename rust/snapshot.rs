@@ -401,6 +401,7 @@ extern "C" fn nova_rs_clean(sbi: *mut c_void) -> c_int {
     // SAFETY: the pointer `Cleaner::start` gave the thread; the `Sbi`
     // outlives it.
     let sbi = unsafe { &*sbi.cast::<Sbi>() };
+    crate::gc::run_queue(sbi);
     match clean(sbi) {
         Ok(()) => 0,
         Err(e) => {

@@ -72,6 +72,10 @@ pub(crate) struct Stats {
     pub(crate) snapshots_taken: AtomicU64,
     pub(crate) cleaner_runs: AtomicU64,
     pub(crate) cleaner_freed: AtomicU64,
+    pub(crate) log_pages_freed: AtomicU64,
+    pub(crate) log_gc_runs: AtomicU64,
+    pub(crate) log_gc_fast_pages: AtomicU64,
+    pub(crate) log_gc_copies: AtomicU64,
 }
 
 /// One mounted nova file system (`sb->s_fs_info`).
@@ -101,6 +105,10 @@ pub(crate) struct Sbi {
     /// The live snapshots (`snapshot.rs`); taken before `log_lock`.
     #[pin]
     pub(crate) snaps: Mutex<Snapshots>,
+    /// Inodes whose logs are due for GC, for the cleaner thread (a leaf
+    /// lock: taken under the log lock).
+    #[pin]
+    gc_queue: Mutex<KVec<u64>>,
     pub(crate) stats: Stats,
     pub(crate) opts: MountOpts,
     proc_added: bool,
@@ -129,6 +137,30 @@ impl Sbi {
 
     pub(crate) fn pm(&self) -> &Pm {
         &self.pm
+    }
+
+    /// Queues `ino` for log GC by the cleaner thread (nothing without
+    /// one: the write path collects when the log has doubled).
+    pub(crate) fn queue_gc(&self, ino: u64) {
+        if let Some(c) = self.cleaner.lock().as_ref() {
+            if self.gc_queue.lock().push(ino, GFP_KERNEL).is_ok() {
+                c.wake();
+            }
+        }
+    }
+
+    /// Takes the inodes queued for log GC.
+    pub(crate) fn take_gc_queue(&self) -> KVec<u64> {
+        core::mem::take(&mut *self.gc_queue.lock())
+    }
+
+    /// Stops the cleaner thread (before the VFS evicts the inodes: the
+    /// thread may hold one).
+    pub(crate) fn stop_cleaner(&self) {
+        // Stopped outside the lock: the thread may be queueing work.
+        let c = self.cleaner.lock().take();
+        drop(c);
+        self.gc_queue.lock().clear();
     }
 
     /// Wakes the snapshot cleaner (or cleans now if there is none).
@@ -234,7 +266,7 @@ impl Sbi {
     /// Clean unmount: save the allocator state and mark the superblock clean.
     pub(crate) fn unmount(&self) {
         // Stop the cleaner and do what it had left.
-        drop(self.cleaner.lock().take());
+        self.stop_cleaner();
         if self.read_only_forever() {
             return;
         }
@@ -446,6 +478,7 @@ pub(crate) unsafe fn fill_super(sb: *mut bindings::super_block, opts: MountOpts)
         gate,
         clean_lock <- new_mutex!(()),
         snaps <- new_mutex!(Snapshots::new()),
+        gc_queue <- new_mutex!(KVec::new()),
         stats: Stats::default(),
         opts,
         proc_added: false,

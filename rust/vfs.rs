@@ -156,6 +156,11 @@ extern "C" fn kill_sb(sb: *mut bindings::super_block) {
     // generic shutdown has evicted every inode.
     unsafe {
         let info = (*sb).s_fs_info;
+        if !info.is_null() {
+            // The cleaner thread may hold an inode: stop it before the
+            // VFS evicts them all.
+            Sbi::from_sb(sb).stop_cleaner();
+        }
         bindings::kill_block_super(sb);
         if !info.is_null() {
             super_::release_sbi(info);
@@ -245,7 +250,10 @@ extern "C" fn create(
     mode: bindings::umode_t,
 ) -> c_int {
     // SAFETY: the VFS holds `dir` locked and `d` is a negative dentry in it.
-    errno(unsafe { namei::create(ni(dir), d, u32::from(mode) | bindings::S_IFREG, 0, None) })
+    let r = unsafe { namei::create(ni(dir), d, u32::from(mode) | bindings::S_IFREG, 0, None) };
+    // SAFETY: `dir` is a live nova inode the VFS holds locked.
+    crate::gc::maybe(unsafe { ni(dir) });
+    errno(r)
 }
 
 extern "C" fn mknod(
@@ -256,7 +264,10 @@ extern "C" fn mknod(
     rdev: bindings::dev_t,
 ) -> c_int {
     // SAFETY: as for `create`.
-    errno(unsafe { namei::create(ni(dir), d, u32::from(mode), rdev, None) })
+    let r = unsafe { namei::create(ni(dir), d, u32::from(mode), rdev, None) };
+    // SAFETY: `dir` is a live nova inode the VFS holds locked.
+    crate::gc::maybe(unsafe { ni(dir) });
+    errno(r)
 }
 
 extern "C" fn symlink(
@@ -290,17 +301,26 @@ extern "C" fn link(
     d: *mut bindings::dentry,
 ) -> c_int {
     // SAFETY: the VFS holds `dir` and the source inode locked.
-    errno(unsafe { namei::link(old, ni(dir), d) })
+    let r = unsafe { namei::link(old, ni(dir), d) };
+    // SAFETY: `dir` is a live nova inode the VFS holds locked.
+    crate::gc::maybe(unsafe { ni(dir) });
+    errno(r)
 }
 
 extern "C" fn unlink(dir: *mut bindings::inode, d: *mut bindings::dentry) -> c_int {
     // SAFETY: the VFS holds `dir` and the victim locked.
-    errno(unsafe { namei::unlink(ni(dir), d, false) })
+    let r = unsafe { namei::unlink(ni(dir), d, false) };
+    // SAFETY: `dir` is a live nova inode the VFS holds locked.
+    crate::gc::maybe(unsafe { ni(dir) });
+    errno(r)
 }
 
 extern "C" fn rmdir(dir: *mut bindings::inode, d: *mut bindings::dentry) -> c_int {
     // SAFETY: as for `unlink`.
-    errno(unsafe { namei::unlink(ni(dir), d, true) })
+    let r = unsafe { namei::unlink(ni(dir), d, true) };
+    // SAFETY: `dir` is a live nova inode the VFS holds locked.
+    crate::gc::maybe(unsafe { ni(dir) });
+    errno(r)
 }
 
 extern "C" fn rename(
@@ -312,7 +332,14 @@ extern "C" fn rename(
     flags: c_uint,
 ) -> c_int {
     // SAFETY: the VFS holds the rename lock and both directories locked.
-    errno(unsafe { namei::rename(ni(odir), od, ni(ndir), nd, flags) })
+    let r = unsafe { namei::rename(ni(odir), od, ni(ndir), nd, flags) };
+    // SAFETY: both are live nova inodes the VFS holds locked.
+    let (o, n) = unsafe { (ni(odir), ni(ndir)) };
+    crate::gc::maybe(o);
+    if !core::ptr::eq(o, n) {
+        crate::gc::maybe(n);
+    }
+    errno(r)
 }
 
 extern "C" fn setattr(

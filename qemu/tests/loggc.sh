@@ -1,0 +1,69 @@
+# Log GC: the log of a file overwritten a million times and of a directory
+# with 100,000 create/unlink pairs stays bounded (log pages in use and
+# free blocks from /proc/fs/nova/pmem0/stats), live entries scattered
+# over many pages get copied into a compact log, content stays right,
+# a snapshot still sees what it saw, and remount and crash recovery
+# (a power cut in the middle of an overwrite loop) still work.
+# boots: 2
+# cutoff: 30
+. /tests/lib.sh
+# run DESC CMD...: like check, with the command's output on the console.
+run() {
+	d=$1
+	shift
+	if "$@"; then pass "$d"; else fail "$d"; fi
+}
+P=/proc/fs/nova/pmem0
+stat() { sed -n "s/^$1 //p" $P/stats; }
+# A million overwrites; a tenth of that on the (slow) debug kernel.
+N=1000000
+C=100000 S=20000
+grep -q nova.flavor=debug /proc/cmdline && N=20000 C=5000 S=2000
+phase=${1:-1}
+if [ "$phase" = 1 ]; then
+	mkfs_mount || exit 1
+	# Overwrite until the power is cut (possibly in the middle of a GC).
+	logload overwrite $M/hot 0
+	exit 0
+fi
+need "mount after the cut-off (recovery)" mount -t nova $DEV $M
+check "recovery happened" sh -c "dmesg | grep -q 'recovered after unclean shutdown'"
+run "after the cut the block is one whole write" logload verify $M/hot
+check "consistent after recovery" fsck_ok
+start=$(free_blocks)
+t0=$(date +%s)
+run "$N overwrites of one block, log pages in use stay <= 80" logload -m 80 overwrite $M/one $N
+echo "overwrites took $(($(date +%s) - t0)) s"
+check "the last write is there" logload verify $M/one $((N - 1))
+check "log GC ran" test "$(stat log_gc_runs)" -gt 10
+check "fast GC freed pages" test "$(stat log_gc_fast_pages)" -gt $((N / 200))
+mkdir $M/d
+t0=$(date +%s)
+run "$C create/unlink pairs, log pages in use stay <= 80" logload -m 80 churn $M/d $C
+echo "churn took $(($(date +%s) - t0)) s"
+check_eq "the directory is empty" "" "$(ls $M/d)"
+copies=$(stat log_gc_copies)
+run "630 blocks with live entries on every log page" logload sparse $M/sparse 630
+check "thorough GC copied a log" test "$(stat log_gc_copies)" -gt "$copies"
+check "sparse content right" logload sparse-verify $M/sparse 630
+rm $M/sparse
+check "free blocks stay bounded (start $start, now $(free_blocks))" test "$(free_blocks)" -ge $((start - 200))
+check "consistent" fsck_ok
+# A snapshot keeps the entry it sees while GC collects around it.
+echo > $P/create_snapshot
+s=$(stat epoch)
+s=$((s - 1))
+run "overwrites after a snapshot" logload -m 80 overwrite $M/one $S
+check "the last write is there" logload verify $M/one $((S - 1))
+check "remount" remount
+check "after remount too" logload verify $M/one $((S - 1))
+check "consistent after remount" fsck_ok
+umount $M
+check "mount the snapshot" mount -t nova -o snapshot=$s $DEV $M
+check "the snapshot sees the write before it" logload verify $M/one $((N - 1))
+umount $M
+check "mount again" mount -t nova $DEV $M
+check "delete the snapshot" sh -c "echo $s > $P/delete_snapshot"
+check "the live file after deleting the snapshot" logload verify $M/one $((S - 1))
+check "consistent at the end" fsck_ok
+umount $M
