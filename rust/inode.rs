@@ -649,7 +649,12 @@ pub(crate) fn log_times(ni: &NovaInode) -> Result {
 
 /// Encodes a `SetAttr` entry of the modification and change times (and
 /// of whatever `extra` adds to the mask, with `size`).
-pub(crate) fn times_entry(extra: u32, size: u64, mtime: (i64, u32), ctime: (i64, u32)) -> Result<[u8; 128]> {
+pub(crate) fn times_entry(
+    extra: u32,
+    size: u64,
+    mtime: (i64, u32),
+    ctime: (i64, u32),
+) -> Result<[u8; 128]> {
     let mut e = SetAttrEntry::from_bytes(&[0u8; 128]).ok_or(EINVAL)?;
     e.hdr.etype = EntryType::SetAttr as u8;
     e.hdr.slots = 2;
