@@ -6,9 +6,10 @@
 //! tries the caller's CPU region first, then the others. Freed blocks go
 //! back to the region that owns them, merging with their neighbours.
 
+use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::new_mutex;
 use kernel::prelude::*;
-use kernel::rbtree::{RBTree, RBTreeNode};
+use kernel::rbtree::{RBTree, RBTreeNode, RBTreeNodeReservation};
 use kernel::sync::Mutex;
 
 /// A set of disjoint, non-adjacent block ranges, keyed by first block
@@ -17,6 +18,9 @@ use kernel::sync::Mutex;
 pub(crate) struct RangeSet {
     tree: RBTree<u64, u64>,
     free: u64,
+    /// A node kept from a removed range, for the next insert that needs
+    /// one (so a free after an allocation rarely needs memory).
+    spare: Option<RBTreeNodeReservation<u64, u64>>,
 }
 
 impl RangeSet {
@@ -24,6 +28,7 @@ impl RangeSet {
         Self {
             tree: RBTree::new(),
             free: 0,
+            spare: None,
         }
     }
 
@@ -88,20 +93,28 @@ impl RangeSet {
                 }
             }
             (None, Some((ns, nl))) => {
-                let node = RBTreeNode::new(start, len + nl, GFP_KERNEL)?;
-                self.tree.remove(&ns);
-                self.tree.insert(node);
+                // Re-key the next range's node: no memory needed.
+                if let Some(n) = self.tree.remove_node(&ns) {
+                    self.tree
+                        .insert(n.into_reservation().into_node(start, len + nl));
+                }
             }
             (None, None) => {
-                self.tree.insert(RBTreeNode::new(start, len, GFP_KERNEL)?);
+                let node = match self.spare.take() {
+                    Some(r) => r.into_node(start, len),
+                    None => RBTreeNode::new(start, len, GFP_KERNEL)?,
+                };
+                self.tree.insert(node);
             }
         }
         self.free += len;
         Ok(())
     }
 
-    /// Takes up to `want` contiguous blocks from the first range: returns
-    /// `(start, got)` with `1 <= got <= want`, or `None` if empty.
+    /// Takes up to `want` contiguous blocks from the end of the first
+    /// range: returns `(start, got)` with `1 <= got <= want`, or `None` if
+    /// empty. Needs no memory (the range shrinks in place), so it fails
+    /// only when there is no free block.
     pub(crate) fn take(&mut self, want: u64) -> Option<(u64, u64)> {
         let (start, len) = {
             let c = self.tree.cursor_front()?;
@@ -110,15 +123,15 @@ impl RangeSet {
         };
         let got = core::cmp::min(len, want);
         if got < len {
-            // Re-key the rest; allocate before changing anything.
-            let node = RBTreeNode::new(start + got, len - got, GFP_KERNEL).ok()?;
-            self.tree.remove(&start);
-            self.tree.insert(node);
-        } else {
-            self.tree.remove(&start);
+            let v = self.tree.get_mut(&start)?;
+            *v = len - got;
+        } else if let Some(n) = self.tree.remove_node(&start) {
+            if self.spare.is_none() {
+                self.spare = Some(n.into_reservation());
+            }
         }
         self.free -= got;
-        Some((start, got))
+        Some((start + len - got, got))
     }
 
     /// Removes `[start, start+len)`, which must be entirely free.
@@ -157,8 +170,26 @@ struct Region {
 }
 
 /// The block allocator of one mounted file system.
+///
+/// A few blocks are held back from ordinary allocations (data blocks, new
+/// inodes): only log appends may use them, so that the operations that
+/// free space (unlink, rmdir, truncate, deleting a snapshot, log GC)
+/// still work on a full device.
 pub(crate) struct Allocator {
     regions: KVec<Pin<KBox<Region>>>,
+    /// Free blocks in all regions.
+    free: AtomicU64,
+    /// Blocks only `alloc_reserved` may take.
+    reserved: u64,
+    /// Blocks a free could not record for lack of memory: they stay
+    /// allocated until the next mount rebuilds the allocator.
+    lost: AtomicU64,
+}
+
+/// Blocks held back for log appends on a data area of `blocks` blocks:
+/// 1/64 of it, at least 16, at most 1024 (4 MiB).
+pub(crate) fn reserve_for(blocks: u64) -> u64 {
+    (blocks / 64).clamp(16, 1024)
 }
 
 impl Allocator {
@@ -177,7 +208,12 @@ impl Allocator {
             )?;
             regions.push(r, GFP_KERNEL)?;
         }
-        Ok(Self { regions })
+        Ok(Self {
+            regions,
+            free: AtomicU64::new(0),
+            reserved: reserve_for(total.saturating_sub(first)),
+            lost: AtomicU64::new(0),
+        })
     }
 
     fn region_of(&self, block: u64) -> Option<&Region> {
@@ -188,7 +224,10 @@ impl Allocator {
     }
 
     /// Frees `[start, start+len)`, splitting at region borders. A double
-    /// free or a range outside the data area is reported and refused.
+    /// free or a range outside the data area is reported and refused. A
+    /// range that cannot be recorded for lack of memory is counted in
+    /// `lost` (it stays allocated until the next mount rebuilds the
+    /// allocator) and is not an error: callers after a commit rely on it.
     pub(crate) fn free(&self, start: u64, len: u64) -> Result {
         let mut s = start;
         let end = start.checked_add(len).ok_or(EINVAL)?;
@@ -198,21 +237,48 @@ impl Allocator {
                 return Err(EIO);
             };
             let e = core::cmp::min(end, r.end);
-            if let Err(err) = r.free.lock().insert(s, e - s) {
-                pr_err!("double free of blocks {}+{}\n", s, e - s);
-                return Err(err);
+            match r.free.lock().insert(s, e - s) {
+                Ok(()) => {
+                    self.free.fetch_add(e - s, Ordering::Relaxed);
+                }
+                Err(err) if err == ENOMEM => {
+                    self.lost.fetch_add(e - s, Ordering::Relaxed);
+                }
+                Err(err) => {
+                    pr_err!("double free of blocks {}+{}\n", s, e - s);
+                    return Err(err);
+                }
             }
             s = e;
         }
         Ok(())
     }
 
-    /// Allocates up to `want` contiguous blocks, preferring `cpu`'s region.
+    /// Allocates up to `want` contiguous blocks, preferring `cpu`'s
+    /// region, leaving the reserved blocks alone.
     pub(crate) fn alloc(&self, cpu: usize, want: u64) -> Result<(u64, u64)> {
+        let avail = self
+            .free
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.reserved);
+        if avail == 0 {
+            return Err(ENOSPC);
+        }
+        self.take(cpu, core::cmp::min(want, avail))
+    }
+
+    /// Allocates up to `want` blocks, the reserved ones too: only for log
+    /// appends (see the type's comment).
+    pub(crate) fn alloc_reserved(&self, cpu: usize, want: u64) -> Result<(u64, u64)> {
+        self.take(cpu, want)
+    }
+
+    fn take(&self, cpu: usize, want: u64) -> Result<(u64, u64)> {
         let n = self.regions.len();
         for k in 0..n {
             if let Some(r) = self.regions.get((cpu + k) % n) {
                 if let Some(got) = r.free.lock().take(want) {
+                    self.free.fetch_sub(got.1, Ordering::Relaxed);
                     return Ok(got);
                 }
             }
@@ -233,6 +299,18 @@ impl Allocator {
             .sum()
     }
 
+    /// Blocks that frees could not record (see `free`).
+    pub(crate) fn lost(&self) -> u64 {
+        self.lost.load(Ordering::Relaxed)
+    }
+
+    /// Free blocks ordinary allocations may take (`statfs`'s available).
+    pub(crate) fn available(&self) -> u64 {
+        self.free
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.reserved)
+    }
+
     /// Calls `f` on every free range (regions in order).
     pub(crate) fn for_each_range(&self, mut f: impl FnMut(u64, u64) -> Result) -> Result {
         for r in self.regions.iter() {
@@ -251,7 +329,9 @@ impl Allocator {
         if e > r.end {
             return Err(EIO);
         }
-        r.free.lock().remove(start, len)
+        r.free.lock().remove(start, len)?;
+        self.free.fetch_sub(len, Ordering::Relaxed);
+        Ok(())
     }
 }
 
@@ -299,14 +379,16 @@ mod tests {
     #[test]
     fn take_and_remove() {
         let mut s = set(&[(10, 5), (30, 10)]);
-        assert_eq!(s.take(3), Some((10, 3)));
-        assert_eq!(s.take(9), Some((13, 2)));
-        assert_eq!(s.take(4), Some((30, 4)));
-        assert!(s.remove(36, 2).is_ok());
-        assert_eq!(ranges(&s).as_slice(), &[(34, 2), (38, 2)]);
-        assert!(s.remove(34, 3).is_err());
-        assert!(s.remove(38, 2).is_ok());
-        assert_eq!(ranges(&s).as_slice(), &[(34, 2)]);
+        // Blocks come from the end of the first range (no memory needed).
+        assert_eq!(s.take(3), Some((12, 3)));
+        assert_eq!(s.take(9), Some((10, 2)));
+        assert_eq!(s.take(4), Some((36, 4)));
+        assert_eq!(ranges(&s).as_slice(), &[(30, 6)]);
+        assert!(s.remove(32, 2).is_ok());
+        assert_eq!(ranges(&s).as_slice(), &[(30, 2), (34, 2)]);
+        assert!(s.remove(30, 3).is_err());
+        assert!(s.remove(34, 2).is_ok());
+        assert_eq!(ranges(&s).as_slice(), &[(30, 2)]);
         assert_eq!(s.free_blocks(), 2);
         let mut e = RangeSet::new();
         assert_eq!(e.take(1), None);
@@ -324,5 +406,24 @@ mod tests {
         assert!(a.free(200, 1).is_err());
         assert!(a.reserve(10, 5).is_ok());
         assert_eq!(a.free_blocks(), 95);
+    }
+
+    #[test]
+    fn reserve_is_for_log_appends() {
+        let a = Allocator::new(4, 1004, 2).unwrap();
+        assert!(a.free(4, 1000).is_ok());
+        assert_eq!(reserve_for(1000), 16);
+        assert_eq!(a.available(), 984);
+        let mut got = 0;
+        while let Ok((_, n)) = a.alloc(0, 100) {
+            got += n;
+        }
+        assert_eq!(got, 984);
+        assert_eq!(a.alloc_one(1).err(), Some(ENOSPC));
+        for _ in 0..16 {
+            assert!(a.alloc_reserved(0, 1).is_ok());
+        }
+        assert!(a.alloc_reserved(0, 1).is_err());
+        assert_eq!(a.free_blocks(), 0);
     }
 }

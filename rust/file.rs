@@ -1,22 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Regular file data on DAX: the per-file extent index, and
-//! `read_iter`/`write_iter` straight between user buffers and pmem.
-//!
-//! Writes are copy-on-write: new blocks are allocated for every page the
-//! write touches, the unchanged head and tail of partial pages are copied
-//! from the old blocks, the user data is copied with cache-flushing stores,
-//! one `FileWrite` entry per contiguous run of new blocks is appended, and
-//! one tail store commits them all. Only then are the old blocks freed. A
-//! crash leaves either the old or the new content of the write.
+//! Regular file data on DAX: the per-file extent index, the mapping
+//! lock, and `read_iter` straight from pmem to user buffers. Changes of
+//! file data (write, fallocate, size changes, the fault path) are
+//! copy-on-write, in `cow.rs`.
 
 use crate::format::layout::*;
 use crate::format::le::Pod;
 use crate::inode::NovaInode;
-use crate::log::Tx;
-use crate::{shim, snapshot};
+use crate::shim;
 use kernel::bindings;
 use kernel::prelude::*;
-use kernel::rbtree::{RBTree, RBTreeNode};
+use kernel::rbtree::{RBTree, RBTreeNode, RBTreeNodeReservation};
 
 /// Blocks that left a file's index: `(first block, count, epoch they
 /// were written in)`.
@@ -32,6 +26,50 @@ pub(crate) struct FileIndex {
     map: RBTree<u64, Ext>,
     /// Pages mapped (for `st_blocks`).
     pages: u64,
+}
+
+/// Memory for changing a file index, allocated before a commit so that
+/// the change after it cannot fail: tree nodes, and room in the list of
+/// blocks that leave the index.
+pub(crate) struct IndexReserve {
+    nodes: KVec<RBTreeNodeReservation<u64, Ext>>,
+    /// Blocks that left the index, for `snapshot::release_all`.
+    pub(crate) dropped: KVec<Dropped>,
+    /// Room reserved in `dropped`.
+    want: usize,
+    /// A reservation fell short (a bug): some blocks were not recorded
+    /// and stay allocated until the next mount.
+    pub(crate) short: bool,
+}
+
+impl IndexReserve {
+    pub(crate) fn new() -> Self {
+        Self {
+            nodes: KVec::new(),
+            dropped: KVec::new(),
+            want: 0,
+            short: false,
+        }
+    }
+
+    /// Room for `dropped` more ranges and `nodes` more tree nodes.
+    fn grow(&mut self, dropped: usize, nodes: usize) -> Result {
+        self.want = self.want.checked_add(dropped).ok_or(ENOMEM)?;
+        let more = self.want.saturating_sub(self.dropped.len());
+        self.dropped.reserve(more, GFP_KERNEL)?;
+        self.nodes.reserve(nodes, GFP_KERNEL)?;
+        for _ in 0..nodes {
+            let r = RBTreeNodeReservation::new(GFP_KERNEL)?;
+            if self.nodes.push_within_capacity(r).is_err() {
+                return Err(ENOMEM);
+            }
+        }
+        Ok(())
+    }
+
+    fn node(&mut self, k: u64, v: Ext) -> Option<RBTreeNode<u64, Ext>> {
+        self.nodes.pop().map(|r| r.into_node(k, v))
+    }
 }
 
 impl FileIndex {
@@ -78,12 +116,12 @@ impl FileIndex {
     }
 
     /// First mapped page at or after `pg` (for reads over holes).
-    fn next_mapped(&self, pg: u64) -> Option<u64> {
+    pub(crate) fn next_mapped(&self, pg: u64) -> Option<u64> {
         self.map.cursor_lower_bound(&pg).map(|c| *c.current().0)
     }
 
     /// First unmapped page at or after `pg`.
-    fn next_hole(&self, pg: u64) -> u64 {
+    pub(crate) fn next_hole(&self, pg: u64) -> u64 {
         let mut p = pg;
         while let Some((_, run)) = self.lookup(p) {
             p += run;
@@ -113,16 +151,55 @@ impl FileIndex {
         }
     }
 
-    /// Records blocks that left the index.
-    fn dropped(&mut self, freed: &mut KVec<Dropped>, b: u64, l: u64, e: u64) -> Result {
-        freed.push((b, l, e), GFP_KERNEL)?;
+    /// How many extents overlap pages `[pg, end)`.
+    fn overlapping(&self, pg: u64, end: u64) -> usize {
+        let mut n = 0;
+        if let Some((k, (_, l, _))) = self.floor(pg) {
+            if k < pg && k.saturating_add(l) > pg {
+                n += 1;
+            }
+        }
+        let mut from = pg;
+        while let Some(c) = self.map.cursor_lower_bound(&from) {
+            let k = *c.current().0;
+            if k >= end {
+                break;
+            }
+            n += 1;
+            from = match k.checked_add(1) {
+                Some(f) => f,
+                None => break,
+            };
+        }
+        n
+    }
+
+    /// Reserves in `res` what `insert_reserved` of `[pg, pg+len)` needs.
+    /// Call it after the last change to the index before the insert.
+    pub(crate) fn reserve_insert(&self, res: &mut IndexReserve, pg: u64, len: u64) -> Result {
+        let end = pg.checked_add(len).ok_or(EINVAL)?;
+        res.grow(self.overlapping(pg, end), 2)
+    }
+
+    /// Reserves in `res` what `truncate_reserved(pg)` needs.
+    pub(crate) fn reserve_truncate(&self, res: &mut IndexReserve, pg: u64) -> Result {
+        res.grow(self.overlapping(pg, u64::MAX), 0)
+    }
+
+    /// Records blocks that left the index (room reserved beforehand).
+    fn dropped(&mut self, res: &mut IndexReserve, b: u64, l: u64, e: u64) {
+        if res.dropped.push_within_capacity((b, l, e)).is_err() {
+            // Only a reservation bug gets here: the blocks stay allocated
+            // until the next mount rebuilds the allocator.
+            res.short = true;
+        }
         self.pages = self.pages.saturating_sub(l);
-        Ok(())
     }
 
     /// Maps `[pg, pg+len)` to blocks `[blk, blk+len)` written in `epoch`,
     /// replacing whatever mapped those pages; the replaced block ranges
-    /// are pushed to `freed`.
+    /// are pushed to `freed`. All or nothing: on error the index is
+    /// unchanged.
     pub(crate) fn insert(
         &mut self,
         pg: u64,
@@ -131,26 +208,47 @@ impl FileIndex {
         epoch: u64,
         freed: &mut KVec<Dropped>,
     ) -> Result {
-        let end = pg.checked_add(len).ok_or(EINVAL)?;
-        // Allocate first, so a failure leaves the index unchanged.
-        let node = RBTreeNode::new(pg, (blk, len, epoch), GFP_KERNEL)?;
-        let mut spare = Some(RBTreeNode::new(0, (0, 0, 0), GFP_KERNEL)?);
+        let mut res = IndexReserve::new();
+        self.reserve_insert(&mut res, pg, len)?;
+        freed.reserve(res.want, GFP_KERNEL)?;
+        self.insert_reserved(&mut res, pg, blk, len, epoch);
+        for d in res.dropped.drain_all() {
+            let _ = freed.push_within_capacity(d);
+        }
+        Ok(())
+    }
+
+    /// `insert` with memory reserved by `reserve_insert`: cannot fail,
+    /// so it may follow a commit. Replaced ranges go to `res.dropped`.
+    pub(crate) fn insert_reserved(
+        &mut self,
+        res: &mut IndexReserve,
+        pg: u64,
+        blk: u64,
+        len: u64,
+        epoch: u64,
+    ) {
+        let end = pg.saturating_add(len);
+        let Some(node) = res.node(pg, (blk, len, epoch)) else {
+            res.short = true;
+            return;
+        };
         // An extent starting before `pg` that reaches into the range.
         if let Some((k, (b, l, e))) = self.floor(pg) {
             if k < pg && k + l > pg {
                 let cut = core::cmp::min(k + l, end) - pg;
-                self.dropped(freed, b + (pg - k), cut, e)?;
+                self.dropped(res, b + (pg - k), cut, e);
                 if let Some(v) = self.map.get_mut(&k) {
                     v.1 = pg - k;
                 }
                 if k + l > end {
-                    let tail = (end, (b + (end - k), k + l - end, e));
-                    let n = spare
-                        .take()
-                        .ok_or(ENOMEM)?
-                        .into_reservation()
-                        .into_node(tail.0, tail.1);
-                    self.map.insert(n);
+                    let tail = (b + (end - k), k + l - end, e);
+                    match res.node(end, tail) {
+                        Some(n) => {
+                            self.map.insert(n);
+                        }
+                        None => res.short = true,
+                    }
                 }
             }
         }
@@ -161,29 +259,40 @@ impl FileIndex {
             if k >= end {
                 break;
             }
-            self.map.remove(&k);
+            let Some(old) = self.map.remove_node(&k) else {
+                break;
+            };
             if k + l > end {
-                self.dropped(freed, b, end - k, e)?;
-                let tail = (end, (b + (end - k), k + l - end, e));
-                let n = match spare.take() {
-                    Some(s) => s.into_reservation().into_node(tail.0, tail.1),
-                    None => RBTreeNode::new(tail.0, tail.1, GFP_KERNEL)?,
-                };
-                self.map.insert(n);
+                self.dropped(res, b, end - k, e);
+                let tail = (b + (end - k), k + l - end, e);
+                // The removed node carries the tail.
+                self.map.insert(old.into_reservation().into_node(end, tail));
             } else {
-                self.dropped(freed, b, l, e)?;
+                self.dropped(res, b, l, e);
             }
         }
         self.map.insert(node);
         self.pages += len;
+    }
+
+    /// Drops every page at or after `pg`; the dropped blocks go to
+    /// `freed`. All or nothing.
+    pub(crate) fn truncate(&mut self, pg: u64, freed: &mut KVec<Dropped>) -> Result {
+        let mut res = IndexReserve::new();
+        self.reserve_truncate(&mut res, pg)?;
+        freed.reserve(res.want, GFP_KERNEL)?;
+        self.truncate_reserved(&mut res, pg);
+        for d in res.dropped.drain_all() {
+            let _ = freed.push_within_capacity(d);
+        }
         Ok(())
     }
 
-    /// Drops every page at or after `pg`; the dropped blocks go to `freed`.
-    pub(crate) fn truncate(&mut self, pg: u64, freed: &mut KVec<Dropped>) -> Result {
+    /// `truncate` with room reserved by `reserve_truncate`: cannot fail.
+    pub(crate) fn truncate_reserved(&mut self, res: &mut IndexReserve, pg: u64) {
         if let Some((k, (b, l, e))) = self.floor(pg) {
             if k < pg && k + l > pg {
-                self.dropped(freed, b + (pg - k), k + l - pg, e)?;
+                self.dropped(res, b + (pg - k), k + l - pg, e);
                 if let Some(v) = self.map.get_mut(&k) {
                     v.1 = pg - k;
                 }
@@ -191,11 +300,11 @@ impl FileIndex {
         }
         while let Some(c) = self.map.cursor_lower_bound(&pg) {
             let k = *c.current().0;
-            if let Some((b, l, e)) = self.map.remove(&k) {
-                self.dropped(freed, b, l, e)?;
+            match self.map.remove(&k) {
+                Some((b, l, e)) => self.dropped(res, b, l, e),
+                None => break,
             }
         }
-        Ok(())
     }
 
     /// Calls `f(first block, count, epoch)` for every extent.
@@ -235,23 +344,6 @@ impl Drop for MappingLock<'_> {
     }
 }
 
-/// Before a file grows from `old_size` without rewriting its last page:
-/// clears the bytes of that page past the old end in place. They were
-/// invisible, but a store through a mapping may have left data there.
-pub(crate) fn zero_eof_tail(ni: &NovaInode, old_size: u64) -> Result {
-    let off = old_size % BLOCK_SIZE;
-    if off == 0 {
-        return Ok(());
-    }
-    let found = ni.data.lock().lookup(old_size >> BLOCK_SHIFT);
-    if let Some((b, _)) = found {
-        let pm = ni.sbi().pm();
-        pm.zero((b << BLOCK_SHIFT) + off, BLOCK_SIZE - off)?;
-        pm.fence();
-    }
-    Ok(())
-}
-
 /// Encodes a `FileWrite` entry.
 pub(crate) fn write_entry(pg: u64, blk: u64, n: u64, size: u64, t: (i64, u32)) -> Result<[u8; 64]> {
     let mut e = FileWriteEntry::from_bytes(&[0u8; 64]).ok_or(EINVAL)?;
@@ -276,378 +368,6 @@ pub(crate) fn check_write(e: &FileWriteEntry, blocks: u64) -> Result<(u64, u64, 
         return Err(EINVAL);
     }
     Ok((pg, b, n))
-}
-
-/// Most pages one write allocates before committing (bounds the log
-/// entries and journal-free single commit of one write call).
-const MAX_WRITE_PAGES: u64 = 1 << 14;
-
-/// `write_iter`.
-///
-/// # Safety
-///
-/// `iocb` and `from` must be the live arguments of a `write_iter` call on
-/// a nova regular file.
-pub(crate) unsafe fn write_iter(
-    iocb: *mut bindings::kiocb,
-    from: *mut bindings::iov_iter,
-) -> Result<isize> {
-    // SAFETY: per the contract.
-    let file = unsafe { (*iocb).ki_filp };
-    // SAFETY: per the contract.
-    let i = unsafe { shim::nova_shim_file_inode(file) };
-    // SAFETY: a nova inode.
-    let ni = unsafe { NovaInode::from_raw(i) };
-    // SAFETY: the inode is live; we hold it for the call.
-    unsafe { shim::nova_shim_inode_lock(i, false) };
-    // SAFETY: per the contract, with the inode locked.
-    let r = unsafe { write_locked(ni, iocb, from) };
-    crate::gc::maybe(ni);
-    // SAFETY: locked above.
-    unsafe { shim::nova_shim_inode_unlock(i, false) };
-    r
-}
-
-/// # Safety
-///
-/// As `write_iter`, with the inode locked.
-unsafe fn write_locked(
-    ni: &NovaInode,
-    iocb: *mut bindings::kiocb,
-    from: *mut bindings::iov_iter,
-) -> Result<isize> {
-    let sbi = ni.sbi();
-    // SAFETY: per the contract.
-    let n = unsafe { bindings::generic_write_checks(iocb, from) };
-    if n <= 0 {
-        return Ok(n);
-    }
-    // SAFETY: per the contract.
-    kernel::error::to_result(unsafe { bindings::file_remove_privs((*iocb).ki_filp) })?;
-    // SAFETY: per the contract.
-    let pos = unsafe { (*iocb).ki_pos } as u64;
-    let mut len = n as u64;
-    let first = pos >> BLOCK_SHIFT;
-    let mut last = (pos + len - 1) >> BLOCK_SHIFT;
-    if last - first + 1 > MAX_WRITE_PAGES {
-        last = first + MAX_WRITE_PAGES - 1;
-        len = ((last + 1) << BLOCK_SHIFT) - pos;
-    }
-    let end = pos + len;
-    let old_size = ni.size();
-    if pos > old_size {
-        // The gap from the old end becomes file content: zeros.
-        zero_eof_tail(ni, old_size)?;
-    }
-    let pm = sbi.pm();
-    // Allocate runs and fill them: old head/tail bytes, then user data.
-    let mut runs: KVec<(u64, u64, u64)> = KVec::new(); // (page, block, count)
-    let mut copied = 0u64;
-    let r = (|| -> Result {
-        let mut pg = first;
-        while pg <= last {
-            let (b, got) = sbi.alloc.alloc(sbi.cpu(), last - pg + 1)?;
-            runs.push((pg, b, got), GFP_KERNEL)?;
-            let idx = ni.data.lock();
-            for k in 0..got {
-                let page = pg + k;
-                let dst = (b + k) << BLOCK_SHIFT;
-                let pstart = page << BLOCK_SHIFT;
-                let from_off = if page == first { pos - pstart } else { 0 };
-                let to_off = if page == last {
-                    end - pstart
-                } else {
-                    BLOCK_SIZE
-                };
-                // Old bytes around the written range (zeros for holes and
-                // beyond the old end of file).
-                let old = idx.lookup(page).map(|(ob, _)| ob << BLOCK_SHIFT);
-                for (s, e) in [(0, from_off), (to_off, BLOCK_SIZE)] {
-                    if s >= e {
-                        continue;
-                    }
-                    match old {
-                        Some(o) if pstart + s < old_size => pm.copy(dst + s, o + s, e - s)?,
-                        _ => pm.zero(dst + s, e - s)?,
-                    }
-                }
-            }
-            drop(idx);
-            // The user data of this run.
-            let rs = core::cmp::max(pos, pg << BLOCK_SHIFT);
-            let re = core::cmp::min(end, (pg + got) << BLOCK_SHIFT);
-            let dst = (b << BLOCK_SHIFT) + (rs - (pg << BLOCK_SHIFT));
-            // SAFETY: `from` is live (contract).
-            let c = unsafe { pm.write_from_iter(dst, (re - rs) as usize, from) }? as u64;
-            copied += c;
-            if c < re - rs {
-                // The user buffer faulted: keep what was copied.
-                return Ok(());
-            }
-            pg += got;
-        }
-        Ok(())
-    })();
-    if r.is_err() || copied == 0 {
-        for &(_, b, c) in runs.iter() {
-            let _ = sbi.alloc.free(b, c);
-        }
-        r?;
-        return Err(EFAULT);
-    }
-    // A short copy (fault) keeps what was copied: trim the runs to it and
-    // give back the rest.
-    let wend = pos + copied;
-    let wlast = (wend - 1) >> BLOCK_SHIFT;
-    let new_size = core::cmp::max(old_size, wend);
-    for r in runs.iter_mut() {
-        let (pg, b, c) = *r;
-        let use_n = if pg > wlast {
-            0
-        } else {
-            core::cmp::min(c, wlast - pg + 1)
-        };
-        if use_n < c {
-            let _ = sbi.alloc.free(b + use_n, c - use_n);
-        }
-        r.2 = use_n;
-    }
-    let t = ni.now();
-    {
-        // No fault may map the old blocks from here until the index
-        // points at the new ones.
-        let ml = MappingLock::new(ni);
-        let mut epoch = 0;
-        let r = ml
-            .break_layout(first << BLOCK_SHIFT, ((wlast + 1) << BLOCK_SHIFT) - 1)
-            .and_then(|()| {
-                let mut tx = Tx::begin(sbi);
-                epoch = tx.epoch();
-                for &(pg, b, c) in runs.iter().filter(|r| r.2 > 0) {
-                    let mut e = write_entry(pg, b, c, new_size, t)?;
-                    tx.append(ni, &mut e)?;
-                }
-                tx.commit()
-            });
-        if let Err(e) = r {
-            for &(_, b, c) in runs.iter().filter(|r| r.2 > 0) {
-                let _ = sbi.alloc.free(b, c);
-            }
-            return Err(e);
-        }
-        // Committed: switch the index, then release the replaced blocks
-        // (freed, or kept for a snapshot that still needs them).
-        let mut freed = KVec::new();
-        {
-            let mut idx = ni.data.lock();
-            for &(pg, b, c) in runs.iter().filter(|r| r.2 > 0) {
-                idx.insert(pg, b, c, epoch, &mut freed)?;
-            }
-        }
-        ni.set_size(new_size);
-        drop(ml);
-        for &(b, c, born) in freed.iter() {
-            snapshot::release(sbi, b, c, born, epoch)?;
-        }
-    }
-    ni.set_time(1, t.0, t.1);
-    ni.set_time(2, t.0, t.1);
-    // SAFETY: per the contract.
-    unsafe { (*iocb).ki_pos = wend as i64 };
-    Ok(copied as isize)
-}
-
-/// The DAX fault path's question: which block holds the page at byte
-/// `pos`, for how many pages does that run go on, and (for a copy on
-/// write) which block it was copied from? `(0, n, 0)` is a hole of `n`
-/// pages.
-///
-/// A write fault on a hole gets a zeroed block; a write fault on a block
-/// a live snapshot keeps gets a copy (the snapshot keeps the old page).
-/// Either way the new block is logged and committed before it is mapped,
-/// so `MAP_SYNC` needs no more.
-///
-/// Called with the mapping lock held shared, which keeps out writes,
-/// truncates and fallocates (they hold it exclusive); faults on one page
-/// are serialised by the DAX entry lock.
-pub(crate) fn iomap_begin(ni: &NovaInode, pos: u64, write: bool) -> Result<(u64, u64, u64)> {
-    let pg = pos >> BLOCK_SHIFT;
-    let sbi = ni.sbi();
-    let found = {
-        let idx = ni.data.lock();
-        match idx.extent(pg) {
-            Some(x) => x,
-            None if !write => {
-                let next = idx.next_mapped(pg).unwrap_or(u64::MAX);
-                let eof = ni.size().div_ceil(BLOCK_SIZE);
-                let end = core::cmp::max(pg + 1, core::cmp::min(next, eof));
-                return Ok((0, end - pg, 0));
-            }
-            None => (0, 0, 0),
-        }
-    };
-    // (The data lock is not held here: snapshots come first in the lock
-    // order. The page cannot change meanwhile, see above.)
-    let old = match found {
-        (0, _, _) => None,
-        (b, run, born) => {
-            if !write || sbi.snaps.lock().holder(born, sbi.epoch()).is_none() {
-                return Ok((b, run, 0));
-            }
-            Some((b, born))
-        }
-    };
-    let b = sbi.alloc.alloc_one(sbi.cpu())?;
-    let mut epoch = 0;
-    let r = (|| -> Result {
-        match old {
-            Some((ob, _)) => sbi
-                .pm()
-                .copy(b << BLOCK_SHIFT, ob << BLOCK_SHIFT, BLOCK_SIZE)?,
-            None => sbi.pm().zero(b << BLOCK_SHIFT, BLOCK_SIZE)?,
-        }
-        // The fault path set the modification time already.
-        let mut e = write_entry(pg, b, 1, ni.size(), ni.time(1))?;
-        let mut tx = Tx::begin(sbi);
-        epoch = tx.epoch();
-        tx.append(ni, &mut e)?;
-        tx.commit()
-    })();
-    if let Err(e) = r {
-        let _ = sbi.alloc.free(b, 1);
-        return Err(e);
-    }
-    let mut freed = KVec::new();
-    ni.data.lock().insert(pg, b, 1, epoch, &mut freed)?;
-    for &(ob, l, born) in freed.iter() {
-        snapshot::release(sbi, ob, l, born, epoch)?;
-    }
-    Ok((b, 1, old.map_or(0, |(ob, _)| ob)))
-}
-
-/// `fallocate`: the default mode and `FALLOC_FL_KEEP_SIZE` give every
-/// hole in the range a zeroed block (one `FileWrite` entry per run,
-/// committed in batches); other modes are not supported.
-///
-/// # Safety
-///
-/// `file` must be an open nova regular file.
-pub(crate) unsafe fn fallocate(file: *mut bindings::file, mode: i32, off: i64, len: i64) -> Result {
-    /// `FALLOC_FL_KEEP_SIZE` (a uapi macro the bindings lack).
-    const KEEP_SIZE: i32 = 0x01;
-    if mode & !KEEP_SIZE != 0 {
-        return Err(EOPNOTSUPP);
-    }
-    if off < 0 || len <= 0 {
-        return Err(EINVAL);
-    }
-    // SAFETY: per the contract.
-    let i = unsafe { shim::nova_shim_file_inode(file) };
-    // SAFETY: a nova inode.
-    let ni = unsafe { NovaInode::from_raw(i) };
-    // SAFETY: the inode is live; we hold it for the call.
-    unsafe { shim::nova_shim_inode_lock(i, false) };
-    let r = (|| -> Result {
-        let end = (off as u64).checked_add(len as u64).ok_or(EFBIG)?;
-        let keep = mode & KEEP_SIZE != 0;
-        if !keep {
-            // SAFETY: a live, locked inode.
-            kernel::error::to_result(unsafe { bindings::inode_newsize_ok(i, end as i64) })?;
-        }
-        // SAFETY: per the contract.
-        kernel::error::to_result(unsafe { bindings::file_modified(file) })?;
-        fallocate_locked(ni, off as u64, end, keep)
-    })();
-    // SAFETY: locked above.
-    unsafe { shim::nova_shim_inode_unlock(i, false) };
-    r
-}
-
-fn fallocate_locked(ni: &NovaInode, off: u64, end: u64, keep: bool) -> Result {
-    let sbi = ni.sbi();
-    let old_size = ni.size();
-    let new_size = if keep {
-        old_size
-    } else {
-        core::cmp::max(old_size, end)
-    };
-    let last = (end - 1) >> BLOCK_SHIFT;
-    let t = ni.now();
-    let mut pg = off >> BLOCK_SHIFT;
-    if new_size > old_size {
-        zero_eof_tail(ni, old_size)?;
-    }
-    let mut logged = false;
-    loop {
-        // The next hole of the range, at most one batch long.
-        let (hs, he) = {
-            let idx = ni.data.lock();
-            let h = idx.next_hole(pg);
-            if h > last {
-                break;
-            }
-            let he = idx
-                .next_mapped(h)
-                .map_or(last + 1, |m| core::cmp::min(m, last + 1));
-            (h, core::cmp::min(he, h + MAX_WRITE_PAGES))
-        };
-        let mut runs: KVec<(u64, u64, u64)> = KVec::new();
-        let mut r = (|| -> Result {
-            let mut p = hs;
-            while p < he {
-                let (b, got) = sbi.alloc.alloc(sbi.cpu(), he - p)?;
-                if let Err(e) = runs.push((p, b, got), GFP_KERNEL) {
-                    let _ = sbi.alloc.free(b, got);
-                    return Err(e.into());
-                }
-                sbi.pm().zero(b << BLOCK_SHIFT, got << BLOCK_SHIFT)?;
-                p += got;
-            }
-            Ok(())
-        })();
-        // Held until the index maps the new blocks: no fault fills the
-        // holes meanwhile.
-        let ml = MappingLock::new(ni);
-        let mut epoch = 0;
-        if r.is_ok() {
-            r = ml
-                .break_layout(hs << BLOCK_SHIFT, (he << BLOCK_SHIFT) - 1)
-                .and_then(|()| {
-                    let mut tx = Tx::begin(sbi);
-                    epoch = tx.epoch();
-                    for &(p, b, c) in runs.iter() {
-                        let mut e = write_entry(p, b, c, new_size, t)?;
-                        tx.append(ni, &mut e)?;
-                    }
-                    tx.commit()
-                });
-        }
-        if let Err(e) = r {
-            for &(_, b, c) in runs.iter() {
-                let _ = sbi.alloc.free(b, c);
-            }
-            return Err(e);
-        }
-        let mut freed = KVec::new();
-        {
-            let mut idx = ni.data.lock();
-            for &(p, b, c) in runs.iter() {
-                idx.insert(p, b, c, epoch, &mut freed)?;
-            }
-        }
-        ni.set_size(new_size);
-        drop(ml);
-        logged = true;
-        pg = he;
-    }
-    if logged {
-        ni.set_time(1, t.0, t.1);
-        ni.set_time(2, t.0, t.1);
-    } else if new_size != old_size {
-        // Only the size grows: log it like a truncate.
-        crate::inode::set_size_logged(ni, new_size, t)?;
-    }
-    Ok(())
 }
 
 /// `llseek`: SEEK_DATA and SEEK_HOLE from the extent index; the rest

@@ -73,7 +73,7 @@ struct Ent {
 
 /// The liveness of the entries of one log, found by replaying it.
 pub(crate) struct Liveness {
-    ents: KVec<Ent>,
+    ents: KVVec<Ent>,
     owner: [usize; NFIELDS],
     data: FileIndex,
     dir: DirIndex,
@@ -85,7 +85,7 @@ pub(crate) struct Liveness {
 impl Liveness {
     pub(crate) fn new() -> Self {
         Self {
-            ents: KVec::new(),
+            ents: KVVec::new(),
             owner: [NONE; NFIELDS],
             data: FileIndex::new(),
             dir: DirIndex::new(),
@@ -241,7 +241,7 @@ impl Liveness {
         &self,
         held: &impl Fn(u64, u64) -> bool,
         forced: &[bool],
-        out: &mut KVec<bool>,
+        out: &mut KVVec<bool>,
     ) -> Result {
         out.clear();
         let mut write_before = false;
@@ -266,8 +266,8 @@ impl Liveness {
 
     /// The entries a compact copy of the log must hold. `held(born,
     /// died)` says whether a live snapshot needs an entry.
-    pub(crate) fn needed(&self, held: &impl Fn(u64, u64) -> bool) -> Result<KVec<bool>> {
-        let mut out = KVec::new();
+    pub(crate) fn needed(&self, held: &impl Fn(u64, u64) -> bool) -> Result<KVVec<bool>> {
+        let mut out = KVVec::new();
         self.decide_with(held, &[], &mut out)?;
         Ok(out)
     }
@@ -276,13 +276,13 @@ impl Liveness {
     /// GC): those with a needed entry, found to a fixed point since every
     /// entry on a kept page is replayed too. The last page (the tail's)
     /// always stays.
-    pub(crate) fn pages_needed(&self, held: &impl Fn(u64, u64) -> bool) -> Result<KVec<bool>> {
-        let mut pages = KVec::new();
+    pub(crate) fn pages_needed(&self, held: &impl Fn(u64, u64) -> bool) -> Result<KVVec<bool>> {
+        let mut pages = KVVec::new();
         pages.resize(self.pages, false, GFP_KERNEL)?;
-        let mut keep = KVec::new();
+        let mut keep = KVVec::new();
         loop {
             self.decide_with(held, &pages, &mut keep)?;
-            let mut next = KVec::new();
+            let mut next = KVVec::new();
             next.resize(self.pages, false, GFP_KERNEL)?;
             if let Some(l) = next.last_mut() {
                 *l = true;
@@ -361,7 +361,7 @@ fn collect_locked(ni: &NovaInode) -> Result<Outcome> {
     let pos = ni.log_pos();
     let pm = sbi.pm();
     let mut lv = Liveness::new();
-    let mut page_addrs: KVec<u64> = KVec::new();
+    let mut page_addrs: KVVec<u64> = KVVec::new();
     let mut w = LogWalker::new(pm, pos.head, pos.tail);
     let mut buf = [0u8; MAX_ENTRY];
     while let Some(f) = w.next_entry(&mut buf).map_err(|_| EIO)? {
@@ -389,8 +389,8 @@ fn collect_locked(ni: &NovaInode) -> Result<Outcome> {
     // Fast GC: unlink each run of pages with no needed entry (one atomic
     // pointer store per run), then free them.
     let mut prev: Option<u64> = None;
-    let mut kept: KVec<u64> = KVec::new();
-    let mut dropped: KVec<u64> = KVec::new();
+    let mut kept: KVVec<u64> = KVVec::new();
+    let mut dropped: KVVec<u64> = KVVec::new();
     let mut head = pos.head;
     let mut gap = false;
     for (i, &p) in page_addrs.iter().enumerate() {
@@ -460,7 +460,7 @@ fn copy_log(
     old: (u64, u64),
 ) -> Result<(u64, u64, u64)> {
     let pm = sbi.pm();
-    let mut pages: KVec<u64> = KVec::new();
+    let mut pages: KVVec<u64> = KVVec::new();
     let r = (|| -> Result<(u64, u64)> {
         let first = crate::log::new_log_page(sbi, ino)?;
         pages.push(first, GFP_KERNEL)?;
@@ -586,7 +586,7 @@ mod tests {
             self.put(EntryType::LinkChange, &e, epoch)
         }
         /// Needed entries with live snapshots at `snaps`.
-        fn needed(&self, snaps: &'static [u64]) -> KVec<bool> {
+        fn needed(&self, snaps: &'static [u64]) -> KVVec<bool> {
             let held = |b: u64, d: u64| snaps.iter().any(|&s| b <= s && s < d);
             self.lv.needed(&held).unwrap()
         }

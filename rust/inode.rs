@@ -9,7 +9,7 @@ use crate::format::le::Pod;
 use crate::format::log::LogWalker;
 use crate::itable::{Bitmap, LiveInode};
 use crate::log::Tx;
-use crate::snapshot::{self, Kept, Snapshots};
+use crate::snapshot::{Kept, Snapshots};
 use crate::super_::{walk_pages, Sbi};
 use crate::{shim, vfs};
 use core::ptr;
@@ -465,7 +465,7 @@ pub(crate) fn new_inode(
     for k in 0..3 {
         ni.set_time(k, sec, nsec);
     }
-    let page = match crate::log::new_log_page(sbi, ino) {
+    let page = match crate::log::new_inode_log_page(sbi, ino) {
         Ok(p) => p,
         Err(e) => {
             // SAFETY: drop the unused inode.
@@ -531,7 +531,45 @@ pub(crate) fn link_entry(n: u32, t: (i64, u32)) -> Result<[u8; 64]> {
     Ok(b)
 }
 
-/// `setattr`: validated by the VFS helpers, logged, then applied.
+/// The attributes `setattr` may change, saved to be put back when the
+/// change cannot be committed (DRAM never disagrees with pmem).
+struct SavedAttrs {
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    times: [(i64, u32); 3],
+    size: u64,
+}
+
+impl SavedAttrs {
+    fn of(ni: &NovaInode) -> Self {
+        // SAFETY: reading owner fields of a locked inode.
+        let (uid, gid) = unsafe { (shim::nova_shim_uid(ni.raw()), shim::nova_shim_gid(ni.raw())) };
+        Self {
+            mode: ni.mode(),
+            uid,
+            gid,
+            times: [ni.time(0), ni.time(1), ni.time(2)],
+            size: ni.size(),
+        }
+    }
+
+    fn restore(&self, ni: &NovaInode) {
+        let i = ni.raw();
+        // SAFETY: the caller holds the inode's lock, as `setattr` does.
+        unsafe {
+            (*i).i_mode = (self.mode & 0xffff) as u16;
+            shim::nova_shim_set_owner(i, self.uid, self.gid);
+        }
+        for (k, t) in self.times.iter().enumerate() {
+            ni.set_time(k as i32, t.0, t.1);
+        }
+        ni.set_size(self.size);
+    }
+}
+
+/// `setattr`: validated by the VFS helpers, computed on the inode, logged;
+/// put back if the log commit fails.
 ///
 /// # Safety
 ///
@@ -549,94 +587,62 @@ pub(crate) unsafe fn setattr(d: *mut bindings::dentry, attr: *mut bindings::iatt
     // SAFETY: per the contract.
     let a = unsafe { &*attr };
     let v = a.ia_valid;
-    let mut e = SetAttrEntry::from_bytes(&[0u8; 128]).ok_or(EINVAL)?;
-    e.hdr.etype = EntryType::SetAttr as u8;
-    e.hdr.slots = 2;
-    let mut mask = 0;
-    let mut ml = None;
-    if v & bindings::ATTR_SIZE != 0 {
-        if ni.mode() & bindings::S_IFMT != bindings::S_IFREG {
-            return Err(EINVAL);
-        }
-        mask |= ATTR_SIZE;
-        e.size.set(a.ia_size as u64);
-        // Pages past the new end may be mapped: unmap them (and keep
-        // faults out) before their blocks go.
-        let m = MappingLock::new(ni);
-        let from = (a.ia_size as u64).div_ceil(BLOCK_SIZE) << BLOCK_SHIFT;
-        m.break_layout(from, i64::MAX as u64)?;
-        ml = Some(m);
+    let sizing = v & bindings::ATTR_SIZE != 0;
+    if sizing && ni.mode() & bindings::S_IFMT != bindings::S_IFREG {
+        return Err(EINVAL);
     }
+    // A size change replaces and drops blocks: no fault runs meanwhile.
+    let ml = sizing.then(|| MappingLock::new(ni));
+    let saved = SavedAttrs::of(ni);
+    let new_size = if sizing { a.ia_size as u64 } else { saved.size };
     // Let the VFS compute the resulting attributes on the inode, then log
     // what it produced (so the log holds exactly the in-memory result).
-    let old_size = ni.size();
     // SAFETY: per the contract.
     unsafe { bindings::setattr_copy(ptr::addr_of_mut!(bindings::nop_mnt_idmap), i, attr) };
-    if v & bindings::ATTR_SIZE != 0 && a.ia_size as u64 != old_size {
-        ni.set_size(a.ia_size as u64);
+    if new_size != saved.size {
         let now = ni.now();
         ni.set_time(1, now.0, now.1);
         ni.set_time(2, now.0, now.1);
     }
-    mask |= ATTR_MODE | ATTR_UID | ATTR_GID | ATTR_ATIME | ATTR_MTIME | ATTR_CTIME;
-    e.mask.set(mask);
-    e.mode.set(ni.mode());
-    // SAFETY: reading owner fields of a locked inode.
-    unsafe {
-        e.uid.set(shim::nova_shim_uid(i));
-        e.gid.set(shim::nova_shim_gid(i));
-    }
-    for k in 0..3 {
-        let (s, n) = ni.time(k as i32);
-        if let (Some(ts), Some(tn)) = (e.time_sec.get_mut(k), e.time_nsec.get_mut(k)) {
-            ts.set(s as u64);
-            tn.set(n);
+    let r = (|| -> Result {
+        let mut e = SetAttrEntry::from_bytes(&[0u8; 128]).ok_or(EINVAL)?;
+        e.hdr.etype = EntryType::SetAttr as u8;
+        e.hdr.slots = 2;
+        let mut mask = ATTR_MODE | ATTR_UID | ATTR_GID | ATTR_ATIME | ATTR_MTIME | ATTR_CTIME;
+        if sizing {
+            mask |= ATTR_SIZE;
+            e.size.set(new_size);
         }
-    }
-    if mask & ATTR_SIZE != 0 {
-        e.size.set(ni.size());
-    }
-    let mut buf = [0u8; 128];
-    buf.copy_from_slice(e.as_bytes());
-    let mut tx = Tx::begin(sbi);
-    let epoch = tx.epoch();
-    tx.append(ni, &mut buf)?;
-    tx.commit()?;
-    if mask & ATTR_SIZE != 0 {
-        if ni.size() > old_size {
-            crate::file::zero_eof_tail(ni, old_size)?;
+        e.mask.set(mask);
+        e.mode.set(ni.mode());
+        // SAFETY: reading owner fields of a locked inode.
+        unsafe {
+            e.uid.set(shim::nova_shim_uid(i));
+            e.gid.set(shim::nova_shim_gid(i));
         }
-        cut_data(ni, ni.size(), epoch)?;
+        for k in 0..3 {
+            let (s, n) = ni.time(k as i32);
+            if let (Some(ts), Some(tn)) = (e.time_sec.get_mut(k), e.time_nsec.get_mut(k)) {
+                ts.set(s as u64);
+                tn.set(n);
+            }
+        }
+        let mut buf = [0u8; 128];
+        buf.copy_from_slice(e.as_bytes());
+        match &ml {
+            Some(ml) => crate::cow::resize(ni, ml, saved.size, new_size, &mut buf).map(|_| ()),
+            None => {
+                let mut tx = Tx::begin(sbi);
+                tx.append(ni, &mut buf)?;
+                tx.commit()
+            }
+        }
+    })();
+    if r.is_err() {
+        saved.restore(ni);
     }
     drop(ml);
-    Ok(())
-}
-
-/// After a size change committed in `epoch`: drops the blocks past the
-/// new end and clears the tail of a partial last block. The caller holds
-/// the mapping lock with the layout past `size` broken.
-fn cut_data(ni: &NovaInode, size: u64, epoch: u64) -> Result {
-    let sbi = ni.sbi();
-    let mut freed = KVec::new();
-    let tail_block = {
-        let mut idx = ni.data.lock();
-        idx.truncate(size.div_ceil(BLOCK_SIZE), &mut freed)?;
-        idx.lookup(size / BLOCK_SIZE).map(|(b, _)| b)
-    };
-    for &(b, l, born) in freed.iter() {
-        snapshot::release(sbi, b, l, born, epoch)?;
-    }
-    // Bytes past the new end of a partial last block must read as zeros
-    // if the file grows again; they are invisible now, so they are
-    // cleared in place.
-    if let Some(b) = tail_block {
-        let off = size % BLOCK_SIZE;
-        if off != 0 {
-            sbi.pm().zero((b << BLOCK_SHIFT) + off, BLOCK_SIZE - off)?;
-            sbi.pm().fence();
-        }
-    }
-    Ok(())
+    r
 }
 
 /// Logs an inode's current modification and change times.
@@ -671,24 +677,6 @@ pub(crate) fn times_entry(
     Ok(buf)
 }
 
-/// Grows a file to `size` (no data written), logged as a size change
-/// with the modification time `t`, the way a truncate is.
-pub(crate) fn set_size_logged(ni: &NovaInode, size: u64, t: (i64, u32)) -> Result {
-    let mut buf = times_entry(ATTR_SIZE, size, t, t)?;
-    let ml = MappingLock::new(ni);
-    ml.break_layout(size.div_ceil(BLOCK_SIZE) << BLOCK_SHIFT, i64::MAX as u64)?;
-    let old_size = ni.size();
-    let mut tx = Tx::begin(ni.sbi());
-    let epoch = tx.epoch();
-    tx.append(ni, &mut buf)?;
-    tx.commit()?;
-    crate::file::zero_eof_tail(ni, old_size)?;
-    ni.set_size(size);
-    ni.set_time(1, t.0, t.1);
-    ni.set_time(2, t.0, t.1);
-    cut_data(ni, size, epoch)
-}
-
 /// Eviction: an inode with no links left is deleted on pmem (slot made
 /// invalid, log pages and data freed, number returned).
 pub(crate) fn evict(ni: &NovaInode) {
@@ -719,24 +707,33 @@ pub(crate) fn evict(ni: &NovaInode) {
         return;
     }
     let pos = ni.log_pos();
-    let mut extents = KVec::new();
-    let _ = ni
-        .data
-        .lock()
-        .for_each(|b, l, e| extents.push((b, l, e), GFP_KERNEL).map_err(|_| ENOMEM));
-    if let Err(e) = delete(sbi, ni.ino(), pos, &extents) {
+    let r = (|| -> Result {
+        let mut extents = KVVec::new();
+        ni.data
+            .lock()
+            .for_each(|b, l, e| extents.push((b, l, e), GFP_KERNEL).map_err(|_| ENOMEM))?;
+        delete(sbi, ni.ino(), pos, &extents)
+    })();
+    if let Err(e) = r {
+        // Nothing was committed: the inode stays on pmem with no links,
+        // and the next mount's recovery removes it.
         pr_err!(
-            "{}: deleting inode {} failed: {:?}\n",
+            "{}: deleting inode {} failed ({:?}); the next mount removes it\n",
             sbi.name(),
             ni.ino(),
             e
         );
+        sbi.defer_to_recovery();
     }
 }
 
+/// Deletes an inode with no links left. Everything that can fail comes
+/// before the commit point (the slot store); after it, only infallible
+/// releases.
 fn delete(sbi: &Sbi, ino: u64, pos: LogPos, data: &[(u64, u64, u64)]) -> Result {
     let (_, pi) = read_slot(sbi, ino)?;
     let born = pi.create_epoch.get();
+    let pages = log_pages(sbi, pos.head, pos.tail)?;
     {
         // Lock order: snapshots, then the log.
         let mut snaps = sbi.snaps.lock();
@@ -745,11 +742,7 @@ fn delete(sbi: &Sbi, ino: u64, pos: LogPos, data: &[(u64, u64, u64)]) -> Result 
         if let Some(s) = snaps.holder(born, died) {
             // A snapshot still needs the inode: it stays whole (slot, log,
             // data), marked deleted; the snapshot's list records it.
-            let mut blocks = 0u64;
-            walk_pages(sbi.pm(), pos.head, pos.tail, |_| {
-                blocks += 1;
-                Ok(())
-            })?;
+            let mut blocks = pages.len() as u64;
             for &(_, l, _) in data {
                 blocks += l;
             }
@@ -767,36 +760,32 @@ fn delete(sbi: &Sbi, ino: u64, pos: LogPos, data: &[(u64, u64, u64)]) -> Result 
         // Commit point: the slot stops being valid.
         sbi.pm().store_u64(pos.slot, 0)?;
     }
-    free_inode_blocks(
-        sbi,
-        pos.head,
-        pos.tail,
-        data.iter().map(|&(b, l, _)| (b, l)),
-    )?;
+    release_inode_blocks(sbi, &pages, data.iter().map(|&(b, l, _)| (b, l)));
     sbi.itable.lock().release(ino)
 }
 
 /// Byte offset of `delete_epoch` in an inode slot.
 const DELETE_EPOCH_OFFSET: u64 = core::mem::offset_of!(PmInode, delete_epoch) as u64;
 
-/// Frees the log pages of `[head, tail)` and the given data extents.
-fn free_inode_blocks(
-    sbi: &Sbi,
-    head: u64,
-    tail: u64,
-    data: impl Iterator<Item = (u64, u64)>,
-) -> Result {
-    let mut pages = KVec::new();
+/// The blocks of the log pages of `[head, tail)`.
+fn log_pages(sbi: &Sbi, head: u64, tail: u64) -> Result<KVVec<u64>> {
+    let mut pages = KVVec::new();
     walk_pages(sbi.pm(), head, tail, |b| {
         pages.push(b, GFP_KERNEL).map_err(|_| ENOMEM)
     })?;
+    Ok(pages)
+}
+
+/// Frees the log pages and data extents of a deleted inode. Cannot fail
+/// (it follows the commit point): a range the allocator refuses (a double
+/// free, reported by it) is left alone.
+fn release_inode_blocks(sbi: &Sbi, pages: &[u64], data: impl Iterator<Item = (u64, u64)>) {
     for &b in pages.iter() {
-        crate::log::free_log_page(sbi, b * BLOCK_SIZE)?;
+        let _ = crate::log::free_log_page(sbi, b * BLOCK_SIZE);
     }
     for (b, l) in data {
-        sbi.alloc.free(b, l)?;
+        let _ = sbi.alloc.free(b, l);
     }
-    Ok(())
 }
 
 /// Frees an inode that only snapshots kept, once none needs it: its slot
@@ -815,14 +804,15 @@ pub(crate) fn free_kept_inode(sbi: &Sbi, ino: u64) -> Result {
     }
     let (head, tail) = (pi.log_head.get(), pi.log_tail.get());
     let s = scan(sbi, &Snapshots::new(), 0, head, tail, |_| Ok(()))?;
-    let mut data = KVec::new();
+    let mut data = KVVec::new();
     s.data
         .for_each(|b, l, _| data.push((b, l), GFP_KERNEL).map_err(|_| ENOMEM))?;
+    let pages = log_pages(sbi, head, tail)?;
     {
         let _g = sbi.log_lock.lock();
         sbi.pm().store_u64(slot, 0)?;
     }
-    free_inode_blocks(sbi, head, tail, data.iter().copied())?;
+    release_inode_blocks(sbi, &pages, data.iter().copied());
     sbi.itable.lock().release(ino)
 }
 

@@ -111,15 +111,19 @@ impl ITable {
     /// Takes a free inode number, growing the table by a page if needed.
     pub(crate) fn alloc(&mut self, pm: &Pm, new_page: impl FnOnce() -> Result<u64>) -> Result<u64> {
         if self.free.is_empty() {
+            // Room first: nothing may fail once the page is linked.
+            self.pages.reserve(1, GFP_KERNEL)?;
+            let n = usize::try_from(INODES_PER_PAGE).map_err(|_| EINVAL)?;
+            self.free.reserve(n, GFP_KERNEL)?;
+            let last = *self.pages.last().ok_or(EINVAL)?;
             let b = new_page()?;
             init_page(pm, b)?;
-            let last = *self.pages.last().ok_or(EINVAL)?;
             // Commit point: link the new page into the chain.
             pm.store_u64(last * BLOCK_SIZE + ITABLE_TAIL_OFFSET, b * BLOCK_SIZE)?;
             let idx = self.pages.len() as u64;
-            self.pages.push(b, GFP_KERNEL)?;
+            let _ = self.pages.push_within_capacity(b);
             for s in (0..INODES_PER_PAGE).rev() {
-                self.free.push(idx * INODES_PER_PAGE + s, GFP_KERNEL)?;
+                let _ = self.free.push_within_capacity(idx * INODES_PER_PAGE + s);
             }
         }
         let ino = self.free.pop().ok_or(ENOSPC)?;
@@ -127,10 +131,14 @@ impl ITable {
         Ok(ino)
     }
 
-    /// Returns a number to the free list.
+    /// Returns a number to the free list. Never fails (it may follow a
+    /// commit): without room for it, the number stays unused until the
+    /// next mount.
     pub(crate) fn release(&mut self, ino: u64) -> Result {
         self.used = self.used.saturating_sub(1);
-        self.free.push(ino, GFP_KERNEL)?;
+        if self.free.push_within_capacity(ino).is_err() {
+            let _ = self.free.push(ino, GFP_KERNEL);
+        }
         Ok(())
     }
 

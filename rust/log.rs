@@ -18,18 +18,37 @@ use core::sync::atomic::Ordering;
 use kernel::prelude::*;
 use kernel::sync::MutexGuard;
 
-/// Allocates and initialises a log page owned by `ino`; returns its byte
-/// address.
+/// Allocates and initialises a log page owned by `ino` for an append to
+/// its log; returns its byte address. It may take a block held back for
+/// log appends, so that freeing space works on a full device.
 pub(crate) fn new_log_page(sbi: &Sbi, ino: u64) -> Result<u64> {
+    let (b, _) = sbi.alloc.alloc_reserved(sbi.cpu(), 1)?;
+    init_log_page(sbi, b, ino)
+}
+
+/// The first log page of a new inode (an ordinary allocation: creating
+/// files must not eat the blocks held back for log appends).
+pub(crate) fn new_inode_log_page(sbi: &Sbi, ino: u64) -> Result<u64> {
     let b = sbi.alloc.alloc_one(sbi.cpu())?;
+    init_log_page(sbi, b, ino)
+}
+
+fn init_log_page(sbi: &Sbi, b: u64, ino: u64) -> Result<u64> {
     let addr = b * BLOCK_SIZE;
-    let mut t = PageTail::from_bytes(&[0u8; 64]).ok_or(EINVAL)?;
-    t.magic.set(LOG_MAGIC);
-    t.owner.set(ino);
-    // The first entry slot must read as padding until written.
-    sbi.pm().zero(addr, 16)?;
-    sbi.pm().write(addr + LOG_TAIL_OFFSET, t.as_bytes())?;
-    sbi.pm().fence();
+    let r = (|| -> Result {
+        let mut t = PageTail::from_bytes(&[0u8; 64]).ok_or(EINVAL)?;
+        t.magic.set(LOG_MAGIC);
+        t.owner.set(ino);
+        // The first entry slot must read as padding until written.
+        sbi.pm().zero(addr, 16)?;
+        sbi.pm().write(addr + LOG_TAIL_OFFSET, t.as_bytes())?;
+        sbi.pm().fence();
+        Ok(())
+    })();
+    if let Err(e) = r {
+        let _ = sbi.alloc.free(b, 1);
+        return Err(e);
+    }
     sbi.stats.log_pages.fetch_add(1, Ordering::Relaxed);
     Ok(addr)
 }

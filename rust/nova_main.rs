@@ -16,6 +16,7 @@ use kernel::prelude::*;
 mod format;
 
 mod balloc;
+mod cow;
 mod dir;
 mod file;
 mod gc;

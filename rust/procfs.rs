@@ -91,6 +91,12 @@ extern "C" fn nova_rs_proc_show(
         ] {
             seq_print!(m, "{} {}\n", name, v.load(Ordering::Relaxed));
         }
+        seq_print!(m, "lost_blocks {}\n", sbi.lost_blocks());
+        seq_print!(
+            m,
+            "recovery_at_next_mount {}\n",
+            u8::from(sbi.must_recover())
+        );
         let it = sbi.itable.lock();
         seq_print!(m, "inodes_used {}\n", it.used());
         seq_print!(m, "inode_table_pages {}\n", it.pages().len());

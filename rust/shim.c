@@ -67,7 +67,7 @@ size_t nova_shim_iov_iter_count(struct iov_iter *i);
 void nova_shim_inode_lock(struct inode *inode, bool shared);
 void nova_shim_inode_unlock(struct inode *inode, bool shared);
 void nova_shim_statfs_fill(struct kstatfs *buf, u64 magic, u64 bsize, u64 blocks,
-			  u64 bfree, u64 files, u64 ffree, u32 namelen);
+			  u64 bfree, u64 bavail, u64 files, u64 ffree, u32 namelen);
 int nova_shim_mmap_prepare(struct vm_area_desc *desc);
 void nova_shim_set_dax(struct inode *inode);
 void nova_shim_mapping_lock(struct inode *inode);
@@ -405,14 +405,14 @@ bool nova_shim_inode_is_new(struct inode *inode)
 }
 
 void nova_shim_statfs_fill(struct kstatfs *buf, u64 magic, u64 bsize, u64 blocks,
-			  u64 bfree, u64 files, u64 ffree, u32 namelen)
+			  u64 bfree, u64 bavail, u64 files, u64 ffree, u32 namelen)
 {
 	buf->f_type = magic;
 	buf->f_bsize = bsize;
 	buf->f_frsize = bsize;
 	buf->f_blocks = blocks;
 	buf->f_bfree = bfree;
-	buf->f_bavail = bfree;
+	buf->f_bavail = bavail;
 	buf->f_files = files;
 	buf->f_ffree = ffree;
 	buf->f_namelen = namelen;

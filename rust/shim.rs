@@ -64,6 +64,7 @@ unsafe extern "C" {
         bsize: u64,
         blocks: u64,
         bfree: u64,
+        bavail: u64,
         files: u64,
         ffree: u64,
         namelen: u32,

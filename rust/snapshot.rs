@@ -198,6 +198,19 @@ pub(crate) fn release(sbi: &Sbi, b: u64, len: u64, born: u64, died: u64) -> Resu
     sbi.alloc.free(b, len)
 }
 
+/// Releases the blocks an operation committed in epoch `died` dropped
+/// (`(first, count, born)` ranges): each goes to the snapshot that needs
+/// it or is freed. Cannot fail, so it may follow a commit: a range that
+/// cannot be recorded (no memory) stays allocated, is counted in
+/// `lost_blocks`, and the next mount rebuilds the allocator from the logs.
+pub(crate) fn release_all(sbi: &Sbi, dropped: &[crate::file::Dropped], died: u64) {
+    for &(b, l, born) in dropped {
+        if release(sbi, b, l, born, died).is_err() {
+            sbi.stats.lost_blocks.fetch_add(l, Ordering::Relaxed);
+        }
+    }
+}
+
 /// Encodes a snapshot record.
 fn record(epoch: u64, time: u64, delete: bool) -> Result<[u8; 64]> {
     let mut e = SnapshotInfoEntry::from_bytes(&[0u8; 64]).ok_or(EINVAL)?;

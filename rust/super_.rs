@@ -13,7 +13,7 @@ use crate::itable::ITable;
 use crate::pm::Pm;
 use crate::snapshot::{Cleaner, FaultGate, Snapshots};
 use crate::{journal, shim, vfs};
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use kernel::bindings;
 use kernel::new_mutex;
 use kernel::prelude::*;
@@ -76,6 +76,13 @@ pub(crate) struct Stats {
     pub(crate) log_gc_runs: AtomicU64,
     pub(crate) log_gc_fast_pages: AtomicU64,
     pub(crate) log_gc_copies: AtomicU64,
+    /// Blocks left allocated because releasing them after a commit ran
+    /// out of memory; the next mount rebuilds the allocator from the logs.
+    pub(crate) lost_blocks: AtomicU64,
+    /// Set when some work is left to the next mount's recovery (lost
+    /// blocks, an inode whose deletion could not finish): the free list
+    /// is then not saved at unmount, so that mount does the full scan.
+    pub(crate) recover_next: AtomicBool,
 }
 
 /// One mounted nova file system (`sb->s_fs_info`).
@@ -111,7 +118,8 @@ pub(crate) struct Sbi {
     gc_queue: Mutex<KVec<u64>>,
     pub(crate) stats: Stats,
     pub(crate) opts: MountOpts,
-    proc_added: bool,
+    /// `/proc/fs/nova/<dev>/` exists (removed first at unmount).
+    proc_added: AtomicBool,
 }
 
 // SAFETY: the raw pointers (super block, DAX device) are stable for the
@@ -256,11 +264,42 @@ impl Sbi {
                 BLOCK_SIZE,
                 self.blocks,
                 free,
+                // Blocks held back for log appends are free, not available.
+                self.alloc.available(),
                 it.used().saturating_add(ffree),
                 ffree,
                 NAME_MAX as u32,
             )
         };
+    }
+
+    /// Blocks that could not be released for lack of memory.
+    pub(crate) fn lost_blocks(&self) -> u64 {
+        self.stats
+            .lost_blocks
+            .load(Ordering::Relaxed)
+            .saturating_add(self.alloc.lost())
+    }
+
+    /// Whether the next mount must do the full recovery scan.
+    pub(crate) fn must_recover(&self) -> bool {
+        self.lost_blocks() != 0 || self.stats.recover_next.load(Ordering::Relaxed)
+    }
+
+    /// Leaves work to the next mount's recovery (see `Stats::recover_next`).
+    pub(crate) fn defer_to_recovery(&self) {
+        self.stats.recover_next.store(true, Ordering::Relaxed);
+    }
+
+    /// Removes `/proc/fs/nova/<dev>/`; returns once no handler of it runs
+    /// any more (`remove_proc_subtree` waits for them). Unmount does this
+    /// first, so no snapshot command allocates after the free list is
+    /// saved.
+    pub(crate) fn remove_proc(&self) {
+        if self.proc_added.swap(false, Ordering::AcqRel) {
+            // SAFETY: the name is a NUL-terminated string we own.
+            unsafe { shim::nova_shim_proc_remove(self.devname.as_char_ptr()) };
+        }
     }
 
     /// Clean unmount: save the allocator state and mark the superblock clean.
@@ -272,6 +311,18 @@ impl Sbi {
         }
         if let Err(e) = crate::snapshot::clean(self) {
             pr_err!("{}: snapshot cleaner at unmount: {:?}\n", self.name(), e);
+        }
+        let lost = self
+            .stats
+            .lost_blocks
+            .load(core::sync::atomic::Ordering::Relaxed);
+        if lost != 0 {
+            pr_warn!(
+                "{}: {} blocks could not be released; the next mount rebuilds the allocator\n",
+                self.name(),
+                lost
+            );
+            return;
         }
         match self.save_freelist() {
             Ok(()) => {}
@@ -399,10 +450,7 @@ pub(crate) unsafe fn release_sbi(info: *mut core::ffi::c_void) {
     // SAFETY: per the contract, `info` came from `KBox::into_raw` of a
     // pinned `Sbi` in `fill_super`.
     let sbi = unsafe { Pin::new_unchecked(KBox::from_raw(info.cast::<Sbi>())) };
-    if sbi.proc_added {
-        // SAFETY: the name is a NUL-terminated string we own.
-        unsafe { shim::nova_shim_proc_remove(sbi.devname.as_char_ptr()) };
-    }
+    sbi.remove_proc();
     if !sbi.dax.is_null() {
         // SAFETY: we hold the DAX reference taken at mount.
         unsafe { shim::nova_shim_dax_put(sbi.dax, vfs::holder(sbi.sb)) };
@@ -481,7 +529,7 @@ pub(crate) unsafe fn fill_super(sb: *mut bindings::super_block, opts: MountOpts)
         gc_queue <- new_mutex!(KVec::new()),
         stats: Stats::default(),
         opts,
-        proc_added: false,
+        proc_added: AtomicBool::new(false),
     });
     let sbi = match KBox::pin_init(init, GFP_KERNEL) {
         Ok(s) => s,
@@ -520,7 +568,7 @@ pub(crate) unsafe fn fill_super(sb: *mut bindings::super_block, opts: MountOpts)
     // (removed in `release_sbi` before the `Sbi` is freed).
     let r = unsafe { shim::nova_shim_proc_add(sbi.devname.as_char_ptr(), raw.cast()) };
     if r == 0 {
-        sbi.proc_added = true;
+        sbi.proc_added.store(true, Ordering::Release);
     } else {
         pr_warn!("{}: /proc/fs/nova entry not created ({})\n", sbi.name(), r);
     }
@@ -551,7 +599,7 @@ pub(crate) unsafe fn fill_super(sb: *mut bindings::super_block, opts: MountOpts)
 
 /// Formats the device: superblocks, journal, first inode-table page, the
 /// root directory and the snapshot inode.
-fn format(sbi: &Sbi) -> Result {
+fn format(sbi: &mut Sbi) -> Result {
     let pm = &sbi.pm;
     pm.zero(0, FIRST_DATA_BLOCK * BLOCK_SIZE)?;
     crate::itable::init_page(pm, INODE_TABLE_BLOCK)?;
@@ -588,10 +636,7 @@ fn format(sbi: &Sbi) -> Result {
     sbi.write_sb(&mut sb)?;
     // The allocator is rebuilt by mount (clean flag not set: full scan).
     let a = Allocator::new(FIRST_DATA_BLOCK, sbi.blocks, sbi.alloc_regions())?;
-    // SAFETY: no other user of the allocator exists during fill_super.
-    let me = sbi as *const Sbi as *mut Sbi;
-    // SAFETY: as above: fill_super has exclusive access to the new `Sbi`.
-    unsafe { (*me).alloc = a };
+    sbi.alloc = a;
     pr_info!("{}: formatted, {} blocks\n", sbi.name(), sbi.blocks);
     Ok(())
 }

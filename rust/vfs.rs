@@ -7,7 +7,7 @@
 
 use crate::inode::NovaInode;
 use crate::super_::{MountOpts, Sbi};
-use crate::{dir, file, inode, namei, shim, super_};
+use crate::{cow, dir, file, inode, namei, shim, super_};
 use core::ptr;
 use kernel::bindings;
 use kernel::error::to_result;
@@ -157,9 +157,13 @@ extern "C" fn kill_sb(sb: *mut bindings::super_block) {
     unsafe {
         let info = (*sb).s_fs_info;
         if !info.is_null() {
+            let sbi = Sbi::from_sb(sb);
+            // No /proc command (a snapshot taken or deleted) may run from
+            // here on: it could allocate after the free list is saved.
+            sbi.remove_proc();
             // The cleaner thread may hold an inode: stop it before the
             // VFS evicts them all.
-            Sbi::from_sb(sb).stop_cleaner();
+            sbi.stop_cleaner();
         }
         bindings::kill_block_super(sb);
         if !info.is_null() {
@@ -472,7 +476,7 @@ extern "C" fn read_iter(iocb: *mut bindings::kiocb, to: *mut bindings::iov_iter)
 
 extern "C" fn write_iter(iocb: *mut bindings::kiocb, from: *mut bindings::iov_iter) -> isize {
     // SAFETY: the VFS passes a live kiocb and iterator of a nova file.
-    match unsafe { file::write_iter(iocb, from) } {
+    match unsafe { cow::write_iter(iocb, from) } {
         Ok(n) => n,
         Err(e) => e.to_errno() as isize,
     }
@@ -511,7 +515,7 @@ extern "C" fn fallocate(
     len: bindings::loff_t,
 ) -> c_long {
     // SAFETY: the VFS passes an open nova regular file.
-    errno(unsafe { file::fallocate(file, mode, off, len) }) as c_long
+    errno(unsafe { cow::fallocate(file, mode, off, len) }) as c_long
 }
 
 #[no_mangle]
@@ -526,7 +530,7 @@ extern "C" fn nova_rs_iomap_begin(
     // SAFETY: called from the DAX fault path of a nova regular file (the
     // faulting mapping holds a reference to it).
     let ni = unsafe { ni(i) };
-    match file::iomap_begin(ni, pos, write) {
+    match cow::iomap_begin(ni, pos, write) {
         Ok((b, n, s)) => {
             // SAFETY: `blk`, `pages` and `src` are the shim's locals.
             unsafe {

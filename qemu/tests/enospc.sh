@@ -22,4 +22,26 @@ pages1=$(sed -n "s/^inode_table_pages //p" /proc/fs/nova/pmem0/stats)
 check_eq "free space back to empty (less $((pages1 - pages0)) table pages)" "$((start - (pages1 - pages0)))" "$(free_blocks)"
 check "can create again" touch $M/again
 check "consistent" fsck_ok
+
+# Freeing space always works on a full device: blocks are held back for
+# log appends. Fill the device with names (directory logs of several
+# pages), a snapshot and data, then unlink, truncate, delete the snapshot
+# and rmdir.
+P=/proc/fs/nova/pmem0
+mkdir $M/r
+(cd $M/r && seq 1 300 | sed "s/^/g/" | xargs touch)
+echo > $P/create_snapshot
+E=$(awk '$1 ~ /^[0-9]+$/ {print $1; exit}' $P/snapshots)
+dd if=/dev/zero of=$M/big bs=4096 2>/dev/null
+(cd $M/r && seq 1 6000 | sed "s/^/h/" | xargs touch 2>/dev/null)
+dd if=/dev/zero of=$M/big bs=4096 seek=$(($(stat -c %s $M/big) / 4096)) conv=notrunc 2>/dev/null
+echo "full: $(free_blocks) blocks free (held back for log appends), $(df $M | tail -1)"
+check_fails "full: no more data" sh -c "echo x > $M/one-more"
+check "unlink every g file on a full device" sh -c "rm $M/r/g*"
+check "truncate to a partial page on a full device" truncate -s 5000 $M/big
+check "delete the snapshot on a full device" sh -c "echo $E > $P/delete_snapshot"
+check "rm -rf on a full device" rm -rf $M/r
+check "consistent after freeing" fsck_ok
+check "remount" remount
+check "consistent after remount" fsck_ok
 umount $M

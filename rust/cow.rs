@@ -1,0 +1,568 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Copy-on-write changes of file data: `write`, `fallocate`, size changes
+//! and the fault path's new blocks all follow one sequence.
+//!
+//! 1. **allocate** new blocks for every page that changes ([`NewRuns`]; a
+//!    failure frees them);
+//! 2. **fill** them: user data, zeros, or old bytes — old bytes only once
+//!    the mapping lock is held and the layout of the range is broken, so
+//!    no store through a mapping can land in an old block after its bytes
+//!    were copied;
+//! 3. **reserve** the index memory the switch will need
+//!    ([`IndexReserve`]: tree nodes, room in the dropped list);
+//! 4. **commit** the `FileWrite` entries (and a `SetAttr` entry for a size
+//!    change) with one transaction;
+//! 5. **switch** the index, set the size, **release** the replaced blocks
+//!    (to the snapshot that needs them, or freed).
+//!
+//! Steps 1–3 may fail and leave nothing behind; steps after the commit
+//! cannot fail (the commit rule of `Documentation/design.md`). No block is
+//! ever written in place, so a block a snapshot holds never changes, and
+//! a crash leaves either the old or the new content of the change.
+
+use crate::file::{write_entry, Dropped, IndexReserve, MappingLock};
+use crate::format::layout::*;
+use crate::inode::NovaInode;
+use crate::log::Tx;
+use crate::super_::Sbi;
+use crate::{shim, snapshot};
+use kernel::bindings;
+use kernel::prelude::*;
+
+/// Most pages one write or one fallocate batch allocates before
+/// committing (bounds the entries of one transaction).
+pub(crate) const MAX_WRITE_PAGES: u64 = 1 << 14;
+
+/// One run of new blocks: `n` pages from page `pg`, at block `blk`.
+#[derive(Clone, Copy)]
+pub(crate) struct Run {
+    pub(crate) pg: u64,
+    pub(crate) blk: u64,
+    pub(crate) n: u64,
+}
+
+/// New blocks for pages of a file, not yet committed. Dropping it frees
+/// them, so every error path before the commit gives them back.
+pub(crate) struct NewRuns<'a> {
+    sbi: &'a Sbi,
+    runs: KVec<Run>,
+}
+
+impl<'a> NewRuns<'a> {
+    pub(crate) fn new(sbi: &'a Sbi) -> Self {
+        Self {
+            sbi,
+            runs: KVec::new(),
+        }
+    }
+
+    /// Allocates blocks for pages `[pg, pg + n)` (in one or more runs).
+    pub(crate) fn alloc(&mut self, pg: u64, n: u64) -> Result {
+        self.alloc_from(pg, n, false)
+    }
+
+    /// `alloc`, allowed to take the blocks held back for operations that
+    /// free space (a shrinking truncate's copy of its last page).
+    fn alloc_from(&mut self, pg: u64, n: u64, reserved: bool) -> Result {
+        let mut p = pg;
+        let end = pg.checked_add(n).ok_or(EFBIG)?;
+        while p < end {
+            self.runs.reserve(1, GFP_KERNEL)?;
+            let a = &self.sbi.alloc;
+            let (blk, got) = if reserved {
+                a.alloc_reserved(self.sbi.cpu(), end - p)?
+            } else {
+                a.alloc(self.sbi.cpu(), end - p)?
+            };
+            let r = Run { pg: p, blk, n: got };
+            if self.runs.push_within_capacity(r).is_err() {
+                let _ = self.sbi.alloc.free(blk, got);
+                return Err(ENOMEM);
+            }
+            p += got;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn runs(&self) -> &[Run] {
+        &self.runs
+    }
+
+    /// The block of page `pg`, if a run covers it.
+    pub(crate) fn block_of(&self, pg: u64) -> Option<u64> {
+        self.runs
+            .iter()
+            .find(|r| pg >= r.pg && pg - r.pg < r.n)
+            .map(|r| r.blk + (pg - r.pg))
+    }
+
+    /// Gives back the blocks of pages after `last`.
+    pub(crate) fn trim(&mut self, last: u64) {
+        for r in self.runs.iter_mut() {
+            let keep = if r.pg > last {
+                0
+            } else {
+                core::cmp::min(r.n, last - r.pg + 1)
+            };
+            if keep < r.n {
+                let _ = self.sbi.alloc.free(r.blk + keep, r.n - keep);
+                r.n = keep;
+            }
+        }
+        self.runs.retain(|r| r.n > 0);
+    }
+
+    /// Zeroes every new block.
+    pub(crate) fn zero_all(&self) -> Result {
+        for r in self.runs.iter() {
+            self.sbi
+                .pm()
+                .zero(r.blk << BLOCK_SHIFT, r.n << BLOCK_SHIFT)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for NewRuns<'_> {
+    fn drop(&mut self) {
+        for r in self.runs.iter() {
+            let _ = self.sbi.alloc.free(r.blk, r.n);
+        }
+    }
+}
+
+/// Fills bytes `[s, e)` of the new block `dst` of page `pg` with what the
+/// file held there: the old block's bytes below `old_size`, zeros past it
+/// and in holes. The caller holds the mapping lock with the page's layout
+/// broken, so the old bytes cannot change any more.
+pub(crate) fn fill_old(ni: &NovaInode, dst: u64, pg: u64, s: u64, e: u64, old_size: u64) -> Result {
+    if s >= e {
+        return Ok(());
+    }
+    let pm = ni.sbi().pm();
+    let valid = core::cmp::min(old_size.saturating_sub(pg << BLOCK_SHIFT), BLOCK_SIZE);
+    let old = ni.data.lock().lookup(pg).map(|(b, _)| b);
+    let mut z = s;
+    if let Some(ob) = old {
+        let ce = core::cmp::min(e, valid);
+        if s < ce {
+            pm.copy((dst << BLOCK_SHIFT) + s, (ob << BLOCK_SHIFT) + s, ce - s)?;
+            z = ce;
+        }
+    }
+    pm.zero((dst << BLOCK_SHIFT) + z, e - z)
+}
+
+/// What a commit sets besides the new blocks.
+pub(crate) struct Commit<'e> {
+    /// The file size after the change (in every `FileWrite` entry).
+    pub(crate) size: u64,
+    /// The modification time of the `FileWrite` entries.
+    pub(crate) mtime: (i64, u32),
+    /// Set the in-memory modification and change times to `mtime`.
+    pub(crate) set_times: bool,
+    /// A `SetAttr` entry logged after the `FileWrite` entries.
+    pub(crate) setattr: Option<&'e mut [u8]>,
+    /// Drop every page from this one on (a shrinking size change).
+    pub(crate) cut: Option<u64>,
+}
+
+/// Steps 3–5 of the sequence: reserves the index memory, commits the
+/// runs' `FileWrite` entries (then `c.setattr`), switches the index, sets
+/// the size and releases the replaced blocks. The caller has filled the
+/// new blocks and keeps faults off the pages being replaced (the mapping
+/// lock held exclusive with the layout broken, or, in the fault path,
+/// shared with the page's DAX entry locked). Returns the commit's epoch.
+pub(crate) fn commit(ni: &NovaInode, mut runs: NewRuns<'_>, c: Commit<'_>) -> Result<u64> {
+    let sbi = ni.sbi();
+    let mut res = IndexReserve::new();
+    {
+        let idx = ni.data.lock();
+        for r in runs.runs() {
+            idx.reserve_insert(&mut res, r.pg, r.n)?;
+        }
+        if let Some(pg) = c.cut {
+            idx.reserve_truncate(&mut res, pg)?;
+        }
+    }
+    let mut tx = Tx::begin(sbi);
+    let epoch = tx.epoch();
+    for r in runs.runs() {
+        let mut e = write_entry(r.pg, r.blk, r.n, c.size, c.mtime)?;
+        tx.append(ni, &mut e)?;
+    }
+    if let Some(e) = c.setattr {
+        tx.append(ni, e)?;
+    }
+    tx.commit()?;
+    // Committed: nothing below can fail.
+    let runs = core::mem::replace(&mut runs.runs, KVec::new());
+    {
+        let mut idx = ni.data.lock();
+        for r in runs.iter() {
+            idx.insert_reserved(&mut res, r.pg, r.blk, r.n, epoch);
+        }
+        if let Some(pg) = c.cut {
+            idx.truncate_reserved(&mut res, pg);
+        }
+    }
+    ni.set_size(c.size);
+    if c.set_times {
+        ni.set_time(1, c.mtime.0, c.mtime.1);
+        ni.set_time(2, c.mtime.0, c.mtime.1);
+    }
+    if res.short {
+        pr_err!(
+            "{}: inode {}: index reservation fell short\n",
+            sbi.name(),
+            ni.ino()
+        );
+    }
+    release(sbi, &res.dropped, epoch);
+    Ok(epoch)
+}
+
+fn release(sbi: &Sbi, dropped: &[Dropped], epoch: u64) {
+    snapshot::release_all(sbi, dropped, epoch);
+}
+
+/// A size change from `old_size` to `new_size`, committed with the
+/// `SetAttr` entry `entry` (which carries the new size): the page holding
+/// the smaller of the two ends, when partial and mapped, is replaced by a
+/// copy with its bytes past that end cleared (never cleared in place: a
+/// snapshot may hold the block, and a crash must not expose or lose
+/// bytes); pages past a new, smaller end are dropped. `ml` is the file's
+/// mapping lock, held by the caller until this returns.
+pub(crate) fn resize(
+    ni: &NovaInode,
+    ml: &MappingLock<'_>,
+    old_size: u64,
+    new_size: u64,
+    entry: &mut [u8],
+) -> Result<u64> {
+    let sbi = ni.sbi();
+    let edge = core::cmp::min(old_size, new_size);
+    let (pg, keep) = (edge >> BLOCK_SHIFT, edge & (BLOCK_SIZE - 1));
+    let cut = (new_size < old_size).then(|| new_size.div_ceil(BLOCK_SIZE));
+    if let Some(c) = cut {
+        // Pages past the new end may be mapped: unmap them before their
+        // blocks go.
+        ml.break_layout(c << BLOCK_SHIFT, i64::MAX as u64)?;
+    }
+    let mut runs = NewRuns::new(sbi);
+    if keep != 0 && ni.data.lock().lookup(pg).is_some() {
+        runs.alloc_from(pg, 1, cut.is_some())?;
+        ml.break_layout(pg << BLOCK_SHIFT, (pg << BLOCK_SHIFT) + BLOCK_SIZE - 1)?;
+        let dst = runs.block_of(pg).ok_or(EINVAL)?;
+        fill_old(ni, dst, pg, 0, BLOCK_SIZE, edge)?;
+    }
+    commit(
+        ni,
+        runs,
+        Commit {
+            size: new_size,
+            mtime: ni.time(1),
+            set_times: false,
+            setattr: Some(entry),
+            cut,
+        },
+    )
+}
+
+/// `write_iter`.
+///
+/// # Safety
+///
+/// `iocb` and `from` must be the live arguments of a `write_iter` call on
+/// a nova regular file.
+pub(crate) unsafe fn write_iter(
+    iocb: *mut bindings::kiocb,
+    from: *mut bindings::iov_iter,
+) -> Result<isize> {
+    // SAFETY: per the contract.
+    let file = unsafe { (*iocb).ki_filp };
+    // SAFETY: per the contract.
+    let i = unsafe { shim::nova_shim_file_inode(file) };
+    // SAFETY: a nova inode.
+    let ni = unsafe { NovaInode::from_raw(i) };
+    // SAFETY: the inode is live; we hold it for the call.
+    unsafe { shim::nova_shim_inode_lock(i, false) };
+    // SAFETY: per the contract, with the inode locked.
+    let r = unsafe { write_locked(ni, iocb, from) };
+    crate::gc::maybe(ni);
+    // SAFETY: locked above.
+    unsafe { shim::nova_shim_inode_unlock(i, false) };
+    r
+}
+
+/// # Safety
+///
+/// As `write_iter`, with the inode locked.
+unsafe fn write_locked(
+    ni: &NovaInode,
+    iocb: *mut bindings::kiocb,
+    from: *mut bindings::iov_iter,
+) -> Result<isize> {
+    let sbi = ni.sbi();
+    // SAFETY: per the contract.
+    let n = unsafe { bindings::generic_write_checks(iocb, from) };
+    if n <= 0 {
+        return Ok(n);
+    }
+    // SAFETY: per the contract.
+    kernel::error::to_result(unsafe { bindings::file_remove_privs((*iocb).ki_filp) })?;
+    // SAFETY: per the contract.
+    let pos = unsafe { (*iocb).ki_pos } as u64;
+    // `generic_write_checks` bounded `pos + n` by the maximum file size.
+    let end_req = pos.checked_add(n as u64).ok_or(EFBIG)?;
+    let first = pos >> BLOCK_SHIFT;
+    let last = core::cmp::min((end_req - 1) >> BLOCK_SHIFT, first + MAX_WRITE_PAGES - 1);
+    let end = core::cmp::min(end_req, (last + 1) << BLOCK_SHIFT);
+    let old_size = ni.size();
+    // 1. New blocks, and the user data copied into them (no lock that a
+    // fault needs is held: the user buffer may be a mapping of this file).
+    let mut runs = NewRuns::new(sbi);
+    runs.alloc(first, last - first + 1)?;
+    let mut copied = 0u64;
+    for r in runs.runs() {
+        let rs = core::cmp::max(pos, r.pg << BLOCK_SHIFT);
+        let re = core::cmp::min(end, (r.pg + r.n) << BLOCK_SHIFT);
+        let dst = (r.blk << BLOCK_SHIFT) + (rs - (r.pg << BLOCK_SHIFT));
+        // SAFETY: `from` is live (contract).
+        let c = unsafe { sbi.pm().write_from_iter(dst, (re - rs) as usize, from) }? as u64;
+        copied += c;
+        if c < re - rs {
+            // The user buffer faulted: commit exactly what was copied.
+            break;
+        }
+    }
+    if copied == 0 {
+        return Err(EFAULT);
+    }
+    let wend = pos + copied;
+    let wlast = (wend - 1) >> BLOCK_SHIFT;
+    runs.trim(wlast);
+    let new_size = core::cmp::max(old_size, wend);
+    // A write past the end that does not touch the old last page: that
+    // page gets a copy with its bytes past the old end cleared (a store
+    // through a mapping may have left data there, and they become file
+    // content).
+    let eof_pg = old_size >> BLOCK_SHIFT;
+    let gap = pos > old_size && old_size % BLOCK_SIZE != 0 && eof_pg < first;
+    let gap = gap && ni.data.lock().lookup(eof_pg).is_some();
+    if gap {
+        runs.alloc(eof_pg, 1)?;
+    }
+    let t = ni.now();
+    // 2. No fault may map the old blocks from here until the index points
+    // at the new ones; only now are their bytes copied.
+    let ml = MappingLock::new(ni);
+    ml.break_layout(first << BLOCK_SHIFT, ((wlast + 1) << BLOCK_SHIFT) - 1)?;
+    let head = pos & (BLOCK_SIZE - 1);
+    if let Some(b) = runs.block_of(first) {
+        fill_old(ni, b, first, 0, head, old_size)?;
+    }
+    let tail = wend & (BLOCK_SIZE - 1);
+    if tail != 0 {
+        if let Some(b) = runs.block_of(wlast) {
+            fill_old(ni, b, wlast, tail, BLOCK_SIZE, old_size)?;
+        }
+    }
+    if gap {
+        let pstart = eof_pg << BLOCK_SHIFT;
+        ml.break_layout(pstart, pstart + BLOCK_SIZE - 1)?;
+        let b = runs.block_of(eof_pg).ok_or(EINVAL)?;
+        fill_old(ni, b, eof_pg, 0, BLOCK_SIZE, old_size)?;
+    }
+    commit(
+        ni,
+        runs,
+        Commit {
+            size: new_size,
+            mtime: t,
+            set_times: true,
+            setattr: None,
+            cut: None,
+        },
+    )?;
+    drop(ml);
+    // SAFETY: per the contract.
+    unsafe { (*iocb).ki_pos = wend as i64 };
+    Ok(copied as isize)
+}
+
+/// The DAX fault path's question: which block holds the page at byte
+/// `pos`, for how many pages does that run go on, and (for a copy on
+/// write) which block it was copied from? `(0, n, 0)` is a hole of `n`
+/// pages.
+///
+/// A write fault on a hole gets a zeroed block; a write fault on a block
+/// a live snapshot keeps gets a copy (the snapshot keeps the old page).
+/// Either way the new block is logged and committed before it is mapped,
+/// so `MAP_SYNC` needs no more.
+///
+/// Called with the mapping lock held shared, which keeps out writes,
+/// truncates and fallocates (they hold it exclusive); faults on one page
+/// are serialised by the DAX entry lock.
+pub(crate) fn iomap_begin(ni: &NovaInode, pos: u64, write: bool) -> Result<(u64, u64, u64)> {
+    let pg = pos >> BLOCK_SHIFT;
+    let sbi = ni.sbi();
+    let found = {
+        let idx = ni.data.lock();
+        match idx.extent(pg) {
+            Some(x) => x,
+            None if !write => {
+                let next = idx.next_mapped(pg).unwrap_or(u64::MAX);
+                let eof = ni.size().div_ceil(BLOCK_SIZE);
+                let end = core::cmp::max(pg + 1, core::cmp::min(next, eof));
+                return Ok((0, end - pg, 0));
+            }
+            None => (0, 0, 0),
+        }
+    };
+    // (The data lock is not held here: snapshots come first in the lock
+    // order. The page cannot change meanwhile, see above.)
+    let old = match found {
+        (0, _, _) => None,
+        (b, run, born) => {
+            if !write || sbi.snaps.lock().holder(born, sbi.epoch()).is_none() {
+                return Ok((b, run, 0));
+            }
+            Some(b)
+        }
+    };
+    let mut runs = NewRuns::new(sbi);
+    runs.alloc(pg, 1)?;
+    let b = runs.block_of(pg).ok_or(EINVAL)?;
+    match old {
+        Some(ob) => sbi
+            .pm()
+            .copy(b << BLOCK_SHIFT, ob << BLOCK_SHIFT, BLOCK_SIZE)?,
+        None => sbi.pm().zero(b << BLOCK_SHIFT, BLOCK_SIZE)?,
+    }
+    // The fault path set the modification time already.
+    commit(
+        ni,
+        runs,
+        Commit {
+            size: ni.size(),
+            mtime: ni.time(1),
+            set_times: false,
+            setattr: None,
+            cut: None,
+        },
+    )?;
+    Ok((b, 1, old.unwrap_or(0)))
+}
+
+/// `fallocate`: the default mode and `FALLOC_FL_KEEP_SIZE` give every
+/// hole in the range a zeroed block (one `FileWrite` entry per run,
+/// committed in batches); other modes are not supported.
+///
+/// # Safety
+///
+/// `file` must be an open nova regular file.
+pub(crate) unsafe fn fallocate(file: *mut bindings::file, mode: i32, off: i64, len: i64) -> Result {
+    /// `FALLOC_FL_KEEP_SIZE` (a uapi macro the bindings lack).
+    const KEEP_SIZE: i32 = 0x01;
+    if mode & !KEEP_SIZE != 0 {
+        return Err(EOPNOTSUPP);
+    }
+    if off < 0 || len <= 0 {
+        return Err(EINVAL);
+    }
+    // SAFETY: per the contract.
+    let i = unsafe { shim::nova_shim_file_inode(file) };
+    // SAFETY: a nova inode.
+    let ni = unsafe { NovaInode::from_raw(i) };
+    // SAFETY: the inode is live; we hold it for the call.
+    unsafe { shim::nova_shim_inode_lock(i, false) };
+    let r = (|| -> Result {
+        let end = (off as u64).checked_add(len as u64).ok_or(EFBIG)?;
+        if end > i64::MAX as u64 {
+            return Err(EFBIG);
+        }
+        let keep = mode & KEEP_SIZE != 0;
+        if !keep {
+            // SAFETY: a live, locked inode.
+            kernel::error::to_result(unsafe { bindings::inode_newsize_ok(i, end as i64) })?;
+        }
+        // SAFETY: per the contract.
+        kernel::error::to_result(unsafe { bindings::file_modified(file) })?;
+        fallocate_locked(ni, off as u64, end, keep)
+    })();
+    // SAFETY: locked above.
+    unsafe { shim::nova_shim_inode_unlock(i, false) };
+    r
+}
+
+fn fallocate_locked(ni: &NovaInode, off: u64, end: u64, keep: bool) -> Result {
+    let sbi = ni.sbi();
+    let old_size = ni.size();
+    let new_size = if keep {
+        old_size
+    } else {
+        core::cmp::max(old_size, end)
+    };
+    let last = (end - 1) >> BLOCK_SHIFT;
+    let t = ni.now();
+    let mut pg = off >> BLOCK_SHIFT;
+    // Held for the whole call: no fault fills a hole between finding it
+    // and committing its new block.
+    let ml = MappingLock::new(ni);
+    let mut logged = false;
+    loop {
+        // The next hole of the range, at most one batch long.
+        let (hs, he) = {
+            let idx = ni.data.lock();
+            let h = idx.next_hole(pg);
+            if h > last {
+                break;
+            }
+            let he = idx
+                .next_mapped(h)
+                .map_or(last + 1, |m| core::cmp::min(m, last + 1));
+            (h, core::cmp::min(he, h + MAX_WRITE_PAGES))
+        };
+        let mut runs = NewRuns::new(sbi);
+        runs.alloc(hs, he - hs)?;
+        runs.zero_all()?;
+        // Growing past a partial last page that stays: its bytes past the
+        // old end become file content, so it gets a cleared copy.
+        let eof_pg = old_size >> BLOCK_SHIFT;
+        if !logged
+            && new_size > old_size
+            && old_size % BLOCK_SIZE != 0
+            && ni.data.lock().lookup(eof_pg).is_some()
+        {
+            runs.alloc(eof_pg, 1)?;
+            let pstart = eof_pg << BLOCK_SHIFT;
+            ml.break_layout(pstart, pstart + BLOCK_SIZE - 1)?;
+            let b = runs.block_of(eof_pg).ok_or(EINVAL)?;
+            fill_old(ni, b, eof_pg, 0, BLOCK_SIZE, old_size)?;
+        }
+        // Read faults may have mapped the zero page over the holes.
+        ml.break_layout(hs << BLOCK_SHIFT, (he << BLOCK_SHIFT) - 1)?;
+        commit(
+            ni,
+            runs,
+            Commit {
+                size: new_size,
+                mtime: t,
+                set_times: true,
+                setattr: None,
+                cut: None,
+            },
+        )?;
+        logged = true;
+        pg = he;
+    }
+    if !logged && new_size != old_size {
+        // Only the size grows: log it like a truncate.
+        let mut e = crate::inode::times_entry(ATTR_SIZE, new_size, t, t)?;
+        resize(ni, &ml, old_size, new_size, &mut e)?;
+        ni.set_time(1, t.0, t.1);
+        ni.set_time(2, t.0, t.1);
+    }
+    Ok(())
+}
