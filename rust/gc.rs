@@ -307,7 +307,7 @@ impl Liveness {
 /// possibly the inode's `i_rwsem`.
 pub(crate) fn maybe(ni: &NovaInode) {
     let pos = ni.log_pos();
-    if pos.pages < pos.gc_at.saturating_mul(2) || ni.sbi().read_only_forever() {
+    if pos.pages < pos.gc_at.saturating_mul(2) || ni.sbi().read_only() {
         return;
     }
     if let Err(e) = collect(ni) {
@@ -351,7 +351,7 @@ pub(crate) fn collect(ni: &NovaInode) -> Result<Outcome> {
 
 fn collect_locked(ni: &NovaInode) -> Result<Outcome> {
     let sbi = ni.sbi();
-    if sbi.read_only_forever() {
+    if sbi.read_only() {
         return Err(EROFS);
     }
     // Lock order: snapshots, then the log. Holding the log lock keeps

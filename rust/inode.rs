@@ -706,6 +706,12 @@ pub(crate) fn evict(ni: &NovaInode) {
     if ni.nlink() != 0 || bad || sbi.read_only_forever() {
         return;
     }
+    if sbi.read_only() {
+        // Not one byte changes on a read-only mount: the inode stays on
+        // pmem with no links, and the next mount's recovery removes it.
+        sbi.defer_to_recovery();
+        return;
+    }
     let pos = ni.log_pos();
     let r = (|| -> Result {
         let mut extents = KVVec::new();

@@ -359,6 +359,10 @@ pub(crate) fn clean(sbi: &Sbi) -> Result {
     // One cleaning at a time, so whoever returns from here knows that
     // everything dead before the call is free.
     let _g = sbi.clean_lock.lock();
+    if sbi.read_only() {
+        // The dead items wait until the mount is writable again.
+        return Ok(());
+    }
     let dead = core::mem::replace(&mut sbi.snaps.lock().dead, KVec::new());
     if dead.is_empty() {
         return Ok(());

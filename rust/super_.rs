@@ -306,21 +306,59 @@ impl Sbi {
     pub(crate) fn unmount(&self) {
         // Stop the cleaner and do what it had left.
         self.stop_cleaner();
-        if self.read_only_forever() {
+        if self.read_only() {
+            // Not one byte changes on a read-only mount (a writable mount
+            // made read-only saved its state then).
             return;
         }
-        if let Err(e) = crate::snapshot::clean(self) {
-            pr_err!("{}: snapshot cleaner at unmount: {:?}\n", self.name(), e);
+        self.save_state();
+    }
+
+    /// `remount,ro`: the cleaner stops, what it had left is done, and the
+    /// allocator is saved with the clean flag, as at unmount; from then on
+    /// nothing is written until the mount is writable again.
+    pub(crate) fn make_read_only(&self) {
+        // (The VFS refuses it while a file open after its last unlink
+        // waits for deletion, `s_remove_count`.)
+        self.stop_cleaner();
+        self.save_state();
+    }
+
+    /// `remount,rw` of a read-only mount: the clean flag goes (the saved
+    /// free list stops being the truth as soon as anything changes) and
+    /// the cleaner starts.
+    pub(crate) fn make_writable(&self) -> Result {
+        let mut sb = self.current_sb()?;
+        if sb.flags.get() & SB_CLEAN != 0 || sb.freelist.get() != 0 {
+            sb.flags.set(sb.flags.get() & !SB_CLEAN);
+            sb.freelist.set(0);
+            self.write_sb(&mut sb)?;
         }
-        let lost = self
-            .stats
-            .lost_blocks
-            .load(core::sync::atomic::Ordering::Relaxed);
-        if lost != 0 {
+        self.start_cleaner();
+        Ok(())
+    }
+
+    /// Starts the snapshot cleaner thread of a writable mount.
+    pub(crate) fn start_cleaner(&self) {
+        match Cleaner::start(self) {
+            Ok(c) => *self.cleaner.lock() = Some(c),
+            // Deleting snapshots then cleans synchronously.
+            Err(_) => pr_warn!("{}: no snapshot cleaner thread\n", self.name()),
+        }
+    }
+
+    /// Runs the cleaner's leftovers and saves the allocator with the clean
+    /// flag (unless the next mount must recover).
+    fn save_state(&self) {
+        if let Err(e) = crate::snapshot::clean(self) {
+            pr_err!("{}: snapshot cleaner: {:?}\n", self.name(), e);
+        }
+        if self.must_recover() {
             pr_warn!(
-                "{}: {} blocks could not be released; the next mount rebuilds the allocator\n",
+                "{}: {} blocks could not be released, or a deletion could not finish; \
+                 the next mount recovers from the logs\n",
                 self.name(),
-                lost
+                self.lost_blocks()
             );
             return;
         }
@@ -580,12 +618,8 @@ pub(crate) unsafe fn fill_super(sb: *mut bindings::super_block, opts: MountOpts)
     }
     // SAFETY: `sb` is ours during fill_super.
     unsafe { (*sb).s_root = d };
-    if !sbi.read_only_forever() {
-        match Cleaner::start(sbi) {
-            Ok(c) => *sbi.cleaner.lock() = Some(c),
-            // Deleting snapshots then cleans synchronously.
-            Err(_) => pr_warn!("{}: no snapshot cleaner thread\n", sbi.name()),
-        }
+    if !sbi.read_only() {
+        sbi.start_cleaner();
     }
     pr_info!(
         "{}: mounted, {} blocks, {} free, epoch {}\n",
@@ -721,7 +755,8 @@ fn mount(sbi: &mut Sbi) -> Result {
     let snapshots = sbi.snaps.lock().len();
     if clean && snapshots == 0 {
         sbi.load_freelist(sb.freelist.get())?;
-        if !sbi.read_only_forever() {
+        // A read-only mount leaves the flag; `make_writable` clears it.
+        if !sbi.read_only() {
             let mut s = sb;
             s.flags.set(s.flags.get() & !SB_CLEAN);
             s.freelist.set(0);
@@ -729,7 +764,7 @@ fn mount(sbi: &mut Sbi) -> Result {
         }
         pr_info!("{}: clean mount\n", sbi.name());
     } else {
-        if clean {
+        if clean && !sbi.read_only() {
             // With snapshots, the lists of what they keep are rebuilt from
             // the logs (they are not saved): a full scan, as after a crash.
             let mut s = sb;

@@ -133,6 +133,15 @@ extern "C" fn nova_rs_reconfigure(sb: *mut bindings::super_block, read_only: boo
         pr_err!("a snapshot mount cannot be made writable\n");
         return EROFS.to_errno();
     }
+    match (sbi.read_only(), read_only) {
+        (false, true) => sbi.make_read_only(),
+        (true, false) => {
+            if let Err(e) = sbi.make_writable() {
+                return e.to_errno();
+            }
+        }
+        _ => {}
+    }
     0
 }
 

@@ -1,0 +1,60 @@
+# Read-only means read-only (issue 12, item 7): an -o ro mount, a
+# remount,ro and everything done while read-only (reads, refused
+# snapshot commands, unmount) leave every byte of the device as it was;
+# remount,rw and the next mount find everything consistent.
+# pmem: 64M
+# boots: 1
+. /tests/lib.sh
+P=/proc/fs/nova/pmem0
+# The device's checksum, read past the block device's page cache (nova
+# writes pmem directly).
+sum() {
+	echo 3 > /proc/sys/vm/drop_caches
+	md5sum $DEV | cut -d' ' -f1
+}
+need "mount" mkfs_mount
+mkdir $M/d
+for i in 1 2 3; do echo hello$i > $M/d/f$i; done
+dd if=/dev/urandom of=$M/d/big bs=4096 count=100 2>/dev/null
+umount $M
+a=$(sum)
+need "mount -o ro" mount -t nova -o ro $DEV $M
+check_eq "an -o ro mount changes nothing" "$a" "$(sum)"
+check "read under -o ro" sh -c "cat $M/d/f1 $M/d/big > /dev/null"
+check_fails "no write under -o ro" touch $M/d/new
+check_fails "no snapshot under -o ro" sh -c "echo > $P/create_snapshot"
+umount $M
+check_eq "-o ro mount and unmount change nothing" "$a" "$(sum)"
+
+need "mount read-write" mount -t nova $DEV $M
+echo more > $M/d/f4
+exec 3< $M/d/big
+rm $M/d/big
+check_fails "no remount,ro while an unlinked file is open (VFS: EBUSY)" mount -o remount,ro $M
+exec 3<&-
+echo > $P/create_snapshot
+need "remount,ro" mount -o remount,ro $M
+b=$(sum)
+cat $M/d/f1 > /dev/null
+check_fails "no snapshot after remount,ro" sh -c "echo > $P/create_snapshot"
+check_fails "no snapshot deletion after remount,ro" sh -c "echo 1 > $P/delete_snapshot"
+check_eq "reads and refused commands on a mount made read-only change nothing" "$b" "$(sum)"
+umount $M
+check_eq "unmount of a mount made read-only changes nothing" "$b" "$(sum)"
+need "mount read-write again" mount -t nova $DEV $M
+check_fails "the unlinked file is gone" test -e $M/d/big
+check_eq "data written before remount,ro" more "$(cat $M/d/f4)"
+check "consistent" fsck_ok
+echo 1 > $P/delete_snapshot
+
+need "remount,ro" mount -o remount,ro $M
+c=$(sum)
+check "read after remount,ro" cat $M/d/f1
+check_eq "remount,ro then reads change nothing" "$c" "$(sum)"
+need "remount,rw" mount -o remount,rw $M
+echo again > $M/d/f5
+check "consistent after ro, then rw" fsck_ok
+check "remount" remount
+check_eq "data written after remount,rw" again "$(cat $M/d/f5)"
+check "consistent after remount" fsck_ok
+umount $M
