@@ -473,36 +473,48 @@ pub(crate) fn new_inode(
             return Err(fail(e));
         }
     };
-    let slot = sbi.itable.lock().slot_addr(ino).ok_or(EINVAL)?;
-    let mut pi = PmInode::from_bytes(&[0u8; 128]).ok_or(EINVAL)?;
-    pi.flags.set(INODE_VALID);
-    pi.mode.set(mode);
-    // SAFETY: reading owner fields of our fresh inode.
-    let (uid, gid) = unsafe { (shim::nova_shim_uid(i), shim::nova_shim_gid(i)) };
-    pi.uid.set(uid);
-    pi.gid.set(gid);
-    pi.ino.set(ino);
-    pi.log_head.set(page);
-    pi.log_tail.set(page);
-    pi.create_epoch.set(sbi.epoch());
-    pi.rdev.set(rdev);
-    pi.time_sec.set(sec as u64);
-    pi.time_nsec.set(nsec);
-    pi.nlink.set(nlink);
-    pi.seal();
-    let valid_word = u64::from_le_bytes(
-        pi.as_bytes()
-            .get(..8)
-            .and_then(|b| b.try_into().ok())
-            .ok_or(EINVAL)?,
-    );
-    // Write the slot with its first word (flags, mode) still zero; the
-    // transaction's journaled word store makes it valid.
-    let mut staged = pi;
-    staged.flags.set(0);
-    staged.mode.set(0);
-    sbi.pm().write(slot, staged.as_bytes())?;
-    sbi.pm().fence();
+    let staged = (|| -> Result<(u64, u64)> {
+        let slot = sbi.itable.lock().slot_addr(ino).ok_or(EINVAL)?;
+        let mut pi = PmInode::from_bytes(&[0u8; 128]).ok_or(EINVAL)?;
+        pi.flags.set(INODE_VALID);
+        pi.mode.set(mode);
+        // SAFETY: reading owner fields of our fresh inode.
+        let (uid, gid) = unsafe { (shim::nova_shim_uid(i), shim::nova_shim_gid(i)) };
+        pi.uid.set(uid);
+        pi.gid.set(gid);
+        pi.ino.set(ino);
+        pi.log_head.set(page);
+        pi.log_tail.set(page);
+        pi.create_epoch.set(sbi.epoch());
+        pi.rdev.set(rdev);
+        pi.time_sec.set(sec as u64);
+        pi.time_nsec.set(nsec);
+        pi.nlink.set(nlink);
+        pi.seal();
+        let valid_word = u64::from_le_bytes(
+            pi.as_bytes()
+                .get(..8)
+                .and_then(|b| b.try_into().ok())
+                .ok_or(EINVAL)?,
+        );
+        // Write the slot with its first word (flags, mode) still zero; the
+        // transaction's journaled word store makes it valid.
+        let mut staged = pi;
+        staged.flags.set(0);
+        staged.mode.set(0);
+        sbi.pm().write(slot, staged.as_bytes())?;
+        sbi.pm().fence();
+        Ok((slot, valid_word))
+    })();
+    let (slot, valid_word) = match staged {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = crate::log::free_log_page(sbi, page);
+            // SAFETY: drop the unused inode.
+            unsafe { bindings::iput(i) };
+            return Err(fail(e));
+        }
+    };
     ni.set_log(LogPos {
         slot,
         head: page,

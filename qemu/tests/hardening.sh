@@ -9,7 +9,7 @@ S=/mnt/snap
 mkdir -p $S
 need "mount" mkfs_mount
 mkdir $M/h
-for c in short short-ext ext-pwrite ext-falloc ext-trunc; do
+for c in short short-ext bigoff ext-pwrite ext-falloc ext-trunc; do
 	check "hardt $c" timeout 600 hardt $c $M/h
 done
 rm -f $M/h/ext-* $M/h/short*
@@ -42,6 +42,8 @@ check "snapshot keeps v (truncated up)" cmp $S/h/v /tmp/v.orig
 umount $S
 need "remount" mount -t nova $DEV $M
 check "live files after remount" live_ok
+check_eq "a file of the largest size after remount" 9223372036854775807 "$(stat -c %s $M/h/bigoff)"
+check_eq "its last bytes after remount" "567" "$(tail -c 5 $M/h/bigoff | head -c 3)"
 echo $E > $P/delete_snapshot
 check "fsck after deleting the snapshot" fsck_ok
 umount $M

@@ -15,6 +15,8 @@
  *   ext-falloc  another extends the file (pwrite at EOF, posix_fallocate
  *   ext-trunc   over the whole file, ftruncate up); every stored word
  *               reads back afterwards
+ *   bigoff      writes, reads, truncates and fallocates at offsets next to
+ *               the largest file size (2^63 - 1)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -251,6 +253,36 @@ static void case_ext(const char *name)
 	printf("ok %s\n", name);
 }
 
+static void case_bigoff(void)
+{
+	const off_t max = INT64_MAX;
+	char got[16];
+	struct stat st;
+	ssize_t n;
+	int fd = open_new("bigoff");
+
+	n = pwrite(fd, "0123456789", 10, max - 10);
+	if (n != 10)
+		die("pwrite of the last 10 bytes of the largest size returned %zd (errno %d)", n,
+		    errno);
+	if (fstat(fd, &st) || st.st_size != max)
+		die("size %lld, expected 2^63 - 1", (long long)st.st_size);
+	if (pread(fd, got, 5, max - 5) != 5 || memcmp(got, "56789", 5))
+		die("reading back the last 5 bytes");
+	if (pread(fd, got, 4, 1ll << 62) != 4 || memcmp(got, "\0\0\0\0", 4))
+		die("the hole at 2^62 does not read as zeros");
+	if (fallocate(fd, 0, max - (1 << 20), 8192))
+		die("fallocate near the largest size: %s", strerror(errno));
+	if (lseek(fd, 0, SEEK_DATA) != ((max - (1 << 20)) & ~(off_t)(PG - 1)))
+		die("SEEK_DATA: %lld", (long long)lseek(fd, 0, SEEK_DATA));
+	if (ftruncate(fd, max - 2) || ftruncate(fd, max))
+		die("ftruncate near the largest size: %s", strerror(errno));
+	if (pread(fd, got, 5, max - 5) != 5 || memcmp(got, "567\0\0", 5))
+		die("after truncating 2 bytes and growing again");
+	close(fd);
+	printf("ok bigoff\n");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
@@ -262,6 +294,8 @@ int main(int argc, char **argv)
 		case_short(0);
 	else if (!strcmp(argv[1], "short-ext"))
 		case_short(1);
+	else if (!strcmp(argv[1], "bigoff"))
+		case_bigoff();
 	else if (!strcmp(argv[1], "ext-pwrite"))
 		mode = 0, case_ext(argv[1]);
 	else if (!strcmp(argv[1], "ext-falloc"))
