@@ -367,6 +367,11 @@ pub(crate) fn clean(sbi: &Sbi) -> Result {
     if dead.is_empty() {
         return Ok(());
     }
+    // A write fault that copied a page a snapshot kept may still be
+    // swapping the old page out of other page tables (the DAX code does
+    // that after `iomap_begin`): faults hold the gate shared, so closing
+    // it once waits for them before the old blocks can be freed.
+    drop(sbi.gate.close());
     let mut blocks = 0u64;
     for k in dead.iter() {
         if k.ino != 0 {
