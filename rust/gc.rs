@@ -593,6 +593,20 @@ mod tests {
     }
 
     #[test]
+    fn long_logs_need_no_huge_allocation() {
+        // More entries than one kmalloc can hold (4 MiB / 72 bytes): the
+        // per-entry vectors must not be one physically contiguous block.
+        let mut l = Log::new();
+        let n = 70_000;
+        for i in 0..n {
+            l.write(i, 1000 + i, 1, 1);
+        }
+        assert_eq!(l.lv.len(), n as usize);
+        let k = l.needed(&[]);
+        assert!(k.iter().all(|&x| x));
+    }
+
+    #[test]
     fn overwrites_leave_only_the_last() {
         let mut l = Log::new();
         let a = l.write(0, 1000, 1, 1);
