@@ -231,7 +231,7 @@ fn release(sbi: &Sbi, dropped: &[Dropped], epoch: u64) {
 /// the smaller of the two ends, when partial and mapped, is replaced by a
 /// copy with its bytes past that end cleared (never cleared in place: a
 /// snapshot may hold the block, and a crash must not expose or lose
-/// bytes); pages past a new, smaller end are dropped. `ml` is the file's
+/// bytes); pages past the new end are dropped. `ml` is the file's
 /// mapping lock, held by the caller until this returns.
 pub(crate) fn resize(
     ni: &NovaInode,
@@ -243,15 +243,16 @@ pub(crate) fn resize(
     let sbi = ni.sbi();
     let edge = core::cmp::min(old_size, new_size);
     let (pg, keep) = (edge >> BLOCK_SHIFT, edge & (BLOCK_SIZE - 1));
-    let cut = (new_size < old_size).then(|| new_size.div_ceil(BLOCK_SIZE));
-    if let Some(c) = cut {
-        // Pages past the new end may be mapped: unmap them before their
-        // blocks go.
-        ml.break_layout(c << BLOCK_SHIFT, i64::MAX as u64)?;
-    }
+    // Every size change drops the pages past the new end (as its replay
+    // does: blocks `fallocate` kept past the end go too when the size
+    // grows over them).
+    let cut = new_size.div_ceil(BLOCK_SIZE);
+    // Pages past the new end may be mapped: unmap them before their
+    // blocks go.
+    ml.break_layout(cut << BLOCK_SHIFT, i64::MAX as u64)?;
     let mut runs = NewRuns::new(sbi);
     if keep != 0 && ni.data.lock().lookup(pg).is_some() {
-        runs.alloc_from(pg, 1, cut.is_some())?;
+        runs.alloc_from(pg, 1, new_size < old_size)?;
         ml.break_layout(pg << BLOCK_SHIFT, (pg << BLOCK_SHIFT) + BLOCK_SIZE - 1)?;
         let dst = runs.block_of(pg).ok_or(EINVAL)?;
         fill_old(ni, dst, pg, 0, BLOCK_SIZE, edge)?;
@@ -264,7 +265,7 @@ pub(crate) fn resize(
             mtime: ni.time(1),
             set_times: false,
             setattr: Some(entry),
-            cut,
+            cut: Some(cut),
         },
     )
 }
