@@ -16,9 +16,13 @@ names() {
 	check "$n $kind names found and listed" dirnames check $kind $M/c $n
 	check "readdir sees each of the $n $kind names once while others come and go" \
 		dirnames churn $kind $M/c $n
+	dirnames cookies $kind $M/c $n >/tmp/cookies.before
+	check_eq "readdir returns $n names and the dots ($kind)" "$((n + 2))" "$(wc -l </tmp/cookies.before)"
 	check "remount ($kind)" remount
 	check "the root is readable after remount ($kind)" ls $M
 	check "$n $kind names found and listed after remount" dirnames check $kind $M/c $n
+	dirnames cookies $kind $M/c $n >/tmp/cookies.after
+	check "readdir cookies unchanged by the remount ($kind)" cmp /tmp/cookies.before /tmp/cookies.after
 	check "$kind names removed" dirnames remove $kind $M/c $n
 	check_eq "the directory is empty ($kind)" "" "$(ls -A $M/c)"
 	check "rmdir ($kind)" rmdir $M/c
@@ -47,6 +51,7 @@ mkdir $M/big
 t0=$(date +%s)
 check "$BIG names created" dirnames create many $M/big $BIG
 t1=$(date +%s)
+dirnames cookies many $M/big $BIG >/tmp/cookies.before
 check "remount (big)" remount
 t2=$(date +%s)
 check_eq "readdir count" "$BIG" "$(ls -A $M/big | wc -l)"
@@ -54,6 +59,8 @@ check "stat a few" ls -l $M/big/f0000000 $M/big/f0000001 $M/big/f$(printf %07d $
 	$M/big/f$(printf %07d $((BIG - 1)))
 check_fails "a name past the last is absent" ls -l $M/big/f$(printf %07d $BIG)
 check "$BIG names found and listed" dirnames check many $M/big $BIG
+dirnames cookies many $M/big $BIG >/tmp/cookies.after
+check "readdir cookies unchanged by the remount (big)" cmp /tmp/cookies.before /tmp/cookies.after
 t3=$(date +%s)
 check "$BIG names removed" dirnames remove many $M/big $BIG
 check "rmdir (big)" rmdir $M/big

@@ -10,6 +10,8 @@
  *                 other names in between: names 0..N-1 are each seen
  *                 exactly once (the extra names are gone at the end)
  *         remove  unlink names 0..N-1
+ *         cookies print "cookie name" for every name readdir returns
+ *                 (in readdir order), to compare across a remount
  *         print   print names 0..N-1, one a line
  *   KIND  collide     21-byte names that all have one key under nova's
  *                     first directory hash (see below)
@@ -358,7 +360,7 @@ static int do_check(void)
 int main(int argc, char **argv)
 {
 	if (argc != 5) {
-		fprintf(stderr, "usage: dirnames create|check|churn|remove|print collide|collide255|long|many DIR N\n");
+		fprintf(stderr, "usage: dirnames create|check|churn|remove|cookies|print collide|collide255|long|many DIR N\n");
 		return 2;
 	}
 	crc_init();
@@ -395,6 +397,27 @@ int main(int argc, char **argv)
 		return do_check();
 	if (!strcmp(op, "churn"))
 		return list(1, 300);
+	if (!strcmp(op, "cookies")) {
+		char buf[8192];
+		int fd = open(dir, O_RDONLY | O_DIRECTORY);
+		long got;
+		if (fd < 0) {
+			perror("open dir");
+			return 1;
+		}
+		while ((got = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0)
+			for (long off = 0; off < got;) {
+				struct linux_dirent64 *d = (void *)(buf + off);
+				off += d->d_reclen;
+				printf("%lld %s\n", (long long)d->d_off, d->d_name);
+			}
+		if (got < 0) {
+			perror("getdents64");
+			return 1;
+		}
+		close(fd);
+		return 0;
+	}
 	if (!strcmp(op, "print")) {
 		char nm[NAME_MAX_ + 1];
 		for (long i = 0; i < n; i++) {
