@@ -2,14 +2,13 @@
 //! Directories: the DRAM name index rebuilt from dentry log entries, and
 //! readdir with stable cookies (the index key of each name).
 
-use crate::format::crc32c;
 use crate::format::layout::*;
 use crate::format::le::Pod;
 use crate::inode::NovaInode;
 use crate::shim;
 use kernel::bindings;
 use kernel::prelude::*;
-use kernel::rbtree::{RBTree, RBTreeNode};
+use kernel::rbtree::{RBTree, RBTreeNodeReservation};
 
 /// A decoded dentry entry (name borrowed from the entry buffer).
 pub(crate) struct Dentry<'a> {
@@ -78,30 +77,108 @@ pub(crate) struct Ent {
     pub(crate) dtype: u8,
 }
 
-/// The DRAM index of a directory: key -> name. The key is a 55-bit hash
-/// of the name shifted left 8 bits, plus a collision counter in the low
-/// 8 bits, with bit 62 set so every key is a valid readdir cookie > 2.
-pub(crate) struct DirIndex {
-    tree: RBTree<u64, Ent>,
-    parent: u64,
-    count: u64,
+/// Lowest index key: keys are readdir cookies and must be > 2 (`.` and
+/// `..` use positions 0 and 1).
+const KEY_MIN: u64 = 1 << 62;
+/// Highest index key: below `i64::MAX`, the position readdir parks the
+/// stream at after the last name (and `key + 1` must still fit an i64).
+const KEY_MAX: u64 = (1 << 63) - 2;
+
+/// The SipHash key of the name hash. It is fixed rather than per mount so
+/// a name keeps its readdir cookie across remounts (as NFS expects).
+const SIP_K0: u64 = 0x6e6f_7661_2d64_6972;
+const SIP_K1: u64 = 0x6e61_6d65_2d68_6173;
+
+fn sip_round(v: &mut [u64; 4]) {
+    v[0] = v[0].wrapping_add(v[1]);
+    v[1] = v[1].rotate_left(13) ^ v[0];
+    v[0] = v[0].rotate_left(32);
+    v[2] = v[2].wrapping_add(v[3]);
+    v[3] = v[3].rotate_left(16) ^ v[2];
+    v[0] = v[0].wrapping_add(v[3]);
+    v[3] = v[3].rotate_left(21) ^ v[0];
+    v[2] = v[2].wrapping_add(v[1]);
+    v[1] = v[1].rotate_left(17) ^ v[2];
+    v[2] = v[2].rotate_left(32);
 }
 
-const KEY_BASE: u64 = 1 << 62;
+/// SipHash-2-4 of `m` under the key `(k0, k1)`.
+pub(crate) fn siphash24(k0: u64, k1: u64, m: &[u8]) -> u64 {
+    let mut v = [
+        k0 ^ 0x736f_6d65_7073_6575,
+        k1 ^ 0x646f_7261_6e64_6f6d,
+        k0 ^ 0x6c79_6765_6e65_7261,
+        k1 ^ 0x7465_6462_7974_6573,
+    ];
+    let mut chunks = m.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let w = u64::from_le_bytes(w);
+        v[3] ^= w;
+        sip_round(&mut v);
+        sip_round(&mut v);
+        v[0] ^= w;
+    }
+    let mut last = [0u8; 8];
+    let rest = chunks.remainder();
+    last[..rest.len()].copy_from_slice(rest);
+    last[7] = m.len() as u8;
+    let w = u64::from_le_bytes(last);
+    v[3] ^= w;
+    sip_round(&mut v);
+    sip_round(&mut v);
+    v[0] ^= w;
+    v[2] ^= 0xff;
+    for _ in 0..4 {
+        sip_round(&mut v);
+    }
+    v[0] ^ v[1] ^ v[2] ^ v[3]
+}
 
-fn hash_prefix(name: &[u8]) -> u64 {
-    let h = (u64::from(crc32c::crc32c(name)) << 23)
-        ^ (name.len() as u64)
-        ^ (u64::from(crc32c::update(0x1234_5678, name)) >> 9);
-    KEY_BASE | ((h & ((1 << 54) - 1)) << 8)
+/// The home key of a name: its preferred readdir cookie.
+fn home_key(name: &[u8]) -> u64 {
+    (KEY_MIN | (siphash24(SIP_K0, SIP_K1, name) >> 2)).min(KEY_MAX)
+}
+
+/// The DRAM index of a directory.
+///
+/// `tree` maps a key (the name's readdir cookie, in `[KEY_MIN, KEY_MAX]`)
+/// to the name. A name's key is its home key (62 bits of its SipHash)
+/// unless that key was taken when the name was added; it then gets the
+/// next free key after its home and is also listed in `moved` under
+/// `(home, key)`, which lookups scan. So any number of names may share
+/// a hash, and a key never changes while the name exists: cookies stay
+/// valid while other names come and go.
+pub(crate) struct DirIndex {
+    tree: RBTree<u64, Ent>,
+    moved: RBTree<(u64, u64), ()>,
+    parent: u64,
+    count: u64,
+    home: fn(&[u8]) -> u64,
+}
+
+/// A name ready to be added to a [`DirIndex`] without allocating:
+/// everything [`DirIndex::insert_prepared`] needs is allocated here.
+pub(crate) struct PreparedInsert {
+    ent: Ent,
+    node: RBTreeNodeReservation<u64, Ent>,
+    moved: RBTreeNodeReservation<(u64, u64), ()>,
 }
 
 impl DirIndex {
     pub(crate) fn new() -> Self {
+        Self::with_hash(home_key)
+    }
+
+    /// An index whose home keys come from `home` (tests force collisions).
+    fn with_hash(home: fn(&[u8]) -> u64) -> Self {
         Self {
             tree: RBTree::new(),
+            moved: RBTree::new(),
             parent: 0,
             count: 0,
+            home,
         }
     }
 
@@ -113,19 +190,44 @@ impl DirIndex {
         self.count == 0
     }
 
+    fn home_of(&self, name: &[u8]) -> u64 {
+        (self.home)(name).clamp(KEY_MIN, KEY_MAX)
+    }
+
     fn find_key(&self, name: &[u8]) -> Option<u64> {
-        let p = hash_prefix(name);
-        let mut from = p;
+        let home = self.home_of(name);
+        if self
+            .tree
+            .get(&home)
+            .is_some_and(|e| e.name.as_slice() == name)
+        {
+            return Some(home);
+        }
+        let mut from = (home, 0);
         loop {
-            let c = self.tree.cursor_lower_bound(&from)?;
-            let (k, v) = c.current();
-            if *k >= p + 256 {
+            let c = self.moved.cursor_lower_bound(&from)?;
+            let &(h, k) = c.current().0;
+            if h != home {
                 return None;
             }
-            if v.name.as_slice() == name {
-                return Some(*k);
+            if self.tree.get(&k).is_some_and(|e| e.name.as_slice() == name) {
+                return Some(k);
             }
-            from = *k + 1;
+            from = (home, k + 1);
+        }
+    }
+
+    /// The first free key at or after `home`, wrapping around. There
+    /// always is one: a directory has far fewer than 2^62 names.
+    fn free_key(&self, home: u64) -> u64 {
+        let mut k = home;
+        loop {
+            match self.tree.cursor_lower_bound(&k) {
+                Some(c) if *c.current().0 == k => {
+                    k = if k >= KEY_MAX { KEY_MIN } else { k + 1 };
+                }
+                _ => return k,
+            }
         }
     }
 
@@ -135,41 +237,72 @@ impl DirIndex {
         self.tree.get(&k).map(|e| (e.ino, e.dtype))
     }
 
-    /// Adds a name. `EEXIST` if present.
-    pub(crate) fn insert(&mut self, name: &[u8], ino: u64, dtype: u8) -> Result {
+    /// Allocates what adding `name` needs; `EEXIST` if it is present.
+    /// The caller keeps the directory locked until
+    /// [`DirIndex::insert_prepared`] (or drops the preparation).
+    pub(crate) fn prepare_insert(
+        &self,
+        name: &[u8],
+        ino: u64,
+        dtype: u8,
+    ) -> Result<PreparedInsert> {
+        if name.is_empty() || name.len() > NAME_MAX {
+            return Err(ENAMETOOLONG);
+        }
         if self.find_key(name).is_some() {
             return Err(EEXIST);
         }
-        let p = hash_prefix(name);
-        let mut k = p;
-        while self.tree.get(&k).is_some() {
-            k += 1;
-            if k >= p + 256 {
-                return Err(ENOSPC);
-            }
-        }
         let mut n = KVec::with_capacity(name.len(), GFP_KERNEL)?;
         n.extend_from_slice(name, GFP_KERNEL)?;
-        let node = RBTreeNode::new(
-            k,
-            Ent {
+        Ok(PreparedInsert {
+            ent: Ent {
                 name: n,
                 ino,
                 dtype,
             },
-            GFP_KERNEL,
-        )?;
-        self.tree.insert(node);
+            node: RBTreeNodeReservation::new(GFP_KERNEL)?,
+            moved: RBTreeNodeReservation::new(GFP_KERNEL)?,
+        })
+    }
+
+    /// Adds a prepared name; cannot fail. Returns its key.
+    pub(crate) fn insert_prepared(&mut self, p: PreparedInsert) -> u64 {
+        let home = self.home_of(&p.ent.name);
+        let k = self.free_key(home);
+        self.tree.insert(p.node.into_node(k, p.ent));
+        if k != home {
+            self.moved.insert(p.moved.into_node((home, k), ()));
+        }
         self.count += 1;
+        k
+    }
+
+    /// Adds a name. `EEXIST` if present.
+    pub(crate) fn insert(&mut self, name: &[u8], ino: u64, dtype: u8) -> Result {
+        let p = self.prepare_insert(name, ino, dtype)?;
+        self.insert_prepared(p);
         Ok(())
     }
 
-    /// Removes a name; `ENOENT` if absent.
+    /// Removes a name; `ENOENT` if absent. Never allocates.
     pub(crate) fn remove(&mut self, name: &[u8]) -> Result<u64> {
         let k = self.find_key(name).ok_or(ENOENT)?;
+        let home = self.home_of(name);
+        if k != home {
+            self.moved.remove(&(home, k));
+        }
         let e = self.tree.remove(&k).ok_or(ENOENT)?;
         self.count -= 1;
         Ok(e.ino)
+    }
+
+    /// Points an existing name at another inode, keeping its key (and so
+    /// its readdir cookie). Never allocates; `ENOENT` if absent.
+    pub(crate) fn replace(&mut self, name: &[u8], ino: u64, dtype: u8) -> Result<u64> {
+        let k = self.find_key(name).ok_or(ENOENT)?;
+        let e = self.tree.get_mut(&k).ok_or(ENOENT)?;
+        e.dtype = dtype;
+        Ok(core::mem::replace(&mut e.ino, ino))
     }
 
     /// Replays one dentry entry.
@@ -300,5 +433,142 @@ mod tests {
         d.batch(2, 1000, &mut out).unwrap();
         assert_eq!(out.len(), 100);
         assert!(out.iter().all(|e| e.0 > 2 && e.0 < i64::MAX as u64));
+    }
+
+    /// A 6-byte name for `i`.
+    fn nm(i: u32) -> [u8; 6] {
+        let mut n = *b"n00000";
+        let mut v = i;
+        for b in n[1..].iter_mut().rev() {
+            *b = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        n
+    }
+
+    #[test]
+    fn siphash_reference_vectors() {
+        // SipHash-2-4, key 00..0f, messages of 0, 1 and 15 bytes 00, 01, ...
+        let k0 = 0x0706_0504_0302_0100;
+        let k1 = 0x0f0e_0d0c_0b0a_0908;
+        let m: [u8; 15] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
+        assert_eq!(siphash24(k0, k1, &[]), 0x726f_db47_dd0e_0e31);
+        assert_eq!(siphash24(k0, k1, &m[..1]), 0x74f8_39c5_93dc_67fd);
+        assert_eq!(siphash24(k0, k1, &m), 0xa129_ca61_49be_45e5);
+        let k = home_key(b"hello");
+        assert!((KEY_MIN..=KEY_MAX).contains(&k));
+    }
+
+    #[test]
+    fn many_names_with_one_hash() {
+        // Every name has the same home key: 1000 names still all work.
+        let mut d = DirIndex::with_hash(|_| KEY_MIN + 7);
+        for i in 0..1000 {
+            assert!(d.insert(&nm(i), u64::from(i) + 100, 8).is_ok());
+        }
+        assert_eq!(d.insert(&nm(500), 1, 8), Err(EEXIST));
+        assert!(matches!(d.prepare_insert(&nm(999), 1, 8), Err(EEXIST)));
+        for i in 0..1000 {
+            assert_eq!(d.lookup(&nm(i)), Some((u64::from(i) + 100, 8)));
+        }
+        assert_eq!(d.lookup(&nm(1000)), None);
+        // Remove the even ones (including the one at the home key).
+        for i in (0..1000).step_by(2) {
+            assert_eq!(d.remove(&nm(i)), Ok(u64::from(i) + 100));
+        }
+        assert_eq!(d.remove(&nm(0)), Err(ENOENT));
+        for i in 0..1000 {
+            let want = (i % 2 == 1).then_some((u64::from(i) + 100, 8));
+            assert_eq!(d.lookup(&nm(i)), want);
+        }
+        // Names added now reuse the holes, and are all found.
+        for i in 1000..1300 {
+            let p = d.prepare_insert(&nm(i), u64::from(i), 4).unwrap();
+            let k = d.insert_prepared(p);
+            assert!((KEY_MIN..=KEY_MAX).contains(&k));
+        }
+        for i in 1000..1300 {
+            assert_eq!(d.lookup(&nm(i)), Some((u64::from(i), 4)));
+        }
+        let mut out = KVec::new();
+        d.batch(2, 10_000, &mut out).unwrap();
+        assert_eq!(out.len(), 800);
+        for i in Iterator::chain((1..1000).step_by(2), 1000..1300) {
+            assert!(d.remove(&nm(i)).is_ok());
+        }
+        assert!(d.is_empty());
+        assert!(d.tree.is_empty() && d.moved.is_empty());
+    }
+
+    #[test]
+    fn keys_wrap_at_the_top() {
+        let mut d = DirIndex::with_hash(|_| KEY_MAX);
+        for i in 0..5 {
+            assert!(d.insert(&nm(i), u64::from(i), 8).is_ok());
+        }
+        let mut out = KVec::new();
+        d.batch(2, 100, &mut out).unwrap();
+        assert_eq!(out.len(), 5);
+        assert!(out.iter().all(|e| e.0 >= KEY_MIN && e.0 <= KEY_MAX));
+        for i in 0..5 {
+            assert_eq!(d.lookup(&nm(i)), Some((u64::from(i), 8)));
+        }
+    }
+
+    #[test]
+    fn cookies_stable_while_names_change() {
+        // Four home keys for all names: long runs of displaced names.
+        let mut d = DirIndex::with_hash(|n| KEY_MIN + u64::from(n[5] % 4) * 3);
+        for i in 0..200 {
+            assert!(d.insert(&nm(i), u64::from(i), 8).is_ok());
+        }
+        let mut before = KVec::new();
+        d.batch(2, 1000, &mut before).unwrap();
+        // Read one name at a time, adding and removing others in between:
+        // each of the names 0..100 (never touched) is seen exactly once,
+        // under the key it had at the start.
+        let mut seen = [0u8; 100];
+        let mut pos = 2;
+        let mut step = 0u32;
+        loop {
+            let mut one = KVec::new();
+            d.batch(pos, 1, &mut one).unwrap();
+            let Some((k, ino, _, name)) = one.first() else {
+                break;
+            };
+            if *ino < 100 {
+                seen[*ino as usize] += 1;
+                assert!(before
+                    .iter()
+                    .any(|b| b.0 == *k && b.3.as_slice() == name.as_slice()));
+            }
+            pos = *k + 1;
+            // Churn: remove one of 100..200, add one of 200..400.
+            if step < 100 {
+                assert!(d.remove(&nm(100 + step)).is_ok());
+            }
+            if step < 200 {
+                assert!(d.insert(&nm(200 + step), u64::from(200 + step), 8).is_ok());
+            }
+            step += 1;
+        }
+        assert!(seen.iter().all(|&c| c == 1));
+        for i in 0..100 {
+            let k = d.find_key(&nm(i)).unwrap();
+            assert!(before
+                .iter()
+                .any(|b| b.0 == k && b.2 == 8 && b.1 == u64::from(i)));
+        }
+    }
+
+    #[test]
+    fn replace_keeps_the_key() {
+        let mut d = DirIndex::new();
+        assert!(d.insert(b"x", 10, 8).is_ok());
+        let k = d.find_key(b"x").unwrap();
+        assert_eq!(d.replace(b"x", 11, 4), Ok(10));
+        assert_eq!(d.find_key(b"x"), Some(k));
+        assert_eq!(d.lookup(b"x"), Some((11, 4)));
+        assert_eq!(d.replace(b"y", 1, 4), Err(ENOENT));
     }
 }

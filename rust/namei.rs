@@ -3,7 +3,7 @@
 //! device nodes, fifos, sockets), link, unlink, rmdir and rename in all
 //! its forms. Each operation is one transaction over the logs it touches.
 
-use crate::dir::encode_dentry;
+use crate::dir::{encode_dentry, PreparedInsert};
 use crate::format::layout::*;
 use crate::format::le::Pod;
 use crate::inode::{self, dtype, link_entry, NovaInode};
@@ -109,9 +109,26 @@ pub(crate) unsafe fn create(
     let child = unsafe { NovaInode::from_raw(i) };
     // The creation time the slot records is the time of the whole operation.
     let t = child.time(1);
-    let r = (|| -> Result {
+    // Everything that can fail happens before the commit: the index node
+    // and name buffer, the symlink's cached target and its data index.
+    // A symlink's data block, freed if the operation fails.
+    let mut data_block = 0;
+    let r = (|| -> Result<(PreparedInsert, Option<KVec<u8>>)> {
         let cmode = child.mode();
-        let mut data_block = 0;
+        let prep = dir
+            .dir
+            .lock()
+            .prepare_insert(name, child.ino(), dtype(cmode))?;
+        let link = match target {
+            Some(t) => {
+                // The target cached like a read inode does, NUL-terminated.
+                let mut v = KVec::with_capacity(t.len() + 1, GFP_KERNEL)?;
+                v.extend_from_slice(t, GFP_KERNEL)?;
+                v.push(0, GFP_KERNEL)?;
+                Some(v)
+            }
+            None => None,
+        };
         let mut tx = Tx::begin(sbi);
         if let Some(target) = target {
             // A symlink's target lives in one data block.
@@ -128,10 +145,12 @@ pub(crate) unsafe fn create(
             e.mtime_nsec.set(t.1);
             let mut buf = [0u8; 64];
             buf.copy_from_slice(e.as_bytes());
-            if let Err(err) = tx.append(child, &mut buf) {
-                let _ = sbi.alloc.free(b, 1);
-                return Err(err);
-            }
+            // The new inode is not visible yet, so its data index can
+            // take the block before the commit.
+            tx.append(child, &mut buf)?;
+            let mut freed = KVec::new();
+            child.data.lock().insert(0, b, 1, tx.epoch(), &mut freed)?;
+            child.set_size(target.len() as u64);
         }
         let (mut de, len) = dentry_entry(name, child.ino(), dtype(cmode), false, t)?;
         tx.append(dir, de.get_mut(..len).ok_or(EINVAL)?)?;
@@ -140,54 +159,40 @@ pub(crate) unsafe fn create(
             tx.append(dir, &mut le)?;
         }
         tx.set_word(slot, 0, valid_word)?;
-        let epoch = tx.epoch();
-        let r = tx.commit();
-        if r.is_err() && data_block != 0 {
-            let _ = sbi.alloc.free(data_block, 1);
-        }
-        r?;
-        if data_block != 0 {
-            let mut freed = KVec::new();
-            child
-                .data
-                .lock()
-                .insert(0, data_block, 1, epoch, &mut freed)?;
-        }
-        if let Some(target) = target {
-            child.set_size(target.len() as u64);
-        }
-        Ok(())
+        tx.commit()?;
+        Ok((prep, link))
     })();
-    if let Err(e) = r {
-        // The slot never became valid: drop the in-memory inode. Its log
-        // page is returned by eviction's delete path only for valid
-        // inodes, so free it here.
-        child.set_nlink(0);
-        let pos = child.log_pos();
-        let _ = sbi.alloc.free(pos.head / BLOCK_SIZE, 1);
-        let _ = sbi.itable.lock().release(child.ino());
-        // SAFETY: drop the only reference to the unhashed new inode;
-        // mark it bad so eviction does not touch pmem.
-        unsafe {
-            bindings::make_bad_inode(i);
-            bindings::iput(i);
+    // Committed or not: from here on nothing can fail.
+    let (prep, link) = match r {
+        Ok(v) => v,
+        Err(e) => {
+            // The slot never became valid: drop the in-memory inode. Its
+            // log page (and a symlink's data block) are returned by
+            // eviction's delete path only for valid inodes, so free them
+            // here.
+            if data_block != 0 {
+                let _ = sbi.alloc.free(data_block, 1);
+            }
+            child.set_nlink(0);
+            let pos = child.log_pos();
+            let _ = sbi.alloc.free(pos.head / BLOCK_SIZE, 1);
+            let _ = sbi.itable.lock().release(child.ino());
+            // SAFETY: drop the only reference to the unhashed new inode;
+            // mark it bad so eviction does not touch pmem.
+            unsafe {
+                bindings::make_bad_inode(i);
+                bindings::iput(i);
+            }
+            return Err(e);
         }
-        return Err(e);
-    }
-    dir.dir
-        .lock()
-        .insert(name, child.ino(), dtype(child.mode()))?;
+    };
+    dir.dir.lock().insert_prepared(prep);
     set_dir_times(dir, t);
     if is_dir {
         // SAFETY: `dir` is locked by the VFS.
         unsafe { bindings::inc_nlink(dir.raw()) };
     }
-    if target.is_some() {
-        // Cache the target like a read inode does.
-        let len = child.size() as usize;
-        let mut v = KVec::with_capacity(len + 1, GFP_KERNEL)?;
-        v.extend_from_slice(target.unwrap_or(&[]), GFP_KERNEL)?;
-        v.push(0, GFP_KERNEL)?;
+    if let Some(v) = link {
         let (p, _, _) = v.into_raw_parts();
         // SAFETY: a NUL-terminated kmalloc buffer owned by the inode from
         // now on, freed at eviction.
@@ -222,13 +227,18 @@ pub(crate) unsafe fn link(
         return Err(EMLINK);
     }
     let t = dir.now();
+    let prep = dir
+        .dir
+        .lock()
+        .prepare_insert(name, src.ino(), dtype(src.mode()))?;
     let mut tx = Tx::begin(sbi);
     let (mut de, len) = dentry_entry(name, src.ino(), dtype(src.mode()), false, t)?;
     tx.append(dir, de.get_mut(..len).ok_or(EINVAL)?)?;
     let mut le = link_entry(src.nlink() + 1, t)?;
     tx.append(src, &mut le)?;
     tx.commit()?;
-    dir.dir.lock().insert(name, src.ino(), dtype(src.mode()))?;
+    // Nothing after the commit can fail.
+    dir.dir.lock().insert_prepared(prep);
     set_dir_times(dir, t);
     // SAFETY: the VFS holds `src` locked; we take a reference for `d`.
     unsafe {
@@ -268,7 +278,9 @@ pub(crate) unsafe fn unlink(dir: &NovaInode, d: *mut bindings::dentry, rmdir: bo
     let mut le = link_entry(new_links, t)?;
     tx.append(victim, &mut le)?;
     tx.commit()?;
-    dir.dir.lock().remove(name)?;
+    // Nothing after the commit can fail. The VFS found the name under the
+    // directory lock, and a removal never allocates.
+    let _ = dir.dir.lock().remove(name);
     set_dir_times(dir, t);
     victim.set_time(2, t.0, t.1);
     if rmdir {
@@ -316,10 +328,10 @@ pub(crate) unsafe fn rename(
     let src_dir = src.is_dir();
     let cross = odir.ino() != ndir.ino();
     let t = odir.now();
-    let mut tx = Tx::begin(sbi);
 
     if exchange {
         let tgt = tgt.ok_or(ENOENT)?;
+        let mut tx = Tx::begin(sbi);
         let tgt_dir = tgt.is_dir();
         // Each name now points at the other inode.
         let (mut a, al) = dentry_entry(oname, src.ino(), dtype(src.mode()), true, t)?;
@@ -352,16 +364,10 @@ pub(crate) unsafe fn rename(
             }
         }
         tx.commit()?;
-        {
-            let mut o = odir.dir.lock();
-            o.remove(oname)?;
-            o.insert(oname, tgt.ino(), dtype(tgt.mode()))?;
-        }
-        {
-            let mut n = ndir.dir.lock();
-            n.remove(nname)?;
-            n.insert(nname, src.ino(), dtype(src.mode()))?;
-        }
+        // Nothing after the commit can fail: each name keeps its index
+        // node (and readdir cookie) and points at the other inode.
+        let _ = odir.dir.lock().replace(oname, tgt.ino(), dtype(tgt.mode()));
+        let _ = ndir.dir.lock().replace(nname, src.ino(), dtype(src.mode()));
         if cross {
             if src_dir {
                 src.dir.lock().set_parent(ndir.ino());
@@ -396,6 +402,17 @@ pub(crate) unsafe fn rename(
     if src_dir && cross && tgt.is_none() && ndir.nlink() >= LINK_MAX {
         return Err(EMLINK);
     }
+    // A new name needs an index node: allocate it before the commit. A
+    // replaced name keeps its node.
+    let prep = match tgt {
+        None => Some(
+            ndir.dir
+                .lock()
+                .prepare_insert(nname, src.ino(), dtype(src.mode()))?,
+        ),
+        Some(_) => None,
+    };
+    let mut tx = Tx::begin(sbi);
     // Remove the old name, (replace and) add the new one.
     let (mut a, al) = dentry_entry(oname, src.ino(), dtype(src.mode()), true, t)?;
     tx.append(odir, a.get_mut(..al).ok_or(EINVAL)?)?;
@@ -443,13 +460,15 @@ pub(crate) unsafe fn rename(
         tx.append(src, p.get_mut(..pl).ok_or(EINVAL)?)?;
     }
     tx.commit()?;
-    odir.dir.lock().remove(oname)?;
-    {
-        let mut n = ndir.dir.lock();
-        if tgt.is_some() {
-            n.remove(nname)?;
+    // Nothing after the commit can fail.
+    let _ = odir.dir.lock().remove(oname);
+    match prep {
+        Some(p) => {
+            ndir.dir.lock().insert_prepared(p);
         }
-        n.insert(nname, src.ino(), dtype(src.mode()))?;
+        None => {
+            let _ = ndir.dir.lock().replace(nname, src.ino(), dtype(src.mode()));
+        }
     }
     if let Some(tg) = tgt {
         tg.set_nlink(tgt_links);
