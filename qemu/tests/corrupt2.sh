@@ -7,7 +7,20 @@
 . /tests/lib.sh
 PP() { /tests/pmpoke $DEV "$@"; }
 mounts() { mount -t nova $DEV $M; }
-sb0() { dd if=$DEV bs=4096 count=1 2>/dev/null | md5sum; }
+# Passes when the mount is refused; a mount that succeeds is undone so the
+# next case starts unmounted.
+refused() {
+	if mounts; then
+		umount $M
+		return 1
+	fi
+}
+# Block 0 as the device holds it (not a stale page of the block device's
+# cache: nova writes pmem directly).
+sb0() {
+	echo 3 >/proc/sys/vm/drop_caches
+	dd if=$DEV bs=4096 count=1 2>/dev/null | md5sum
+}
 said() { dmesg | grep -q "$1"; }
 # Entry types and fields (format.md).
 SETATTR=2 LINK=3 WRITE=4
@@ -39,7 +52,7 @@ check "other files still readable" cat $M/a/g
 umount $M
 unclean
 S0=$(sb0)
-check_fails "zero log head: recovery refuses the mount" mounts
+check "zero log head: recovery refuses the mount" refused
 check_eq "zero log head: superblock block untouched after recovery" "$S0" "$(sb0)"
 
 # 2. A SetAttr entry that turns a regular file into a directory.
@@ -81,7 +94,7 @@ umount $M
 need "fresh image" fresh
 PP raw $((3 * 4096 + 3968)) 8 $((3 * 4096))
 dirty_log
-check_fails "inode table cycle: mount refused" mounts
+check "inode table cycle: mount refused" refused
 check "message names the loop" said "inode table chain loops"
 
 # 7. A log page whose tail names another inode as its owner.
@@ -154,14 +167,14 @@ need "fresh image" fresh
 S0=$(sb0)
 PP journal 8 0
 dirty_log
-check_fails "journal record on the superblock: mount refused" mounts
+check "journal record on the superblock: mount refused" refused
 check "message names the record" said "not an inode slot word"
 check_eq "superblock untouched" "$S0" "$(sb0)"
 PP journal $((3 * 4096 + 3968)) 0
-check_fails "journal record on the inode-table tail: mount refused" mounts
+check "journal record on the inode-table tail: mount refused" refused
 slot=$(PP slot-addr $F)
 PP journal $((slot + 40)) 0
-check_fails "journal record on a checksummed slot word: mount refused" mounts
+check "journal record on a checksummed slot word: mount refused" refused
 tail=$(PP get $((slot + 32)) 8)
 PP journal $((slot + 32)) $tail
 check "journal record on a log tail: rolled back, mounts" mounts
@@ -178,7 +191,7 @@ check_fails "entry from the future: inode refused" stat $M/a/f
 check "message names the epoch" said "inode $F: FileWrite entry .* has epoch 1000"
 umount $M
 unclean
-check_fails "entry from the future: recovery refuses the mount" mounts
+check "entry from the future: recovery refuses the mount" refused
 
 # The two cases that crashed (4: a panic) or hung (3) the old code come
 # last, so that a run against it reports every other case first.
@@ -199,7 +212,7 @@ check_fails "SetAttr size 2^64-1: append refused" sh -c "echo x >>$M/a/g"
 check_fails "SetAttr size 2^64-1: stat refused" stat $M/a/g
 umount $M
 unclean
-check_fails "huge sizes: recovery refuses the mount" mounts
+check "huge sizes: recovery refuses the mount" refused
 
 # 3. A FileWrite pgoff of 2^52 (page offsets shifted past 2^64): read
 # used to loop forever.
@@ -219,7 +232,7 @@ need "mount" mounts
 check_fails "pgoff 2^51 (past s_maxbytes): inode refused" timeout 10 cat $M/a/f
 umount $M
 unclean
-check_fails "pgoff 2^51: recovery refuses the mount" mounts
+check "pgoff 2^51: recovery refuses the mount" refused
 
 check "mount -o init still recovers the device" mkfs_mount
 check "consistent after re-format" fsck_ok

@@ -149,6 +149,11 @@ int main(int argc, char **argv)
 	fd = open(argv[1], O_RDWR | O_SYNC);
 	if (fd < 0)
 		die("cannot open device");
+	/*
+	 * nova reads and writes pmem directly (DAX): cached pages of the
+	 * block device may be stale. Drop them before reading.
+	 */
+	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
 	const char *cmd = argv[2];
 	char **a = argv + 3;
 	int n = argc - 3;
@@ -280,5 +285,6 @@ int main(int argc, char **argv)
 		die("bad command or arguments");
 	}
 	fsync(fd);
+	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
 	return 0;
 }
