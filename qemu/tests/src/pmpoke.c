@@ -24,6 +24,12 @@
  *                                 checksum as fl-range does
  *   journal ADDR OLD              write an active journal holding one
  *                                 rollback record (ADDR, OLD), checksummed
+ *   mutate SEED                   the fuzzer's step: picks (from SEED) one
+ *                                 structure (superblock, inode slot, log
+ *                                 entry, log page tail, inode-table tail,
+ *                                 journal, saved free list), one field and
+ *                                 a hostile value, writes it and reseals
+ *                                 the structure; prints what it did
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -139,6 +145,255 @@ static void reseal_sb(uint64_t a)
 	rd(a, b, 256);
 	put(b + 252, 4, crc_skip(b, 256, 252));
 	wr(a, b, 256);
+}
+
+/* --- the mutator ------------------------------------------------------- */
+
+static uint64_t rng;
+
+static uint64_t rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static uint64_t pick(uint64_t n)
+{
+	return n ? rnd() % n : 0;
+}
+
+/* A hostile replacement for a field of `size` bytes holding `old`. */
+static uint64_t evil(uint64_t old, int size, uint64_t dev)
+{
+	uint64_t mask = size == 8 ? ~0ULL : (1ULL << (8 * size)) - 1;
+	uint64_t v;
+	switch (pick(12)) {
+	case 0: v = 0; break;
+	case 1: v = ~0ULL; break;
+	case 2: v = old + 1; break;
+	case 3: v = old - 1; break;
+	case 4: v = old ^ (1ULL << pick(8 * size)); break;
+	case 5: v = 1ULL << 52; break;
+	case 6: v = 1ULL << 63; break;
+	case 7: v = pick(dev / BS) * BS; break; /* some block address */
+	case 8: v = pick(dev / BS); break; /* some block number */
+	case 9: v = pick(dev / BS) * BS + 64 * pick(64); break;
+	case 10: v = 2; break;
+	default: v = rnd(); break;
+	}
+	return v & mask;
+}
+
+/* Valid inode numbers (up to `max`) and their slot addresses. */
+static int live_inodes(uint64_t *inos, int max)
+{
+	int n = 0;
+	uint64_t page = 3 * BS;
+	for (uint64_t idx = 0; page && n < max && idx < 64; idx++) {
+		for (uint64_t s = 0; s < 31 && n < max; s++) {
+			uint8_t f[4];
+			rd(page + s * 128, f, 4);
+			if ((idx || s) && (get(f, 4) & 1))
+				inos[n++] = idx * 31 + s;
+		}
+		page = rd64(page + ITAIL_OFF);
+	}
+	return n;
+}
+
+/* Entries (address) and pages of an inode's log, bounded. */
+static int log_of(uint64_t ino, uint64_t *ents, int *ne, uint64_t *pages, int *np, int max,
+		  uint64_t dev)
+{
+	uint8_t s[128];
+	rd(slot_addr(ino), s, 128);
+	uint64_t pos = get(s + 24, 8), tail = get(s + 32, 8);
+	*ne = *np = 0;
+	if (pos % BS || pos < 4 * BS || pos >= dev)
+		return -1;
+	pages[(*np)++] = pos;
+	for (int steps = 0; pos != tail && steps < 100000 && *ne < max && *np < max; steps++) {
+		uint64_t page = pos & ~(BS - 1);
+		if (pos - page >= TAIL_OFF) {
+			pos = rd64(page + TAIL_OFF);
+			if (!pos || pos % BS || pos >= dev)
+				return 0;
+			pages[(*np)++] = pos;
+			continue;
+		}
+		uint8_t h[2];
+		rd(pos, h, 2);
+		if (!h[0] && !h[1]) {
+			pos = page + TAIL_OFF;
+			continue;
+		}
+		if (!h[1] || h[1] > 8)
+			return 0;
+		ents[(*ne)++] = pos;
+		pos += h[1] * 64ULL;
+	}
+	return 0;
+}
+
+static void mutate(uint64_t seed)
+{
+	static const struct { int off, size; } sbf[] = {
+		{ 8, 4 }, { 12, 4 }, { 16, 8 }, { 24, 8 }, { 32, 8 }, { 40, 4 },
+		{ 44, 4 }, { 48, 8 }, { 56, 8 }, { 88, 4 },
+	};
+	static const struct { int off, size; } slf[] = {
+		{ 0, 4 }, { 4, 4 }, { 16, 8 }, { 24, 8 }, { 32, 8 }, { 40, 8 },
+		{ 48, 8 }, { 56, 4 }, { 76, 4 },
+	};
+	uint64_t dev = (uint64_t)lseek(fd, 0, SEEK_END);
+	uint64_t inos[256], ents[4096], pages[4096];
+	int ne, np;
+	uint8_t b[512];
+	rng = seed * 0x9E3779B97F4A7C15ULL + 1;
+	for (int i = 0; i < 4; i++)
+		rnd();
+	int ni = live_inodes(inos, 256);
+	if (!ni)
+		die("no inodes");
+	uint64_t ino = inos[pick(ni)];
+	switch (pick(8)) {
+	case 0: { /* superblock field, both copies resealed */
+		int k = (int)pick(sizeof(sbf) / sizeof(sbf[0]));
+		rd(sbf[k].off, b, 8);
+		uint64_t v = evil(get(b, sbf[k].size), sbf[k].size, dev);
+		for (uint64_t c = 0; c < 2; c++) {
+			put(b, sbf[k].size, v);
+			wr(c * BS + sbf[k].off, b, sbf[k].size);
+			reseal_sb(c * BS);
+		}
+		printf("superblock +%d = %#llx\n", sbf[k].off, (unsigned long long)v);
+		break;
+	}
+	case 1: { /* inode slot field, slot resealed */
+		int k = (int)pick(sizeof(slf) / sizeof(slf[0]));
+		uint64_t at = slot_addr(ino);
+		rd(at, b, 128);
+		uint64_t v = evil(get(b + slf[k].off, slf[k].size), slf[k].size, dev);
+		put(b + slf[k].off, slf[k].size, v);
+		reseal_slot(b);
+		wr(at, b, 128);
+		printf("inode %llu slot +%d = %#llx\n", (unsigned long long)ino, slf[k].off,
+		       (unsigned long long)v);
+		break;
+	}
+	case 2:
+	case 3: { /* a field of a log entry, entry resealed */
+		if (log_of(ino, ents, &ne, pages, &np, 4096, dev) || !ne) {
+			printf("inode %llu: no entry\n", (unsigned long long)ino);
+			break;
+		}
+		uint64_t at = ents[pick(ne)];
+		rd(at, b, 2);
+		size_t len = b[1] * 64;
+		rd(at, b, len);
+		static const int sizes[] = { 1, 2, 4, 8 };
+		int sz = sizes[pick(4)];
+		/* Fields sit at their natural alignment; favour the first 64 bytes. */
+		size_t off = (pick(3) ? pick(64) : pick(len)) & ~(size_t)(sz - 1);
+		if (off >= 4 && off < 8)
+			off = 8; /* the checksum itself */
+		if (off + sz > len)
+			off = len - sz;
+		uint64_t v = evil(get(b + off, sz), sz, dev);
+		put(b + off, sz, v);
+		put(b + 4, 4, crc_skip(b, len, 4));
+		wr(at, b, len);
+		printf("inode %llu entry %#llx type %d +%zu/%d = %#llx\n", (unsigned long long)ino,
+		       (unsigned long long)at, b[0], off, sz, (unsigned long long)v);
+		break;
+	}
+	case 4: { /* a log page tail: next, magic or owner */
+		if (log_of(ino, ents, &ne, pages, &np, 4096, dev) || !np) {
+			printf("inode %llu: no page\n", (unsigned long long)ino);
+			break;
+		}
+		uint64_t pg = pages[pick(np)];
+		static const struct { int off, size; } tf[] = { { 0, 8 }, { 8, 4 }, { 16, 8 } };
+		int k = (int)pick(3);
+		rd(pg + TAIL_OFF + tf[k].off, b, tf[k].size);
+		uint64_t v = evil(get(b, tf[k].size), tf[k].size, dev);
+		if (k == 0 && pick(2))
+			v = pages[pick(np)]; /* a cycle, or a jump inside the log */
+		if (k == 2 && pick(2))
+			v = inos[pick(ni)];
+		put(b, tf[k].size, v);
+		wr(pg + TAIL_OFF + tf[k].off, b, tf[k].size);
+		printf("inode %llu page %#llx tail +%d = %#llx\n", (unsigned long long)ino,
+		       (unsigned long long)pg, tf[k].off, (unsigned long long)v);
+		break;
+	}
+	case 5: { /* inode-table page tail next */
+		uint64_t v = pick(3) ? 3 * BS : evil(0, 8, dev);
+		put(b, 8, v);
+		wr(3 * BS + ITAIL_OFF, b, 8);
+		printf("inode table next = %#llx\n", (unsigned long long)v);
+		break;
+	}
+	case 6: { /* an active journal with 1..3 checksummed records */
+		uint8_t j[16 + 16 * 16] = { 0 };
+		int n = 1 + (int)pick(3);
+		put(j + 8, 4, n);
+		for (int r = 0; r < n; r++) {
+			uint64_t sl = slot_addr(inos[pick(ni)]);
+			static const int wo[] = { 0, 24, 32, 8, 40, 48, 120 };
+			uint64_t addr = pick(3) ? sl + wo[pick(7)] : evil(0, 8, dev) & ~7ULL;
+			uint64_t old = evil(rd64(addr < dev - 8 ? addr : 0), 8, dev);
+			put(j + 16 + 16 * r, 8, addr);
+			put(j + 24 + 16 * r, 8, old);
+		}
+		put(j + 12, 4, crc_skip(j, sizeof(j), 12));
+		memcpy(j, "NJRNLACT", 8);
+		wr(2 * BS, j, sizeof(j));
+		printf("journal active, %d records\n", n);
+		break;
+	}
+	default: { /* the saved free list: a range or a header, checksum fixed */
+		uint64_t first = rd64(56);
+		if (!first || first >= dev / BS) {
+			printf("no saved free list\n");
+			break;
+		}
+		uint64_t cnt = rd64(first * BS + 8);
+		uint64_t k = pick(cnt + 2);
+		uint64_t at = k < 2 ? first * BS + 8 * k : first * BS + 16 + 16 * (k - 2);
+		if (k >= 2 && pick(2))
+			at += 8;
+		uint64_t v = evil(rd64(at), 8, dev);
+		put(b, 8, v);
+		wr(at, b, 8);
+		/* Fix the list checksum in both superblocks. */
+		uint32_t c = ~0u;
+		uint64_t blk = first;
+		for (int q = 0; blk && blk < dev / BS && q < 100000; q++) {
+			uint8_t h[16], r[16];
+			rd(blk * BS, h, 16);
+			uint64_t m = get(h + 8, 8);
+			if (m > 255)
+				break;
+			c = crc_upd(c, h, 16);
+			for (uint64_t i = 0; i < m; i++) {
+				rd(blk * BS + 16 + 16 * i, r, 16);
+				c = crc_upd(c, r, 16);
+			}
+			blk = get(h, 8);
+		}
+		for (uint64_t q = 0; q < 2; q++) {
+			put(b, 4, ~c);
+			wr(q * BS + 88, b, 4);
+			reseal_sb(q * BS);
+		}
+		printf("free list word %#llx = %#llx\n", (unsigned long long)at,
+		       (unsigned long long)v);
+		break;
+	}
+	}
 }
 
 int main(int argc, char **argv)
@@ -281,6 +536,8 @@ int main(int argc, char **argv)
 		put(j + 12, 4, crc_skip(j, sizeof(j), 12));
 		memcpy(j, "NJRNLACT", 8);
 		wr(2 * BS, j, sizeof(j));
+	} else if (!strcmp(cmd, "mutate") && n == 1) {
+		mutate(num(a[0]));
 	} else {
 		die("bad command or arguments");
 	}
