@@ -983,7 +983,14 @@ pub(crate) fn scan(
         match f.etype {
             EntryType::FileWrite => {
                 let e = FileWriteEntry::from_bytes(&buf).ok_or(EINVAL)?;
-                let (pg, b, n) = check_write(&e, sbi.blocks)?;
+                let (pg, b, n) = check_write(&e, sbi.blocks).inspect_err(|_| {
+                    pr_err!(
+                        "{}: inode {}: bad FileWrite entry at {:#x}\n",
+                        sbi.name(),
+                        ino,
+                        f.addr
+                    )
+                })?;
                 s.data.insert(pg, b, n, f.epoch, &mut freed)?;
             }
             EntryType::SetAttr => {
