@@ -1066,6 +1066,32 @@ fn mark_kept_inode(sbi: &Sbi, snaps: &mut Snapshots, li: &LiveInode, used: &mut 
     snaps.keep_recovered(k)
 }
 
+/// Whether `li` is a directory whose log still names entries (replayed as
+/// `iget` would; a replay failure counts as entries, to stay on the safe
+/// side).
+fn still_names(sbi: &Sbi, li: &LiveInode) -> Result<bool> {
+    let (_, pi) = read_slot(sbi, li.ino)?;
+    if pi.mode.get() & bindings::S_IFMT != bindings::S_IFDIR {
+        return Ok(false);
+    }
+    let mut dir = crate::dir::DirIndex::new();
+    let mut w = LogWalker::new(sbi.pm(), li.head, li.tail).owned_by(li.ino);
+    let mut buf = [0u8; MAX_ENTRY];
+    while let Some(f) = w.next_entry(&mut buf).map_err(|_| EINVAL)? {
+        if f.etype != EntryType::Dentry {
+            continue;
+        }
+        let ok = buf
+            .get(..f.len)
+            .and_then(crate::dir::decode_dentry)
+            .is_some_and(|d| dir.apply(&d).is_ok());
+        if !ok {
+            return Ok(true);
+        }
+    }
+    Ok(!dir.is_empty())
+}
+
 /// Recovery: marks the log pages and data block of one inode used, or,
 /// for an inode left with no links (unlinked while open when the system
 /// went down), deletes it. Returns whether the inode is still live.
@@ -1081,7 +1107,18 @@ pub(crate) fn mark_used(
     }
     // First pass without marking: an orphan's blocks stay free.
     let mut s = scan(sbi, li.ino, snaps, li.nlink, li.head, li.tail, |_| Ok(()))?;
-    let orphan = s.nlink == 0 && ino >= FIRST_FREE_INO;
+    let mut orphan = s.nlink == 0 && ino >= FIRST_FREE_INO;
+    if orphan && still_names(sbi, li)? {
+        // Only an empty directory can lose its last link (rmdir): this
+        // link count is wrong, and deleting the directory would lose its
+        // entries. It is kept; `iget` refuses it.
+        pr_err!(
+            "{}: directory {} has no links but still has entries; kept, not deleted\n",
+            sbi.name(),
+            ino
+        );
+        orphan = false;
+    }
     if orphan {
         // Deleted now; if a snapshot still needs it, it is kept whole as
         // eviction would have.

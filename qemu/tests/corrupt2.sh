@@ -89,6 +89,19 @@ PP slot $A 76 4 1
 need "mount" mounts
 check_fails "dir with nlink 1: refused" mkdir $M/a/x
 umount $M
+# Recovery takes an inode with no links for an orphan (unlinked while
+# open) and deletes it; a directory that still has entries cannot be one.
+need "fresh image" fresh
+e=$(PP entry $D $LINK -1)
+PP entry-set $e 16 4 0
+unclean
+dirty_log
+need "recovery mount with a non-empty dir at nlink 0" mounts
+check "the directory is kept, not deleted" said "directory $D has no links but still has entries"
+check_eq "... still named" "a d" "$(cd $M && echo *)"
+check_fails "... and refused" mkdir $M/d/x
+check "... consistent" fsck_ok
+umount $M
 
 # 6. An inode-table page whose next points to itself.
 need "fresh image" fresh
