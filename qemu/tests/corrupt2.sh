@@ -102,6 +102,7 @@ check_eq "... still named" "a d" "$(cd $M && echo *)"
 check_fails "... and refused" mkdir $M/d/x
 check "... consistent" fsck_ok
 umount $M
+check_eq "... its slot is still valid" 1 $(($(PP get $(PP slot-addr $D) 4) & 1))
 
 # 6. An inode-table page whose next points to itself.
 need "fresh image" fresh
