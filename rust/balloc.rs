@@ -134,6 +134,14 @@ impl RangeSet {
         Some((start + len - got, got))
     }
 
+    /// Whether any block of `[start, start+len)` is free.
+    pub(crate) fn overlaps(&self, start: u64, len: u64) -> bool {
+        let end = start.saturating_add(len);
+        self.floor(start)
+            .is_some_and(|(s, l)| s.saturating_add(l) > start)
+            || self.after(start).is_some_and(|(s, _)| s < end)
+    }
+
     /// Removes `[start, start+len)`, which must be entirely free.
     pub(crate) fn remove(&mut self, start: u64, len: u64) -> Result {
         let (rs, rl) = self.floor(start).ok_or(EINVAL)?;
@@ -322,6 +330,16 @@ impl Allocator {
         Ok(())
     }
 
+    /// Whether any block of `[start, start+len)` is free (a block an
+    /// inode's log or data uses must not be).
+    pub(crate) fn any_free(&self, start: u64, len: u64) -> bool {
+        let end = start.saturating_add(len);
+        self.regions
+            .iter()
+            .filter(|r| r.start < end && start < r.end)
+            .any(|r| r.free.lock().overlaps(start, len))
+    }
+
     /// Marks `[start, start+len)` busy (used when loading saved state).
     pub(crate) fn reserve(&self, start: u64, len: u64) -> Result {
         let r = self.region_of(start).ok_or(EIO)?;
@@ -365,6 +383,20 @@ mod tests {
         assert!(s.insert(9, 1).is_ok());
         assert!(s.insert(25, 2).is_ok());
         assert_eq!(ranges(&s).as_slice(), &[(9, 18)]);
+    }
+
+    #[test]
+    fn overlaps_free() {
+        let s = set(&[(10, 5), (20, 5)]);
+        assert!(s.overlaps(10, 1));
+        assert!(s.overlaps(14, 1));
+        assert!(s.overlaps(5, 6));
+        assert!(s.overlaps(15, 6));
+        assert!(s.overlaps(0, 100));
+        assert!(!s.overlaps(15, 5));
+        assert!(!s.overlaps(0, 10));
+        assert!(!s.overlaps(25, 10));
+        assert!(!RangeSet::new().overlaps(0, 10));
     }
 
     #[test]

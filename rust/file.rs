@@ -364,7 +364,15 @@ pub(crate) fn write_entry(pg: u64, blk: u64, n: u64, size: u64, t: (i64, u32)) -
 pub(crate) fn check_write(e: &FileWriteEntry, blocks: u64) -> Result<(u64, u64, u64)> {
     let (pg, b, n) = (e.pgoff.get(), e.block.get(), u64::from(e.num_pages.get()));
     let end = b.checked_add(n).ok_or(EINVAL)?;
-    if n == 0 || b < FIRST_DATA_BLOCK || end > blocks || pg.checked_add(n).is_none() {
+    // The run must lie inside the data area and inside the largest file
+    // (so that no byte offset computed from it overflows), and the size
+    // it records must be a valid file size.
+    if n == 0
+        || b < FIRST_DATA_BLOCK
+        || end > blocks
+        || pg.checked_add(n).is_none_or(|e| e > MAX_FILE_PAGES)
+        || e.size.get() > MAX_FILE_SIZE
+    {
         return Err(EINVAL);
     }
     Ok((pg, b, n))
@@ -451,8 +459,8 @@ pub(crate) unsafe fn read_iter(
                         .data
                         .lock()
                         .next_mapped(pg)
-                        .map_or(end, |p| p << BLOCK_SHIFT);
-                    let n = core::cmp::min(end, next) - pos;
+                        .map_or(end, |p| p.checked_mul(BLOCK_SIZE).unwrap_or(end));
+                    let n = core::cmp::min(end, next).saturating_sub(pos);
                     // SAFETY: `to` is live (contract).
                     (n, unsafe { shim::nova_shim_iov_iter_zero(n as usize, to) }
                         as u64)
@@ -460,7 +468,9 @@ pub(crate) unsafe fn read_iter(
             };
             done += got;
             pos += got;
-            if got < n {
+            // No progress (a short copy, or an index that disagrees with
+            // itself) ends the read rather than spinning.
+            if got < n || got == 0 {
                 break;
             }
         }

@@ -238,6 +238,7 @@ fn apply(ni: &NovaInode, buf: &[u8], etype: EntryType, epoch: u64) -> Result {
         }
         EntryType::SetAttr => {
             let e = SetAttrEntry::from_bytes(buf).ok_or(EINVAL)?;
+            check_setattr(&e, ni.mode())?;
             apply_setattr(ni, &e);
         }
         EntryType::LinkChange => {
@@ -256,6 +257,22 @@ fn apply(ni: &NovaInode, buf: &[u8], etype: EntryType, epoch: u64) -> Result {
             ni.set_time(2, e.mtime_sec.get() as i64, e.mtime_nsec.get());
         }
         EntryType::SnapshotInfo => {}
+    }
+    Ok(())
+}
+
+/// Checks a `SetAttr` entry read from the media for an inode of mode
+/// `mode`: the file type never changes, and a size is at most the largest
+/// file size.
+pub(crate) fn check_setattr(e: &SetAttrEntry, mode: u32) -> Result {
+    let m = e.mask.get();
+    if m & ATTR_MODE != 0
+        && (e.mode.get() > 0xffff || (e.mode.get() ^ mode) & bindings::S_IFMT != 0)
+    {
+        return Err(EINVAL);
+    }
+    if m & ATTR_SIZE != 0 && e.size.get() > MAX_FILE_SIZE {
+        return Err(EINVAL);
     }
     Ok(())
 }
@@ -330,6 +347,19 @@ fn fill(sbi: &Sbi, ni: &NovaInode, ino: u64) -> Result {
         ni.set_time(k, t, pi.time_nsec.get().min(999_999_999));
     }
     let (head, tail) = (pi.log_head.get(), pi.log_tail.get());
+    // Head and tail are outside the slot's checksum: a bad pair would
+    // send appends outside this inode's log (a zero head to the
+    // superblock).
+    if !crate::format::log::log_bounds_ok(head, tail, sbi.pm().len()) {
+        pr_err!(
+            "{}: inode {}: log head {:#x} / tail {:#x} out of bounds\n",
+            sbi.name(),
+            ino,
+            head,
+            tail
+        );
+        return Err(EIO);
+    }
     ni.set_log(LogPos {
         slot,
         head,
@@ -339,24 +369,30 @@ fn fill(sbi: &Sbi, ni: &NovaInode, ino: u64) -> Result {
     if mode & bindings::S_IFMT == bindings::S_IFDIR {
         ni.dir.lock().set_parent(ino);
     }
-    let mut w = LogWalker::new(sbi.pm(), head, tail);
+    let mut w = LogWalker::new(sbi.pm(), head, tail).owned_by(ino);
     let mut buf = [0u8; MAX_ENTRY];
+    // A block this inode uses must not be free in the allocator: a clean
+    // mount trusts the saved free list without scanning every log, and
+    // the next allocation would overwrite the block.
+    let in_use = |b: u64, len: u64, what: &str| -> Result {
+        if sbi.alloc.any_free(b, len) {
+            pr_err!(
+                "{}: inode {}: {} blocks {}+{} are also free\n",
+                sbi.name(),
+                ino,
+                what,
+                b,
+                len
+            );
+            return Err(EIO);
+        }
+        Ok(())
+    };
+    let mut last = head;
+    in_use(head / BLOCK_SIZE, 1, "log")?;
     loop {
-        match w.next_entry(&mut buf) {
-            Ok(Some(f)) if upto.is_some_and(|e| f.epoch > e) => {}
-            Ok(Some(f)) => {
-                let e = buf.get(..f.len).ok_or(EIO)?;
-                if let Err(err) = apply(ni, e, f.etype, f.epoch) {
-                    pr_err!(
-                        "{}: inode {}: bad {:?} entry at {:#x}\n",
-                        sbi.name(),
-                        ino,
-                        f.etype,
-                        f.addr
-                    );
-                    return Err(err);
-                }
-            }
+        let f = match w.next_entry(&mut buf) {
+            Ok(Some(f)) => f,
             Ok(None) => {
                 ni.log_collected(head, tail, w.pages());
                 break;
@@ -365,7 +401,56 @@ fn fill(sbi: &Sbi, ni: &NovaInode, ino: u64) -> Result {
                 pr_err!("{}: inode {}: corrupt log: {:?}\n", sbi.name(), ino, e);
                 return Err(EIO);
             }
+        };
+        let pg = crate::format::log::page_of(f.addr);
+        if pg != last {
+            in_use(pg / BLOCK_SIZE, 1, "log")?;
+            last = pg;
         }
+        if f.epoch > sbi.epoch() {
+            pr_err!(
+                "{}: inode {}: {:?} entry at {:#x} has epoch {} past the current {}\n",
+                sbi.name(),
+                ino,
+                f.etype,
+                f.addr,
+                f.epoch,
+                sbi.epoch()
+            );
+            return Err(EIO);
+        }
+        if upto.is_some_and(|e| f.epoch > e) {
+            continue;
+        }
+        let e = buf.get(..f.len).ok_or(EIO)?;
+        if let Err(err) = apply(ni, e, f.etype, f.epoch) {
+            pr_err!(
+                "{}: inode {}: bad {:?} entry at {:#x}\n",
+                sbi.name(),
+                ino,
+                f.etype,
+                f.addr
+            );
+            return Err(err);
+        }
+    }
+    ni.data.lock().for_each(|b, l, _| in_use(b, l, "data"))?;
+    // Found through a name (or the root): a live inode has links, a
+    // directory at least two. Anything else would warn on the next link
+    // and be deleted at eviction while still named.
+    let min = if mode & bindings::S_IFMT == bindings::S_IFDIR {
+        2
+    } else {
+        1
+    };
+    if ni.nlink() < min {
+        pr_err!(
+            "{}: inode {}: link count {} on media is impossible\n",
+            sbi.name(),
+            ino,
+            ni.nlink()
+        );
+        return Err(EIO);
     }
     set_ops(ni, mode, pi.rdev.get());
     if mode & bindings::S_IFMT == bindings::S_IFLNK {
@@ -413,6 +498,12 @@ pub(crate) fn iget(sbi: &Sbi, ino: u64) -> Result<*mut bindings::inode> {
             Ok(i)
         }
         Err(e) => {
+            // A refused inode is never deleted (eviction skips bad inodes);
+            // a zero link count read before the refusal would still count
+            // as a pending removal of the super block.
+            if ni.nlink() == 0 {
+                ni.set_nlink(1);
+            }
             // SAFETY: marks the new inode bad and drops our reference.
             unsafe { bindings::iget_failed(i) };
             Err(e)
@@ -821,7 +912,7 @@ pub(crate) fn free_kept_inode(sbi: &Sbi, ino: u64) -> Result {
         return Err(EINVAL);
     }
     let (head, tail) = (pi.log_head.get(), pi.log_tail.get());
-    let s = scan(sbi, &Snapshots::new(), 0, head, tail, |_| Ok(()))?;
+    let s = scan(sbi, ino, &Snapshots::new(), 0, head, tail, |_| Ok(()))?;
     let mut data = KVVec::new();
     s.data
         .for_each(|b, l, _| data.push((b, l), GFP_KERNEL).map_err(|_| ENOMEM))?;
@@ -850,14 +941,25 @@ pub(crate) struct Scan {
 /// them), and (through `page`) every log page.
 pub(crate) fn scan(
     sbi: &Sbi,
+    ino: u64,
     snaps: &Snapshots,
     pi_nlink: u32,
     head: u64,
     tail: u64,
     page: impl FnMut(u64) -> Result,
 ) -> Result<Scan> {
+    if !crate::format::log::log_bounds_ok(head, tail, sbi.pm().len()) {
+        pr_err!(
+            "{}: inode {}: log head {:#x} / tail {:#x} out of bounds\n",
+            sbi.name(),
+            ino,
+            head,
+            tail
+        );
+        return Err(EINVAL);
+    }
     walk_pages(sbi.pm(), head, tail, page)?;
-    let mut w = LogWalker::new(sbi.pm(), head, tail);
+    let mut w = LogWalker::new(sbi.pm(), head, tail).owned_by(ino);
     let mut buf = [0u8; MAX_ENTRY];
     let mut s = Scan {
         nlink: pi_nlink,
@@ -865,16 +967,52 @@ pub(crate) fn scan(
         kept: KVec::new(),
     };
     let mut freed = KVec::new();
-    while let Some(f) = w.next_entry(&mut buf).map_err(|_| EINVAL)? {
+    loop {
+        let f = match w.next_entry(&mut buf) {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                pr_err!("{}: inode {}: corrupt log: {:?}\n", sbi.name(), ino, e);
+                return Err(EINVAL);
+            }
+        };
+        if f.epoch > sbi.epoch() {
+            pr_err!(
+                "{}: inode {}: entry at {:#x} has epoch {} past the current {}\n",
+                sbi.name(),
+                ino,
+                f.addr,
+                f.epoch,
+                sbi.epoch()
+            );
+            return Err(EINVAL);
+        }
         freed.clear();
         match f.etype {
             EntryType::FileWrite => {
                 let e = FileWriteEntry::from_bytes(&buf).ok_or(EINVAL)?;
-                let (pg, b, n) = check_write(&e, sbi.blocks)?;
+                let (pg, b, n) = check_write(&e, sbi.blocks).inspect_err(|_| {
+                    pr_err!(
+                        "{}: inode {}: bad FileWrite entry at {:#x}\n",
+                        sbi.name(),
+                        ino,
+                        f.addr
+                    )
+                })?;
                 s.data.insert(pg, b, n, f.epoch, &mut freed)?;
             }
             EntryType::SetAttr => {
                 let e = SetAttrEntry::from_bytes(&buf).ok_or(EINVAL)?;
+                if e.mask.get() & ATTR_SIZE != 0 && e.size.get() > MAX_FILE_SIZE {
+                    pr_err!(
+                        "{}: inode {}: size {} at {:#x} too large\n",
+                        sbi.name(),
+                        ino,
+                        e.size.get(),
+                        f.addr
+                    );
+                    return Err(EINVAL);
+                }
                 if e.mask.get() & ATTR_SIZE != 0 {
                     s.data
                         .truncate(e.size.get().div_ceil(BLOCK_SIZE), &mut freed)?;
@@ -912,7 +1050,7 @@ fn mark_kept_inode(sbi: &Sbi, snaps: &mut Snapshots, li: &LiveInode, used: &mut 
         sbi.itable.lock().release(li.ino)?;
         return Ok(());
     }
-    let s = scan(sbi, snaps, li.nlink, li.head, li.tail, |_| Ok(()))?;
+    let s = scan(sbi, li.ino, snaps, li.nlink, li.head, li.tail, |_| Ok(()))?;
     let mut blocks = 0u64;
     walk_pages(sbi.pm(), li.head, li.tail, |b| {
         blocks += 1;
@@ -936,6 +1074,32 @@ fn mark_kept_inode(sbi: &Sbi, snaps: &mut Snapshots, li: &LiveInode, used: &mut 
     snaps.keep_recovered(k)
 }
 
+/// Whether `li` is a directory whose log still names entries (replayed as
+/// `iget` would; a replay failure counts as entries, to stay on the safe
+/// side).
+fn still_names(sbi: &Sbi, li: &LiveInode) -> Result<bool> {
+    let (_, pi) = read_slot(sbi, li.ino)?;
+    if pi.mode.get() & bindings::S_IFMT != bindings::S_IFDIR {
+        return Ok(false);
+    }
+    let mut dir = crate::dir::DirIndex::new();
+    let mut w = LogWalker::new(sbi.pm(), li.head, li.tail).owned_by(li.ino);
+    let mut buf = [0u8; MAX_ENTRY];
+    while let Some(f) = w.next_entry(&mut buf).map_err(|_| EINVAL)? {
+        if f.etype != EntryType::Dentry {
+            continue;
+        }
+        let ok = buf
+            .get(..f.len)
+            .and_then(crate::dir::decode_dentry)
+            .is_some_and(|d| dir.apply(&d).is_ok());
+        if !ok {
+            return Ok(true);
+        }
+    }
+    Ok(!dir.is_empty())
+}
+
 /// Recovery: marks the log pages and data block of one inode used, or,
 /// for an inode left with no links (unlinked while open when the system
 /// went down), deletes it. Returns whether the inode is still live.
@@ -950,8 +1114,19 @@ pub(crate) fn mark_used(
         return mark_kept_inode(sbi, snaps, li, used).map(|()| false);
     }
     // First pass without marking: an orphan's blocks stay free.
-    let mut s = scan(sbi, snaps, li.nlink, li.head, li.tail, |_| Ok(()))?;
-    let orphan = s.nlink == 0 && ino >= FIRST_FREE_INO;
+    let mut s = scan(sbi, li.ino, snaps, li.nlink, li.head, li.tail, |_| Ok(()))?;
+    let mut orphan = s.nlink == 0 && ino >= FIRST_FREE_INO;
+    if orphan && still_names(sbi, li)? {
+        // Only an empty directory can lose its last link (rmdir): this
+        // link count is wrong, and deleting the directory would lose its
+        // entries. It is kept; `iget` refuses it.
+        pr_err!(
+            "{}: directory {} has no links but still has entries; kept, not deleted\n",
+            sbi.name(),
+            ino
+        );
+        orphan = false;
+    }
     if orphan {
         // Deleted now; if a snapshot still needs it, it is kept whole as
         // eviction would have.

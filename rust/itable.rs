@@ -57,14 +57,17 @@ impl ITable {
         self.pages.clear();
         self.free.clear();
         self.used = 0;
+        // Each block may be visited once: a `next` that repeats a page (a
+        // cycle) is caught before the lists grow.
+        let mut seen = Bitmap::new(blocks)?;
         let mut b = INODE_TABLE_BLOCK;
         while b != 0 {
-            if self.pages.len() as u64 > blocks {
-                pr_err!("inode table chain loops\n");
-                return Err(EINVAL);
-            }
             if b >= blocks || (b != INODE_TABLE_BLOCK && b < FIRST_DATA_BLOCK) {
                 pr_err!("inode table page {} out of range\n", b);
+                return Err(EINVAL);
+            }
+            if seen.set(b).is_err() {
+                pr_err!("inode table chain loops back to page {}\n", b);
                 return Err(EINVAL);
             }
             let mut t = [0u8; 64];

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The lite journal (one block): commit and mount-time rollback.
 
-use crate::format::journal::{plan, JournalHeader, Record, Replay, JOURNAL_ACTIVE};
+use crate::format::journal::{plan, target_ok, JournalHeader, Record, Replay, JOURNAL_ACTIVE};
 use crate::format::layout::{BLOCK_SIZE, JOURNAL_BLOCK};
 use crate::format::le::{Le64, Pod};
 use crate::super_::Sbi;
@@ -53,6 +53,23 @@ pub(crate) fn recover(sbi: &Sbi) -> Result {
             Err(EINVAL)
         }
         Replay::RollBack(recs) => {
+            // A commit journals only inode-slot words (see `target_ok`):
+            // refuse to restore anything else, before touching any word.
+            let mut it = crate::itable::ITable::new();
+            it.load(pm, sbi.blocks).inspect_err(|_| {
+                pr_err!(
+                    "{}: inode table is corrupt; cannot check the journal\n",
+                    sbi.name()
+                )
+            })?;
+            if let Some(r) = recs.iter().find(|r| !target_ok(r.addr.get(), it.pages())) {
+                pr_err!(
+                    "{}: journal record targets {:#x}, not an inode slot word; refusing to mount\n",
+                    sbi.name(),
+                    r.addr.get()
+                );
+                return Err(EINVAL);
+            }
             for r in recs {
                 pm.store_u64(r.addr.get(), r.old.get())?;
             }

@@ -10,7 +10,7 @@
 
 use crate::format::layout::*;
 use crate::format::le::Pod;
-use crate::format::log::{fits_at, page_of};
+use crate::format::log::{fits_at, page_of, page_ok};
 use crate::inode::NovaInode;
 use crate::journal;
 use crate::super_::Sbi;
@@ -57,6 +57,26 @@ fn init_log_page(sbi: &Sbi, b: u64, ino: u64) -> Result<u64> {
 pub(crate) fn free_log_page(sbi: &Sbi, addr: u64) -> Result {
     sbi.alloc.free(addr / BLOCK_SIZE, 1)?;
     sbi.stats.log_pages_freed.fetch_add(1, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Checks that `page` is a log page of inode `ino` (inside the data area,
+/// with the log magic and `ino` as owner) before an append writes to it.
+fn check_own_page(sbi: &Sbi, page: u64, ino: u64) -> Result {
+    let mut raw = [0u8; 64];
+    let ok = page_ok(page, sbi.pm().len())
+        && sbi.pm().read(page + LOG_TAIL_OFFSET, &mut raw).is_ok()
+        && PageTail::from_bytes(&raw)
+            .is_some_and(|t| t.magic.get() == LOG_MAGIC && t.owner.get() == ino);
+    if !ok {
+        pr_err!(
+            "{}: inode {}: log tail page {:#x} is not its log page; append refused\n",
+            sbi.name(),
+            ino,
+            page
+        );
+        return Err(EIO);
+    }
     Ok(())
 }
 
@@ -136,6 +156,8 @@ impl<'a> Tx<'a> {
         };
         let part = self.parts.get_mut(idx).ok_or(EINVAL)?;
         let pm = self.sbi.pm();
+        // Never write outside this inode's log, whatever the tail says.
+        check_own_page(self.sbi, page_of(part.new_tail), inode.ino())?;
         let at = match fits_at(part.new_tail, len) {
             Some(at) => at,
             None => {

@@ -68,12 +68,24 @@ impl Pm {
         Ok(unsafe { self.base.add(addr as usize) })
     }
 
-    /// Copies `buf.len()` bytes at `addr` out of pmem.
+    /// Copies `buf.len()` bytes at `addr` out of pmem. Machine-check safe:
+    /// a poisoned line fails the read with `EIO` instead of crashing.
     pub(crate) fn read(&self, addr: u64, buf: &mut [u8]) -> Result {
         let p = self.ptr(addr, buf.len())?;
         // SAFETY: `p..p+len` is inside the mapping (checked by `ptr`), and
-        // `buf` is a distinct DRAM buffer.
-        unsafe { core::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), buf.len()) };
+        // `buf` is a distinct DRAM buffer of that length.
+        let left = unsafe {
+            shim::nova_shim_copy_mc(buf.as_mut_ptr().cast(), p.cast_const().cast(), buf.len())
+        };
+        if left != 0 {
+            pr_err!(
+                "pmem read {:#x}+{}: media error ({} bytes unreadable)\n",
+                addr,
+                buf.len(),
+                left
+            );
+            return Err(EIO);
+        }
         Ok(())
     }
 

@@ -42,6 +42,7 @@ void nova_shim_dax_put(struct dax_device *dax, void *holder);
 void nova_shim_flush(void *addr, size_t len);
 void nova_shim_fence(void);
 void nova_shim_memcpy_flushcache(void *dst, const void *src, size_t len);
+unsigned long nova_shim_copy_mc(void *dst, const void *src, size_t len);
 void nova_shim_set_owner(struct inode *inode, u32 uid, u32 gid);
 u32 nova_shim_uid(struct inode *inode);
 u32 nova_shim_gid(struct inode *inode);
@@ -188,6 +189,12 @@ void nova_shim_fence(void)
 void nova_shim_memcpy_flushcache(void *dst, const void *src, size_t len)
 {
 	memcpy_flushcache(dst, src, len);
+}
+
+/* Machine-check safe read from pmem: returns the bytes NOT copied. */
+unsigned long nova_shim_copy_mc(void *dst, const void *src, size_t len)
+{
+	return copy_mc_to_kernel(dst, src, len);
 }
 
 /* ---- inode helpers (static inlines in the headers) ---- */

@@ -23,6 +23,7 @@ unsafe extern "C" {
     pub(crate) fn nova_shim_flush(addr: *mut c_void, len: usize);
     pub(crate) fn nova_shim_fence();
     pub(crate) fn nova_shim_memcpy_flushcache(dst: *mut c_void, src: *const c_void, len: usize);
+    pub(crate) fn nova_shim_copy_mc(dst: *mut c_void, src: *const c_void, len: usize) -> usize;
     pub(crate) fn nova_shim_set_owner(inode: *mut bindings::inode, uid: u32, gid: u32);
     pub(crate) fn nova_shim_uid(inode: *mut bindings::inode) -> u32;
     pub(crate) fn nova_shim_gid(inode: *mut bindings::inode) -> u32;

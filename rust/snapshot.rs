@@ -232,7 +232,8 @@ pub(crate) fn load(sbi: &Sbi) -> Result<u64> {
         pr_err!("{}: the snapshot inode is not valid\n", sbi.name());
         return Err(EINVAL);
     }
-    let mut w = LogWalker::new(sbi.pm(), pi.log_head.get(), pi.log_tail.get());
+    let mut w =
+        LogWalker::new(sbi.pm(), pi.log_head.get(), pi.log_tail.get()).owned_by(SNAPSHOT_INO);
     let mut buf = [0u8; MAX_ENTRY];
     let mut snaps = sbi.snaps.lock();
     let mut max = 0;

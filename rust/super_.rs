@@ -4,6 +4,7 @@
 //! walking every log), unmount, statfs.
 
 use crate::balloc::Allocator;
+use crate::format::freelist::{Checker, FreeListError};
 use crate::format::layout::*;
 use crate::format::le::Pod;
 use crate::format::log::LogWalker;
@@ -330,7 +331,8 @@ impl Sbi {
     pub(crate) fn make_writable(&self) -> Result {
         let mut sb = self.current_sb()?;
         if sb.flags.get() & SB_CLEAN != 0 || sb.freelist.get() != 0 {
-            sb.flags.set(sb.flags.get() & !SB_CLEAN);
+            sb.flags
+                .set(sb.flags.get() & !(SB_CLEAN | SB_FREELIST_CSUM));
             sb.freelist.set(0);
             self.write_sb(&mut sb)?;
         }
@@ -426,56 +428,92 @@ impl Sbi {
             pm.write(b * BLOCK_SIZE, &h)?;
         }
         pm.fence();
+        let first = *blocks.first().ok_or(EINVAL)?;
+        let csum = self.walk_freelist(first, |_, _| Ok(()))?;
         let mut sb = self.current_sb()?;
-        sb.freelist.set(*blocks.first().ok_or(EINVAL)?);
-        sb.flags.set(sb.flags.get() | SB_CLEAN);
+        sb.freelist.set(first);
+        sb.freelist_csum.set(csum);
+        sb.flags.set(sb.flags.get() | SB_CLEAN | SB_FREELIST_CSUM);
         sb.epoch.set(self.epoch());
         self.write_sb(&mut sb)
     }
 
-    /// Loads a saved free list into the (all-busy) allocator.
-    fn load_freelist(&self, first: u64) -> Result {
+    /// Reads the saved free list starting at block `first`, checking it
+    /// as it goes (`freelist::Checker`), and calls `range` on each range.
+    /// Returns its checksum.
+    fn walk_freelist(&self, first: u64, mut range: impl FnMut(u64, u64) -> Result) -> Result<u32> {
+        let mut c = Checker::new(self.blocks);
+        let bad = |e: FreeListError| {
+            pr_warn!("{}: saved free list: {:?}\n", self.name(), e);
+            EINVAL
+        };
         let mut b = first;
-        let mut seen = 0u64;
         while b != 0 {
-            seen += 1;
-            if seen > self.blocks || b < FIRST_DATA_BLOCK || b >= self.blocks {
-                pr_err!(
-                    "{}: saved free list is corrupt (block {})\n",
-                    self.name(),
-                    b
-                );
-                return Err(EINVAL);
-            }
+            c.block(b).map_err(bad)?;
             let base = b * BLOCK_SIZE;
             let next = self.pm.read_u64(base)?;
             let count = self.pm.read_u64(base + 8)?;
-            if count > (BLOCK_SIZE - 16) / 16 {
-                pr_err!(
-                    "{}: saved free list is corrupt (count {})\n",
-                    self.name(),
-                    count
-                );
-                return Err(EINVAL);
-            }
+            c.header(next, count).map_err(bad)?;
             for i in 0..count {
                 let s = self.pm.read_u64(base + 16 + i * 16)?;
                 let l = self.pm.read_u64(base + 24 + i * 16)?;
-                let end = s.checked_add(l).ok_or(EINVAL)?;
-                if s < FIRST_DATA_BLOCK || end > self.blocks {
-                    pr_err!(
-                        "{}: saved free range {}+{} out of bounds\n",
-                        self.name(),
-                        s,
-                        l
-                    );
-                    return Err(EINVAL);
-                }
-                self.alloc.free(s, l).map_err(|_| EINVAL)?;
+                c.range(s, l).map_err(bad)?;
+                range(s, l)?;
             }
             b = next;
         }
+        Ok(c.csum())
+    }
+
+    /// Checks the saved free list against the superblock's checksum and
+    /// the structures a clean mount knows without a scan (inode-table
+    /// pages, the first inodes' log pages): all must agree before the
+    /// list is trusted. On any failure the caller runs full recovery.
+    fn check_freelist(&self, sb: &SuperBlock) -> Result {
+        if sb.flags.get() & SB_FREELIST_CSUM == 0 {
+            pr_warn!(
+                "{}: saved free list has no checksum (older format); recovering instead\n",
+                self.name()
+            );
+            return Err(EINVAL);
+        }
+        let mut busy = KVec::new();
+        for &p in self.itable.lock().pages() {
+            busy.push(p, GFP_KERNEL)?;
+        }
+        for ino in [ROOT_INO, SNAPSHOT_INO] {
+            let (_, pi) = inode::read_slot(self, ino)?;
+            walk_pages(&self.pm, pi.log_head.get(), pi.log_tail.get(), |b| {
+                busy.push(b, GFP_KERNEL).map_err(|_| ENOMEM)
+            })?;
+        }
+        busy.as_mut_slice().sort_unstable();
+        let csum = self.walk_freelist(sb.freelist.get(), |s, l| {
+            let i = busy.partition_point(|&b| b < s);
+            match busy.get(i) {
+                Some(&b) if b - s < l => {
+                    pr_warn!(
+                        "{}: saved free list frees block {}, which is in use\n",
+                        self.name(),
+                        b
+                    );
+                    Err(EINVAL)
+                }
+                _ => Ok(()),
+            }
+        })?;
+        if csum != sb.freelist_csum.get() {
+            pr_warn!("{}: saved free list: checksum mismatch\n", self.name());
+            return Err(EINVAL);
+        }
         Ok(())
+    }
+
+    /// Loads a saved free list (checked by `check_freelist`) into the
+    /// (all-busy) allocator.
+    fn load_freelist(&self, first: u64) -> Result {
+        self.walk_freelist(first, |s, l| self.alloc.free(s, l).map_err(|_| EINVAL))
+            .map(|_| ())
     }
 }
 
@@ -753,22 +791,29 @@ fn mount(sbi: &mut Sbi) -> Result {
         return Ok(());
     }
     let snapshots = sbi.snaps.lock().len();
-    if clean && snapshots == 0 {
+    let trusted = clean && snapshots == 0 && sbi.check_freelist(&sb).is_ok();
+    if trusted {
         sbi.load_freelist(sb.freelist.get())?;
         // A read-only mount leaves the flag; `make_writable` clears it.
         if !sbi.read_only() {
             let mut s = sb;
-            s.flags.set(s.flags.get() & !SB_CLEAN);
+            s.flags.set(s.flags.get() & !(SB_CLEAN | SB_FREELIST_CSUM));
             s.freelist.set(0);
             sbi.write_sb(&mut s)?;
         }
         pr_info!("{}: clean mount\n", sbi.name());
     } else {
+        if clean && snapshots == 0 {
+            pr_warn!(
+                "{}: saved free list not trusted; rebuilding it from the logs\n",
+                sbi.name()
+            );
+        }
         if clean && !sbi.read_only() {
             // With snapshots, the lists of what they keep are rebuilt from
             // the logs (they are not saved): a full scan, as after a crash.
             let mut s = sb;
-            s.flags.set(s.flags.get() & !SB_CLEAN);
+            s.flags.set(s.flags.get() & !(SB_CLEAN | SB_FREELIST_CSUM));
             s.freelist.set(0);
             sbi.write_sb(&mut s)?;
         }
@@ -880,7 +925,7 @@ pub(crate) fn check(sbi: &Sbi) -> Result<CheckReport> {
         r.inodes += 1;
         let mut dup = 0u64;
         let mut blocks = 0u64;
-        let s = inode::scan(sbi, &snaps, li.nlink, li.head, li.tail, |b| {
+        let s = inode::scan(sbi, li.ino, &snaps, li.nlink, li.head, li.tail, |b| {
             blocks += 1;
             if used.set(b).is_err() {
                 dup += 1;

@@ -112,6 +112,8 @@ fi
 for t in qemu/tests/*.sh; do
 	name=$(basename "$t" .sh)
 	case "$name" in lib | demo | bench_*) continue ;; esac
+	# long_* tests (e.g. long_fuzz) run only when named: make test T=long_fuzz
+	case "$name" in long_*) [ "$only" = "$name" ] || continue ;; esac
 	[ -z "$only" ] || [ "$only" = "$name" ] || continue
 	boots=$(sed -n 's/^# boots: *\([0-9]*\).*/\1/p' "$t" | head -n 1)
 	cutoff=$(sed -n 's/^# cutoff: *\([0-9]*\).*/\1/p' "$t" | head -n 1)

@@ -9,7 +9,7 @@
 //! back by restoring every recorded old value.
 
 use super::crc32c::crc32c_skip;
-use super::layout::BLOCK_SIZE;
+use super::layout::{PmInode, BLOCK_SIZE, INODE_SIZE, ITABLE_TAIL_OFFSET};
 use super::le::{Le32, Le64, Pod};
 use core::mem::{offset_of, size_of};
 
@@ -112,6 +112,25 @@ pub fn plan(j: &JournalHeader, size: u64) -> Replay<'_> {
     Replay::RollBack(recs)
 }
 
+/// Whether a rollback record may target `addr`, given the blocks of the
+/// inode-table pages (`table`, in chain order). A commit journals only
+/// words of inode slots: the first word (valid flag and mode, for a new
+/// inode), the log head and the log tail. Anything else (a superblock, the
+/// journal, a data block, a page tail) is refused.
+pub fn target_ok(addr: u64, table: &[u64]) -> bool {
+    const HEAD: u64 = offset_of!(PmInode, log_head) as u64;
+    const TAIL: u64 = offset_of!(PmInode, log_tail) as u64;
+    let (block, off) = (addr / BLOCK_SIZE, addr % BLOCK_SIZE);
+    let Some(idx) = table.iter().position(|&b| b == block) else {
+        return false;
+    };
+    // Slot 0 of the first page is inode 0, which never exists.
+    if off >= ITABLE_TAIL_OFFSET || (idx == 0 && off < INODE_SIZE) {
+        return false;
+    }
+    matches!(off % INODE_SIZE, 0 | HEAD | TAIL)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,5 +166,28 @@ mod tests {
         k.records[0].old.set(5);
         assert_eq!(plan(&k, 1 << 20), Replay::Corrupt);
         assert!(JournalHeader::new(&[rec(0, 0); 17]).is_none());
+    }
+
+    #[test]
+    fn targets() {
+        let t = [3u64, 40];
+        let b = BLOCK_SIZE;
+        // Inode 1 (slot 1 of page 3): flags word, head, tail.
+        assert!(target_ok(3 * b + 128, &t));
+        assert!(target_ok(3 * b + 128 + 24, &t));
+        assert!(target_ok(3 * b + 128 + 32, &t));
+        assert!(target_ok(40 * b, &t));
+        assert!(target_ok(40 * b + 30 * 128 + 32, &t));
+        // Other words of a slot, inode 0, the page tail.
+        assert!(!target_ok(3 * b + 128 + 8, &t));
+        assert!(!target_ok(3 * b + 128 + 40, &t));
+        assert!(!target_ok(3 * b + 128 + 120, &t));
+        assert!(!target_ok(3 * b + 24, &t));
+        assert!(!target_ok(3 * b + ITABLE_TAIL_OFFSET, &t));
+        assert!(!target_ok(40 * b + ITABLE_TAIL_OFFSET + 32, &t));
+        // Superblocks, journal, data.
+        for a in [0, 24, b, b + 32, 2 * b, 2 * b + 8, 41 * b, 4 * b + 128] {
+            assert!(!target_ok(a, &t), "{a:#x}");
+        }
     }
 }

@@ -33,6 +33,17 @@ pub const FORMAT_VERSION: u32 = 1;
 /// Superblock flag: the file system was unmounted cleanly and the allocator
 /// state saved at [`SuperBlock::freelist`] is valid.
 pub const SB_CLEAN: u32 = 1;
+/// Superblock flag (with [`SB_CLEAN`]): [`SuperBlock::freelist_csum`] holds
+/// the checksum of the saved free list. A clean image without it (written
+/// by older code) is mounted with the full recovery scan instead.
+pub const SB_FREELIST_CSUM: u32 = 2;
+
+/// Largest file size (the VFS `s_maxbytes`): sizes read from the media
+/// above it are refused.
+pub const MAX_FILE_SIZE: u64 = i64::MAX as u64;
+/// Number of pages a file of [`MAX_FILE_SIZE`] bytes spans: every page
+/// offset (and the end of every run) of a file is at most this.
+pub const MAX_FILE_PAGES: u64 = (MAX_FILE_SIZE >> BLOCK_SHIFT) + 1;
 
 /// The superblock. Stored twice (blocks 0 and 1), each copy checksummed;
 /// updates write the primary, then the replica, each persisted in turn.
@@ -63,8 +74,11 @@ pub struct SuperBlock {
     pub mkfs_time: Le64,
     /// Random identity of this file system.
     pub uuid: [u8; 16],
+    /// CRC-32C of the saved free list (valid with [`SB_FREELIST_CSUM`]),
+    /// see `freelist`.
+    pub freelist_csum: Le32,
     /// Reserved, zero.
-    pub reserved: [u8; 164],
+    pub reserved: [u8; 160],
     /// CRC-32C of the 256 bytes with this field zero.
     pub csum: Le32,
 }
@@ -101,7 +115,8 @@ impl SuperBlock {
             freelist: Le64::new(0),
             mkfs_time: Le64::new(mkfs_time),
             uuid,
-            reserved: [0; 164],
+            freelist_csum: Le32::new(0),
+            reserved: [0; 160],
             csum: Le32::new(0),
         };
         sb.seal();
@@ -517,6 +532,7 @@ assert_layout!(SuperBlock, total_blocks, 16);
 assert_layout!(SuperBlock, epoch, 48);
 assert_layout!(SuperBlock, freelist, 56);
 assert_layout!(SuperBlock, uuid, 72);
+assert_layout!(SuperBlock, freelist_csum, 88);
 assert_layout!(SuperBlock, csum, 252);
 assert_layout!(PmInode, 128);
 assert_layout!(PmInode, log_head, 24);

@@ -39,6 +39,8 @@ pub enum LogError {
     Checksum(u64),
     /// The tail is not where an entry could end, or was never reached.
     BadTail(u64),
+    /// A log page whose tail names another inode as its owner.
+    Owner(u64),
 }
 
 /// Whether `addr` is a plausible log page address on a device of
@@ -47,6 +49,19 @@ pub fn page_ok(addr: u64, size: u64) -> bool {
     addr % BLOCK_SIZE == 0
         && addr >= FIRST_DATA_BLOCK * BLOCK_SIZE
         && addr.checked_add(BLOCK_SIZE).is_some_and(|e| e <= size)
+}
+
+/// Whether a log head and tail read from an inode slot can describe a log
+/// on a device of `size` bytes: every live inode has a log of at least one
+/// page, so the head is a log page address (never 0: that is the primary
+/// superblock) and the tail a 64-byte slot boundary inside a log page's
+/// entry area (or exactly at its page tail). Whether the tail is reached
+/// from the head is left to the walk.
+pub fn log_bounds_ok(head: u64, tail: u64, size: u64) -> bool {
+    page_ok(head, size)
+        && page_ok(page_of(tail), size)
+        && tail % SLOT == 0
+        && tail % BLOCK_SIZE <= LOG_TAIL_OFFSET
 }
 
 /// Where the next entry goes after an entry ending at `pos` (a position
@@ -64,6 +79,7 @@ pub struct LogWalker<'a, M: Media> {
     pages: u64,
     max_pages: u64,
     started: bool,
+    owner: Option<u64>,
 }
 
 /// One entry found by a walk.
@@ -89,7 +105,14 @@ impl<'a, M: Media> LogWalker<'a, M> {
             pages: 0,
             max_pages: media.size() / BLOCK_SIZE,
             started: false,
+            owner: None,
         }
+    }
+
+    /// Also requires every page of the log to name `ino` as its owner.
+    pub fn owned_by(mut self, ino: u64) -> Self {
+        self.owner = Some(ino);
+        self
     }
 
     /// Pages visited so far.
@@ -113,6 +136,9 @@ impl<'a, M: Media> LogWalker<'a, M> {
         if tail.magic.get() != LOG_MAGIC {
             return Err(LogError::BadPage(page));
         }
+        if self.owner.is_some_and(|o| o != tail.owner.get()) {
+            return Err(LogError::Owner(page));
+        }
         self.pos = page;
         Ok(())
     }
@@ -133,9 +159,8 @@ impl<'a, M: Media> LogWalker<'a, M> {
     pub fn next_entry(&mut self, buf: &mut [u8; MAX_ENTRY]) -> Result<Option<Found>, LogError> {
         if !self.started {
             self.started = true;
-            if self.pos == 0 && self.tail == 0 {
-                return Ok(None);
-            }
+            // Every log has a first page: a head of 0 (with any tail) is
+            // refused by `enter_page`, never taken for an empty log.
             self.enter_page(self.pos)?;
         }
         loop {
@@ -266,7 +291,8 @@ mod tests {
     #[test]
     fn empty_and_simple() {
         let mut m = mem(64);
-        assert_eq!(walk(&m, 0, 0), Ok(vec![]));
+        // No log at all is not an empty log (block 0 is the superblock).
+        assert_eq!(walk(&m, 0, 0), Err(LogError::BadPointer(0)));
         init_page(&mut m, P1, 0);
         assert_eq!(walk(&m, P1, P1), Ok(vec![]));
         let t = put_link(&mut m, P1, 1);
@@ -336,6 +362,51 @@ mod tests {
         // A self loop too.
         init_page(&mut m, P1, P1);
         assert_eq!(walk(&m, P1, 63 * BLOCK_SIZE), Err(LogError::Cycle));
+    }
+
+    #[test]
+    fn owner_is_checked() {
+        let mut m = mem(64);
+        init_page(&mut m, P1, P2);
+        init_page(&mut m, P2, 0);
+        let o = |m: &mut Mem, page: u64, ino: u64| {
+            let off = (page + LOG_TAIL_OFFSET + 16) as usize;
+            m.0[off..off + 8].copy_from_slice(&ino.to_le_bytes());
+        };
+        o(&mut m, P1, 9);
+        o(&mut m, P2, 9);
+        put_link(&mut m, P1, 1);
+        let t = put_link(&mut m, P2, 2);
+        let run = |m: &Mem, ino| {
+            let mut w = LogWalker::new(m, P1, t).owned_by(ino);
+            let mut buf = [0u8; MAX_ENTRY];
+            let mut n = 0;
+            while w.next_entry(&mut buf)?.is_some() {
+                n += 1;
+            }
+            Ok::<_, LogError>(n)
+        };
+        assert_eq!(run(&m, 9), Ok(2));
+        assert_eq!(run(&m, 10), Err(LogError::Owner(P1)));
+        o(&mut m, P2, 10);
+        assert_eq!(run(&m, 9), Err(LogError::Owner(P2)));
+    }
+
+    #[test]
+    fn log_bounds() {
+        let size = 64 * BLOCK_SIZE;
+        assert!(log_bounds_ok(P1, P1, size));
+        assert!(log_bounds_ok(P1, P2 + 64, size));
+        assert!(log_bounds_ok(P1, P1 + LOG_TAIL_OFFSET, size));
+        assert!(!log_bounds_ok(0, 0, size));
+        assert!(!log_bounds_ok(P1, 0, size));
+        assert!(!log_bounds_ok(BLOCK_SIZE, BLOCK_SIZE, size));
+        assert!(!log_bounds_ok(P1 + 8, P1, size));
+        assert!(!log_bounds_ok(P1, P1 + 8, size));
+        assert!(!log_bounds_ok(P1, P1 + LOG_TAIL_OFFSET + 32, size));
+        assert!(!log_bounds_ok(P1, size, size));
+        assert!(!log_bounds_ok(size, P1, size));
+        assert!(!log_bounds_ok(u64::MAX & !4095, P1, size));
     }
 
     #[test]
