@@ -1046,6 +1046,11 @@ pub(crate) fn scan(
 fn mark_kept_inode(sbi: &Sbi, snaps: &mut Snapshots, li: &LiveInode, used: &mut Bitmap) -> Result {
     let (born, died) = (li.create_epoch, li.delete_epoch);
     if snaps.holder(born, died).is_none() {
+        if sbi.read_only() {
+            // Freed by the next writable mount; until then its blocks stay.
+            sbi.defer_to_recovery();
+            return mark_all_used(sbi, li, used);
+        }
         sbi.pm().store_u64(li.slot, 0)?;
         sbi.itable.lock().release(li.ino)?;
         return Ok(());
@@ -1072,6 +1077,22 @@ fn mark_kept_inode(sbi: &Sbi, snaps: &mut Snapshots, li: &LiveInode, used: &mut 
         died,
     };
     snaps.keep_recovered(k)
+}
+
+/// Marks every log page and data block of `li` used.
+fn mark_all_used(sbi: &Sbi, li: &LiveInode, used: &mut Bitmap) -> Result {
+    let s = scan(
+        sbi,
+        li.ino,
+        &Snapshots::new(),
+        li.nlink,
+        li.head,
+        li.tail,
+        |_| Ok(()),
+    )?;
+    walk_pages(sbi.pm(), li.head, li.tail, |b| used.set(b))?;
+    s.data
+        .for_each(|b, l, _| (b..b + l).try_for_each(|x| used.set(x)))
 }
 
 /// Whether `li` is a directory whose log still names entries (replayed as
@@ -1125,6 +1146,11 @@ pub(crate) fn mark_used(
             sbi.name(),
             ino
         );
+        orphan = false;
+    }
+    if orphan && sbi.read_only() {
+        // A read-only mount deletes nothing: the next writable mount does.
+        sbi.defer_to_recovery();
         orphan = false;
     }
     if orphan {

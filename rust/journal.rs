@@ -37,14 +37,16 @@ pub(crate) fn commit(sbi: &Sbi, updates: &[(u64, u64, u64)]) -> Result {
     Ok(())
 }
 
-/// At mount: rolls back an operation a crash interrupted.
-pub(crate) fn recover(sbi: &Sbi) -> Result {
+/// The words an interrupted operation left to roll back, `(address, old
+/// value)`, checked: empty when the journal is idle; an error when it is
+/// active but corrupt or targets anything but an inode-slot word.
+fn pending(sbi: &Sbi) -> Result<KVec<(u64, u64)>> {
     let pm = sbi.pm();
     let mut raw = [0u8; core::mem::size_of::<JournalHeader>()];
     pm.read(BASE, &mut raw)?;
     let j = JournalHeader::from_bytes(&raw).ok_or(EINVAL)?;
     match plan(&j, pm.len()) {
-        Replay::Idle => Ok(()),
+        Replay::Idle => Ok(KVec::new()),
         Replay::Corrupt => {
             pr_err!(
                 "{}: the journal is active but corrupt; refusing to mount\n",
@@ -70,16 +72,48 @@ pub(crate) fn recover(sbi: &Sbi) -> Result {
                 );
                 return Err(EINVAL);
             }
+            let mut v = KVec::with_capacity(recs.len(), GFP_KERNEL)?;
             for r in recs {
-                pm.store_u64(r.addr.get(), r.old.get())?;
+                v.push((r.addr.get(), r.old.get()), GFP_KERNEL)?;
             }
-            pm.store_u64(BASE, 0)?;
-            pr_info!(
-                "{}: rolled back an interrupted operation ({} words)\n",
-                sbi.name(),
-                recs.len()
-            );
-            Ok(())
+            Ok(v)
         }
     }
+}
+
+/// At mount (or when a read-only mount becomes writable): rolls back an
+/// operation a crash interrupted, on pmem.
+pub(crate) fn recover(sbi: &Sbi) -> Result {
+    let recs = pending(sbi)?;
+    if recs.is_empty() {
+        return Ok(());
+    }
+    let pm = sbi.pm();
+    for &(a, old) in recs.iter() {
+        pm.store_u64(a, old)?;
+    }
+    pm.store_u64(BASE, 0)?;
+    pm.clear_overlay();
+    pr_info!(
+        "{}: rolled back an interrupted operation ({} words)\n",
+        sbi.name(),
+        recs.len()
+    );
+    Ok(())
+}
+
+/// At a read-only mount: the same rollback, in memory only (`Pm` shows
+/// the old values; not one byte of the device changes).
+pub(crate) fn recover_in_memory(sbi: &mut Sbi) -> Result {
+    let recs = pending(sbi)?;
+    if recs.is_empty() {
+        return Ok(());
+    }
+    sbi.pm_mut().set_overlay(&recs)?;
+    pr_info!(
+        "{}: an interrupted operation ({} words) is rolled back in memory (read-only)\n",
+        sbi.name(),
+        recs.len()
+    );
+    Ok(())
 }

@@ -14,14 +14,29 @@
 use crate::format::layout::BLOCK_SIZE;
 use crate::format::log::Media;
 use crate::shim;
+use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::bindings;
 use kernel::ffi::c_void;
 use kernel::prelude::*;
 
+/// Most words a read-only mount rolls back in memory (a journal's worth).
+const OVERLAY_MAX: usize = crate::format::journal::MAX_RECORDS;
+
 /// A mapped pmem device: `len` bytes at kernel address `base`.
+///
+/// # Invariants
+///
+/// `overlay[..overlay_len]` is only written by `set_overlay` (through
+/// `&mut self`, before the device is shared); `overlay_len` only shrinks
+/// afterwards.
 pub(crate) struct Pm {
     base: *mut u8,
     len: u64,
+    /// Aligned 8-byte words a read-only mount shows with other values than
+    /// the device holds (the rollback of an interrupted operation, which
+    /// such a mount must not write): `(address, value)`.
+    overlay: [(u64, u64); OVERLAY_MAX],
+    overlay_len: AtomicUsize,
 }
 
 // SAFETY: `Pm` is an address range of device memory that stays mapped
@@ -40,7 +55,45 @@ impl Pm {
     /// `base` must point to `len` bytes of mapped, writable memory that
     /// stay valid until the returned value is dropped.
     pub(crate) unsafe fn new(base: *mut u8, len: u64) -> Self {
-        Self { base, len }
+        Self {
+            base,
+            len,
+            overlay: [(0, 0); OVERLAY_MAX],
+            overlay_len: AtomicUsize::new(0),
+        }
+    }
+
+    /// Makes reads show `words` (`(aligned address, value)`) instead of
+    /// what the device holds there.
+    pub(crate) fn set_overlay(&mut self, words: &[(u64, u64)]) -> Result {
+        let dst = self.overlay.get_mut(..words.len()).ok_or(EINVAL)?;
+        if words.iter().any(|&(a, _)| a % 8 != 0) {
+            return Err(EINVAL);
+        }
+        dst.copy_from_slice(words);
+        self.overlay_len.store(words.len(), Ordering::Release);
+        Ok(())
+    }
+
+    /// Reads show the device again (its words now hold the overlay's
+    /// values).
+    pub(crate) fn clear_overlay(&self) {
+        self.overlay_len.store(0, Ordering::Release);
+    }
+
+    /// Applies the overlay to `buf`, just read from `addr`.
+    fn patch(&self, addr: u64, buf: &mut [u8]) {
+        let n = self.overlay_len.load(Ordering::Acquire);
+        for &(a, v) in self.overlay.iter().take(n) {
+            for (i, byte) in v.to_le_bytes().iter().enumerate() {
+                let x = a + i as u64;
+                if x >= addr {
+                    if let Some(d) = usize::try_from(x - addr).ok().and_then(|o| buf.get_mut(o)) {
+                        *d = *byte;
+                    }
+                }
+            }
+        }
     }
 
     /// Size of the device in bytes.
@@ -86,6 +139,7 @@ impl Pm {
             );
             return Err(EIO);
         }
+        self.patch(addr, buf);
         Ok(())
     }
 

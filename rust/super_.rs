@@ -144,6 +144,11 @@ impl Sbi {
         &self.devname
     }
 
+    /// The device, mutable while the mount is being set up.
+    pub(crate) fn pm_mut(&mut self) -> &mut Pm {
+        &mut self.pm
+    }
+
     pub(crate) fn pm(&self) -> &Pm {
         &self.pm
     }
@@ -329,6 +334,8 @@ impl Sbi {
     /// free list stops being the truth as soon as anything changes) and
     /// the cleaner starts.
     pub(crate) fn make_writable(&self) -> Result {
+        // What a read-only mount rolled back in memory goes to pmem now.
+        journal::recover(self)?;
         let mut sb = self.current_sb()?;
         if sb.flags.get() & SB_CLEAN != 0 || sb.freelist.get() != 0 {
             sb.flags
@@ -762,7 +769,11 @@ fn mount(sbi: &mut Sbi) -> Result {
     };
     sbi.blocks = sb.total_blocks.get();
     sbi.epoch.store(sb.epoch.get(), Ordering::Relaxed);
-    if !sbi.read_only_forever() {
+    if sbi.read_only() {
+        // Not one byte may change: the rollback lives in memory until the
+        // mount becomes writable (`make_writable`).
+        journal::recover_in_memory(sbi)?;
+    } else {
         journal::recover(sbi)?;
     }
     let regions = sb.cpus.get();
