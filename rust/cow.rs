@@ -167,6 +167,38 @@ pub(crate) struct Commit<'e> {
     pub(crate) cut: Option<u64>,
 }
 
+impl Commit<'_> {
+    /// A change of data only: new size, times set to `t`.
+    pub(crate) fn data(size: u64, t: (i64, u32)) -> Self {
+        Self {
+            size,
+            mtime: t,
+            set_times: true,
+            setattr: None,
+            cut: None,
+        }
+    }
+}
+
+/// Adds to `runs` a copy of page `pg` with the bytes from `valid` (a file
+/// offset inside the page) on cleared, the layout of the page broken
+/// first (the caller holds the mapping lock `ml`). Nothing is cleared in
+/// place: the old block may be a snapshot's, and a crash must leave it.
+fn clear_tail_copy(
+    ni: &NovaInode,
+    ml: &MappingLock<'_>,
+    runs: &mut NewRuns<'_>,
+    pg: u64,
+    valid: u64,
+    reserved: bool,
+) -> Result {
+    runs.alloc_from(pg, 1, reserved)?;
+    let pstart = pg << BLOCK_SHIFT;
+    ml.break_layout(pstart, pstart + BLOCK_SIZE - 1)?;
+    let b = runs.block_of(pg).ok_or(EINVAL)?;
+    fill_old(ni, b, pg, 0, BLOCK_SIZE, valid)
+}
+
 /// Steps 3–5 of the sequence: reserves the index memory, commits the
 /// runs' `FileWrite` entries (then `c.setattr`), switches the index, sets
 /// the size and releases the replaced blocks. The caller has filled the
@@ -252,10 +284,7 @@ pub(crate) fn resize(
     ml.break_layout(cut << BLOCK_SHIFT, i64::MAX as u64)?;
     let mut runs = NewRuns::new(sbi);
     if keep != 0 && ni.data.lock().lookup(pg).is_some() {
-        runs.alloc_from(pg, 1, new_size < old_size)?;
-        ml.break_layout(pg << BLOCK_SHIFT, (pg << BLOCK_SHIFT) + BLOCK_SIZE - 1)?;
-        let dst = runs.block_of(pg).ok_or(EINVAL)?;
-        fill_old(ni, dst, pg, 0, BLOCK_SIZE, edge)?;
+        clear_tail_copy(ni, ml, &mut runs, pg, edge, new_size < old_size)?;
     }
     commit(
         ni,
@@ -351,9 +380,6 @@ unsafe fn write_locked(
     let eof_pg = old_size >> BLOCK_SHIFT;
     let gap = pos > old_size && old_size % BLOCK_SIZE != 0 && eof_pg < first;
     let gap = gap && ni.data.lock().lookup(eof_pg).is_some();
-    if gap {
-        runs.alloc(eof_pg, 1)?;
-    }
     let t = ni.now();
     // 2. No fault may map the old blocks from here until the index points
     // at the new ones; only now are their bytes copied.
@@ -370,22 +396,9 @@ unsafe fn write_locked(
         }
     }
     if gap {
-        let pstart = eof_pg << BLOCK_SHIFT;
-        ml.break_layout(pstart, pstart + BLOCK_SIZE - 1)?;
-        let b = runs.block_of(eof_pg).ok_or(EINVAL)?;
-        fill_old(ni, b, eof_pg, 0, BLOCK_SIZE, old_size)?;
+        clear_tail_copy(ni, &ml, &mut runs, eof_pg, old_size, false)?;
     }
-    commit(
-        ni,
-        runs,
-        Commit {
-            size: new_size,
-            mtime: t,
-            set_times: true,
-            setattr: None,
-            cut: None,
-        },
-    )?;
+    commit(ni, runs, Commit::data(new_size, t))?;
     drop(ml);
     // SAFETY: per the contract.
     unsafe { (*iocb).ki_pos = wend as i64 };
@@ -536,25 +549,11 @@ fn fallocate_locked(ni: &NovaInode, off: u64, end: u64, keep: bool) -> Result {
             && old_size % BLOCK_SIZE != 0
             && ni.data.lock().lookup(eof_pg).is_some()
         {
-            runs.alloc(eof_pg, 1)?;
-            let pstart = eof_pg << BLOCK_SHIFT;
-            ml.break_layout(pstart, pstart + BLOCK_SIZE - 1)?;
-            let b = runs.block_of(eof_pg).ok_or(EINVAL)?;
-            fill_old(ni, b, eof_pg, 0, BLOCK_SIZE, old_size)?;
+            clear_tail_copy(ni, &ml, &mut runs, eof_pg, old_size, false)?;
         }
         // Read faults may have mapped the zero page over the holes.
         ml.break_layout(hs << BLOCK_SHIFT, (he << BLOCK_SHIFT) - 1)?;
-        commit(
-            ni,
-            runs,
-            Commit {
-                size: new_size,
-                mtime: t,
-                set_times: true,
-                setattr: None,
-                cut: None,
-            },
-        )?;
+        commit(ni, runs, Commit::data(new_size, t))?;
         logged = true;
         pg = he;
     }

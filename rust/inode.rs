@@ -317,6 +317,24 @@ pub(crate) fn read_slot(sbi: &Sbi, ino: u64) -> Result<(u64, PmInode)> {
     Ok((addr, PmInode::from_bytes(&raw).ok_or(EIO)?))
 }
 
+/// Refuses (`EIO`, with a message) a log head and tail that are not
+/// inside the device's log pages. They are outside the slot's checksum:
+/// a bad pair would send appends outside this inode's log (a zero head to
+/// the superblock).
+fn check_log_bounds(sbi: &Sbi, ino: u64, head: u64, tail: u64) -> Result {
+    if crate::format::log::log_bounds_ok(head, tail, sbi.pm().len()) {
+        return Ok(());
+    }
+    pr_err!(
+        "{}: inode {}: log head {:#x} / tail {:#x} out of bounds\n",
+        sbi.name(),
+        ino,
+        head,
+        tail
+    );
+    Err(EIO)
+}
+
 /// Fills a fresh VFS inode from its slot and log.
 fn fill(sbi: &Sbi, ni: &NovaInode, ino: u64) -> Result {
     let (slot, pi) = read_slot(sbi, ino)?;
@@ -347,19 +365,7 @@ fn fill(sbi: &Sbi, ni: &NovaInode, ino: u64) -> Result {
         ni.set_time(k, t, pi.time_nsec.get().min(999_999_999));
     }
     let (head, tail) = (pi.log_head.get(), pi.log_tail.get());
-    // Head and tail are outside the slot's checksum: a bad pair would
-    // send appends outside this inode's log (a zero head to the
-    // superblock).
-    if !crate::format::log::log_bounds_ok(head, tail, sbi.pm().len()) {
-        pr_err!(
-            "{}: inode {}: log head {:#x} / tail {:#x} out of bounds\n",
-            sbi.name(),
-            ino,
-            head,
-            tail
-        );
-        return Err(EIO);
-    }
+    check_log_bounds(sbi, ino, head, tail)?;
     ni.set_log(LogPos {
         slot,
         head,
@@ -948,16 +954,7 @@ pub(crate) fn scan(
     tail: u64,
     page: impl FnMut(u64) -> Result,
 ) -> Result<Scan> {
-    if !crate::format::log::log_bounds_ok(head, tail, sbi.pm().len()) {
-        pr_err!(
-            "{}: inode {}: log head {:#x} / tail {:#x} out of bounds\n",
-            sbi.name(),
-            ino,
-            head,
-            tail
-        );
-        return Err(EINVAL);
-    }
+    check_log_bounds(sbi, ino, head, tail).map_err(|_| EINVAL)?;
     walk_pages(sbi.pm(), head, tail, page)?;
     let mut w = LogWalker::new(sbi.pm(), head, tail).owned_by(ino);
     let mut buf = [0u8; MAX_ENTRY];
