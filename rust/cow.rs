@@ -20,7 +20,7 @@
 //! ever written in place, so a block a snapshot holds never changes, and
 //! a crash leaves either the old or the new content of the change.
 
-use crate::file::{write_entry, Dropped, IndexReserve, MappingLock};
+use crate::file::{write_entry, IndexReserve, MappingLock};
 use crate::format::layout::*;
 use crate::inode::NovaInode;
 use crate::log::Tx;
@@ -163,8 +163,11 @@ pub(crate) struct Commit<'e> {
     pub(crate) set_times: bool,
     /// A `SetAttr` entry logged after the `FileWrite` entries.
     pub(crate) setattr: Option<&'e mut [u8]>,
-    /// Drop every page from this one on (a shrinking size change).
+    /// Drop every page from this one on (a size change).
     pub(crate) cut: Option<u64>,
+    /// The fault path: replaced blocks no snapshot needs go to the dead
+    /// list, not straight back to the allocator (`release_all_deferred`).
+    pub(crate) defer: bool,
 }
 
 impl Commit<'_> {
@@ -176,6 +179,7 @@ impl Commit<'_> {
             set_times: true,
             setattr: None,
             cut: None,
+            defer: false,
         }
     }
 }
@@ -250,12 +254,12 @@ pub(crate) fn commit(ni: &NovaInode, mut runs: NewRuns<'_>, c: Commit<'_>) -> Re
             ni.ino()
         );
     }
-    release(sbi, &res.dropped, epoch);
+    if c.defer {
+        snapshot::release_all_deferred(sbi, &res.dropped, epoch);
+    } else {
+        snapshot::release_all(sbi, &res.dropped, epoch);
+    }
     Ok(epoch)
-}
-
-fn release(sbi: &Sbi, dropped: &[Dropped], epoch: u64) {
-    snapshot::release_all(sbi, dropped, epoch);
 }
 
 /// A size change from `old_size` to `new_size`, committed with the
@@ -283,7 +287,7 @@ pub(crate) fn resize(
     // blocks go.
     ml.break_layout(cut << BLOCK_SHIFT, i64::MAX as u64)?;
     let mut runs = NewRuns::new(sbi);
-    if keep != 0 && ni.data.lock().lookup(pg).is_some() {
+    if keep != 0 && new_size != old_size && ni.data.lock().lookup(pg).is_some() {
         clear_tail_copy(ni, ml, &mut runs, pg, edge, new_size < old_size)?;
     }
     commit(
@@ -295,6 +299,7 @@ pub(crate) fn resize(
             set_times: false,
             setattr: Some(entry),
             cut: Some(cut),
+            defer: false,
         },
     )
 }
@@ -377,13 +382,13 @@ unsafe fn write_locked(
     // page gets a copy with its bytes past the old end cleared (a store
     // through a mapping may have left data there, and they become file
     // content).
-    let eof_pg = old_size >> BLOCK_SHIFT;
-    let gap = pos > old_size && old_size % BLOCK_SIZE != 0 && eof_pg < first;
-    let gap = gap && ni.data.lock().lookup(eof_pg).is_some();
     let t = ni.now();
     // 2. No fault may map the old blocks from here until the index points
     // at the new ones; only now are their bytes copied.
     let ml = MappingLock::new(ni);
+    let eof_pg = old_size >> BLOCK_SHIFT;
+    let gap = pos > old_size && old_size % BLOCK_SIZE != 0 && eof_pg < first;
+    let gap = gap && ni.data.lock().lookup(eof_pg).is_some();
     ml.break_layout(first << BLOCK_SHIFT, ((wlast + 1) << BLOCK_SHIFT) - 1)?;
     let head = pos & (BLOCK_SIZE - 1);
     if let Some(b) = runs.block_of(first) {
@@ -464,6 +469,7 @@ pub(crate) fn iomap_begin(ni: &NovaInode, pos: u64, write: bool) -> Result<(u64,
             set_times: false,
             setattr: None,
             cut: None,
+            defer: true,
         },
     )?;
     Ok((b, 1, old.unwrap_or(0)))
@@ -524,7 +530,9 @@ fn fallocate_locked(ni: &NovaInode, off: u64, end: u64, keep: bool) -> Result {
     // Held for the whole call: no fault fills a hole between finding it
     // and committing its new block.
     let ml = MappingLock::new(ni);
-    let mut logged = false;
+    // Holes first, committed with the old size (blocks past the end, as
+    // KEEP_SIZE leaves them), then the size: a call that fails part-way
+    // leaves the file as it was, only with more blocks.
     loop {
         // The next hole of the range, at most one batch long.
         let (hs, he) = {
@@ -541,24 +549,15 @@ fn fallocate_locked(ni: &NovaInode, off: u64, end: u64, keep: bool) -> Result {
         let mut runs = NewRuns::new(sbi);
         runs.alloc(hs, he - hs)?;
         runs.zero_all()?;
-        // Growing past a partial last page that stays: its bytes past the
-        // old end become file content, so it gets a cleared copy.
-        let eof_pg = old_size >> BLOCK_SHIFT;
-        if !logged
-            && new_size > old_size
-            && old_size % BLOCK_SIZE != 0
-            && ni.data.lock().lookup(eof_pg).is_some()
-        {
-            clear_tail_copy(ni, &ml, &mut runs, eof_pg, old_size, false)?;
-        }
         // Read faults may have mapped the zero page over the holes.
         ml.break_layout(hs << BLOCK_SHIFT, (he << BLOCK_SHIFT) - 1)?;
-        commit(ni, runs, Commit::data(new_size, t))?;
-        logged = true;
+        commit(ni, runs, Commit::data(old_size, t))?;
         pg = he;
     }
-    if !logged && new_size != old_size {
-        // Only the size grows: log it like a truncate.
+    if new_size != old_size {
+        // The size grows, logged like a truncate (which also gives a
+        // partial last page a copy with its bytes past the old end
+        // cleared: they become file content).
         let mut e = crate::inode::times_entry(ATTR_SIZE, new_size, t, t)?;
         resize(ni, &ml, old_size, new_size, &mut e)?;
         ni.set_time(1, t.0, t.1);

@@ -211,6 +211,41 @@ pub(crate) fn release_all(sbi: &Sbi, dropped: &[crate::file::Dropped], died: u64
     }
 }
 
+/// `release_all` for the fault path: a range no snapshot needs any more
+/// (one was deleted since the fault decided to copy) goes to the dead
+/// list instead of being freed, because the old page may still be mapped
+/// elsewhere until the DAX code swaps it; the cleaner frees it after
+/// closing the fault gate. (Only a cleaner thread is woken: cleaning here
+/// would wait for this very fault.)
+pub(crate) fn release_all_deferred(sbi: &Sbi, dropped: &[crate::file::Dropped], died: u64) {
+    let mut queued = false;
+    {
+        let mut snaps = sbi.snaps.lock();
+        for &(b, len, born) in dropped {
+            let k = Kept {
+                ino: 0,
+                b,
+                len,
+                born,
+                died,
+            };
+            let r = match snaps.holder(born, died) {
+                Some(s) => snaps.keep(s, k),
+                None => {
+                    queued = true;
+                    snaps.dead.push(k, GFP_KERNEL).map_err(Error::from)
+                }
+            };
+            if r.is_err() {
+                sbi.stats.lost_blocks.fetch_add(len, Ordering::Relaxed);
+            }
+        }
+    }
+    if queued {
+        sbi.wake_cleaner_thread();
+    }
+}
+
 /// Encodes a snapshot record.
 fn record(epoch: u64, time: u64, delete: bool) -> Result<[u8; 64]> {
     let mut e = SnapshotInfoEntry::from_bytes(&[0u8; 64]).ok_or(EINVAL)?;
@@ -375,10 +410,16 @@ pub(crate) fn clean(sbi: &Sbi) -> Result {
     drop(sbi.gate.close());
     let mut blocks = 0u64;
     for k in dead.iter() {
-        if k.ino != 0 {
-            inode::free_kept_inode(sbi, k.ino)?;
+        let r = if k.ino != 0 {
+            inode::free_kept_inode(sbi, k.ino)
         } else {
-            sbi.alloc.free(k.b, k.len)?;
+            sbi.alloc.free(k.b, k.len)
+        };
+        if let Err(e) = r {
+            // The rest of the list stays allocated: the next mount's
+            // recovery finds what is dead again.
+            sbi.defer_to_recovery();
+            return Err(e);
         }
         blocks += k.len;
     }

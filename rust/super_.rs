@@ -113,6 +113,11 @@ pub(crate) struct Sbi {
     /// The live snapshots (`snapshot.rs`); taken before `log_lock`.
     #[pin]
     pub(crate) snaps: Mutex<Snapshots>,
+    /// Set while snapshot commands are refused (`remount,ro` in progress
+    /// or done); held by a command while it runs. Taken before anything
+    /// else a command takes.
+    #[pin]
+    pub(crate) commands: Mutex<bool>,
     /// Inodes whose logs are due for GC, for the cleaner thread (a leaf
     /// lock: taken under the log lock).
     #[pin]
@@ -175,6 +180,14 @@ impl Sbi {
         let c = self.cleaner.lock().take();
         drop(c);
         self.gc_queue.lock().clear();
+    }
+
+    /// Wakes the snapshot cleaner thread, if there is one (for callers
+    /// that hold the fault gate, which a synchronous clean would wait for).
+    pub(crate) fn wake_cleaner_thread(&self) {
+        if let Some(c) = self.cleaner.lock().as_ref() {
+            c.wake();
+        }
     }
 
     /// Wakes the snapshot cleaner (or cleans now if there is none).
@@ -297,6 +310,13 @@ impl Sbi {
         self.stats.recover_next.store(true, Ordering::Relaxed);
     }
 
+    /// Whether snapshot commands may run now: the guard keeps
+    /// `make_read_only` out while one does. `None` on a read-only mount.
+    pub(crate) fn command_guard(&self) -> Option<kernel::sync::MutexGuard<'_, bool>> {
+        let g = self.commands.lock();
+        (!*g && !self.read_only()).then_some(g)
+    }
+
     /// Removes `/proc/fs/nova/<dev>/`; returns once no handler of it runs
     /// any more (`remove_proc_subtree` waits for them). Unmount does this
     /// first, so no snapshot command allocates after the free list is
@@ -324,6 +344,10 @@ impl Sbi {
     /// allocator is saved with the clean flag, as at unmount; from then on
     /// nothing is written until the mount is writable again.
     pub(crate) fn make_read_only(&self) {
+        // No snapshot command from here on: the VFS sets `SB_RDONLY` only
+        // after this returns, and the state is saved now.
+        let mut stopped = self.commands.lock();
+        *stopped = true;
         // (The VFS refuses it while a file open after its last unlink
         // waits for deletion, `s_remove_count`.)
         self.stop_cleaner();
@@ -336,14 +360,15 @@ impl Sbi {
     pub(crate) fn make_writable(&self) -> Result {
         // What a read-only mount rolled back in memory goes to pmem now.
         journal::recover(self)?;
+        // Both copies are written (a read-only mount may have used the
+        // replica without repairing the primary).
         let mut sb = self.current_sb()?;
-        if sb.flags.get() & SB_CLEAN != 0 || sb.freelist.get() != 0 {
-            sb.flags
-                .set(sb.flags.get() & !(SB_CLEAN | SB_FREELIST_CSUM));
-            sb.freelist.set(0);
-            self.write_sb(&mut sb)?;
-        }
+        sb.flags
+            .set(sb.flags.get() & !(SB_CLEAN | SB_FREELIST_CSUM));
+        sb.freelist.set(0);
+        self.write_sb(&mut sb)?;
         self.start_cleaner();
+        *self.commands.lock() = false;
         Ok(())
     }
 
@@ -609,6 +634,7 @@ pub(crate) unsafe fn fill_super(sb: *mut bindings::super_block, opts: MountOpts)
         gate,
         clean_lock <- new_mutex!(()),
         snaps <- new_mutex!(Snapshots::new()),
+        commands <- new_mutex!(false),
         gc_queue <- new_mutex!(KVec::new()),
         stats: Stats::default(),
         opts,
@@ -643,6 +669,10 @@ pub(crate) unsafe fn fill_super(sb: *mut bindings::super_block, opts: MountOpts)
         if opts.snapshot.is_some() {
             pr_err!("{}: init and snapshot= do not go together\n", sbi.name());
             return Err(EINVAL);
+        }
+        if sbi.read_only() {
+            pr_err!("{}: init needs a read-write mount\n", sbi.name());
+            return Err(EROFS);
         }
         format(sbi)?;
     }
@@ -747,8 +777,12 @@ fn mount(sbi: &mut Sbi) -> Result {
                 sbi.name(),
                 pe
             );
-            let mut fixed = r;
-            sbi.write_sb(&mut fixed)?;
+            if !sbi.read_only() {
+                // A read-only mount writes nothing; `make_writable`
+                // repairs the primary when the mount becomes writable.
+                let mut fixed = r;
+                sbi.write_sb(&mut fixed)?;
+            }
             r
         }
         (Err(pe), Err(re)) => {

@@ -88,3 +88,23 @@ check_fails "j2 after remount" test -e $M/j2
 check_eq "written after remount,rw" after "$(cat $M/j1/f)"
 check "consistent after remount" fsck_ok
 umount $M
+
+# A bad primary superblock under -o ro: the replica is used and nothing
+# is repaired until the mount becomes writable.
+first2() {
+	echo 3 > /proc/sys/vm/drop_caches
+	dd if=$DEV bs=1 count=2 2>/dev/null | od -An -tx1 | tr -d ' '
+}
+poke 0 '\001\002'
+k=$(sum)
+need "-o ro mount with a bad primary superblock" mount -t nova -o ro $DEV $M
+check "the replica was used" sh -c "dmesg | grep -q 'primary superblock bad'"
+check_eq "the -o ro mount did not repair the primary" "$k" "$(sum)"
+k2=$(first2)
+need "remount,rw" mount -o remount,rw $M
+umount $M
+check_eq "the -o ro mount left the primary bad" 0102 "$k2"
+check_fails "the primary is repaired once writable" test "$(first2)" = 0102
+need "mount" mount -t nova $DEV $M
+check "consistent" fsck_ok
+umount $M
