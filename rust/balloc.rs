@@ -265,32 +265,49 @@ impl Allocator {
     /// Allocates up to `want` contiguous blocks, preferring `cpu`'s
     /// region, leaving the reserved blocks alone.
     pub(crate) fn alloc(&self, cpu: usize, want: u64) -> Result<(u64, u64)> {
-        let avail = self
-            .free
-            .load(Ordering::Relaxed)
-            .saturating_sub(self.reserved);
-        if avail == 0 {
-            return Err(ENOSPC);
-        }
-        self.take(cpu, core::cmp::min(want, avail))
+        let n = self.claim(want, self.reserved)?;
+        self.take(cpu, n)
     }
 
     /// Allocates up to `want` blocks, the reserved ones too: only for log
     /// appends (see the type's comment).
     pub(crate) fn alloc_reserved(&self, cpu: usize, want: u64) -> Result<(u64, u64)> {
-        self.take(cpu, want)
+        let n = self.claim(want, 0)?;
+        self.take(cpu, n)
     }
 
-    fn take(&self, cpu: usize, want: u64) -> Result<(u64, u64)> {
-        let n = self.regions.len();
-        for k in 0..n {
-            if let Some(r) = self.regions.get((cpu + k) % n) {
-                if let Some(got) = r.free.lock().take(want) {
-                    self.free.fetch_sub(got.1, Ordering::Relaxed);
+    /// Takes up to `want` from the free count, leaving `keep`: concurrent
+    /// allocations cannot together dip below it.
+    fn claim(&self, want: u64, keep: u64) -> Result<u64> {
+        let mut cur = self.free.load(Ordering::Relaxed);
+        loop {
+            let n = core::cmp::min(want, cur.saturating_sub(keep));
+            if n == 0 {
+                return Err(ENOSPC);
+            }
+            match self
+                .free
+                .compare_exchange(cur, cur - n, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => return Ok(n),
+                Err(now) => cur = now,
+            }
+        }
+    }
+
+    /// Takes up to `n` claimed blocks from the regions; what it does not
+    /// get goes back to the free count.
+    fn take(&self, cpu: usize, n: u64) -> Result<(u64, u64)> {
+        let k = self.regions.len();
+        for i in 0..k {
+            if let Some(r) = self.regions.get((cpu + i) % k) {
+                if let Some(got) = r.free.lock().take(n) {
+                    self.free.fetch_add(n - got.1, Ordering::Relaxed);
                     return Ok(got);
                 }
             }
         }
+        self.free.fetch_add(n, Ordering::Relaxed);
         Err(ENOSPC)
     }
 
