@@ -462,8 +462,11 @@ fn copy_log(
     let pm = sbi.pm();
     let mut pages: KVVec<u64> = KVVec::new();
     let r = (|| -> Result<(u64, u64)> {
+        // Room to record each page before it is allocated, so that an
+        // abort frees every page it took.
+        pages.reserve(1, GFP_KERNEL)?;
         let first = crate::log::new_log_page(sbi, ino)?;
-        pages.push(first, GFP_KERNEL)?;
+        pages.push_within_capacity(first).map_err(|_| ENOMEM)?;
         let mut pos = first;
         let mut buf = [0u8; MAX_ENTRY];
         for (e, _) in lv.ents.iter().zip(needed.iter()).filter(|(_, &k)| k) {
@@ -475,8 +478,9 @@ fn copy_log(
             let at = match fits_at(pos, e.len) {
                 Some(at) => at,
                 None => {
+                    pages.reserve(1, GFP_KERNEL)?;
                     let p = crate::log::new_log_page(sbi, ino)?;
-                    pages.push(p, GFP_KERNEL)?;
+                    pages.push_within_capacity(p).map_err(|_| ENOMEM)?;
                     if pos % BLOCK_SIZE < LOG_TAIL_OFFSET {
                         pm.zero(pos, 16)?;
                     }

@@ -161,8 +161,14 @@ impl<'a> Tx<'a> {
         let at = match fits_at(part.new_tail, len) {
             Some(at) => at,
             None => {
+                // Room to record the page first: a page allocated but not
+                // recorded would never be freed if the append aborts.
+                self.new_pages.reserve(1, GFP_KERNEL)?;
                 let page = new_log_page(self.sbi, inode.ino())?;
-                self.new_pages.push(page, GFP_KERNEL)?;
+                if self.new_pages.push_within_capacity(page).is_err() {
+                    let _ = free_log_page(self.sbi, page);
+                    return Err(ENOMEM);
+                }
                 part.added += 1;
                 let cur = part.new_tail;
                 if cur % BLOCK_SIZE < LOG_TAIL_OFFSET {

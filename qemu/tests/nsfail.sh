@@ -116,6 +116,65 @@ mkdir $D/sub
 for op in create mkdir mkfifo symlink link unlink rmdir rename over noreplace mvdir swap exchange; do
 	sweep $op
 done
+# The sweeps above rarely make a call that needs a new log page for the
+# directory (an aborted append once leaked the page it had just allocated
+# when recording it failed). Creates of equal-length names fill a fresh
+# directory's log page by page; a create allocates one log page for its
+# inode and one more when the directory's entry starts a new page, so the
+# allocation counter shows where pages end. Creates run plainly until two
+# page ends give the period, then every allocation of each create fails
+# in turn around the next page end, until calls failed after taking the
+# directory's new page. A call can also make it past a failed allocation
+# that has a fallback (kvmalloc); if such a call takes the page end first,
+# the next page end is tried.
+P=$M/pages
+mkdir $P
+lp() { sed -n 's/^log_pages_allocated //p' /proc/fs/nova/pmem0/stats; }
+i=100 ends=""
+while [ $i -lt 400 ]; do
+	a=$(lp)
+	: >$P/p${i}_000
+	[ $(($(lp) - a)) -ge 2 ] && ends="$ends $i"
+	i=$((i + 1))
+	set -- $ends
+	[ $# -ge 2 ] && break
+done
+set -- $ends
+period=$(($2 - $1))
+echo "directory log page ends after creates$ends (period $period)"
+check "a directory log page holds several entries" test "$period" -gt 2
+target=$(($2 + period)) crossed=0 tries=0
+while [ $crossed = 0 ] && [ $tries -lt 4 ]; do
+	tries=$((tries + 1))
+	while [ $i -lt $((target - 2)) ]; do : >$P/p${i}_000; i=$((i + 1)); done
+	end=""
+	while [ -z "$end" ] && [ $i -lt $((target + 3)) ]; do
+		n=1 calls=""
+		while [ $n -le 300 ]; do
+			f=$P/s${i}_$(printf %03d $n)
+			a=$(lp)
+			run $n create $f
+			d=$(($(lp) - a))
+			calls="$calls $res:$d"
+			if [ $res = ok ]; then
+				expect $f ""
+				[ $d -ge 2 ] && end=$i
+			else
+				expect $f -
+				# Failed after the directory's new page was taken.
+				[ $d -ge 2 ] && crossed=1
+			fi
+			ops=$((ops + 1))
+			[ "$inj" = 1 ] || break
+			injected=$((injected + 1))
+			n=$((n + 1))
+		done
+		echo "create $i: result:log pages of each call:$calls"
+		i=$((i + 1))
+	done
+	target=$((${end:-$target} + period))
+done
+check_eq "calls failed after taking a new directory log page" 1 $crossed
 check_eq "every call gave ok or ENOMEM" 0 $bad
 echo "$ops calls, $injected with a failed allocation"
 check "$injected failed allocations in namespace calls" test $injected -gt 50
