@@ -20,12 +20,14 @@
 //! ever written in place, so a block a snapshot holds never changes, and
 //! a crash leaves either the old or the new content of the change.
 
-use crate::file::{write_entry, IndexReserve, MappingLock};
+use crate::entry::write_entry;
+use crate::extent::IndexReserve;
+use crate::file::MappingLock;
 use crate::format::layout::*;
 use crate::inode::NovaInode;
 use crate::log::Tx;
-use crate::super_::Sbi;
-use crate::{shim, snapshot};
+use crate::sbi::Sbi;
+use crate::{release, shim};
 use kernel::bindings;
 use kernel::prelude::*;
 
@@ -255,9 +257,9 @@ pub(crate) fn commit(ni: &NovaInode, mut runs: NewRuns<'_>, c: Commit<'_>) -> Re
         );
     }
     if c.defer {
-        snapshot::release_all_deferred(sbi, &res.dropped, epoch);
+        release::release_all_deferred(sbi, &res.dropped, epoch);
     } else {
-        snapshot::release_all(sbi, &res.dropped, epoch);
+        release::release_all(sbi, &res.dropped, epoch);
     }
     Ok(epoch)
 }
@@ -558,7 +560,7 @@ fn fallocate_locked(ni: &NovaInode, off: u64, end: u64, keep: bool) -> Result {
         // The size grows, logged like a truncate (which also gives a
         // partial last page a copy with its bytes past the old end
         // cleared: they become file content).
-        let mut e = crate::inode::times_entry(ATTR_SIZE, new_size, t, t)?;
+        let mut e = crate::entry::times_entry(ATTR_SIZE, new_size, t, t)?;
         resize(ni, &ml, old_size, new_size, &mut e)?;
         ni.set_time(1, t.0, t.1);
         ni.set_time(2, t.0, t.1);

@@ -1,12 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Directories: the DRAM name index rebuilt from dentry log entries, and
-//! readdir with stable cookies (the index key of each name).
+//! Directories: the DRAM name index rebuilt from dentry log entries (its
+//! keys are the stable readdir cookies; `readdir` is in `namei.rs`), and
+//! the dentry entry codec.
 
 use crate::format::layout::*;
 use crate::format::le::Pod;
-use crate::inode::NovaInode;
-use crate::shim;
-use kernel::bindings;
 use kernel::prelude::*;
 use kernel::rbtree::{RBTree, RBTreeNodeReservation};
 
@@ -324,7 +322,12 @@ impl DirIndex {
     }
 
     /// Copies up to `max` entries with keys >= `from` into `out`.
-    fn batch(&self, from: u64, max: usize, out: &mut KVec<(u64, u64, u8, KVec<u8>)>) -> Result {
+    pub(crate) fn batch(
+        &self,
+        from: u64,
+        max: usize,
+        out: &mut KVec<(u64, u64, u8, KVec<u8>)>,
+    ) -> Result {
         let mut from = from;
         while out.len() < max {
             let Some(c) = self.tree.cursor_lower_bound(&from) else {
@@ -337,51 +340,6 @@ impl DirIndex {
             from = *k + 1;
         }
         Ok(())
-    }
-}
-
-/// `iterate_shared`: `.` and `..`, then the names in key order from
-/// `ctx->pos`. Entries are copied out in batches so that no lock is held
-/// while the VFS copies names to user space.
-///
-/// # Safety
-///
-/// `file` must be an open nova directory and `ctx` its live dir_context.
-pub(crate) unsafe fn readdir(file: *mut bindings::file, ctx: *mut bindings::dir_context) -> Result {
-    // SAFETY: per the contract.
-    let ni = unsafe { NovaInode::from_raw(shim::nova_shim_file_inode(file)) };
-    // SAFETY: per the contract.
-    if !unsafe { shim::nova_shim_dir_emit_dots(file, ctx) } {
-        return Ok(());
-    }
-    loop {
-        // SAFETY: `ctx` is live.
-        let pos = unsafe { (*ctx).pos } as u64;
-        let mut batch = KVec::new();
-        ni.dir.lock().batch(pos.max(2), 32, &mut batch)?;
-        if batch.is_empty() {
-            // Past the last name: park the cursor at the end.
-            // SAFETY: `ctx` is live.
-            unsafe { (*ctx).pos = i64::MAX };
-            return Ok(());
-        }
-        for (k, ino, dt, name) in batch.iter() {
-            // SAFETY: `name` is a live buffer of `len` bytes; `ctx` is live.
-            let more = unsafe {
-                shim::nova_shim_dir_emit(
-                    ctx,
-                    name.as_ptr().cast(),
-                    name.len() as i32,
-                    *ino,
-                    u32::from(*dt),
-                )
-            };
-            if !more {
-                return Ok(());
-            }
-            // SAFETY: `ctx` is live.
-            unsafe { (*ctx).pos = (*k + 1) as i64 };
-        }
     }
 }
 

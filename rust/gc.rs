@@ -14,20 +14,17 @@
 //! dentry removal stays while the dentry it removed stays.
 
 use crate::dir::{decode_dentry, DirIndex};
-use crate::file::{check_write, FileIndex};
+use crate::entry::check_write;
+use crate::extent::FileIndex;
 use crate::format::layout::*;
 use crate::format::le::Pod;
 use crate::format::log::{fits_at, page_of, LogWalker};
 use crate::inode::NovaInode;
 use crate::journal;
-use crate::super_::Sbi;
+use crate::sbi::Sbi;
 use core::sync::atomic::Ordering;
 use kernel::bindings;
 use kernel::prelude::*;
-
-/// A log is collected once it has this many pages (and after each
-/// collection, once it has doubled).
-pub(crate) const GC_MIN_PAGES: u64 = 16;
 
 /// Attributes an entry can set; the last setter of each is live.
 const F_MODE: u16 = 1 << 0;
@@ -333,9 +330,6 @@ pub(crate) struct Outcome {
 
 /// Byte offsets of the head and tail words in an inode slot, and of the
 /// next pointer in a log page.
-const HEAD_OFFSET: u64 = core::mem::offset_of!(PmInode, log_head) as u64;
-const TAIL_OFFSET: u64 = core::mem::offset_of!(PmInode, log_tail) as u64;
-const NEXT_OFFSET: u64 = LOG_TAIL_OFFSET + core::mem::offset_of!(PageTail, next) as u64;
 
 /// Collects one inode's log: fast GC, then thorough GC if the needed
 /// entries fit in half the pages left. A failed collection is not retried
@@ -401,9 +395,9 @@ fn collect_locked(ni: &NovaInode) -> Result<Outcome> {
         }
         if gap {
             match prev {
-                Some(q) => pm.store_u64(q + NEXT_OFFSET, p)?,
+                Some(q) => pm.store_u64(q + PAGE_NEXT, p)?,
                 None => {
-                    pm.store_u64(pos.slot + HEAD_OFFSET, p)?;
+                    pm.store_u64(pos.slot + SLOT_LOG_HEAD, p)?;
                     head = p;
                 }
             }
@@ -484,7 +478,7 @@ fn copy_log(
                     if pos % BLOCK_SIZE < LOG_TAIL_OFFSET {
                         pm.zero(pos, 16)?;
                     }
-                    pm.store_u64(page_of(pos) + NEXT_OFFSET, p)?;
+                    pm.store_u64(page_of(pos) + PAGE_NEXT, p)?;
                     p
                 }
             };
@@ -499,8 +493,8 @@ fn copy_log(
         journal::commit(
             sbi,
             &[
-                (slot + HEAD_OFFSET, old.0, first),
-                (slot + TAIL_OFFSET, old.1, pos),
+                (slot + SLOT_LOG_HEAD, old.0, first),
+                (slot + SLOT_LOG_TAIL, old.1, pos),
             ],
         )?;
         sbi.stats.journal_commits.fetch_add(1, Ordering::Relaxed);
@@ -547,8 +541,8 @@ pub(crate) fn run_queue(sbi: &Sbi) {
 mod tests {
     use super::*;
     use crate::dir::encode_dentry;
-    use crate::file::write_entry;
-    use crate::inode::{link_entry, times_entry};
+    use crate::entry::write_entry;
+    use crate::entry::{link_entry, times_entry};
 
     const T: (i64, u32) = (1, 0);
 

@@ -4,7 +4,7 @@
 use crate::format::journal::{plan, target_ok, JournalHeader, Record, Replay, JOURNAL_ACTIVE};
 use crate::format::layout::{BLOCK_SIZE, JOURNAL_BLOCK};
 use crate::format::le::{Le64, Pod};
-use crate::super_::Sbi;
+use crate::sbi::Sbi;
 use kernel::prelude::*;
 
 const BASE: u64 = JOURNAL_BLOCK * BLOCK_SIZE;

@@ -10,10 +10,11 @@
 
 use crate::format::layout::*;
 use crate::format::le::Pod;
-use crate::format::log::{fits_at, page_of, page_ok};
+use crate::format::log::{fits_at, page_of, page_ok, LogWalker};
 use crate::inode::NovaInode;
 use crate::journal;
-use crate::super_::Sbi;
+use crate::pm::Pm;
+use crate::sbi::Sbi;
 use core::sync::atomic::Ordering;
 use kernel::prelude::*;
 use kernel::sync::MutexGuard;
@@ -213,7 +214,7 @@ impl<'a> Tx<'a> {
         let n = self.parts.len() + self.words.len();
         let mut recs: KVec<(u64, u64, u64)> = KVec::with_capacity(n, GFP_KERNEL)?;
         for p in self.parts.iter() {
-            recs.push((p.slot + 32, p.old_tail, p.new_tail), GFP_KERNEL)?;
+            recs.push((p.slot + SLOT_LOG_TAIL, p.old_tail, p.new_tail), GFP_KERNEL)?;
         }
         for &w in self.words.iter() {
             recs.push(w, GFP_KERNEL)?;
@@ -251,6 +252,55 @@ impl Drop for Tx<'_> {
             let _ = free_log_page(self.sbi, p);
         }
     }
+}
+
+/// Refuses (`EIO`, with a message) a log head and tail that are not
+/// inside the device's log pages. They are outside the slot's checksum:
+/// a bad pair would send appends outside this inode's log (a zero head to
+/// the superblock).
+pub(crate) fn check_log_bounds(sbi: &Sbi, ino: u64, head: u64, tail: u64) -> Result {
+    if crate::format::log::log_bounds_ok(head, tail, sbi.pm().len()) {
+        return Ok(());
+    }
+    pr_err!(
+        "{}: inode {}: log head {:#x} / tail {:#x} out of bounds\n",
+        sbi.name(),
+        ino,
+        head,
+        tail
+    );
+    Err(EIO)
+}
+
+/// Walks one log to its tail, calling `f` for each page visited.
+pub(crate) fn walk_pages(
+    pm: &Pm,
+    head: u64,
+    tail: u64,
+    mut f: impl FnMut(u64) -> Result,
+) -> Result {
+    let mut w = LogWalker::new(pm, head, tail);
+    let mut buf = [0u8; MAX_ENTRY];
+    let mut last = u64::MAX;
+    if head != 0 {
+        f(head / BLOCK_SIZE)?;
+        last = head;
+    }
+    loop {
+        let e = w.next_entry(&mut buf).map_err(|_| EINVAL)?;
+        let Some(found) = e else { break };
+        let pg = crate::format::log::page_of(found.addr);
+        if pg != last {
+            f(pg / BLOCK_SIZE)?;
+            last = pg;
+        }
+    }
+    // The tail may sit at the start of a fresh page with no entry yet.
+    let tp = crate::format::log::page_of(tail);
+    if tail % BLOCK_SIZE != 0 && tp != last && tail != 0 {
+        f(tp / BLOCK_SIZE)?;
+    }
+    Ok(())
 }
 
 #[kernel::macros::kunit_tests(nova_log)]
@@ -292,7 +342,7 @@ mod tests {
     }
 
     fn entry(m: &mut Mem, at: u64, n: u32) -> u64 {
-        let mut e = crate::inode::link_entry(n, (1, 2)).unwrap();
+        let mut e = crate::entry::link_entry(n, (1, 2)).unwrap();
         assert!(seal_entry(&mut e));
         m.0[at as usize..at as usize + 64].copy_from_slice(&e);
         at + 64

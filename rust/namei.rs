@@ -4,10 +4,12 @@
 //! its forms. Each operation is one transaction over the logs it touches.
 
 use crate::dir::{encode_dentry, PreparedInsert};
+use crate::entry::link_entry;
 use crate::format::layout::*;
 use crate::format::le::Pod;
-use crate::inode::{self, dtype, link_entry, NovaInode};
+use crate::inode::{dtype, NovaInode};
 use crate::log::Tx;
+use crate::shim;
 use kernel::bindings;
 use kernel::prelude::*;
 
@@ -47,7 +49,7 @@ pub(crate) unsafe fn lookup(dir: &NovaInode, d: *mut bindings::dentry) -> *mut b
     let found = dir.dir.lock().lookup(name);
     let inode = match found {
         None => core::ptr::null_mut(),
-        Some((ino, _)) => match inode::iget(dir.sbi(), ino) {
+        Some((ino, _)) => match crate::iget::iget(dir.sbi(), ino) {
             Ok(i) => i,
             Err(e) => return kernel::error::Error::to_ptr(e),
         },
@@ -104,7 +106,7 @@ pub(crate) unsafe fn create(
             return Err(ENAMETOOLONG);
         }
     }
-    let (i, slot, valid_word) = inode::new_inode(sbi, dir, mode, rdev)?;
+    let (i, slot, valid_word) = crate::iget::new_inode(sbi, dir, mode, rdev)?;
     // SAFETY: `i` is our new inode.
     let child = unsafe { NovaInode::from_raw(i) };
     // The creation time the slot records is the time of the whole operation.
@@ -483,4 +485,49 @@ pub(crate) unsafe fn rename(
     set_dir_times(ndir, t);
     src.set_time(2, t.0, t.1);
     Ok(())
+}
+
+/// `iterate_shared`: `.` and `..`, then the names in key order from
+/// `ctx->pos`. Entries are copied out in batches so that no lock is held
+/// while the VFS copies names to user space.
+///
+/// # Safety
+///
+/// `file` must be an open nova directory and `ctx` its live dir_context.
+pub(crate) unsafe fn readdir(file: *mut bindings::file, ctx: *mut bindings::dir_context) -> Result {
+    // SAFETY: per the contract.
+    let ni = unsafe { NovaInode::from_raw(shim::nova_shim_file_inode(file)) };
+    // SAFETY: per the contract.
+    if !unsafe { shim::nova_shim_dir_emit_dots(file, ctx) } {
+        return Ok(());
+    }
+    loop {
+        // SAFETY: `ctx` is live.
+        let pos = unsafe { (*ctx).pos } as u64;
+        let mut batch = KVec::new();
+        ni.dir.lock().batch(pos.max(2), 32, &mut batch)?;
+        if batch.is_empty() {
+            // Past the last name: park the cursor at the end.
+            // SAFETY: `ctx` is live.
+            unsafe { (*ctx).pos = i64::MAX };
+            return Ok(());
+        }
+        for (k, ino, dt, name) in batch.iter() {
+            // SAFETY: `name` is a live buffer of `len` bytes; `ctx` is live.
+            let more = unsafe {
+                shim::nova_shim_dir_emit(
+                    ctx,
+                    name.as_ptr().cast(),
+                    name.len() as i32,
+                    *ino,
+                    u32::from(*dt),
+                )
+            };
+            if !more {
+                return Ok(());
+            }
+            // SAFETY: `ctx` is live.
+            unsafe { (*ctx).pos = (*k + 1) as i64 };
+        }
+    }
 }

@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 //! nova: a log-structured file system for persistent memory.
 //!
-//! Layering, bottom up:
-//! - `format` (shared with the host crate in `format/`): on-pmem layout,
-//!   checksums, log walking; no kernel dependencies.
-//! - `pm`: every store, flush and fence to persistent memory.
-//! - `shim`, `vfs`: the only places that call C; thin safe wrappers.
-//! - `balloc`, `itable`, `journal`, `log`, `inode`, `dir`, `namei`, `super_`:
-//!   the file system, written against those wrappers.
+//! The files import only downward; `Documentation/design.md` ("Layers")
+//! draws the layers and `scripts/layers.py` checks them. At the bottom
+//! `format` (shared with the host crate in `format/`: on-pmem layout,
+//! checksums, log walking), `pm` (every store, flush and fence to
+//! persistent memory), `shim` (the C helpers) and the DRAM state; at the
+//! top `vfs`, the entry points the kernel calls.
 
 use kernel::prelude::*;
 
@@ -15,21 +14,37 @@ use kernel::prelude::*;
 #[allow(dead_code, missing_docs, unreachable_pub)]
 mod format;
 
+mod attr;
 mod balloc;
+mod check;
+mod cleaner;
 mod cow;
 mod dir;
+mod entry;
+mod evict;
+mod extent;
 mod file;
+mod freelist;
+mod gate;
 mod gc;
+mod glue;
+mod iget;
 mod inode;
 mod itable;
 mod journal;
+mod kthread;
 mod log;
+mod mount;
 mod namei;
 mod pm;
 mod procfs;
+mod recovery;
+mod release;
+mod sbi;
+mod scan;
 mod shim;
+mod snaplist;
 mod snapshot;
-mod super_;
 mod vfs;
 
 module! {

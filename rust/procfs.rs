@@ -4,8 +4,8 @@
 //! answers reads and writes.
 
 use crate::format::snapshot::civil;
+use crate::sbi::Sbi;
 use crate::shim;
-use crate::super_::proc_sbi;
 use core::sync::atomic::Ordering;
 use kernel::bindings;
 use kernel::ffi::{c_char, c_int, c_void};
@@ -101,7 +101,7 @@ extern "C" fn nova_rs_proc_show(
         seq_print!(m, "inodes_used {}\n", it.used());
         seq_print!(m, "inode_table_pages {}\n", it.pages().len());
     } else if which == ProcWhich::Check as c_int {
-        match crate::super_::check(sbi) {
+        match crate::check::check(sbi) {
             Ok(r) => {
                 let verdict = if r.leaked == 0 && r.double == 0 && r.held == r.held_listed {
                     "ok"
@@ -150,11 +150,20 @@ extern "C" fn nova_rs_proc_write(
         })
     } else if which == ProcWhich::Delete as c_int {
         match parse_epoch(text) {
-            Some(e) => crate::snapshot::delete(sbi, e).inspect_err(|err| {
-                if *err == ENOENT {
-                    pr_err!("{}: delete_snapshot: no snapshot {}\n", sbi.name(), e)
+            Some(e) => match crate::snapshot::delete(sbi, e) {
+                Ok(work) => {
+                    if work {
+                        crate::cleaner::wake(sbi);
+                    }
+                    Ok(())
                 }
-            }),
+                Err(err) => {
+                    if err == ENOENT {
+                        pr_err!("{}: delete_snapshot: no snapshot {}\n", sbi.name(), e)
+                    }
+                    Err(err)
+                }
+            },
             None => {
                 pr_err!("{}: delete_snapshot: write an epoch number\n", sbi.name());
                 Err(EINVAL)
@@ -200,4 +209,11 @@ mod tests {
         assert_eq!(parse_epoch(b"1x"), None);
         assert_eq!(parse_epoch(b"1 2"), None);
     }
+}
+
+/// Used by /proc.
+pub(crate) fn proc_sbi<'a>(p: *mut core::ffi::c_void) -> Option<&'a Sbi> {
+    // SAFETY: the proc entries' data is the `Sbi` of a live mount; the
+    // entries are removed before the `Sbi` is freed.
+    unsafe { p.cast::<Sbi>().as_ref() }
 }

@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Declarations of the C shim (`shim.c`): kernel interfaces that the Rust
-//! bindings lack. Callers are the safe wrappers in `vfs`, `pm` and
-//! `procfs`; nothing else calls these.
+//! bindings lack (static inline functions and macros: DAX mapping and
+//! faults, iomap, layout breaking, cache write-back, procfs, inode owner
+//! and time fields). Wrapped by `pm`, `gate`, `kthread`, `glue`, `sbi`,
+//! `inode` and `file`; the operation files (`attr`, `cow`, `evict`,
+//! `iget`, `mount`, `namei`) still call a few directly (issue 13 moves
+//! those behind wrappers too).
 
 #![allow(improper_ctypes)]
 

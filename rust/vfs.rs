@@ -5,9 +5,10 @@
 //! VFS guarantees for that callback) and calls the safe logic in the other
 //! modules; errors come back as negative errnos.
 
+use crate::glue::{errno, register_tables, OpTables, Ops};
 use crate::inode::NovaInode;
-use crate::super_::{MountOpts, Sbi};
-use crate::{cow, dir, file, inode, namei, shim, super_};
+use crate::sbi::{MountOpts, Sbi};
+use crate::{attr, cow, evict, file, mount, namei, shim};
 use core::ptr;
 use kernel::bindings;
 use kernel::error::to_result;
@@ -16,23 +17,16 @@ use kernel::prelude::*;
 use kernel::str::CStr;
 use kernel::types::Opaque;
 
-/// `SB_RDONLY` (a macro the bindings lack).
-pub(crate) const SB_RDONLY: u32 = 1;
-
-/// A `Sync` holder for C operation tables that contain raw pointers.
-#[repr(transparent)]
-pub(crate) struct Ops<T>(pub(crate) T);
-// SAFETY: the tables are immutable after construction and only read by
-// the kernel; their raw pointers are to other statics or are null.
-unsafe impl<T> Sync for Ops<T> {}
-
-/// Turns a nova `Result` into the errno convention of the C callbacks.
-pub(crate) fn errno(r: Result) -> c_int {
-    match r {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
-}
+/// The operation tables, registered for the layers that set up inodes
+/// and super blocks (`glue::tables`).
+static TABLES: Ops<OpTables> = Ops(OpTables {
+    super_ops: &SUPER_OPS.0,
+    dir_iops: &DIR_IOPS.0,
+    dir_fops: &DIR_FOPS.0,
+    file_iops: &FILE_IOPS.0,
+    file_fops: &FILE_FOPS.0,
+    symlink_iops: &SYMLINK_IOPS.0,
+});
 
 /// The file-system type. It must be static: it embeds lockdep class keys.
 struct FsType(Opaque<bindings::file_system_type>);
@@ -46,6 +40,7 @@ pub(crate) struct Registration;
 
 impl Registration {
     pub(crate) fn new(module: &'static ThisModule) -> Result<Self> {
+        register_tables(&TABLES);
         let p = FS_TYPE.0.get();
         // SAFETY: module init runs once, before the type is registered, so
         // nothing else accesses `FS_TYPE`; the static lives forever.
@@ -134,9 +129,9 @@ extern "C" fn nova_rs_reconfigure(sb: *mut bindings::super_block, read_only: boo
         return EROFS.to_errno();
     }
     match (sbi.read_only(), read_only) {
-        (false, true) => sbi.make_read_only(),
+        (false, true) => mount::make_read_only(sbi),
         (true, false) => {
-            if let Err(e) = sbi.make_writable() {
+            if let Err(e) = mount::make_writable(sbi) {
                 return e.to_errno();
             }
         }
@@ -153,7 +148,7 @@ extern "C" fn nova_rs_fill_super(sb: *mut bindings::super_block, opts: *mut c_vo
         None => return EINVAL.to_errno(),
     };
     // SAFETY: `sb` is new and exclusively ours during fill_super.
-    match unsafe { super_::fill_super(sb, opts) } {
+    match unsafe { mount::fill_super(sb, opts) } {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
@@ -176,7 +171,7 @@ extern "C" fn kill_sb(sb: *mut bindings::super_block) {
         }
         bindings::kill_block_super(sb);
         if !info.is_null() {
-            super_::release_sbi(info);
+            mount::release_sbi(info);
         }
     }
 }
@@ -200,13 +195,13 @@ extern "C" fn free_inode(i: *mut bindings::inode) {
 extern "C" fn evict_inode(i: *mut bindings::inode) {
     // SAFETY: the VFS evicts an inode it no longer uses; it is a nova inode.
     let ni = unsafe { NovaInode::from_raw(i) };
-    inode::evict(ni);
+    evict::evict(ni);
 }
 
 extern "C" fn put_super(sb: *mut bindings::super_block) {
     // SAFETY: called once at unmount with every inode evicted.
     let sbi = unsafe { Sbi::from_sb(sb) };
-    sbi.unmount();
+    mount::unmount(sbi);
 }
 
 extern "C" fn statfs(d: *mut bindings::dentry, buf: *mut bindings::kstatfs) -> c_int {
@@ -225,7 +220,7 @@ extern "C" fn sync_fs(sb: *mut bindings::super_block, _wait: c_int) -> c_int {
     0
 }
 
-pub(crate) static SUPER_OPS: Ops<bindings::super_operations> = Ops(bindings::super_operations {
+static SUPER_OPS: Ops<bindings::super_operations> = Ops(bindings::super_operations {
     alloc_inode: Some(alloc_inode),
     free_inode: Some(free_inode),
     evict_inode: Some(evict_inode),
@@ -361,7 +356,7 @@ extern "C" fn setattr(
     attr: *mut bindings::iattr,
 ) -> c_int {
     // SAFETY: the VFS holds the inode locked; `attr` is valid for the call.
-    errno(unsafe { inode::setattr(d, attr) })
+    errno(unsafe { attr::setattr(d, attr) })
 }
 
 extern "C" fn getattr(
@@ -406,7 +401,7 @@ extern "C" fn update_time(
     // Modification times (a store through a mapping, fallocate) are
     // logged, so they survive and snapshots see them.
     // SAFETY: as above.
-    errno(inode::log_times(unsafe { ni(i) }))
+    errno(attr::log_times(unsafe { ni(i) }))
 }
 
 extern "C" fn get_link(
@@ -420,7 +415,7 @@ extern "C" fn get_link(
     kernel::error::Error::to_ptr::<c_char>(EIO).cast_const()
 }
 
-pub(crate) static DIR_IOPS: Ops<bindings::inode_operations> = Ops(bindings::inode_operations {
+static DIR_IOPS: Ops<bindings::inode_operations> = Ops(bindings::inode_operations {
     lookup: Some(lookup),
     create: Some(create),
     link: Some(link),
@@ -436,7 +431,7 @@ pub(crate) static DIR_IOPS: Ops<bindings::inode_operations> = Ops(bindings::inod
     ..unsafe { core::mem::zeroed() }
 });
 
-pub(crate) static FILE_IOPS: Ops<bindings::inode_operations> = Ops(bindings::inode_operations {
+static FILE_IOPS: Ops<bindings::inode_operations> = Ops(bindings::inode_operations {
     setattr: Some(setattr),
     getattr: Some(getattr),
     update_time: Some(update_time),
@@ -444,7 +439,7 @@ pub(crate) static FILE_IOPS: Ops<bindings::inode_operations> = Ops(bindings::ino
     ..unsafe { core::mem::zeroed() }
 });
 
-pub(crate) static SYMLINK_IOPS: Ops<bindings::inode_operations> = Ops(bindings::inode_operations {
+static SYMLINK_IOPS: Ops<bindings::inode_operations> = Ops(bindings::inode_operations {
     get_link: Some(get_link),
     setattr: Some(setattr),
     getattr: Some(getattr),
@@ -454,7 +449,7 @@ pub(crate) static SYMLINK_IOPS: Ops<bindings::inode_operations> = Ops(bindings::
 
 extern "C" fn iterate_shared(file: *mut bindings::file, ctx: *mut bindings::dir_context) -> c_int {
     // SAFETY: the VFS holds the directory's lock shared for the call.
-    errno(unsafe { dir::readdir(file, ctx) })
+    errno(unsafe { namei::readdir(file, ctx) })
 }
 
 extern "C" fn dir_llseek(
@@ -466,7 +461,7 @@ extern "C" fn dir_llseek(
     unsafe { bindings::generic_file_llseek(file, off, whence) }
 }
 
-pub(crate) static DIR_FOPS: Ops<bindings::file_operations> = Ops(bindings::file_operations {
+static DIR_FOPS: Ops<bindings::file_operations> = Ops(bindings::file_operations {
     llseek: Some(dir_llseek),
     read: Some(bindings::generic_read_dir),
     iterate_shared: Some(iterate_shared),
@@ -569,7 +564,7 @@ extern "C" fn nova_rs_fault_gate(sb: *mut bindings::super_block) -> *mut binding
 /// supports `MAP_SYNC`.
 const FOP_MMAP_SYNC: bindings::fop_flags_t = 1 << 2;
 
-pub(crate) static FILE_FOPS: Ops<bindings::file_operations> = Ops(bindings::file_operations {
+static FILE_FOPS: Ops<bindings::file_operations> = Ops(bindings::file_operations {
     llseek: Some(file_llseek),
     read_iter: Some(read_iter),
     write_iter: Some(write_iter),
@@ -582,18 +577,3 @@ pub(crate) static FILE_FOPS: Ops<bindings::file_operations> = Ops(bindings::file
     // SAFETY: all-zero is a valid `file_operations`.
     ..unsafe { core::mem::zeroed() }
 });
-
-/// The device name of a super block (`pmem0`), for messages and /proc.
-///
-/// # Safety
-///
-/// `sb` must be a live super block.
-pub(crate) unsafe fn sb_id<'a>(sb: *mut bindings::super_block) -> &'a CStr {
-    // SAFETY: `s_id` is a NUL-terminated array inside the super block.
-    unsafe { CStr::from_char_ptr(shim::nova_shim_sb_id(sb)) }
-}
-
-/// Pointer to pass where the VFS wants an opaque holder.
-pub(crate) fn holder(sb: *mut bindings::super_block) -> *mut c_void {
-    sb.cast()
-}

@@ -242,6 +242,16 @@ impl PmInode {
     }
 }
 
+/// Offsets inside an inode slot of the words updated in place (each one
+/// 8-byte atomic store, outside the slot's checksum).
+pub const SLOT_LOG_HEAD: u64 = offset_of!(PmInode, log_head) as u64;
+/// See [`SLOT_LOG_HEAD`].
+pub const SLOT_LOG_TAIL: u64 = offset_of!(PmInode, log_tail) as u64;
+/// See [`SLOT_LOG_HEAD`].
+pub const SLOT_DELETE_EPOCH: u64 = offset_of!(PmInode, delete_epoch) as u64;
+/// Offset, inside a log page, of the link to the next page.
+pub const PAGE_NEXT: u64 = LOG_TAIL_OFFSET + offset_of!(PageTail, next) as u64;
+
 /// Byte offset, inside its table page, of inode `ino`'s slot, and the
 /// index of that page in the inode-table chain.
 pub const fn inode_slot(ino: u64) -> (u64, u64) {

@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Attribute changes: `setattr` (mode, owner, times, size) and logging an
+//! inode's times.
+
+use crate::entry::times_entry;
+use crate::file::MappingLock;
+use crate::format::layout::*;
+use crate::format::le::Pod;
+use crate::inode::NovaInode;
+use crate::log::Tx;
+use crate::shim;
+use core::ptr;
+use kernel::bindings;
+use kernel::prelude::*;
+
+/// The attributes `setattr` may change, saved to be put back when the
+/// change cannot be committed (DRAM never disagrees with pmem).
+struct SavedAttrs {
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    times: [(i64, u32); 3],
+    size: u64,
+}
+
+impl SavedAttrs {
+    fn of(ni: &NovaInode) -> Self {
+        // SAFETY: reading owner fields of a locked inode.
+        let (uid, gid) = unsafe { (shim::nova_shim_uid(ni.raw()), shim::nova_shim_gid(ni.raw())) };
+        Self {
+            mode: ni.mode(),
+            uid,
+            gid,
+            times: [ni.time(0), ni.time(1), ni.time(2)],
+            size: ni.size(),
+        }
+    }
+
+    fn restore(&self, ni: &NovaInode) {
+        let i = ni.raw();
+        // SAFETY: the caller holds the inode's lock, as `setattr` does.
+        unsafe {
+            (*i).i_mode = (self.mode & 0xffff) as u16;
+            shim::nova_shim_set_owner(i, self.uid, self.gid);
+        }
+        for (k, t) in self.times.iter().enumerate() {
+            ni.set_time(k as i32, t.0, t.1);
+        }
+        ni.set_size(self.size);
+    }
+}
+
+/// `setattr`: validated by the VFS helpers, computed on the inode, logged;
+/// put back if the log commit fails.
+///
+/// # Safety
+///
+/// `d` must be a nova dentry with an inode, locked by the VFS; `attr` valid.
+pub(crate) unsafe fn setattr(d: *mut bindings::dentry, attr: *mut bindings::iattr) -> Result {
+    // SAFETY: per the contract.
+    let i = unsafe { (*d).d_inode };
+    // SAFETY: per the contract.
+    let ni = unsafe { NovaInode::from_raw(i) };
+    let sbi = ni.sbi();
+    // SAFETY: per the contract.
+    kernel::error::to_result(unsafe {
+        bindings::setattr_prepare(ptr::addr_of_mut!(bindings::nop_mnt_idmap), d, attr)
+    })?;
+    // SAFETY: per the contract.
+    let a = unsafe { &*attr };
+    let v = a.ia_valid;
+    let sizing = v & bindings::ATTR_SIZE != 0;
+    if sizing && ni.mode() & bindings::S_IFMT != bindings::S_IFREG {
+        return Err(EINVAL);
+    }
+    // A size change replaces and drops blocks: no fault runs meanwhile.
+    let ml = sizing.then(|| MappingLock::new(ni));
+    let saved = SavedAttrs::of(ni);
+    let new_size = if sizing { a.ia_size as u64 } else { saved.size };
+    // Let the VFS compute the resulting attributes on the inode, then log
+    // what it produced (so the log holds exactly the in-memory result).
+    // SAFETY: per the contract.
+    unsafe { bindings::setattr_copy(ptr::addr_of_mut!(bindings::nop_mnt_idmap), i, attr) };
+    if new_size != saved.size {
+        let now = ni.now();
+        ni.set_time(1, now.0, now.1);
+        ni.set_time(2, now.0, now.1);
+    }
+    let r = (|| -> Result {
+        let mut e = SetAttrEntry::from_bytes(&[0u8; 128]).ok_or(EINVAL)?;
+        e.hdr.etype = EntryType::SetAttr as u8;
+        e.hdr.slots = 2;
+        let mut mask = ATTR_MODE | ATTR_UID | ATTR_GID | ATTR_ATIME | ATTR_MTIME | ATTR_CTIME;
+        if sizing {
+            mask |= ATTR_SIZE;
+            e.size.set(new_size);
+        }
+        e.mask.set(mask);
+        e.mode.set(ni.mode());
+        // SAFETY: reading owner fields of a locked inode.
+        unsafe {
+            e.uid.set(shim::nova_shim_uid(i));
+            e.gid.set(shim::nova_shim_gid(i));
+        }
+        for k in 0..3 {
+            let (s, n) = ni.time(k as i32);
+            if let (Some(ts), Some(tn)) = (e.time_sec.get_mut(k), e.time_nsec.get_mut(k)) {
+                ts.set(s as u64);
+                tn.set(n);
+            }
+        }
+        let mut buf = [0u8; 128];
+        buf.copy_from_slice(e.as_bytes());
+        match &ml {
+            Some(ml) => crate::cow::resize(ni, ml, saved.size, new_size, &mut buf).map(|_| ()),
+            None => {
+                let mut tx = Tx::begin(sbi);
+                tx.append(ni, &mut buf)?;
+                tx.commit()
+            }
+        }
+    })();
+    if r.is_err() {
+        saved.restore(ni);
+    }
+    drop(ml);
+    r
+}
+
+/// Logs an inode's current modification and change times.
+pub(crate) fn log_times(ni: &NovaInode) -> Result {
+    let mut buf = times_entry(0, 0, ni.time(1), ni.time(2))?;
+    let mut tx = Tx::begin(ni.sbi());
+    tx.append(ni, &mut buf)?;
+    tx.commit()
+}

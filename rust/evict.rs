@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Deleting an inode: at eviction of an inode with no links left (its
+//! slot made invalid, its log pages and data freed or kept for a
+//! snapshot), and later by the cleaner for one a snapshot kept.
+
+use crate::format::layout::*;
+use crate::inode::{LogPos, NovaInode};
+use crate::log::walk_pages;
+use crate::sbi::Sbi;
+use crate::scan::scan;
+use crate::shim;
+use crate::snaplist::{Kept, Snapshots};
+use core::ptr;
+use kernel::bindings;
+use kernel::prelude::*;
+
+/// Eviction: an inode with no links left is deleted on pmem (slot made
+/// invalid, log pages and data freed, number returned).
+pub(crate) fn evict(ni: &NovaInode) {
+    let i = ni.raw();
+    // SAFETY: eviction owns the inode; its mapping holds only DAX entries,
+    // and no page of it may stay pinned once its blocks can be freed.
+    unsafe {
+        if ni.mode() & bindings::S_IFMT == bindings::S_IFREG {
+            shim::nova_shim_break_layout_final(i);
+        }
+        bindings::truncate_inode_pages_final(ptr::addr_of_mut!((*i).i_data));
+        bindings::clear_inode(i);
+    }
+    if ni.mode() & bindings::S_IFMT == bindings::S_IFLNK {
+        // SAFETY: `i_link` is null or the buffer `cache_link` allocated.
+        unsafe {
+            let p = (*i).__bindgen_anon_5.i_link;
+            if !p.is_null() {
+                bindings::kfree(p.cast());
+                (*i).__bindgen_anon_5.i_link = ptr::null_mut();
+            }
+        }
+    }
+    let sbi = ni.sbi();
+    // SAFETY: reading the bad-inode state of an inode being evicted.
+    let bad = unsafe { bindings::is_bad_inode(i) };
+    if ni.nlink() != 0 || bad || sbi.read_only_forever() {
+        return;
+    }
+    if sbi.read_only() {
+        // Not one byte changes on a read-only mount: the inode stays on
+        // pmem with no links, and the next mount's recovery removes it.
+        sbi.defer_to_recovery();
+        return;
+    }
+    let pos = ni.log_pos();
+    let r = (|| -> Result {
+        let mut extents = KVVec::new();
+        ni.data
+            .lock()
+            .for_each(|b, l, e| extents.push((b, l, e), GFP_KERNEL).map_err(|_| ENOMEM))?;
+        delete(sbi, ni.ino(), pos, &extents)
+    })();
+    if let Err(e) = r {
+        // Nothing was committed: the inode stays on pmem with no links,
+        // and the next mount's recovery removes it.
+        pr_err!(
+            "{}: deleting inode {} failed ({:?}); the next mount removes it\n",
+            sbi.name(),
+            ni.ino(),
+            e
+        );
+        sbi.defer_to_recovery();
+    }
+}
+
+/// Deletes an inode with no links left. Everything that can fail comes
+/// before the commit point (the slot store); after it, only infallible
+/// releases.
+fn delete(sbi: &Sbi, ino: u64, pos: LogPos, data: &[(u64, u64, u64)]) -> Result {
+    let (_, pi) = crate::iget::read_slot(sbi, ino)?;
+    let born = pi.create_epoch.get();
+    let pages = log_pages(sbi, pos.head, pos.tail)?;
+    {
+        // Lock order: snapshots, then the log.
+        let mut snaps = sbi.snaps.lock();
+        let _g = sbi.log_lock.lock();
+        let died = sbi.epoch();
+        if let Some(s) = snaps.holder(born, died) {
+            // A snapshot still needs the inode: it stays whole (slot, log,
+            // data), marked deleted; the snapshot's list records it.
+            let mut blocks = pages.len() as u64;
+            for &(_, l, _) in data {
+                blocks += l;
+            }
+            let k = Kept {
+                ino,
+                b: 0,
+                len: blocks,
+                born,
+                died,
+            };
+            snaps.keep(s, k)?;
+            // Commit point: the live file system no longer has it.
+            return sbi.pm().store_u64(pos.slot + SLOT_DELETE_EPOCH, died);
+        }
+        // Commit point: the slot stops being valid.
+        sbi.pm().store_u64(pos.slot, 0)?;
+    }
+    release_inode_blocks(sbi, &pages, data.iter().map(|&(b, l, _)| (b, l)));
+    sbi.itable.lock().release(ino)
+}
+
+/// Byte offset of `delete_epoch` in an inode slot.
+
+/// The blocks of the log pages of `[head, tail)`.
+fn log_pages(sbi: &Sbi, head: u64, tail: u64) -> Result<KVVec<u64>> {
+    let mut pages = KVVec::new();
+    walk_pages(sbi.pm(), head, tail, |b| {
+        pages.push(b, GFP_KERNEL).map_err(|_| ENOMEM)
+    })?;
+    Ok(pages)
+}
+
+/// Frees the log pages and data extents of a deleted inode. Cannot fail
+/// (it follows the commit point): a range the allocator refuses (a double
+/// free, reported by it) is left alone.
+fn release_inode_blocks(sbi: &Sbi, pages: &[u64], data: impl Iterator<Item = (u64, u64)>) {
+    for &b in pages.iter() {
+        let _ = crate::log::free_log_page(sbi, b * BLOCK_SIZE);
+    }
+    for (b, l) in data {
+        let _ = sbi.alloc.free(b, l);
+    }
+}
+
+/// Frees an inode that only snapshots kept, once none needs it: its slot
+/// stops being valid, then its log and data are freed and its number
+/// released. (Its replaced blocks were on lists of their own and are
+/// dead too: a snapshot needing one would need the inode.)
+pub(crate) fn free_kept_inode(sbi: &Sbi, ino: u64) -> Result {
+    let (slot, pi) = crate::iget::read_slot(sbi, ino)?;
+    if !pi.is_valid(ino) || pi.delete_epoch.get() == 0 {
+        pr_err!(
+            "{}: kept inode {} is not a deleted inode\n",
+            sbi.name(),
+            ino
+        );
+        return Err(EINVAL);
+    }
+    let (head, tail) = (pi.log_head.get(), pi.log_tail.get());
+    let s = scan(sbi, ino, &Snapshots::new(), 0, head, tail, |_| Ok(()))?;
+    let mut data = KVVec::new();
+    s.data
+        .for_each(|b, l, _| data.push((b, l), GFP_KERNEL).map_err(|_| ENOMEM))?;
+    let pages = log_pages(sbi, head, tail)?;
+    {
+        let _g = sbi.log_lock.lock();
+        sbi.pm().store_u64(slot, 0)?;
+    }
+    release_inode_blocks(sbi, &pages, data.iter().copied());
+    sbi.itable.lock().release(ino)
+}

@@ -1,0 +1,414 @@
+// SPDX-License-Identifier: GPL-2.0
+//! A regular file's extent index in DRAM: which blocks hold which pages,
+//! with the epoch each was written in (for the snapshot epoch rule when
+//! it is replaced), rebuilt from `FileWrite` entries.
+
+use crate::format::layout::*;
+use kernel::prelude::*;
+use kernel::rbtree::{RBTree, RBTreeNode, RBTreeNodeReservation};
+
+/// Blocks that left a file's index: `(first block, count, epoch they
+/// were written in)`.
+pub(crate) type Dropped = (u64, u64, u64);
+
+/// One extent: `(first block, number of pages, epoch written in)`.
+type Ext = (u64, u64, u64);
+
+/// Pages of a file mapped to blocks: non-overlapping extents keyed by
+/// their first page. Each remembers the epoch of the entry that wrote it,
+/// for the snapshot epoch rule when it is replaced.
+pub(crate) struct FileIndex {
+    map: RBTree<u64, Ext>,
+    /// Pages mapped (for `st_blocks`).
+    pages: u64,
+}
+
+/// Memory for changing a file index, allocated before a commit so that
+/// the change after it cannot fail: tree nodes, and room in the list of
+/// blocks that leave the index.
+pub(crate) struct IndexReserve {
+    nodes: KVec<RBTreeNodeReservation<u64, Ext>>,
+    /// Blocks that left the index, for `release::release_all`.
+    pub(crate) dropped: KVec<Dropped>,
+    /// Room reserved in `dropped`.
+    want: usize,
+    /// A reservation fell short (a bug): some blocks were not recorded
+    /// and stay allocated until the next mount.
+    pub(crate) short: bool,
+}
+
+impl IndexReserve {
+    pub(crate) fn new() -> Self {
+        Self {
+            nodes: KVec::new(),
+            dropped: KVec::new(),
+            want: 0,
+            short: false,
+        }
+    }
+
+    /// Room for `dropped` more ranges and `nodes` more tree nodes.
+    fn grow(&mut self, dropped: usize, nodes: usize) -> Result {
+        self.want = self.want.checked_add(dropped).ok_or(ENOMEM)?;
+        let more = self.want.saturating_sub(self.dropped.len());
+        self.dropped.reserve(more, GFP_KERNEL)?;
+        self.nodes.reserve(nodes, GFP_KERNEL)?;
+        for _ in 0..nodes {
+            let r = RBTreeNodeReservation::new(GFP_KERNEL)?;
+            if self.nodes.push_within_capacity(r).is_err() {
+                return Err(ENOMEM);
+            }
+        }
+        Ok(())
+    }
+
+    fn node(&mut self, k: u64, v: Ext) -> Option<RBTreeNode<u64, Ext>> {
+        self.nodes.pop().map(|r| r.into_node(k, v))
+    }
+}
+
+impl FileIndex {
+    pub(crate) fn new() -> Self {
+        Self {
+            map: RBTree::new(),
+            pages: 0,
+        }
+    }
+
+    /// How many pages have a block.
+    pub(crate) fn pages(&self) -> u64 {
+        self.pages
+    }
+
+    /// The extent with the greatest first page <= `pg`.
+    fn floor(&self, pg: u64) -> Option<(u64, Ext)> {
+        match self.map.cursor_lower_bound(&pg) {
+            Some(c) => {
+                let (k, v) = c.current();
+                if *k == pg {
+                    return Some((*k, *v));
+                }
+                c.peek_prev().map(|(k, v)| (*k, *v))
+            }
+            None => self.map.cursor_back().map(|c| {
+                let (k, v) = c.current();
+                (*k, *v)
+            }),
+        }
+    }
+
+    /// The block holding page `pg`, how many following pages are in the
+    /// same extent, and the epoch it was written in; `None` for a hole.
+    pub(crate) fn extent(&self, pg: u64) -> Option<(u64, u64, u64)> {
+        let (k, (b, l, e)) = self.floor(pg)?;
+        (pg < k + l).then(|| (b + (pg - k), k + l - pg, e))
+    }
+
+    /// The block holding page `pg` and how many following pages are in
+    /// the same extent, or `None` for a hole.
+    pub(crate) fn lookup(&self, pg: u64) -> Option<(u64, u64)> {
+        self.extent(pg).map(|(b, run, _)| (b, run))
+    }
+
+    /// First mapped page at or after `pg` (for reads over holes).
+    pub(crate) fn next_mapped(&self, pg: u64) -> Option<u64> {
+        self.map.cursor_lower_bound(&pg).map(|c| *c.current().0)
+    }
+
+    /// First unmapped page at or after `pg`.
+    pub(crate) fn next_hole(&self, pg: u64) -> u64 {
+        let mut p = pg;
+        while let Some((_, run)) = self.lookup(p) {
+            p += run;
+        }
+        p
+    }
+
+    /// `SEEK_DATA` (`data == true`) or `SEEK_HOLE` from `off` in a file of
+    /// `size` bytes: the resulting offset, or `None` (ENXIO).
+    pub(crate) fn seek(&self, off: u64, size: u64, data: bool) -> Option<u64> {
+        if off >= size {
+            return None;
+        }
+        let pg = off >> BLOCK_SHIFT;
+        if data {
+            if self.lookup(pg).is_some() {
+                return Some(off);
+            }
+            let p = self.next_mapped(pg)?;
+            let at = p << BLOCK_SHIFT;
+            (at < size).then_some(at)
+        } else {
+            if self.lookup(pg).is_none() {
+                return Some(off);
+            }
+            Some(core::cmp::min(size, self.next_hole(pg) << BLOCK_SHIFT))
+        }
+    }
+
+    /// How many extents overlap pages `[pg, end)`.
+    fn overlapping(&self, pg: u64, end: u64) -> usize {
+        let mut n = 0;
+        if let Some((k, (_, l, _))) = self.floor(pg) {
+            if k < pg && k.saturating_add(l) > pg {
+                n += 1;
+            }
+        }
+        let mut from = pg;
+        while let Some(c) = self.map.cursor_lower_bound(&from) {
+            let k = *c.current().0;
+            if k >= end {
+                break;
+            }
+            n += 1;
+            from = match k.checked_add(1) {
+                Some(f) => f,
+                None => break,
+            };
+        }
+        n
+    }
+
+    /// Reserves in `res` what `insert_reserved` of `[pg, pg+len)` needs.
+    /// Call it after the last change to the index before the insert.
+    pub(crate) fn reserve_insert(&self, res: &mut IndexReserve, pg: u64, len: u64) -> Result {
+        let end = pg.checked_add(len).ok_or(EINVAL)?;
+        res.grow(self.overlapping(pg, end), 2)
+    }
+
+    /// Reserves in `res` what `truncate_reserved(pg)` needs.
+    pub(crate) fn reserve_truncate(&self, res: &mut IndexReserve, pg: u64) -> Result {
+        res.grow(self.overlapping(pg, u64::MAX), 0)
+    }
+
+    /// Records blocks that left the index (room reserved beforehand).
+    fn dropped(&mut self, res: &mut IndexReserve, b: u64, l: u64, e: u64) {
+        if res.dropped.push_within_capacity((b, l, e)).is_err() {
+            // Only a reservation bug gets here: the blocks stay allocated
+            // until the next mount rebuilds the allocator.
+            res.short = true;
+        }
+        self.pages = self.pages.saturating_sub(l);
+    }
+
+    /// Maps `[pg, pg+len)` to blocks `[blk, blk+len)` written in `epoch`,
+    /// replacing whatever mapped those pages; the replaced block ranges
+    /// are pushed to `freed`. All or nothing: on error the index is
+    /// unchanged.
+    pub(crate) fn insert(
+        &mut self,
+        pg: u64,
+        blk: u64,
+        len: u64,
+        epoch: u64,
+        freed: &mut KVec<Dropped>,
+    ) -> Result {
+        let mut res = IndexReserve::new();
+        self.reserve_insert(&mut res, pg, len)?;
+        freed.reserve(res.want, GFP_KERNEL)?;
+        self.insert_reserved(&mut res, pg, blk, len, epoch);
+        for d in res.dropped.drain_all() {
+            let _ = freed.push_within_capacity(d);
+        }
+        Ok(())
+    }
+
+    /// `insert` with memory reserved by `reserve_insert`: cannot fail,
+    /// so it may follow a commit. Replaced ranges go to `res.dropped`.
+    pub(crate) fn insert_reserved(
+        &mut self,
+        res: &mut IndexReserve,
+        pg: u64,
+        blk: u64,
+        len: u64,
+        epoch: u64,
+    ) {
+        let end = pg.saturating_add(len);
+        let Some(node) = res.node(pg, (blk, len, epoch)) else {
+            res.short = true;
+            return;
+        };
+        // An extent starting before `pg` that reaches into the range.
+        if let Some((k, (b, l, e))) = self.floor(pg) {
+            if k < pg && k + l > pg {
+                let cut = core::cmp::min(k + l, end) - pg;
+                self.dropped(res, b + (pg - k), cut, e);
+                if let Some(v) = self.map.get_mut(&k) {
+                    v.1 = pg - k;
+                }
+                if k + l > end {
+                    let tail = (b + (end - k), k + l - end, e);
+                    match res.node(end, tail) {
+                        Some(n) => {
+                            self.map.insert(n);
+                        }
+                        None => res.short = true,
+                    }
+                }
+            }
+        }
+        // Extents starting inside the range.
+        while let Some(c) = self.map.cursor_lower_bound(&pg) {
+            let (k, &(b, l, e)) = c.current();
+            let k = *k;
+            if k >= end {
+                break;
+            }
+            let Some(old) = self.map.remove_node(&k) else {
+                break;
+            };
+            if k + l > end {
+                self.dropped(res, b, end - k, e);
+                let tail = (b + (end - k), k + l - end, e);
+                // The removed node carries the tail.
+                self.map.insert(old.into_reservation().into_node(end, tail));
+            } else {
+                self.dropped(res, b, l, e);
+            }
+        }
+        self.map.insert(node);
+        self.pages += len;
+    }
+
+    /// Drops every page at or after `pg`; the dropped blocks go to
+    /// `freed`. All or nothing.
+    pub(crate) fn truncate(&mut self, pg: u64, freed: &mut KVec<Dropped>) -> Result {
+        let mut res = IndexReserve::new();
+        self.reserve_truncate(&mut res, pg)?;
+        freed.reserve(res.want, GFP_KERNEL)?;
+        self.truncate_reserved(&mut res, pg);
+        for d in res.dropped.drain_all() {
+            let _ = freed.push_within_capacity(d);
+        }
+        Ok(())
+    }
+
+    /// `truncate` with room reserved by `reserve_truncate`: cannot fail.
+    pub(crate) fn truncate_reserved(&mut self, res: &mut IndexReserve, pg: u64) {
+        if let Some((k, (b, l, e))) = self.floor(pg) {
+            if k < pg && k + l > pg {
+                self.dropped(res, b + (pg - k), k + l - pg, e);
+                if let Some(v) = self.map.get_mut(&k) {
+                    v.1 = pg - k;
+                }
+            }
+        }
+        while let Some(c) = self.map.cursor_lower_bound(&pg) {
+            let k = *c.current().0;
+            match self.map.remove(&k) {
+                Some((b, l, e)) => self.dropped(res, b, l, e),
+                None => break,
+            }
+        }
+    }
+
+    /// Calls `f(first block, count, epoch)` for every extent.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(u64, u64, u64) -> Result) -> Result {
+        for (_, &(b, l, e)) in self.map.iter() {
+            f(b, l, e)?;
+        }
+        Ok(())
+    }
+}
+
+#[kernel::macros::kunit_tests(nova_file_index)]
+mod tests {
+    use super::*;
+
+    fn all(ix: &FileIndex) -> KVec<(u64, u64, u64)> {
+        let mut v = KVec::new();
+        for (k, &(b, l, _)) in ix.map.iter() {
+            v.push((*k, b, l), GFP_KERNEL).unwrap();
+        }
+        v
+    }
+
+    #[test]
+    fn overwrite_splits_and_frees() {
+        let mut ix = FileIndex::new();
+        let mut freed = KVec::new();
+        ix.insert(0, 100, 10, 1, &mut freed).unwrap();
+        assert!(freed.is_empty());
+        // Overwrite the middle: split into head, new, tail.
+        ix.insert(3, 500, 2, 1, &mut freed).unwrap();
+        assert_eq!(
+            all(&ix).as_slice(),
+            &[(0, 100, 3), (3, 500, 2), (5, 105, 5)]
+        );
+        assert_eq!(freed.as_slice(), &[(103, 2, 1)]);
+        assert_eq!(ix.pages(), 10);
+        assert_eq!(ix.lookup(6), Some((106, 4)));
+        assert_eq!(ix.lookup(10), None);
+    }
+
+    #[test]
+    fn overwrite_spanning_extents() {
+        let mut ix = FileIndex::new();
+        let mut freed = KVec::new();
+        ix.insert(0, 100, 4, 1, &mut freed).unwrap();
+        ix.insert(4, 200, 4, 1, &mut freed).unwrap();
+        ix.insert(10, 300, 2, 1, &mut freed).unwrap();
+        ix.insert(2, 900, 9, 1, &mut freed).unwrap();
+        assert_eq!(
+            all(&ix).as_slice(),
+            &[(0, 100, 2), (2, 900, 9), (11, 301, 1)]
+        );
+        assert_eq!(freed.as_slice(), &[(102, 2, 1), (200, 4, 1), (300, 1, 1)]);
+    }
+
+    #[test]
+    fn replaced_blocks_keep_their_epoch() {
+        let mut ix = FileIndex::new();
+        let mut freed = KVec::new();
+        ix.insert(0, 100, 4, 3, &mut freed).unwrap();
+        ix.insert(4, 200, 4, 5, &mut freed).unwrap();
+        assert_eq!(ix.extent(5), Some((201, 3, 5)));
+        // One write over both, in epoch 9: each part leaves with the
+        // epoch it was written in (the snapshot rule needs it).
+        ix.insert(2, 900, 4, 9, &mut freed).unwrap();
+        assert_eq!(freed.as_slice(), &[(102, 2, 3), (200, 2, 5)]);
+        assert_eq!(ix.extent(1), Some((101, 1, 3)));
+        assert_eq!(ix.extent(3), Some((901, 3, 9)));
+        assert_eq!(ix.extent(6), Some((202, 2, 5)));
+        assert_eq!(ix.pages(), 8);
+    }
+
+    #[test]
+    fn seek_data_and_hole() {
+        let mut ix = FileIndex::new();
+        let mut freed = KVec::new();
+        ix.insert(2, 100, 2, 1, &mut freed).unwrap();
+        ix.insert(4, 300, 1, 1, &mut freed).unwrap();
+        let size = 10 * BLOCK_SIZE;
+        assert_eq!(ix.seek(0, size, true), Some(2 * BLOCK_SIZE));
+        assert_eq!(
+            ix.seek(2 * BLOCK_SIZE + 5, size, true),
+            Some(2 * BLOCK_SIZE + 5)
+        );
+        assert_eq!(ix.seek(5 * BLOCK_SIZE, size, true), None);
+        assert_eq!(ix.seek(0, size, false), Some(0));
+        assert_eq!(ix.seek(2 * BLOCK_SIZE, size, false), Some(5 * BLOCK_SIZE));
+        assert_eq!(ix.seek(size, size, false), None);
+        // A hole at the end of file is the end of file.
+        assert_eq!(
+            ix.seek(3 * BLOCK_SIZE, 4 * BLOCK_SIZE + 7, false),
+            Some(4 * BLOCK_SIZE + 7)
+        );
+    }
+
+    #[test]
+    fn truncate_and_holes() {
+        let mut ix = FileIndex::new();
+        let mut freed = KVec::new();
+        ix.insert(5, 100, 10, 1, &mut freed).unwrap();
+        assert_eq!(ix.lookup(2), None);
+        assert_eq!(ix.next_mapped(0), Some(5));
+        ix.truncate(8, &mut freed).unwrap();
+        assert_eq!(all(&ix).as_slice(), &[(5, 100, 3)]);
+        assert_eq!(freed.as_slice(), &[(103, 7, 1)]);
+        assert_eq!(ix.pages(), 3);
+        ix.truncate(0, &mut freed).unwrap();
+        assert_eq!(ix.pages(), 0);
+        assert!(all(&ix).is_empty());
+    }
+}

@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The fault gate: write faults pass it shared, taking a snapshot (and
+//! the cleaner, before it frees blocks a fault may still be swapping out)
+//! closes it.
+
+use crate::shim;
+use kernel::bindings;
+use kernel::prelude::*;
+
+/// The fault gate, an `rw_semaphore` in the shim: write faults pass it
+/// shared; taking a snapshot closes it while it write-protects every
+/// mapping, so no store lands in a block between the two.
+pub(crate) struct FaultGate(core::ptr::NonNull<bindings::rw_semaphore>);
+
+// SAFETY: an rw_semaphore is meant to be shared between threads.
+unsafe impl Send for FaultGate {}
+// SAFETY: as above.
+unsafe impl Sync for FaultGate {}
+
+impl FaultGate {
+    pub(crate) fn new() -> Result<Self> {
+        // SAFETY: allocates and initialises a semaphore; null on failure.
+        let p = unsafe { shim::nova_shim_gate_new() };
+        core::ptr::NonNull::new(p).map(Self).ok_or(ENOMEM)
+    }
+
+    pub(crate) fn as_ptr(&self) -> *mut bindings::rw_semaphore {
+        self.0.as_ptr()
+    }
+
+    /// Closes the gate until the guard is dropped.
+    pub(crate) fn close(&self) -> GateClosed<'_> {
+        // SAFETY: a live semaphore (owned by `self`).
+        unsafe { shim::nova_shim_gate_close(self.as_ptr()) };
+        GateClosed(self)
+    }
+}
+
+impl Drop for FaultGate {
+    fn drop(&mut self) {
+        // SAFETY: allocated by `new`; the mount is gone, so no fault or
+        // snapshot uses it any more.
+        unsafe { shim::nova_shim_gate_free(self.as_ptr()) };
+    }
+}
+
+/// The gate closed; it opens again when this is dropped.
+pub(crate) struct GateClosed<'a>(&'a FaultGate);
+
+impl Drop for GateClosed<'_> {
+    fn drop(&mut self) {
+        // SAFETY: closed in `FaultGate::close`.
+        unsafe { shim::nova_shim_gate_open(self.0.as_ptr()) };
+    }
+}

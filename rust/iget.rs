@@ -1,0 +1,428 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Reading an inode from its slot and log (`iget`: replay of its entries
+//! into the in-memory inode), and creating a new one.
+
+use crate::entry::check_write;
+use crate::format::layout::*;
+use crate::format::le::Pod;
+use crate::format::log::LogWalker;
+use crate::glue::tables;
+use crate::inode::{gc_threshold, LogPos, NovaInode};
+use crate::log::check_log_bounds;
+use crate::sbi::Sbi;
+use crate::shim;
+use core::ptr;
+use kernel::bindings;
+use kernel::prelude::*;
+
+/// Sets up operations and type-specific state for a mode.
+fn set_ops(ni: &NovaInode, mode: u32, rdev: u32) {
+    let i = ni.raw();
+    let Some(t) = tables() else { return };
+    // SAFETY: the inode is new (I_NEW) or being created and not yet
+    // visible; setting its operation tables is the VFS protocol.
+    unsafe {
+        match mode & bindings::S_IFMT {
+            bindings::S_IFDIR => {
+                (*i).i_op = t.dir_iops;
+                (*i).__bindgen_anon_3.i_fop = t.dir_fops;
+            }
+            bindings::S_IFREG => {
+                (*i).i_op = t.file_iops;
+                (*i).__bindgen_anon_3.i_fop = t.file_fops;
+                shim::nova_shim_set_dax(i);
+            }
+            bindings::S_IFLNK => {
+                (*i).i_op = t.symlink_iops;
+            }
+            _ => {
+                (*i).i_op = t.file_iops;
+                bindings::init_special_inode(i, mode as u16, rdev);
+            }
+        }
+    }
+}
+
+/// Applies one log entry to an inode being read.
+fn apply(ni: &NovaInode, buf: &[u8], etype: EntryType, epoch: u64) -> Result {
+    match etype {
+        EntryType::Dentry => {
+            let d = crate::dir::decode_dentry(buf).ok_or(EINVAL)?;
+            ni.dir.lock().apply(&d)?;
+            if d.name != b".." {
+                ni.set_time(1, d.mtime.0, d.mtime.1.min(999_999_999));
+                ni.set_time(2, d.mtime.0, d.mtime.1.min(999_999_999));
+            }
+        }
+        EntryType::SetAttr => {
+            let e = SetAttrEntry::from_bytes(buf).ok_or(EINVAL)?;
+            check_setattr(&e, ni.mode())?;
+            apply_setattr(ni, &e);
+        }
+        EntryType::LinkChange => {
+            let e = LinkChangeEntry::from_bytes(buf).ok_or(EINVAL)?;
+            ni.set_nlink(e.nlink.get());
+            ni.set_time(2, e.ctime_sec.get() as i64, e.ctime_nsec.get());
+        }
+        EntryType::FileWrite => {
+            let e = FileWriteEntry::from_bytes(buf).ok_or(EINVAL)?;
+            let (pg, b, n) = check_write(&e, ni.sbi().blocks)?;
+            // Blocks an entry replaced were released when it was written.
+            let mut freed = KVec::new();
+            ni.data.lock().insert(pg, b, n, epoch, &mut freed)?;
+            ni.set_size(e.size.get());
+            ni.set_time(1, e.mtime_sec.get() as i64, e.mtime_nsec.get());
+            ni.set_time(2, e.mtime_sec.get() as i64, e.mtime_nsec.get());
+        }
+        EntryType::SnapshotInfo => {}
+    }
+    Ok(())
+}
+
+/// Checks a `SetAttr` entry read from the media for an inode of mode
+/// `mode`: the file type never changes, and a size is at most the largest
+/// file size.
+pub(crate) fn check_setattr(e: &SetAttrEntry, mode: u32) -> Result {
+    let m = e.mask.get();
+    if m & ATTR_MODE != 0
+        && (e.mode.get() > 0xffff || (e.mode.get() ^ mode) & bindings::S_IFMT != 0)
+    {
+        return Err(EINVAL);
+    }
+    if m & ATTR_SIZE != 0 && e.size.get() > MAX_FILE_SIZE {
+        return Err(EINVAL);
+    }
+    Ok(())
+}
+
+fn apply_setattr(ni: &NovaInode, e: &SetAttrEntry) {
+    let m = e.mask.get();
+    let i = ni.raw();
+    if m & ATTR_MODE != 0 {
+        // SAFETY: the inode's lock is held (or it is I_NEW).
+        unsafe { (*i).i_mode = (e.mode.get() & 0xffff) as u16 };
+    }
+    if m & (ATTR_UID | ATTR_GID) != 0 {
+        // SAFETY: as above.
+        let (u, g) = unsafe { (shim::nova_shim_uid(i), shim::nova_shim_gid(i)) };
+        let u = if m & ATTR_UID != 0 { e.uid.get() } else { u };
+        let g = if m & ATTR_GID != 0 { e.gid.get() } else { g };
+        // SAFETY: as above.
+        unsafe { shim::nova_shim_set_owner(i, u, g) };
+    }
+    if m & ATTR_SIZE != 0 {
+        ni.set_size(e.size.get());
+        let mut freed = KVec::new();
+        let _ = ni
+            .data
+            .lock()
+            .truncate(e.size.get().div_ceil(BLOCK_SIZE), &mut freed);
+    }
+    for (k, bit) in [(0usize, ATTR_ATIME), (1, ATTR_MTIME), (2, ATTR_CTIME)] {
+        if m & bit != 0 {
+            let s = e.time_sec.get(k).map_or(0, |v| v.get());
+            let n = e.time_nsec.get(k).map_or(0, |v| v.get());
+            ni.set_time(k as i32, s as i64, n.min(999_999_999));
+        }
+    }
+}
+
+/// Reads the pm slot of `ino`.
+pub(crate) fn read_slot(sbi: &Sbi, ino: u64) -> Result<(u64, PmInode)> {
+    let addr = sbi.itable.lock().slot_addr(ino).ok_or(ESTALE)?;
+    let mut raw = [0u8; 128];
+    sbi.pm().read(addr, &mut raw)?;
+    Ok((addr, PmInode::from_bytes(&raw).ok_or(EIO)?))
+}
+
+/// Fills a fresh VFS inode from its slot and log.
+fn fill(sbi: &Sbi, ni: &NovaInode, ino: u64) -> Result {
+    let (slot, pi) = read_slot(sbi, ino)?;
+    if !pi.is_valid(ino) {
+        pr_err!("{}: inode {} is not valid on media\n", sbi.name(), ino);
+        return Err(ESTALE);
+    }
+    // A snapshot mount sees the entries of epochs up to its own.
+    let upto = sbi.opts.snapshot;
+    match upto {
+        Some(e) if pi.create_epoch.get() > e => return Err(ESTALE),
+        // Deleted; only snapshots still see it.
+        None if pi.delete_epoch.get() != 0 => return Err(ESTALE),
+        _ => {}
+    }
+    let mode = pi.mode.get();
+    let i = ni.raw();
+    // SAFETY: the inode is I_NEW: only we touch it.
+    unsafe {
+        (*i).i_mode = (mode & 0xffff) as u16;
+        shim::nova_shim_set_owner(i, pi.uid.get(), pi.gid.get());
+        (*i).i_generation = pi.generation.get();
+    }
+    ni.set_nlink(pi.nlink.get());
+    ni.set_size(0);
+    let t = pi.time_sec.get() as i64;
+    for k in 0..3 {
+        ni.set_time(k, t, pi.time_nsec.get().min(999_999_999));
+    }
+    let (head, tail) = (pi.log_head.get(), pi.log_tail.get());
+    check_log_bounds(sbi, ino, head, tail)?;
+    ni.set_log(LogPos {
+        slot,
+        head,
+        tail,
+        ..LogPos::default()
+    });
+    if mode & bindings::S_IFMT == bindings::S_IFDIR {
+        ni.dir.lock().set_parent(ino);
+    }
+    let mut w = LogWalker::new(sbi.pm(), head, tail).owned_by(ino);
+    let mut buf = [0u8; MAX_ENTRY];
+    // A block this inode uses must not be free in the allocator: a clean
+    // mount trusts the saved free list without scanning every log, and
+    // the next allocation would overwrite the block.
+    let in_use = |b: u64, len: u64, what: &str| -> Result {
+        if sbi.alloc.any_free(b, len) {
+            pr_err!(
+                "{}: inode {}: {} blocks {}+{} are also free\n",
+                sbi.name(),
+                ino,
+                what,
+                b,
+                len
+            );
+            return Err(EIO);
+        }
+        Ok(())
+    };
+    let mut last = head;
+    in_use(head / BLOCK_SIZE, 1, "log")?;
+    loop {
+        let f = match w.next_entry(&mut buf) {
+            Ok(Some(f)) => f,
+            Ok(None) => {
+                ni.log_collected(head, tail, w.pages());
+                break;
+            }
+            Err(e) => {
+                pr_err!("{}: inode {}: corrupt log: {:?}\n", sbi.name(), ino, e);
+                return Err(EIO);
+            }
+        };
+        let pg = crate::format::log::page_of(f.addr);
+        if pg != last {
+            in_use(pg / BLOCK_SIZE, 1, "log")?;
+            last = pg;
+        }
+        if f.epoch > sbi.epoch() {
+            pr_err!(
+                "{}: inode {}: {:?} entry at {:#x} has epoch {} past the current {}\n",
+                sbi.name(),
+                ino,
+                f.etype,
+                f.addr,
+                f.epoch,
+                sbi.epoch()
+            );
+            return Err(EIO);
+        }
+        if upto.is_some_and(|e| f.epoch > e) {
+            continue;
+        }
+        let e = buf.get(..f.len).ok_or(EIO)?;
+        if let Err(err) = apply(ni, e, f.etype, f.epoch) {
+            pr_err!(
+                "{}: inode {}: bad {:?} entry at {:#x}\n",
+                sbi.name(),
+                ino,
+                f.etype,
+                f.addr
+            );
+            return Err(err);
+        }
+    }
+    ni.data.lock().for_each(|b, l, _| in_use(b, l, "data"))?;
+    // Found through a name (or the root): a live inode has links, a
+    // directory at least two. Anything else would warn on the next link
+    // and be deleted at eviction while still named.
+    let min = if mode & bindings::S_IFMT == bindings::S_IFDIR {
+        2
+    } else {
+        1
+    };
+    if ni.nlink() < min {
+        pr_err!(
+            "{}: inode {}: link count {} on media is impossible\n",
+            sbi.name(),
+            ino,
+            ni.nlink()
+        );
+        return Err(EIO);
+    }
+    set_ops(ni, mode, pi.rdev.get());
+    if mode & bindings::S_IFMT == bindings::S_IFLNK {
+        cache_link(sbi, ni)?;
+    }
+    Ok(())
+}
+
+/// Reads a symlink's target into a kernel buffer owned by the inode
+/// (`i_link`), so `get_link` never needs to touch pmem.
+fn cache_link(sbi: &Sbi, ni: &NovaInode) -> Result {
+    let b = ni.data.lock().lookup(0).map_or(0, |(b, _)| b);
+    let len = ni.size();
+    if b == 0 || len == 0 || len >= BLOCK_SIZE {
+        return Err(EIO);
+    }
+    let mut v = KVec::with_capacity(len as usize + 1, GFP_KERNEL)?;
+    v.resize(len as usize + 1, 0u8, GFP_KERNEL)?;
+    sbi.pm()
+        .read(b * BLOCK_SIZE, v.get_mut(..len as usize).ok_or(EIO)?)?;
+    let (p, _, _) = v.into_raw_parts();
+    // SAFETY: `p` is a NUL-terminated kmalloc buffer; the inode owns it and
+    // `evict` frees it.
+    unsafe { (*ni.raw()).__bindgen_anon_5.i_link = p.cast() };
+    Ok(())
+}
+
+/// Returns a referenced VFS inode for `ino`.
+pub(crate) fn iget(sbi: &Sbi, ino: u64) -> Result<*mut bindings::inode> {
+    // SAFETY: the super block is live.
+    let i = unsafe { bindings::iget_locked(sbi.sb(), ino) };
+    if i.is_null() {
+        return Err(ENOMEM);
+    }
+    // SAFETY: `i` is a live inode of our super block.
+    if !unsafe { shim::nova_shim_inode_is_new(i) } {
+        return Ok(i);
+    }
+    // SAFETY: a new nova inode.
+    let ni = unsafe { NovaInode::from_raw(i) };
+    match fill(sbi, ni, ino) {
+        Ok(()) => {
+            // SAFETY: fully initialised; publish it.
+            unsafe { bindings::unlock_new_inode(i) };
+            Ok(i)
+        }
+        Err(e) => {
+            // A refused inode is never deleted (eviction skips bad inodes);
+            // a zero link count read before the refusal would still count
+            // as a pending removal of the super block.
+            if ni.nlink() == 0 {
+                ni.set_nlink(1);
+            }
+            // SAFETY: marks the new inode bad and drops our reference.
+            unsafe { bindings::iget_failed(i) };
+            Err(e)
+        }
+    }
+}
+
+/// Builds a new inode in memory and its slot on pmem (not yet valid: the
+/// caller's transaction commits it with the word returned). Returns the
+/// VFS inode, the slot address and the slot's valid first word.
+pub(crate) fn new_inode(
+    sbi: &Sbi,
+    dir: &NovaInode,
+    mode: u32,
+    rdev: u32,
+) -> Result<(*mut bindings::inode, u64, u64)> {
+    let ino = {
+        let mut it = sbi.itable.lock();
+        it.alloc(sbi.pm(), || sbi.alloc.alloc_one(sbi.cpu()))?
+    };
+    let fail = |e| {
+        let _ = sbi.itable.lock().release(ino);
+        e
+    };
+    // SAFETY: the super block is live.
+    let i = unsafe { bindings::new_inode(sbi.sb()) };
+    if i.is_null() {
+        return Err(fail(ENOMEM));
+    }
+    // SAFETY: a fresh inode of ours.
+    let ni = unsafe { NovaInode::from_raw(i) };
+    // SAFETY: `i` is fresh and not yet hashed or visible.
+    unsafe {
+        (*i).i_ino = ino;
+        bindings::inode_init_owner(
+            ptr::addr_of_mut!(bindings::nop_mnt_idmap),
+            i,
+            dir.raw(),
+            mode as u16,
+        );
+    }
+    let mode = ni.mode();
+    let nlink = if mode & bindings::S_IFMT == bindings::S_IFDIR {
+        2
+    } else {
+        1
+    };
+    ni.set_nlink(nlink);
+    let (sec, nsec) = ni.now();
+    for k in 0..3 {
+        ni.set_time(k, sec, nsec);
+    }
+    let page = match crate::log::new_inode_log_page(sbi, ino) {
+        Ok(p) => p,
+        Err(e) => {
+            // SAFETY: drop the unused inode.
+            unsafe { bindings::iput(i) };
+            return Err(fail(e));
+        }
+    };
+    let staged = (|| -> Result<(u64, u64)> {
+        let slot = sbi.itable.lock().slot_addr(ino).ok_or(EINVAL)?;
+        let mut pi = PmInode::from_bytes(&[0u8; 128]).ok_or(EINVAL)?;
+        pi.flags.set(INODE_VALID);
+        pi.mode.set(mode);
+        // SAFETY: reading owner fields of our fresh inode.
+        let (uid, gid) = unsafe { (shim::nova_shim_uid(i), shim::nova_shim_gid(i)) };
+        pi.uid.set(uid);
+        pi.gid.set(gid);
+        pi.ino.set(ino);
+        pi.log_head.set(page);
+        pi.log_tail.set(page);
+        pi.create_epoch.set(sbi.epoch());
+        pi.rdev.set(rdev);
+        pi.time_sec.set(sec as u64);
+        pi.time_nsec.set(nsec);
+        pi.nlink.set(nlink);
+        pi.seal();
+        let valid_word = u64::from_le_bytes(
+            pi.as_bytes()
+                .get(..8)
+                .and_then(|b| b.try_into().ok())
+                .ok_or(EINVAL)?,
+        );
+        // Write the slot with its first word (flags, mode) still zero; the
+        // transaction's journaled word store makes it valid.
+        let mut staged = pi;
+        staged.flags.set(0);
+        staged.mode.set(0);
+        sbi.pm().write(slot, staged.as_bytes())?;
+        sbi.pm().fence();
+        Ok((slot, valid_word))
+    })();
+    let (slot, valid_word) = match staged {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = crate::log::free_log_page(sbi, page);
+            // SAFETY: drop the unused inode.
+            unsafe { bindings::iput(i) };
+            return Err(fail(e));
+        }
+    };
+    ni.set_log(LogPos {
+        slot,
+        head: page,
+        tail: page,
+        pages: 1,
+        gc_at: gc_threshold(1),
+        queued: false,
+    });
+    if mode & bindings::S_IFMT == bindings::S_IFDIR {
+        ni.dir.lock().set_parent(dir.ino());
+    }
+    set_ops(ni, mode, rdev);
+    Ok((i, slot, valid_word))
+}

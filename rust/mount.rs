@@ -1,0 +1,369 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Mounting and unmounting: mapping the device and building the `Sbi`,
+//! formatting (`-o init`), mounting an existing image (clean: load the
+//! saved allocator; crashed: rebuild it from the logs, `recovery.rs`),
+//! clean unmount, and the read-only/read-write switches of remount.
+
+use crate::balloc::Allocator;
+use crate::format::layout::*;
+use crate::format::le::Pod;
+use crate::format::snapshot::SnapSet;
+use crate::gate::FaultGate;
+use crate::glue::{holder, sb_id, tables, SB_RDONLY};
+use crate::pm::Pm;
+use crate::sbi::{now_secs, MountOpts, Sbi, NOVA_MAGIC};
+use crate::{cleaner, freelist, iget, journal, recovery, shim};
+use core::sync::atomic::Ordering;
+use kernel::bindings;
+use kernel::prelude::*;
+use kernel::str::CString;
+
+/// Clean unmount: save the allocator state and mark the superblock clean.
+pub(crate) fn unmount(sbi: &Sbi) {
+    // Stop the cleaner and do what it had left.
+    sbi.stop_cleaner();
+    if sbi.read_only() {
+        // Not one byte changes on a read-only mount (a writable mount
+        // made read-only saved its state then).
+        return;
+    }
+    save_state(sbi);
+}
+
+/// `remount,ro`: the cleaner stops, what it had left is done, and the
+/// allocator is saved with the clean flag, as at unmount; from then on
+/// nothing is written until the mount is writable again.
+pub(crate) fn make_read_only(sbi: &Sbi) {
+    // No snapshot command from here on: the VFS sets `SB_RDONLY` only
+    // after this returns, and the state is saved now.
+    let mut stopped = sbi.commands.lock();
+    *stopped = true;
+    // (The VFS refuses it while a file open after its last unlink
+    // waits for deletion, `s_remove_count`.)
+    sbi.stop_cleaner();
+    save_state(sbi);
+}
+
+/// `remount,rw` of a read-only mount: the clean flag goes (the saved
+/// free list stops being the truth as soon as anything changes) and
+/// the cleaner starts.
+pub(crate) fn make_writable(sbi: &Sbi) -> Result {
+    // What a read-only mount rolled back in memory goes to pmem now.
+    journal::recover(sbi)?;
+    // Both copies are written (a read-only mount may have used the
+    // replica without repairing the primary).
+    let mut sb = sbi.current_sb()?;
+    sb.flags
+        .set(sb.flags.get() & !(SB_CLEAN | SB_FREELIST_CSUM));
+    sb.freelist.set(0);
+    sbi.write_sb(&mut sb)?;
+    sbi.start_cleaner();
+    *sbi.commands.lock() = false;
+    Ok(())
+}
+
+/// Runs the cleaner's leftovers and saves the allocator with the clean
+/// flag (unless the next mount must recover).
+fn save_state(sbi: &Sbi) {
+    if let Err(e) = cleaner::clean(sbi) {
+        pr_err!("{}: snapshot cleaner: {:?}\n", sbi.name(), e);
+    }
+    if sbi.must_recover() {
+        pr_warn!(
+            "{}: {} blocks could not be released, or a deletion could not finish; \
+             the next mount recovers from the logs\n",
+            sbi.name(),
+            sbi.lost_blocks()
+        );
+        return;
+    }
+    match freelist::save(sbi) {
+        Ok(()) => {}
+        Err(e) => pr_err!(
+            "{}: saving allocator state failed ({:?}); next mount will recover\n",
+            sbi.name(),
+            e
+        ),
+    }
+}
+
+/// Frees the `Sbi` once the VFS is done with the super block.
+///
+/// # Safety
+///
+/// `info` must be the `s_fs_info` set by `fill_super`, not used afterwards.
+pub(crate) unsafe fn release_sbi(info: *mut core::ffi::c_void) {
+    // SAFETY: per the contract, `info` came from `KBox::into_raw` of a
+    // pinned `Sbi` in `fill_super`.
+    let sbi = unsafe { Pin::new_unchecked(KBox::from_raw(info.cast::<Sbi>())) };
+    sbi.remove_proc();
+    if !sbi.dax().is_null() {
+        // SAFETY: we hold the DAX reference taken at mount.
+        unsafe { shim::nova_shim_dax_put(sbi.dax(), holder(sbi.sb())) };
+    }
+    drop(sbi);
+}
+
+/// Maps the device and builds the `Sbi`; formats or mounts the image.
+///
+/// # Safety
+///
+/// `sb` must be a super block being set up by `get_tree_bdev`.
+pub(crate) unsafe fn fill_super(sb: *mut bindings::super_block, opts: MountOpts) -> Result {
+    // SAFETY: `sb` is live (contract).
+    let id = unsafe { sb_id(sb) };
+    let devname = CString::try_from_fmt(fmt!("{}", id))?;
+    let mut kaddr: *mut core::ffi::c_void = core::ptr::null_mut();
+    let mut dax: *mut kernel::ffi::c_void = core::ptr::null_mut();
+    // SAFETY: `sb` has its block device opened by get_tree_bdev.
+    let len = unsafe { shim::nova_shim_dax_map(sb, holder(sb), &mut kaddr, &mut dax) };
+    if len < 0 {
+        pr_err!(
+            "{}: device does not support DAX (error {}); nova needs a pmem device\n",
+            &*devname,
+            len
+        );
+        return Err(Error::from_errno(len as i32));
+    }
+    // SAFETY: the DAX mapping covers `len` bytes and stays valid until
+    // `release_sbi` drops the DAX reference after the `Pm` is gone.
+    let pm = unsafe { Pm::new(kaddr.cast(), len as u64) };
+    let blocks = pm.blocks();
+    if blocks < MIN_BLOCKS {
+        pr_err!(
+            "{}: device too small ({} blocks, need {})\n",
+            &*devname,
+            blocks,
+            MIN_BLOCKS
+        );
+        // SAFETY: drop the reference we just took.
+        unsafe { shim::nova_shim_dax_put(dax, holder(sb)) };
+        return Err(EINVAL);
+    }
+    // SAFETY: the CPU count is a plain read.
+    let cpus = unsafe { bindings::nr_cpu_ids }.clamp(1, 64);
+    let alloc = match Allocator::new(FIRST_DATA_BLOCK, blocks, cpus) {
+        Ok(a) => a,
+        Err(e) => {
+            // SAFETY: as above.
+            unsafe { shim::nova_shim_dax_put(dax, holder(sb)) };
+            return Err(e);
+        }
+    };
+    let gate = match FaultGate::new() {
+        Ok(g) => g,
+        Err(e) => {
+            // SAFETY: as above.
+            unsafe { shim::nova_shim_dax_put(dax, holder(sb)) };
+            return Err(e);
+        }
+    };
+    let init = Sbi::new(pm, dax, sb, devname, alloc, gate, opts);
+    let sbi = match KBox::pin_init(init, GFP_KERNEL) {
+        Ok(s) => s,
+        Err(e) => {
+            // SAFETY: as above.
+            unsafe { shim::nova_shim_dax_put(dax, holder(sb)) };
+            return Err(e);
+        }
+    };
+    // SAFETY: ownership moves to the super block; `kill_sb` releases it.
+    let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(sbi) });
+    // SAFETY: `sb` is exclusively ours during fill_super.
+    unsafe {
+        (*sb).s_fs_info = raw.cast();
+        (*sb).s_magic = NOVA_MAGIC as usize;
+        if let Some(t) = tables() {
+            (*sb).s_op = t.super_ops;
+        }
+        (*sb).s_maxbytes = i64::MAX;
+        (*sb).s_time_gran = 1;
+        (*sb).s_blocksize = BLOCK_SIZE as _;
+        (*sb).s_blocksize_bits = BLOCK_SHIFT as _;
+        if opts.snapshot.is_some() {
+            (*sb).s_flags |= SB_RDONLY as usize;
+        }
+    }
+    // SAFETY: just stored.
+    let sbi: &mut Sbi = unsafe { &mut *raw };
+    if opts.init {
+        if opts.snapshot.is_some() {
+            pr_err!("{}: init and snapshot= do not go together\n", sbi.name());
+            return Err(EINVAL);
+        }
+        if sbi.read_only() {
+            pr_err!("{}: init needs a read-write mount\n", sbi.name());
+            return Err(EROFS);
+        }
+        format(sbi)?;
+    }
+    mount(sbi)?;
+    sbi.add_proc();
+    let root = iget::iget(sbi, ROOT_INO)?;
+    // SAFETY: `root` is a referenced inode; d_make_root consumes it.
+    let d = unsafe { bindings::d_make_root(root) };
+    if d.is_null() {
+        return Err(ENOMEM);
+    }
+    // SAFETY: `sb` is ours during fill_super.
+    unsafe { (*sb).s_root = d };
+    if !sbi.read_only() {
+        sbi.start_cleaner();
+    }
+    pr_info!(
+        "{}: mounted, {} blocks, {} free, epoch {}\n",
+        sbi.name(),
+        sbi.blocks,
+        sbi.alloc.free_blocks(),
+        sbi.epoch()
+    );
+    Ok(())
+}
+
+/// Formats the device: superblocks, journal, first inode-table page, the
+/// root directory and the snapshot inode.
+fn format(sbi: &mut Sbi) -> Result {
+    let pm = sbi.pm();
+    pm.zero(0, FIRST_DATA_BLOCK * BLOCK_SIZE)?;
+    crate::itable::init_page(pm, INODE_TABLE_BLOCK)?;
+    // Every block after the fixed ones is free; the two first inodes
+    // take their first log pages from there.
+    sbi.alloc
+        .free(FIRST_DATA_BLOCK, sbi.blocks - FIRST_DATA_BLOCK)?;
+    let (sec, _) = now_secs();
+    for (ino, mode, nlink) in [
+        (ROOT_INO, bindings::S_IFDIR | 0o755, 2u32),
+        (SNAPSHOT_INO, bindings::S_IFREG, 1),
+    ] {
+        let page = crate::log::new_log_page(sbi, ino)?;
+        let mut pi = PmInode::from_bytes(&[0u8; 128]).ok_or(EINVAL)?;
+        pi.flags.set(INODE_VALID);
+        pi.mode.set(mode);
+        pi.ino.set(ino);
+        pi.log_head.set(page);
+        pi.log_tail.set(page);
+        pi.create_epoch.set(1);
+        pi.time_sec.set(sec);
+        pi.nlink.set(nlink);
+        pi.seal();
+        pm.write(
+            crate::itable::slot_addr_in(INODE_TABLE_BLOCK, ino),
+            pi.as_bytes(),
+        )?;
+    }
+    pm.fence();
+    let mut uuid = [0u8; 16];
+    // SAFETY: fills the buffer with random bytes.
+    unsafe { bindings::get_random_bytes(uuid.as_mut_ptr().cast(), 16) };
+    let mut sb = SuperBlock::new(sbi.blocks, sbi.alloc_regions(), sec, uuid);
+    sbi.write_sb(&mut sb)?;
+    // The allocator is rebuilt by mount (clean flag not set: full scan).
+    let a = Allocator::new(FIRST_DATA_BLOCK, sbi.blocks, sbi.alloc_regions())?;
+    sbi.alloc = a;
+    pr_info!("{}: formatted, {} blocks\n", sbi.name(), sbi.blocks);
+    Ok(())
+}
+
+/// Mounts an image: superblock, journal replay, inode table, allocator
+/// (saved state or full recovery).
+fn mount(sbi: &mut Sbi) -> Result {
+    let dev = sbi.pm().blocks();
+    let p = sbi.read_sb(SB_BLOCK)?;
+    let r = sbi.read_sb(SB_REPLICA_BLOCK)?;
+    let sb = match (p.validate(dev), r.validate(dev)) {
+        (Ok(()), _) => p,
+        (Err(pe), Ok(())) => {
+            pr_warn!(
+                "{}: primary superblock bad ({:?}); using the replica\n",
+                sbi.name(),
+                pe
+            );
+            if !sbi.read_only() {
+                // A read-only mount writes nothing; `make_writable`
+                // repairs the primary when the mount becomes writable.
+                let mut fixed = r;
+                sbi.write_sb(&mut fixed)?;
+            }
+            r
+        }
+        (Err(pe), Err(re)) => {
+            match pe {
+                SbError::Magic => pr_err!(
+                    "{}: not a nova file system (bad magic); mount with -o init to format\n",
+                    sbi.name()
+                ),
+                _ => pr_err!(
+                    "{}: superblock invalid: primary {:?}, replica {:?}\n",
+                    sbi.name(),
+                    pe,
+                    re
+                ),
+            }
+            return Err(EINVAL);
+        }
+    };
+    sbi.blocks = sb.total_blocks.get();
+    sbi.epoch.store(sb.epoch.get(), Ordering::Relaxed);
+    if sbi.read_only() {
+        // Not one byte may change: the rollback lives in memory until the
+        // mount becomes writable (`make_writable`).
+        journal::recover_in_memory(sbi)?;
+    } else {
+        journal::recover(sbi)?;
+    }
+    let regions = sb.cpus.get();
+    sbi.alloc = Allocator::new(FIRST_DATA_BLOCK, sbi.blocks, regions.min(64))?;
+    let clean = sb.flags.get() & SB_CLEAN != 0;
+    {
+        let mut it = sbi.itable.lock();
+        it.load(sbi.pm(), sbi.blocks)
+            .inspect_err(|_| pr_err!("{}: inode table is corrupt\n", sbi.name()))?;
+    }
+    // The snapshot log is the authority on epochs: the current one is
+    // past every snapshot ever taken (the superblock's copy may lag after
+    // a crash).
+    let newest = crate::snapshot::load(sbi)?;
+    if newest >= sbi.epoch() {
+        sbi.epoch.store(newest + 1, Ordering::Relaxed);
+    }
+    if let Some(e) = sbi.opts.snapshot {
+        if !sbi.snaps.lock().contains(e) {
+            pr_err!("{}: there is no snapshot {}\n", sbi.name(), e);
+            return Err(ENOENT);
+        }
+        // Read-only: inodes are read with only the entries of epochs up
+        // to `e` (`inode::fill`); nothing is allocated or recovered.
+        pr_info!("{}: mounting snapshot {} read-only\n", sbi.name(), e);
+        return Ok(());
+    }
+    let snapshots = sbi.snaps.lock().len();
+    let trusted = clean && snapshots == 0 && freelist::check(sbi, &sb).is_ok();
+    if trusted {
+        freelist::load(sbi, sb.freelist.get())?;
+        // A read-only mount leaves the flag; `make_writable` clears it.
+        if !sbi.read_only() {
+            let mut s = sb;
+            s.flags.set(s.flags.get() & !(SB_CLEAN | SB_FREELIST_CSUM));
+            s.freelist.set(0);
+            sbi.write_sb(&mut s)?;
+        }
+        pr_info!("{}: clean mount\n", sbi.name());
+    } else {
+        if clean && snapshots == 0 {
+            pr_warn!(
+                "{}: saved free list not trusted; rebuilding it from the logs\n",
+                sbi.name()
+            );
+        }
+        if clean && !sbi.read_only() {
+            // With snapshots, the lists of what they keep are rebuilt from
+            // the logs (they are not saved): a full scan, as after a crash.
+            let mut s = sb;
+            s.flags.set(s.flags.get() & !(SB_CLEAN | SB_FREELIST_CSUM));
+            s.freelist.set(0);
+            sbi.write_sb(&mut s)?;
+        }
+        recovery::recover(sbi)?;
+    }
+    Ok(())
+}

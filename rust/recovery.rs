@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Crash recovery: the full scan of every live inode's log that rebuilds
+//! the allocator and the snapshots' lists, and deletes inodes left with
+//! no links.
+
+use crate::format::layout::*;
+use crate::format::log::LogWalker;
+use crate::itable::{Bitmap, LiveInode};
+use crate::log::walk_pages;
+use crate::sbi::Sbi;
+use crate::scan::scan;
+use crate::snaplist::{Kept, Snapshots};
+use kernel::bindings;
+use kernel::prelude::*;
+
+/// Crash recovery: walks every live inode's log, marks its log pages and
+/// data blocks used, and frees everything else. Also frees inodes left
+/// with no links (unlinked while open when the system went down).
+pub(crate) fn recover(sbi: &Sbi) -> Result {
+    let mut used = crate::itable::Bitmap::new(sbi.blocks)?;
+    for b in 0..FIRST_DATA_BLOCK {
+        used.set(b)?;
+    }
+    let inos = sbi.itable.lock().live_inodes(sbi.pm())?;
+    let mut snaps = sbi.snaps.lock();
+    let mut files = 0u64;
+    for li in inos.iter() {
+        let live = mark_used(sbi, &mut snaps, li, &mut used).inspect_err(|e| {
+            pr_err!(
+                "{}: inode {} has a corrupt log ({:?}); refusing to mount\n",
+                sbi.name(),
+                li.ino,
+                e
+            )
+        })?;
+        if live {
+            files += 1;
+        }
+    }
+    for &p in sbi.itable.lock().pages() {
+        if p >= FIRST_DATA_BLOCK {
+            used.set(p).inspect_err(|_| {
+                pr_err!(
+                    "{}: inode table page {} is also used elsewhere\n",
+                    sbi.name(),
+                    p
+                )
+            })?;
+        }
+    }
+    // Every unused block goes to the allocator, in runs.
+    let mut b = FIRST_DATA_BLOCK;
+    while b < sbi.blocks {
+        if used.get(b) {
+            b += 1;
+            continue;
+        }
+        let start = b;
+        while b < sbi.blocks && !used.get(b) {
+            b += 1;
+        }
+        sbi.alloc.free(start, b - start)?;
+    }
+    pr_info!(
+        "{}: recovered after unclean shutdown: {} inodes, {} free blocks\n",
+        sbi.name(),
+        files,
+        sbi.alloc.free_blocks()
+    );
+    Ok(())
+}
+
+/// Recovery of an inode the live file system deleted: if a snapshot still
+/// needs it, marks all its blocks used and lists it with that snapshot;
+/// otherwise frees it (its blocks stay unmarked, hence free).
+fn mark_kept_inode(sbi: &Sbi, snaps: &mut Snapshots, li: &LiveInode, used: &mut Bitmap) -> Result {
+    let (born, died) = (li.create_epoch, li.delete_epoch);
+    if snaps.holder(born, died).is_none() {
+        if sbi.read_only() {
+            // Freed by the next writable mount; until then its blocks stay.
+            sbi.defer_to_recovery();
+            return mark_all_used(sbi, li, used);
+        }
+        sbi.pm().store_u64(li.slot, 0)?;
+        sbi.itable.lock().release(li.ino)?;
+        return Ok(());
+    }
+    let s = scan(sbi, li.ino, snaps, li.nlink, li.head, li.tail, |_| Ok(()))?;
+    let mut blocks = 0u64;
+    walk_pages(sbi.pm(), li.head, li.tail, |b| {
+        blocks += 1;
+        used.set(b)
+    })?;
+    s.data.for_each(|b, l, _| {
+        blocks += l;
+        (b..b + l).try_for_each(|x| used.set(x))
+    })?;
+    for k in s.kept.iter() {
+        (k.b..k.b + k.len).try_for_each(|x| used.set(x))?;
+        snaps.keep_recovered(*k)?;
+    }
+    let k = Kept {
+        ino: li.ino,
+        b: 0,
+        len: blocks,
+        born,
+        died,
+    };
+    snaps.keep_recovered(k)
+}
+
+/// Marks every log page and data block of `li` used.
+fn mark_all_used(sbi: &Sbi, li: &LiveInode, used: &mut Bitmap) -> Result {
+    let s = scan(
+        sbi,
+        li.ino,
+        &Snapshots::new(),
+        li.nlink,
+        li.head,
+        li.tail,
+        |_| Ok(()),
+    )?;
+    walk_pages(sbi.pm(), li.head, li.tail, |b| used.set(b))?;
+    s.data
+        .for_each(|b, l, _| (b..b + l).try_for_each(|x| used.set(x)))
+}
+
+/// Whether `li` is a directory whose log still names entries (replayed as
+/// `iget` would; a replay failure counts as entries, to stay on the safe
+/// side).
+fn still_names(sbi: &Sbi, li: &LiveInode) -> Result<bool> {
+    let (_, pi) = crate::iget::read_slot(sbi, li.ino)?;
+    if pi.mode.get() & bindings::S_IFMT != bindings::S_IFDIR {
+        return Ok(false);
+    }
+    let mut dir = crate::dir::DirIndex::new();
+    let mut w = LogWalker::new(sbi.pm(), li.head, li.tail).owned_by(li.ino);
+    let mut buf = [0u8; MAX_ENTRY];
+    while let Some(f) = w.next_entry(&mut buf).map_err(|_| EINVAL)? {
+        if f.etype != EntryType::Dentry {
+            continue;
+        }
+        let ok = buf
+            .get(..f.len)
+            .and_then(crate::dir::decode_dentry)
+            .is_some_and(|d| dir.apply(&d).is_ok());
+        if !ok {
+            return Ok(true);
+        }
+    }
+    Ok(!dir.is_empty())
+}
+
+/// Recovery: marks the log pages and data block of one inode used, or,
+/// for an inode left with no links (unlinked while open when the system
+/// went down), deletes it. Returns whether the inode is still live.
+pub(crate) fn mark_used(
+    sbi: &Sbi,
+    snaps: &mut Snapshots,
+    li: &LiveInode,
+    used: &mut Bitmap,
+) -> Result<bool> {
+    let ino = li.ino;
+    if li.delete_epoch != 0 {
+        return mark_kept_inode(sbi, snaps, li, used).map(|()| false);
+    }
+    // First pass without marking: an orphan's blocks stay free.
+    let mut s = scan(sbi, li.ino, snaps, li.nlink, li.head, li.tail, |_| Ok(()))?;
+    let mut orphan = s.nlink == 0 && ino >= FIRST_FREE_INO;
+    if orphan && still_names(sbi, li)? {
+        // Only an empty directory can lose its last link (rmdir): this
+        // link count is wrong, and deleting the directory would lose its
+        // entries. It is kept; `iget` refuses it.
+        pr_err!(
+            "{}: directory {} has no links but still has entries; kept, not deleted\n",
+            sbi.name(),
+            ino
+        );
+        orphan = false;
+    }
+    if orphan && sbi.read_only() {
+        // A read-only mount deletes nothing: the next writable mount does.
+        sbi.defer_to_recovery();
+        orphan = false;
+    }
+    if orphan {
+        // Deleted now; if a snapshot still needs it, it is kept whole as
+        // eviction would have.
+        let died = sbi.epoch();
+        if snaps.holder(li.create_epoch, died).is_some() {
+            sbi.pm().store_u64(li.slot + SLOT_DELETE_EPOCH, died)?;
+            let kept = LiveInode {
+                delete_epoch: died,
+                ..*li
+            };
+            return mark_kept_inode(sbi, snaps, &kept, used).map(|()| false);
+        }
+        // Otherwise no snapshot needs its data either.
+        s.kept.clear();
+    } else {
+        walk_pages(sbi.pm(), li.head, li.tail, |b| used.set(b))?;
+        s.data.for_each(|b, l, _| {
+            for x in b..b + l {
+                used.set(x)
+                    .inspect_err(|_| pr_err!("inode {}: data block {} used twice\n", ino, x))?;
+            }
+            Ok(())
+        })?;
+    }
+    for k in s.kept.iter() {
+        for x in k.b..k.b + k.len {
+            used.set(x)
+                .inspect_err(|_| pr_err!("inode {}: snapshot block {} used twice\n", ino, x))?;
+        }
+        snaps.keep_recovered(*k)?;
+    }
+    if orphan {
+        sbi.pm().store_u64(li.slot, 0)?;
+        sbi.itable.lock().release(ino)?;
+        pr_info!("{}: removed orphan inode {}\n", sbi.name(), ino);
+        return Ok(false);
+    }
+    Ok(true)
+}

@@ -1,0 +1,397 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The state of one mounted nova file system (`sb->s_fs_info`): the
+//! device, the allocator, the inode table, the locks and counters, the
+//! mount options, and the superblock copies. Passive state with plain
+//! accessors; mounting and unmounting are in `mount.rs`.
+
+use crate::balloc::Allocator;
+use crate::format::layout::*;
+use crate::format::le::Pod;
+use crate::gate::FaultGate;
+use crate::itable::ITable;
+use crate::kthread::Cleaner;
+use crate::pm::Pm;
+use crate::shim;
+use crate::snaplist::Snapshots;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use kernel::bindings;
+use kernel::new_mutex;
+use kernel::prelude::*;
+use kernel::str::CString;
+use kernel::sync::Mutex;
+
+/// The file system's magic number in statfs and `s_magic` ("NOVA").
+pub(crate) const NOVA_MAGIC: u64 = 0x4e4f_5641;
+
+/// Options of one mount.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct MountOpts {
+    /// `init`: format the device.
+    pub(crate) init: bool,
+    /// `snapshot=<epoch>`: mount that snapshot read-only.
+    pub(crate) snapshot: Option<u64>,
+}
+
+fn parse_u64(v: &[u8]) -> Option<u64> {
+    if v.is_empty() || v.len() > 20 {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &c in v {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+    }
+    Some(n)
+}
+
+impl MountOpts {
+    pub(crate) fn parse(&mut self, key: &[u8], val: Option<&[u8]>) -> Result {
+        match (key, val) {
+            (b"init", None) => self.init = true,
+            (b"snapshot", Some(v)) => match parse_u64(v) {
+                Some(e) => self.snapshot = Some(e),
+                None => {
+                    pr_err!("snapshot= needs an epoch number\n");
+                    return Err(EINVAL);
+                }
+            },
+            // Let the VFS handle `source` and report unknown options.
+            _ => return Err(Error::from_errno(-(bindings::ENOPARAM as i32))),
+        }
+        Ok(())
+    }
+}
+
+/// Counters shown in /proc/fs/nova/<dev>/stats.
+#[derive(Default)]
+pub(crate) struct Stats {
+    pub(crate) log_pages: AtomicU64,
+    pub(crate) journal_commits: AtomicU64,
+    pub(crate) snapshots_taken: AtomicU64,
+    pub(crate) cleaner_runs: AtomicU64,
+    pub(crate) cleaner_freed: AtomicU64,
+    pub(crate) log_pages_freed: AtomicU64,
+    pub(crate) log_gc_runs: AtomicU64,
+    pub(crate) log_gc_fast_pages: AtomicU64,
+    pub(crate) log_gc_copies: AtomicU64,
+    /// Blocks left allocated because releasing them after a commit ran
+    /// out of memory; the next mount rebuilds the allocator from the logs.
+    pub(crate) lost_blocks: AtomicU64,
+    /// Set when some work is left to the next mount's recovery (lost
+    /// blocks, an inode whose deletion could not finish): the free list
+    /// is then not saved at unmount, so that mount does the full scan.
+    pub(crate) recover_next: AtomicBool,
+}
+
+/// One mounted nova file system (`sb->s_fs_info`).
+#[pin_data]
+pub(crate) struct Sbi {
+    /// The snapshot cleaner thread; first, so it is stopped before any
+    /// other field goes.
+    #[pin]
+    cleaner: Mutex<Option<Cleaner>>,
+    pm: Pm,
+    dax: *mut kernel::ffi::c_void,
+    sb: *mut bindings::super_block,
+    pub(crate) devname: CString,
+    pub(crate) blocks: u64,
+    pub(crate) epoch: AtomicU64,
+    pub(crate) alloc: Allocator,
+    #[pin]
+    pub(crate) itable: Mutex<ITable>,
+    /// Serialises log appends and commits (and the lite journal).
+    #[pin]
+    pub(crate) log_lock: Mutex<()>,
+    /// Write faults pass it; taking a snapshot closes it.
+    pub(crate) gate: FaultGate,
+    /// Serialises `snapshot::clean` (the thread, unmount, `check`).
+    #[pin]
+    pub(crate) clean_lock: Mutex<()>,
+    /// The live snapshots (`snapshot.rs`); taken before `log_lock`.
+    #[pin]
+    pub(crate) snaps: Mutex<Snapshots>,
+    /// Set while snapshot commands are refused (`remount,ro` in progress
+    /// or done); held by a command while it runs. Taken before anything
+    /// else a command takes.
+    #[pin]
+    pub(crate) commands: Mutex<bool>,
+    /// Inodes whose logs are due for GC, for the cleaner thread (a leaf
+    /// lock: taken under the log lock).
+    #[pin]
+    gc_queue: Mutex<KVec<u64>>,
+    pub(crate) stats: Stats,
+    pub(crate) opts: MountOpts,
+    /// `/proc/fs/nova/<dev>/` exists (removed first at unmount).
+    proc_added: AtomicBool,
+}
+
+// SAFETY: the raw pointers (super block, DAX device) are stable for the
+// life of the mount and only used under the VFS's or nova's locks.
+unsafe impl Send for Sbi {}
+// SAFETY: as above; shared state is atomics or behind mutexes.
+unsafe impl Sync for Sbi {}
+
+impl Sbi {
+    /// The state of a mount being set up, with an empty allocator, inode
+    /// table and snapshot table (filled by `mount::format` or
+    /// `mount::mount`).
+    pub(crate) fn new(
+        pm: Pm,
+        dax: *mut kernel::ffi::c_void,
+        sb: *mut bindings::super_block,
+        devname: CString,
+        alloc: Allocator,
+        gate: FaultGate,
+        opts: MountOpts,
+    ) -> impl PinInit<Self, Error> {
+        let blocks = pm.blocks();
+        try_pin_init!(Sbi {
+            cleaner <- new_mutex!(None),
+            pm,
+            dax,
+            sb,
+            devname,
+            blocks,
+            epoch: AtomicU64::new(1),
+            alloc,
+            itable <- new_mutex!(ITable::new()),
+            log_lock <- new_mutex!(()),
+            gate,
+            clean_lock <- new_mutex!(()),
+            snaps <- new_mutex!(Snapshots::new()),
+            commands <- new_mutex!(false),
+            gc_queue <- new_mutex!(KVec::new()),
+            stats: Stats::default(),
+            opts,
+            proc_added: AtomicBool::new(false),
+        }? Error)
+    }
+
+    /// # Safety
+    ///
+    /// `sb` must be a live nova super block whose `s_fs_info` is set.
+    pub(crate) unsafe fn from_sb<'a>(sb: *mut bindings::super_block) -> &'a Sbi {
+        // SAFETY: per the contract `s_fs_info` is our pinned `Sbi`, which
+        // outlives every callback on this super block.
+        unsafe { &*(*sb).s_fs_info.cast::<Sbi>() }
+    }
+
+    /// The device name, for messages.
+    pub(crate) fn name(&self) -> &kernel::str::CStr {
+        &self.devname
+    }
+
+    /// The device, mutable while the mount is being set up.
+    pub(crate) fn pm_mut(&mut self) -> &mut Pm {
+        &mut self.pm
+    }
+
+    pub(crate) fn pm(&self) -> &Pm {
+        &self.pm
+    }
+
+    /// Queues `ino` for log GC by the cleaner thread (nothing without
+    /// one: the write path collects when the log has doubled).
+    pub(crate) fn queue_gc(&self, ino: u64) {
+        if let Some(c) = self.cleaner.lock().as_ref() {
+            if self.gc_queue.lock().push(ino, GFP_KERNEL).is_ok() {
+                c.wake();
+            }
+        }
+    }
+
+    /// Takes the inodes queued for log GC.
+    pub(crate) fn take_gc_queue(&self) -> KVec<u64> {
+        core::mem::take(&mut *self.gc_queue.lock())
+    }
+
+    /// Stops the cleaner thread (before the VFS evicts the inodes: the
+    /// thread may hold one).
+    pub(crate) fn stop_cleaner(&self) {
+        // Stopped outside the lock: the thread may be queueing work.
+        let c = self.cleaner.lock().take();
+        drop(c);
+        self.gc_queue.lock().clear();
+    }
+
+    /// Wakes the snapshot cleaner thread, if there is one (for callers
+    /// that hold the fault gate, which a synchronous clean would wait for).
+    /// Returns whether there is a thread.
+    pub(crate) fn wake_cleaner_thread(&self) -> bool {
+        match self.cleaner.lock().as_ref() {
+            Some(c) => {
+                c.wake();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether the mount is read-only now (`-o ro`, or a snapshot).
+    pub(crate) fn read_only(&self) -> bool {
+        // SAFETY: `sb` is live for the life of the `Sbi`; `s_flags` is a
+        // plain word the VFS updates under its own locks.
+        let f = unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*self.sb).s_flags)) };
+        f & crate::glue::SB_RDONLY as usize != 0 || self.read_only_forever()
+    }
+
+    /// Drops the page tables of every writable shared mapping of a file
+    /// on this mount (the next store through one faults).
+    pub(crate) fn unmap_all(&self) {
+        // SAFETY: `sb` is live for the life of the `Sbi`.
+        unsafe { shim::nova_shim_unmap_all(self.sb) };
+    }
+
+    /// The DAX device (for the DAX fault and writeback paths).
+    pub(crate) fn dax(&self) -> *mut kernel::ffi::c_void {
+        self.dax
+    }
+
+    pub(crate) fn sb(&self) -> *mut bindings::super_block {
+        self.sb
+    }
+
+    pub(crate) fn read_only_forever(&self) -> bool {
+        self.opts.snapshot.is_some()
+    }
+
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn cpu(&self) -> usize {
+        // SAFETY: reading the current CPU number has no preconditions; it
+        // is only a placement hint.
+        (unsafe { bindings::raw_smp_processor_id() }) as usize
+    }
+
+    /// Reads a superblock copy.
+    pub(crate) fn read_sb(&self, block: u64) -> Result<SuperBlock> {
+        let mut b = [0u8; 256];
+        self.pm.read(block * BLOCK_SIZE, &mut b)?;
+        SuperBlock::from_bytes(&b).ok_or(EIO)
+    }
+
+    /// Writes both superblock copies, primary first, each persisted.
+    pub(crate) fn write_sb(&self, sb: &mut SuperBlock) -> Result {
+        sb.seal();
+        self.pm.write(SB_BLOCK * BLOCK_SIZE, sb.as_bytes())?;
+        self.pm.fence();
+        self.pm
+            .write(SB_REPLICA_BLOCK * BLOCK_SIZE, sb.as_bytes())?;
+        self.pm.fence();
+        Ok(())
+    }
+
+    /// The current superblock (primary, or the replica if the primary is bad).
+    pub(crate) fn current_sb(&self) -> Result<SuperBlock> {
+        let dev = self.pm.blocks();
+        let p = self.read_sb(SB_BLOCK)?;
+        if p.validate(dev).is_ok() {
+            return Ok(p);
+        }
+        let r = self.read_sb(SB_REPLICA_BLOCK)?;
+        r.validate(dev).map_err(|_| EINVAL)?;
+        Ok(r)
+    }
+
+    pub(crate) fn statfs(&self, buf: *mut bindings::kstatfs) {
+        let free = self.alloc.free_blocks();
+        let it = self.itable.lock();
+        let ffree = it
+            .free_count()
+            .saturating_add(free.saturating_mul(INODES_PER_PAGE));
+        // SAFETY: `buf` is the VFS's kstatfs for this call.
+        unsafe {
+            shim::nova_shim_statfs_fill(
+                buf,
+                NOVA_MAGIC,
+                BLOCK_SIZE,
+                self.blocks,
+                free,
+                // Blocks held back for log appends are free, not available.
+                self.alloc.available(),
+                it.used().saturating_add(ffree),
+                ffree,
+                NAME_MAX as u32,
+            )
+        };
+    }
+
+    /// Blocks that could not be released for lack of memory.
+    pub(crate) fn lost_blocks(&self) -> u64 {
+        self.stats
+            .lost_blocks
+            .load(Ordering::Relaxed)
+            .saturating_add(self.alloc.lost())
+    }
+
+    /// Whether the next mount must do the full recovery scan.
+    pub(crate) fn must_recover(&self) -> bool {
+        self.lost_blocks() != 0 || self.stats.recover_next.load(Ordering::Relaxed)
+    }
+
+    /// Leaves work to the next mount's recovery (see `Stats::recover_next`).
+    pub(crate) fn defer_to_recovery(&self) {
+        self.stats.recover_next.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether snapshot commands may run now: the guard keeps
+    /// `make_read_only` out while one does. `None` on a read-only mount.
+    pub(crate) fn command_guard(&self) -> Option<kernel::sync::MutexGuard<'_, bool>> {
+        let g = self.commands.lock();
+        (!*g && !self.read_only()).then_some(g)
+    }
+
+    /// Creates `/proc/fs/nova/<dev>/` (a warning if that fails: the mount
+    /// works without it).
+    pub(crate) fn add_proc(&self) {
+        let p = core::ptr::from_ref(self).cast_mut().cast();
+        // SAFETY: the name is NUL-terminated; the `Sbi` outlives the proc
+        // entries (`remove_proc` runs before it is freed).
+        let r = unsafe { shim::nova_shim_proc_add(self.devname.as_char_ptr(), p) };
+        if r == 0 {
+            self.proc_added.store(true, Ordering::Release);
+        } else {
+            pr_warn!("{}: /proc/fs/nova entry not created ({})\n", self.name(), r);
+        }
+    }
+
+    /// Removes `/proc/fs/nova/<dev>/`; returns once no handler of it runs
+    /// any more (`remove_proc_subtree` waits for them). Unmount does this
+    /// first, so no snapshot command allocates after the free list is
+    /// saved.
+    pub(crate) fn remove_proc(&self) {
+        if self.proc_added.swap(false, Ordering::AcqRel) {
+            // SAFETY: the name is a NUL-terminated string we own.
+            unsafe { shim::nova_shim_proc_remove(self.devname.as_char_ptr()) };
+        }
+    }
+
+    /// Starts the snapshot cleaner thread of a writable mount.
+    pub(crate) fn start_cleaner(&self) {
+        let data = core::ptr::from_ref(self).cast();
+        // SAFETY: the `Cleaner` is a field of `self`, stopped (dropped)
+        // before the rest of the `Sbi` goes (it is the first field).
+        match unsafe { Cleaner::start(data, &self.devname) } {
+            Ok(c) => *self.cleaner.lock() = Some(c),
+            // Deleting snapshots then cleans synchronously.
+            Err(_) => pr_warn!("{}: no snapshot cleaner thread\n", self.name()),
+        }
+    }
+}
+
+impl Sbi {
+    pub(crate) fn alloc_regions(&self) -> u32 {
+        // SAFETY: a plain read of the CPU count.
+        (unsafe { bindings::nr_cpu_ids }).clamp(1, 64)
+    }
+}
+
+/// Seconds and nanoseconds of the wall clock.
+pub(crate) fn now_secs() -> (u64, u32) {
+    // SAFETY: reading the clock has no preconditions.
+    (unsafe { shim::nova_shim_ktime_real_seconds() }, 0)
+}
