@@ -28,14 +28,7 @@ pub(crate) fn evict(ni: &NovaInode) {
         bindings::clear_inode(i);
     }
     if ni.mode() & bindings::S_IFMT == bindings::S_IFLNK {
-        // SAFETY: `i_link` is null or the buffer `cache_link` allocated.
-        unsafe {
-            let p = (*i).__bindgen_anon_5.i_link;
-            if !p.is_null() {
-                bindings::kfree(p.cast());
-                (*i).__bindgen_anon_5.i_link = ptr::null_mut();
-            }
-        }
+        ni.drop_link();
     }
     let sbi = ni.sbi();
     // SAFETY: reading the bad-inode state of an inode being evicted.

@@ -273,14 +273,10 @@ fn cache_link(sbi: &Sbi, ni: &NovaInode) -> Result {
     if b == 0 || len == 0 || len >= BLOCK_SIZE {
         return Err(EIO);
     }
-    let mut v = KVec::with_capacity(len as usize + 1, GFP_KERNEL)?;
-    v.resize(len as usize + 1, 0u8, GFP_KERNEL)?;
+    let mut v = NovaInode::link_buffer(len as usize)?;
     sbi.pm()
         .read(b * BLOCK_SIZE, v.get_mut(..len as usize).ok_or(EIO)?)?;
-    let (p, _, _) = v.into_raw_parts();
-    // SAFETY: `p` is a NUL-terminated kmalloc buffer; the inode owns it and
-    // `evict` frees it.
-    unsafe { (*ni.raw()).__bindgen_anon_5.i_link = p.cast() };
+    ni.set_link(v);
     Ok(())
 }
 

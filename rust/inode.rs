@@ -122,6 +122,39 @@ impl NovaInode {
         unsafe { (*self.raw()).i_size as u64 }
     }
 
+    /// A buffer for a symlink's target of `len` bytes (zeroed, with the
+    /// terminating NUL), to be filled and given to `set_link`.
+    pub(crate) fn link_buffer(len: usize) -> Result<KVec<u8>> {
+        let n = len.checked_add(1).ok_or(ENAMETOOLONG)?;
+        let mut v = KVec::with_capacity(n, GFP_KERNEL)?;
+        v.resize(n, 0u8, GFP_KERNEL)?;
+        Ok(v)
+    }
+
+    /// Gives a symlink its cached target (`i_link`, so `get_link` never
+    /// touches pmem); `v` is a buffer from `link_buffer`, NUL-terminated.
+    /// The inode owns it from now on; `drop_link` frees it.
+    pub(crate) fn set_link(&self, v: KVec<u8>) {
+        let (p, _, _) = v.into_raw_parts();
+        // SAFETY: the inode is new (not yet visible) or being filled
+        // (I_NEW); `p` is a kmalloc buffer nothing else owns.
+        unsafe { (*self.raw()).__bindgen_anon_5.i_link = p.cast() };
+    }
+
+    /// Frees the cached symlink target (eviction).
+    pub(crate) fn drop_link(&self) {
+        let i = self.raw();
+        // SAFETY: eviction owns the inode; `i_link` is null or the buffer
+        // `set_link` gave it.
+        unsafe {
+            let p = (*i).__bindgen_anon_5.i_link;
+            if !p.is_null() {
+                bindings::kfree(p.cast());
+                (*i).__bindgen_anon_5.i_link = ptr::null_mut();
+            }
+        }
+    }
+
     pub(crate) fn set_size(&self, s: u64) {
         // SAFETY: the caller holds the inode's lock.
         unsafe { shim::nova_shim_i_size_write(self.raw(), s as i64) };

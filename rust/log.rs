@@ -81,6 +81,41 @@ fn check_own_page(sbi: &Sbi, page: u64, ino: u64) -> Result {
     Ok(())
 }
 
+/// Writes `entry` after `tail` in a log (past its committed tail, so not
+/// yet part of the file system), on a new page from `new_page` when it
+/// does not fit in the tail's page: the rest of that page is padded and
+/// linked to the new one. Returns the tail after the entry. `new_page`
+/// must keep track of the pages it hands out, for freeing on an abort.
+pub(crate) fn put_entry(
+    pm: &Pm,
+    tail: u64,
+    entry: &[u8],
+    new_page: impl FnOnce() -> Result<u64>,
+) -> Result<u64> {
+    let len = entry.len() as u64;
+    let at = match fits_at(tail, len) {
+        Some(at) => at,
+        None => {
+            let page = new_page()?;
+            if tail % BLOCK_SIZE < LOG_TAIL_OFFSET {
+                // Pad the rest of the old page (ordered before the link:
+                // `store_u64` fences first).
+                pm.zero(tail, 16)?;
+            }
+            pm.store_u64(page_of(tail) + PAGE_NEXT, page)?;
+            page
+        }
+    };
+    pm.write(at, entry)?;
+    // The slot after the entry reads as padding if it is the last one
+    // written to this page.
+    let after = at + len;
+    if after % BLOCK_SIZE < LOG_TAIL_OFFSET {
+        pm.zero(after, 16)?;
+    }
+    Ok(after)
+}
+
 /// One inode's part in a transaction.
 struct Part {
     /// Byte address of the inode's slot.
@@ -159,36 +194,19 @@ impl<'a> Tx<'a> {
         let pm = self.sbi.pm();
         // Never write outside this inode's log, whatever the tail says.
         check_own_page(self.sbi, page_of(part.new_tail), inode.ino())?;
-        let at = match fits_at(part.new_tail, len) {
-            Some(at) => at,
-            None => {
-                // Room to record the page first: a page allocated but not
-                // recorded would never be freed if the append aborts.
-                self.new_pages.reserve(1, GFP_KERNEL)?;
-                let page = new_log_page(self.sbi, inode.ino())?;
-                if self.new_pages.push_within_capacity(page).is_err() {
-                    let _ = free_log_page(self.sbi, page);
-                    return Err(ENOMEM);
-                }
-                part.added += 1;
-                let cur = part.new_tail;
-                if cur % BLOCK_SIZE < LOG_TAIL_OFFSET {
-                    // Pad the rest of the old page.
-                    pm.zero(cur, 16)?;
-                    pm.fence();
-                }
-                pm.store_u64(page_of(cur) + LOG_TAIL_OFFSET, page)?;
-                page
+        let (sbi, new_pages, added) = (self.sbi, &mut self.new_pages, &mut part.added);
+        part.new_tail = put_entry(pm, part.new_tail, entry, || {
+            // Room to record the page first: a page allocated but not
+            // recorded would never be freed if the append aborts.
+            new_pages.reserve(1, GFP_KERNEL)?;
+            let page = new_log_page(sbi, inode.ino())?;
+            if new_pages.push_within_capacity(page).is_err() {
+                let _ = free_log_page(sbi, page);
+                return Err(ENOMEM);
             }
-        };
-        pm.write(at, entry)?;
-        // Make sure the slot after the entry reads as padding if it is
-        // the last one written to this page.
-        let after = at + len;
-        if after % BLOCK_SIZE < LOG_TAIL_OFFSET {
-            pm.zero(after, 16)?;
-        }
-        part.new_tail = after;
+            *added += 1;
+            Ok(page)
+        })?;
         Ok(())
     }
 

@@ -5,14 +5,15 @@
 //! clean unmount, and the read-only/read-write switches of remount.
 
 use crate::balloc::Allocator;
+use crate::dax::DaxDev;
 use crate::format::layout::*;
 use crate::format::le::Pod;
 use crate::format::snapshot::SnapSet;
 use crate::gate::FaultGate;
-use crate::glue::{holder, sb_id, tables, SB_RDONLY};
+use crate::glue::{sb_id, tables, SB_RDONLY};
 use crate::pm::Pm;
-use crate::sbi::{now_secs, MountOpts, Sbi, NOVA_MAGIC};
-use crate::{cleaner, freelist, iget, journal, recovery, shim};
+use crate::sbi::{now_secs, MountOpts, SbChoice, Sbi, NOVA_MAGIC};
+use crate::{cleaner, freelist, iget, journal, recovery};
 use core::sync::atomic::Ordering;
 use kernel::bindings;
 use kernel::prelude::*;
@@ -97,10 +98,7 @@ pub(crate) unsafe fn release_sbi(info: *mut core::ffi::c_void) {
     // pinned `Sbi` in `fill_super`.
     let sbi = unsafe { Pin::new_unchecked(KBox::from_raw(info.cast::<Sbi>())) };
     sbi.remove_proc();
-    if !sbi.dax().is_null() {
-        // SAFETY: we hold the DAX reference taken at mount.
-        unsafe { shim::nova_shim_dax_put(sbi.dax(), holder(sbi.sb())) };
-    }
+    // The DAX reference goes with it (`DaxDev`).
     drop(sbi);
 }
 
@@ -113,21 +111,18 @@ pub(crate) unsafe fn fill_super(sb: *mut bindings::super_block, opts: MountOpts)
     // SAFETY: `sb` is live (contract).
     let id = unsafe { sb_id(sb) };
     let devname = CString::try_from_fmt(fmt!("{}", id))?;
-    let mut kaddr: *mut core::ffi::c_void = core::ptr::null_mut();
-    let mut dax: *mut kernel::ffi::c_void = core::ptr::null_mut();
-    // SAFETY: `sb` has its block device opened by get_tree_bdev.
-    let len = unsafe { shim::nova_shim_dax_map(sb, holder(sb), &mut kaddr, &mut dax) };
-    if len < 0 {
+    // SAFETY: `sb` has its block device opened by get_tree_bdev; the
+    // `DaxDev` goes into the `Sbi`, freed before the super block.
+    let (dax, kaddr, len) = unsafe { DaxDev::map(sb) }.inspect_err(|e| {
         pr_err!(
             "{}: device does not support DAX (error {}); nova needs a pmem device\n",
             &*devname,
-            len
-        );
-        return Err(Error::from_errno(len as i32));
-    }
-    // SAFETY: the DAX mapping covers `len` bytes and stays valid until
-    // `release_sbi` drops the DAX reference after the `Pm` is gone.
-    let pm = unsafe { Pm::new(kaddr.cast(), len as u64) };
+            e.to_errno()
+        )
+    })?;
+    // SAFETY: the DAX mapping covers `len` bytes and stays valid while the
+    // `Sbi` holds `dax` (its last field, dropped after the `Pm`).
+    let pm = unsafe { Pm::new(kaddr, len) };
     let blocks = pm.blocks();
     if blocks < MIN_BLOCKS {
         pr_err!(
@@ -136,37 +131,16 @@ pub(crate) unsafe fn fill_super(sb: *mut bindings::super_block, opts: MountOpts)
             blocks,
             MIN_BLOCKS
         );
-        // SAFETY: drop the reference we just took.
-        unsafe { shim::nova_shim_dax_put(dax, holder(sb)) };
         return Err(EINVAL);
     }
     // SAFETY: the CPU count is a plain read.
     let cpus = unsafe { bindings::nr_cpu_ids }.clamp(1, 64);
-    let alloc = match Allocator::new(FIRST_DATA_BLOCK, blocks, cpus) {
-        Ok(a) => a,
-        Err(e) => {
-            // SAFETY: as above.
-            unsafe { shim::nova_shim_dax_put(dax, holder(sb)) };
-            return Err(e);
-        }
-    };
-    let gate = match FaultGate::new() {
-        Ok(g) => g,
-        Err(e) => {
-            // SAFETY: as above.
-            unsafe { shim::nova_shim_dax_put(dax, holder(sb)) };
-            return Err(e);
-        }
-    };
-    let init = Sbi::new(pm, dax, sb, devname, alloc, gate, opts);
-    let sbi = match KBox::pin_init(init, GFP_KERNEL) {
-        Ok(s) => s,
-        Err(e) => {
-            // SAFETY: as above.
-            unsafe { shim::nova_shim_dax_put(dax, holder(sb)) };
-            return Err(e);
-        }
-    };
+    let alloc = Allocator::new(FIRST_DATA_BLOCK, blocks, cpus)?;
+    let gate = FaultGate::new()?;
+    let sbi = KBox::pin_init(
+        Sbi::new(pm, dax, sb, devname, alloc, gate, opts),
+        GFP_KERNEL,
+    )?;
     // SAFETY: ownership moves to the super block; `kill_sb` releases it.
     let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(sbi) });
     // SAFETY: `sb` is exclusively ours during fill_super.
@@ -267,12 +241,9 @@ fn format(sbi: &mut Sbi) -> Result {
 /// Mounts an image: superblock, journal replay, inode table, allocator
 /// (saved state or full recovery).
 fn mount(sbi: &mut Sbi) -> Result {
-    let dev = sbi.pm().blocks();
-    let p = sbi.read_sb(SB_BLOCK)?;
-    let r = sbi.read_sb(SB_REPLICA_BLOCK)?;
-    let sb = match (p.validate(dev), r.validate(dev)) {
-        (Ok(()), _) => p,
-        (Err(pe), Ok(())) => {
+    let sb = match sbi.pick_sb()? {
+        SbChoice::Primary(p) => p,
+        SbChoice::Replica(r, pe) => {
             pr_warn!(
                 "{}: primary superblock bad ({:?}); using the replica\n",
                 sbi.name(),
@@ -286,7 +257,7 @@ fn mount(sbi: &mut Sbi) -> Result {
             }
             r
         }
-        (Err(pe), Err(re)) => {
+        SbChoice::Neither(pe, re) => {
             match pe {
                 SbError::Magic => pr_err!(
                     "{}: not a nova file system (bad magic); mount with -o init to format\n",

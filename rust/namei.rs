@@ -4,9 +4,8 @@
 //! its forms. Each operation is one transaction over the logs it touches.
 
 use crate::dir::{encode_dentry, PreparedInsert};
-use crate::entry::link_entry;
+use crate::entry::{link_entry, write_entry};
 use crate::format::layout::*;
-use crate::format::le::Pod;
 use crate::inode::{dtype, NovaInode};
 use crate::log::Tx;
 use crate::shim;
@@ -123,10 +122,9 @@ pub(crate) unsafe fn create(
             .prepare_insert(name, child.ino(), dtype(cmode))?;
         let link = match target {
             Some(t) => {
-                // The target cached like a read inode does, NUL-terminated.
-                let mut v = KVec::with_capacity(t.len() + 1, GFP_KERNEL)?;
-                v.extend_from_slice(t, GFP_KERNEL)?;
-                v.push(0, GFP_KERNEL)?;
+                // The target cached as `iget` does.
+                let mut v = NovaInode::link_buffer(t.len())?;
+                v.get_mut(..t.len()).ok_or(EINVAL)?.copy_from_slice(t);
                 Some(v)
             }
             None => None,
@@ -137,16 +135,7 @@ pub(crate) unsafe fn create(
             let b = sbi.alloc.alloc_one(sbi.cpu())?;
             data_block = b;
             sbi.pm().write(b * BLOCK_SIZE, target)?;
-            let mut e = FileWriteEntry::from_bytes(&[0u8; 64]).ok_or(EINVAL)?;
-            e.hdr.etype = EntryType::FileWrite as u8;
-            e.hdr.slots = 1;
-            e.num_pages.set(1);
-            e.block.set(b);
-            e.size.set(target.len() as u64);
-            e.mtime_sec.set(t.0 as u64);
-            e.mtime_nsec.set(t.1);
-            let mut buf = [0u8; 64];
-            buf.copy_from_slice(e.as_bytes());
+            let mut buf = write_entry(0, b, 1, target.len() as u64, t)?;
             // The new inode is not visible yet, so its data index can
             // take the block before the commit.
             tx.append(child, &mut buf)?;
@@ -195,10 +184,7 @@ pub(crate) unsafe fn create(
         unsafe { bindings::inc_nlink(dir.raw()) };
     }
     if let Some(v) = link {
-        let (p, _, _) = v.into_raw_parts();
-        // SAFETY: a NUL-terminated kmalloc buffer owned by the inode from
-        // now on, freed at eviction.
-        unsafe { (*i).__bindgen_anon_5.i_link = p.cast() };
+        child.set_link(v);
     }
     // SAFETY: `i` is new and locked (I_NEW via insert_inode_locked is not
     // used; `new_inode` inodes are instantiated directly).

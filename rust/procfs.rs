@@ -178,20 +178,16 @@ extern "C" fn nova_rs_proc_write(
     }
 }
 
+/// Used by /proc.
+pub(crate) fn proc_sbi<'a>(p: *mut core::ffi::c_void) -> Option<&'a Sbi> {
+    // SAFETY: the proc entries' data is the `Sbi` of a live mount; the
+    // entries are removed before the `Sbi` is freed.
+    unsafe { p.cast::<Sbi>().as_ref() }
+}
+
 /// A decimal epoch with optional surrounding whitespace (`echo 5 >`).
 fn parse_epoch(text: &[u8]) -> Option<u64> {
-    let t = text.trim_ascii();
-    if t.is_empty() {
-        return None;
-    }
-    let mut v = 0u64;
-    for &c in t {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
-    }
-    Some(v)
+    crate::sbi::parse_u64(text.trim_ascii())
 }
 
 #[kernel::macros::kunit_tests(nova_procfs)]
@@ -209,11 +205,4 @@ mod tests {
         assert_eq!(parse_epoch(b"1x"), None);
         assert_eq!(parse_epoch(b"1 2"), None);
     }
-}
-
-/// Used by /proc.
-pub(crate) fn proc_sbi<'a>(p: *mut core::ffi::c_void) -> Option<&'a Sbi> {
-    // SAFETY: the proc entries' data is the `Sbi` of a live mount; the
-    // entries are removed before the `Sbi` is freed.
-    unsafe { p.cast::<Sbi>().as_ref() }
 }

@@ -5,6 +5,7 @@
 //! accessors; mounting and unmounting are in `mount.rs`.
 
 use crate::balloc::Allocator;
+use crate::dax::DaxDev;
 use crate::format::layout::*;
 use crate::format::le::Pod;
 use crate::gate::FaultGate;
@@ -32,8 +33,10 @@ pub(crate) struct MountOpts {
     pub(crate) snapshot: Option<u64>,
 }
 
-fn parse_u64(v: &[u8]) -> Option<u64> {
-    if v.is_empty() || v.len() > 20 {
+/// A decimal number (digits only; `None` if empty, not a number or past
+/// `u64::MAX`).
+pub(crate) fn parse_u64(v: &[u8]) -> Option<u64> {
+    if v.is_empty() {
         return None;
     }
     let mut n: u64 = 0;
@@ -62,6 +65,15 @@ impl MountOpts {
         }
         Ok(())
     }
+}
+
+/// The result of [`Sbi::pick_sb`].
+pub(crate) enum SbChoice {
+    Primary(SuperBlock),
+    /// The replica, and what is wrong with the primary.
+    Replica(SuperBlock, SbError),
+    /// What is wrong with the primary and with the replica.
+    Neither(SbError, SbError),
 }
 
 /// Counters shown in /proc/fs/nova/<dev>/stats.
@@ -93,7 +105,6 @@ pub(crate) struct Sbi {
     #[pin]
     cleaner: Mutex<Option<Cleaner>>,
     pm: Pm,
-    dax: *mut kernel::ffi::c_void,
     sb: *mut bindings::super_block,
     pub(crate) devname: CString,
     pub(crate) blocks: u64,
@@ -125,6 +136,9 @@ pub(crate) struct Sbi {
     pub(crate) opts: MountOpts,
     /// `/proc/fs/nova/<dev>/` exists (removed first at unmount).
     proc_added: AtomicBool,
+    /// The device reference; last, so it is put after everything else
+    /// that could use the mapping is gone.
+    dax: DaxDev,
 }
 
 // SAFETY: the raw pointers (super block, DAX device) are stable for the
@@ -139,7 +153,7 @@ impl Sbi {
     /// `mount::mount`).
     pub(crate) fn new(
         pm: Pm,
-        dax: *mut kernel::ffi::c_void,
+        dax: DaxDev,
         sb: *mut bindings::super_block,
         devname: CString,
         alloc: Allocator,
@@ -150,7 +164,6 @@ impl Sbi {
         try_pin_init!(Sbi {
             cleaner <- new_mutex!(None),
             pm,
-            dax,
             sb,
             devname,
             blocks,
@@ -166,6 +179,7 @@ impl Sbi {
             stats: Stats::default(),
             opts,
             proc_added: AtomicBool::new(false),
+            dax,
         }? Error)
     }
 
@@ -246,7 +260,7 @@ impl Sbi {
 
     /// The DAX device (for the DAX fault and writeback paths).
     pub(crate) fn dax(&self) -> *mut kernel::ffi::c_void {
-        self.dax
+        self.dax.as_ptr()
     }
 
     pub(crate) fn sb(&self) -> *mut bindings::super_block {
@@ -268,7 +282,7 @@ impl Sbi {
     }
 
     /// Reads a superblock copy.
-    pub(crate) fn read_sb(&self, block: u64) -> Result<SuperBlock> {
+    fn read_sb(&self, block: u64) -> Result<SuperBlock> {
         let mut b = [0u8; 256];
         self.pm.read(block * BLOCK_SIZE, &mut b)?;
         SuperBlock::from_bytes(&b).ok_or(EIO)
@@ -285,16 +299,27 @@ impl Sbi {
         Ok(())
     }
 
-    /// The current superblock (primary, or the replica if the primary is bad).
-    pub(crate) fn current_sb(&self) -> Result<SuperBlock> {
+    /// Which superblock copy is good: the primary, else the replica.
+    pub(crate) fn pick_sb(&self) -> Result<SbChoice> {
         let dev = self.pm.blocks();
         let p = self.read_sb(SB_BLOCK)?;
-        if p.validate(dev).is_ok() {
-            return Ok(p);
-        }
+        let pe = match p.validate(dev) {
+            Ok(()) => return Ok(SbChoice::Primary(p)),
+            Err(e) => e,
+        };
         let r = self.read_sb(SB_REPLICA_BLOCK)?;
-        r.validate(dev).map_err(|_| EINVAL)?;
-        Ok(r)
+        Ok(match r.validate(dev) {
+            Ok(()) => SbChoice::Replica(r, pe),
+            Err(re) => SbChoice::Neither(pe, re),
+        })
+    }
+
+    /// The current superblock (primary, or the replica if the primary is bad).
+    pub(crate) fn current_sb(&self) -> Result<SuperBlock> {
+        match self.pick_sb()? {
+            SbChoice::Primary(s) | SbChoice::Replica(s, _) => Ok(s),
+            SbChoice::Neither(..) => Err(EINVAL),
+        }
     }
 
     pub(crate) fn statfs(&self, buf: *mut bindings::kstatfs) {

@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The DAX device under a mount: the reference taken at mount and its
+//! kernel mapping of the whole device, put back when dropped.
+
+use crate::glue::holder;
+use crate::shim;
+use core::ptr::NonNull;
+use kernel::bindings;
+use kernel::ffi::c_void;
+use kernel::prelude::*;
+
+/// A held reference to a super block's DAX device.
+///
+/// # Invariants
+///
+/// `dax` was returned by `nova_shim_dax_map` for the holder `sb` and is
+/// put exactly once, when this is dropped.
+pub(crate) struct DaxDev {
+    dax: NonNull<c_void>,
+    sb: *mut bindings::super_block,
+}
+
+// SAFETY: a DAX device reference may be used and put from any thread.
+unsafe impl Send for DaxDev {}
+// SAFETY: shared use only reads the pointer.
+unsafe impl Sync for DaxDev {}
+
+impl DaxDev {
+    /// Takes a reference to `sb`'s DAX device and maps all of it:
+    /// returns the reference, the kernel address and the length in bytes.
+    ///
+    /// # Safety
+    ///
+    /// `sb` must be a super block being set up (`fill_super`), its block
+    /// device open, and outlive the returned `DaxDev`.
+    pub(crate) unsafe fn map(sb: *mut bindings::super_block) -> Result<(Self, *mut u8, u64)> {
+        let mut kaddr: *mut c_void = core::ptr::null_mut();
+        let mut dax: *mut c_void = core::ptr::null_mut();
+        // SAFETY: per the contract, `sb`'s block device is open.
+        let len = unsafe { shim::nova_shim_dax_map(sb, holder(sb), &mut kaddr, &mut dax) };
+        if len < 0 {
+            return Err(Error::from_errno(len as i32));
+        }
+        let dax = NonNull::new(dax).ok_or(EINVAL)?;
+        // INVARIANT: the reference just taken for holder `sb`.
+        Ok((Self { dax, sb }, kaddr.cast(), len as u64))
+    }
+
+    /// The device, for the DAX fault and writeback paths.
+    pub(crate) fn as_ptr(&self) -> *mut c_void {
+        self.dax.as_ptr()
+    }
+}
+
+impl Drop for DaxDev {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant, the reference is held and this is
+        // the one put.
+        unsafe { shim::nova_shim_dax_put(self.dax.as_ptr(), holder(self.sb)) };
+    }
+}
