@@ -5,7 +5,6 @@
 
 use crate::sbi::Sbi;
 use core::sync::atomic::Ordering;
-use kernel::ffi::{c_int, c_void};
 use kernel::prelude::*;
 
 /// The cleaner's work: frees what no snapshot needs any more (data
@@ -54,20 +53,5 @@ pub(crate) fn wake(sbi: &Sbi) {
     }
     if let Err(e) = clean(sbi) {
         pr_err!("{}: snapshot cleaner: {:?}\n", sbi.name(), e);
-    }
-}
-
-#[no_mangle]
-extern "C" fn nova_rs_clean(sbi: *mut c_void) -> c_int {
-    // SAFETY: the pointer `Cleaner::start` gave the thread; the `Sbi`
-    // outlives it.
-    let sbi = unsafe { &*sbi.cast::<Sbi>() };
-    crate::gc::run_queue(sbi);
-    match clean(sbi) {
-        Ok(()) => 0,
-        Err(e) => {
-            pr_err!("{}: snapshot cleaner: {:?}\n", sbi.name(), e);
-            e.to_errno()
-        }
     }
 }

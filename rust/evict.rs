@@ -8,32 +8,15 @@ use crate::inode::{LogPos, NovaInode};
 use crate::log::walk_pages;
 use crate::sbi::Sbi;
 use crate::scan::scan;
-use crate::shim;
 use crate::snaplist::{Kept, Snapshots};
-use core::ptr;
-use kernel::bindings;
 use kernel::prelude::*;
 
 /// Eviction: an inode with no links left is deleted on pmem (slot made
 /// invalid, log pages and data freed, number returned).
 pub(crate) fn evict(ni: &NovaInode) {
-    let i = ni.raw();
-    // SAFETY: eviction owns the inode; its mapping holds only DAX entries,
-    // and no page of it may stay pinned once its blocks can be freed.
-    unsafe {
-        if ni.mode() & bindings::S_IFMT == bindings::S_IFREG {
-            shim::nova_shim_break_layout_final(i);
-        }
-        bindings::truncate_inode_pages_final(ptr::addr_of_mut!((*i).i_data));
-        bindings::clear_inode(i);
-    }
-    if ni.mode() & bindings::S_IFMT == bindings::S_IFLNK {
-        ni.drop_link();
-    }
+    ni.clear_for_eviction();
     let sbi = ni.sbi();
-    // SAFETY: reading the bad-inode state of an inode being evicted.
-    let bad = unsafe { bindings::is_bad_inode(i) };
-    if ni.nlink() != 0 || bad || sbi.read_only_forever() {
+    if ni.nlink() != 0 || ni.is_bad() || sbi.read_only_forever() {
         return;
     }
     if sbi.read_only() {

@@ -7,13 +7,12 @@
 
 use crate::format::layout::*;
 use crate::format::log::{page_of, LogWalker};
-use crate::inode::NovaInode;
+use crate::inode::{InodeRef, NovaInode};
 use crate::journal;
 use crate::liveness::Liveness;
 use crate::log::{free_log_page, new_log_page, put_entry};
 use crate::sbi::Sbi;
 use core::sync::atomic::Ordering;
-use kernel::bindings;
 use kernel::prelude::*;
 
 /// Collects `ni`'s log now if it has grown to twice its threshold (the
@@ -214,24 +213,16 @@ fn copy_log(
 /// (those of inodes still in memory; an evicted inode's log went with it
 /// or waits for its next use).
 pub(crate) fn run_queue(sbi: &Sbi) {
-    for ino in sbi.take_gc_queue().iter() {
-        // SAFETY: the super block is live while its cleaner runs (the
-        // thread is stopped before the VFS shuts the super block down).
-        let i = unsafe { bindings::ilookup(sbi.sb(), *ino) };
-        if i.is_null() {
+    for &ino in sbi.take_gc_queue().iter() {
+        // (The thread is stopped before the VFS shuts the super block
+        // down, so it is live here.)
+        let Some(ni) = InodeRef::lookup(sbi, ino) else {
             continue;
-        }
-        // SAFETY: `i` is a referenced inode of our super block.
-        if !unsafe { bindings::is_bad_inode(i) } {
-            // SAFETY: a live nova inode (we hold a reference).
-            let ni = unsafe { NovaInode::from_raw(i) };
-            if ni.nlink() != 0 {
-                if let Err(e) = collect(ni) {
-                    pr_warn!("{}: log GC of inode {} failed: {:?}\n", sbi.name(), ino, e);
-                }
+        };
+        if ni.nlink() != 0 {
+            if let Err(e) = collect(&ni) {
+                pr_warn!("{}: log GC of inode {} failed: {:?}\n", sbi.name(), ino, e);
             }
         }
-        // SAFETY: drops the reference `ilookup` took.
-        unsafe { bindings::iput(i) };
     }
 }

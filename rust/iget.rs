@@ -7,7 +7,7 @@ use crate::format::layout::*;
 use crate::format::le::Pod;
 use crate::format::log::LogWalker;
 use crate::glue::tables;
-use crate::inode::{gc_threshold, LogPos, NovaInode};
+use crate::inode::{gc_threshold, InodeRef, LogPos, NovaInode};
 use crate::log::check_log_bounds;
 use crate::sbi::Sbi;
 use crate::shim;
@@ -281,15 +281,16 @@ fn cache_link(sbi: &Sbi, ni: &NovaInode) -> Result {
 }
 
 /// Returns a referenced VFS inode for `ino`.
-pub(crate) fn iget(sbi: &Sbi, ino: u64) -> Result<*mut bindings::inode> {
+pub(crate) fn iget(sbi: &Sbi, ino: u64) -> Result<InodeRef> {
     // SAFETY: the super block is live.
     let i = unsafe { bindings::iget_locked(sbi.sb(), ino) };
-    if i.is_null() {
+    let Some(nn) = ptr::NonNull::new(i) else {
         return Err(ENOMEM);
-    }
+    };
     // SAFETY: `i` is a live inode of our super block.
     if !unsafe { shim::nova_shim_inode_is_new(i) } {
-        return Ok(i);
+        // SAFETY: `iget_locked` took a reference to a nova inode.
+        return Ok(unsafe { InodeRef::from_raw(nn) });
     }
     // SAFETY: a new nova inode.
     let ni = unsafe { NovaInode::from_raw(i) };
@@ -297,7 +298,8 @@ pub(crate) fn iget(sbi: &Sbi, ino: u64) -> Result<*mut bindings::inode> {
         Ok(()) => {
             // SAFETY: fully initialised; publish it.
             unsafe { bindings::unlock_new_inode(i) };
-            Ok(i)
+            // SAFETY: `iget_locked` took a reference to a nova inode.
+            Ok(unsafe { InodeRef::from_raw(nn) })
         }
         Err(e) => {
             // A refused inode is never deleted (eviction skips bad inodes);

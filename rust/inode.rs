@@ -88,6 +88,12 @@ impl NovaInode {
         self.vfs.get()
     }
 
+    /// Whether the VFS marked the inode bad (a failed read or creation).
+    pub(crate) fn is_bad(&self) -> bool {
+        // SAFETY: a live inode.
+        unsafe { bindings::is_bad_inode(self.raw()) }
+    }
+
     pub(crate) fn sbi(&self) -> &Sbi {
         // SAFETY: a live nova inode belongs to a mounted nova super block.
         unsafe { Sbi::from_sb((*self.raw()).i_sb) }
@@ -141,8 +147,28 @@ impl NovaInode {
         unsafe { (*self.raw()).__bindgen_anon_5.i_link = p.cast() };
     }
 
+    /// The VFS part of eviction: no page of the file stays mapped or
+    /// pinned (its blocks may be freed next), the page cache entries go,
+    /// and a symlink's cached target is freed. Called once, by `evict`.
+    pub(crate) fn clear_for_eviction(&self) {
+        let i = self.raw();
+        let mode = self.mode() & bindings::S_IFMT;
+        // SAFETY: eviction owns the inode; its mapping holds only DAX
+        // entries.
+        unsafe {
+            if mode == bindings::S_IFREG {
+                shim::nova_shim_break_layout_final(i);
+            }
+            bindings::truncate_inode_pages_final(ptr::addr_of_mut!((*i).i_data));
+            bindings::clear_inode(i);
+        }
+        if mode == bindings::S_IFLNK {
+            self.drop_link();
+        }
+    }
+
     /// Frees the cached symlink target (eviction).
-    pub(crate) fn drop_link(&self) {
+    fn drop_link(&self) {
         let i = self.raw();
         // SAFETY: eviction owns the inode; `i_link` is null or the buffer
         // `set_link` gave it.
@@ -229,4 +255,55 @@ fn dtype_of(mode: u32) -> u8 {
 /// The `DT_*` type for a mode.
 pub(crate) fn dtype(mode: u32) -> u8 {
     dtype_of(mode)
+}
+
+/// A counted reference to a nova inode (from `iget` or `lookup`), given
+/// back with `iput` when dropped.
+///
+/// # Invariants
+///
+/// `0` is a live nova inode on which this holds one reference.
+pub(crate) struct InodeRef(core::ptr::NonNull<bindings::inode>);
+
+impl InodeRef {
+    /// # Safety
+    ///
+    /// `i` must be a nova inode with a reference that moves to the result.
+    pub(crate) unsafe fn from_raw(i: core::ptr::NonNull<bindings::inode>) -> Self {
+        // INVARIANT: per the contract.
+        Self(i)
+    }
+
+    /// The in-memory inode `ino` of `sbi`, if it is in memory and not bad.
+    pub(crate) fn lookup(sbi: &Sbi, ino: u64) -> Option<Self> {
+        // SAFETY: the super block is live while the `Sbi` is.
+        let i = core::ptr::NonNull::new(unsafe { bindings::ilookup(sbi.sb(), ino) })?;
+        // SAFETY: `ilookup` took a reference to a nova inode.
+        let r = unsafe { Self::from_raw(i) };
+        (!r.is_bad()).then_some(r)
+    }
+
+    /// Gives the reference to the caller (for a VFS call that consumes
+    /// it).
+    pub(crate) fn into_raw(self) -> *mut bindings::inode {
+        let p = self.0.as_ptr();
+        core::mem::forget(self);
+        p
+    }
+}
+
+impl core::ops::Deref for InodeRef {
+    type Target = NovaInode;
+
+    fn deref(&self) -> &NovaInode {
+        // SAFETY: by the type invariant, a live nova inode.
+        unsafe { NovaInode::from_raw(self.0.as_ptr()) }
+    }
+}
+
+impl Drop for InodeRef {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant, we hold a reference.
+        unsafe { bindings::iput(self.0.as_ptr()) };
+    }
 }

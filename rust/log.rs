@@ -117,14 +117,14 @@ pub(crate) fn put_entry(
 }
 
 /// One inode's part in a transaction.
-struct Part {
+struct Part<'a> {
     /// Byte address of the inode's slot.
     slot: u64,
     old_tail: u64,
     new_tail: u64,
     /// Log pages this transaction linked to the inode's log.
     added: u64,
-    inode: *const NovaInode,
+    inode: &'a NovaInode,
 }
 
 /// A batch of log appends committed atomically. Holds the file system's
@@ -135,7 +135,7 @@ pub(crate) struct Tx<'a> {
     /// The epoch every entry of this transaction is stamped with (it
     /// cannot change while the log lock is held).
     epoch: u64,
-    parts: KVec<Part>,
+    parts: KVec<Part<'a>>,
     words: KVec<(u64, u64, u64)>,
     new_pages: KVec<u64>,
 }
@@ -160,7 +160,7 @@ impl<'a> Tx<'a> {
 
     /// Appends a sealed entry (`entry.len()` a multiple of 64) to `inode`'s
     /// log, after anything this transaction already appended there.
-    pub(crate) fn append(&mut self, inode: &NovaInode, entry: &mut [u8]) -> Result {
+    pub(crate) fn append(&mut self, inode: &'a NovaInode, entry: &mut [u8]) -> Result {
         let len = entry.len() as u64;
         if len == 0 || len % SLOT != 0 || len > MAX_ENTRY as u64 {
             return Err(EINVAL);
@@ -183,7 +183,7 @@ impl<'a> Tx<'a> {
                         old_tail: pos.tail,
                         new_tail: pos.tail,
                         added: 0,
-                        inode: inode as *const _,
+                        inode,
                     },
                     GFP_KERNEL,
                 )?;
@@ -247,10 +247,7 @@ impl<'a> Tx<'a> {
             pm.store_u64(addr, new)?;
         }
         for p in self.parts.iter() {
-            // SAFETY: the inode pointer was taken from a live reference in
-            // `append`, and the caller keeps that inode alive for the
-            // transaction's lifetime (it holds a reference to it).
-            let ni = unsafe { &*p.inode };
+            let ni = p.inode;
             if ni.advance(p.new_tail, p.added) {
                 // Its log is due for GC: the cleaner thread does it.
                 self.sbi.queue_gc(ni.ino());

@@ -173,7 +173,7 @@ pub(crate) unsafe fn fill_super(sb: *mut bindings::super_block, opts: MountOpts)
     }
     mount(sbi)?;
     sbi.add_proc();
-    let root = iget::iget(sbi, ROOT_INO)?;
+    let root = iget::iget(sbi, ROOT_INO)?.into_raw();
     // SAFETY: `root` is a referenced inode; d_make_root consumes it.
     let d = unsafe { bindings::d_make_root(root) };
     if d.is_null() {

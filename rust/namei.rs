@@ -49,7 +49,7 @@ pub(crate) unsafe fn lookup(dir: &NovaInode, d: *mut bindings::dentry) -> *mut b
     let inode = match found {
         None => core::ptr::null_mut(),
         Some((ino, _)) => match crate::iget::iget(dir.sbi(), ino) {
-            Ok(i) => i,
+            Ok(i) => i.into_raw(),
             Err(e) => return kernel::error::Error::to_ptr(e),
         },
     };

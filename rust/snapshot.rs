@@ -16,12 +16,10 @@ use crate::format::log::LogWalker;
 use crate::format::snapshot::SnapSet;
 use crate::format::snapshot::{replay_one, SnapError, SnapRecord};
 use crate::iget;
-use crate::inode::NovaInode;
 use crate::log::Tx;
 use crate::sbi::{now_secs, Sbi};
 use crate::snaplist::Snapshots;
 use core::sync::atomic::Ordering;
-use kernel::bindings;
 use kernel::prelude::*;
 
 /// Encodes a snapshot record.
@@ -88,17 +86,10 @@ pub(crate) fn load(sbi: &Sbi) -> Result<u64> {
 /// Appends `rec` to the snapshot inode's log; `then` runs after the
 /// commit with the log lock still held.
 fn append(sbi: &Sbi, rec: &mut [u8; 64], then: impl FnOnce()) -> Result {
-    let i = iget::iget(sbi, SNAPSHOT_INO)?;
-    // SAFETY: `iget` returned a referenced nova inode.
-    let ni = unsafe { NovaInode::from_raw(i) };
-    let r = (|| {
-        let mut tx = Tx::begin(sbi);
-        tx.append(ni, rec)?;
-        tx.commit_and(then)
-    })();
-    // SAFETY: drops the reference `iget` took.
-    unsafe { bindings::iput(i) };
-    r
+    let ni = iget::iget(sbi, SNAPSHOT_INO)?;
+    let mut tx = Tx::begin(sbi);
+    tx.append(&ni, rec)?;
+    tx.commit_and(then)
 }
 
 /// Takes a snapshot of the current epoch and starts the next one.

@@ -8,7 +8,7 @@
 use crate::glue::{errno, register_tables, OpTables, Ops};
 use crate::inode::NovaInode;
 use crate::sbi::{MountOpts, Sbi};
-use crate::{attr, cow, evict, file, mount, namei, shim};
+use crate::{attr, cleaner, cow, evict, file, mount, namei, shim};
 use core::ptr;
 use kernel::bindings;
 use kernel::error::to_result;
@@ -577,3 +577,19 @@ static FILE_FOPS: Ops<bindings::file_operations> = Ops(bindings::file_operations
     // SAFETY: all-zero is a valid `file_operations`.
     ..unsafe { core::mem::zeroed() }
 });
+
+/// The cleaner thread's work (`kthread::Cleaner`), each time it is woken.
+#[no_mangle]
+extern "C" fn nova_rs_clean(sbi: *mut c_void) -> c_int {
+    // SAFETY: the pointer `Cleaner::start` gave the thread; the `Sbi`
+    // outlives it.
+    let sbi = unsafe { &*sbi.cast::<Sbi>() };
+    crate::gc::run_queue(sbi);
+    match cleaner::clean(sbi) {
+        Ok(()) => 0,
+        Err(e) => {
+            pr_err!("{}: snapshot cleaner: {:?}\n", sbi.name(), e);
+            e.to_errno()
+        }
+    }
+}
