@@ -3,10 +3,10 @@
 //! inode's times.
 
 use crate::entry::times_entry;
-use crate::file::MappingLock;
 use crate::format::layout::*;
 use crate::format::le::Pod;
 use crate::inode::NovaInode;
+use crate::kfile::MappingLock;
 use crate::log::Tx;
 use crate::shim;
 use core::ptr;

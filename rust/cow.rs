@@ -22,13 +22,13 @@
 
 use crate::entry::write_entry;
 use crate::extent::IndexReserve;
-use crate::file::MappingLock;
 use crate::format::layout::*;
 use crate::inode::NovaInode;
+use crate::kfile::{File, InodeLock, Kiocb, MappingLock};
 use crate::log::Tx;
+use crate::release;
 use crate::sbi::Sbi;
-use crate::{release, shim};
-use kernel::bindings;
+use kernel::iov::IovIterSource;
 use kernel::prelude::*;
 
 /// Most pages one write or one fallocate batch allocates before
@@ -306,50 +306,24 @@ pub(crate) fn resize(
     )
 }
 
-/// `write_iter`.
-///
-/// # Safety
-///
-/// `iocb` and `from` must be the live arguments of a `write_iter` call on
-/// a nova regular file.
-pub(crate) unsafe fn write_iter(
-    iocb: *mut bindings::kiocb,
-    from: *mut bindings::iov_iter,
-) -> Result<isize> {
-    // SAFETY: per the contract.
-    let file = unsafe { (*iocb).ki_filp };
-    // SAFETY: per the contract.
-    let i = unsafe { shim::nova_shim_file_inode(file) };
-    // SAFETY: a nova inode.
-    let ni = unsafe { NovaInode::from_raw(i) };
-    // SAFETY: the inode is live; we hold it for the call.
-    unsafe { shim::nova_shim_inode_lock(i, false) };
-    // SAFETY: per the contract, with the inode locked.
-    let r = unsafe { write_locked(ni, iocb, from) };
+/// `write_iter`: `from` at the position of `iocb`.
+pub(crate) fn write_iter(iocb: &Kiocb, from: &mut IovIterSource<'_>) -> Result<isize> {
+    let ni = iocb.file().inode();
+    let _l = InodeLock::new(ni, false);
+    let r = write_locked(ni, iocb, from);
     crate::gc::maybe(ni);
-    // SAFETY: locked above.
-    unsafe { shim::nova_shim_inode_unlock(i, false) };
     r
 }
 
-/// # Safety
-///
-/// As `write_iter`, with the inode locked.
-unsafe fn write_locked(
-    ni: &NovaInode,
-    iocb: *mut bindings::kiocb,
-    from: *mut bindings::iov_iter,
-) -> Result<isize> {
+/// `write_iter` with the inode locked.
+fn write_locked(ni: &NovaInode, iocb: &Kiocb, from: &mut IovIterSource<'_>) -> Result<isize> {
     let sbi = ni.sbi();
-    // SAFETY: per the contract.
-    let n = unsafe { bindings::generic_write_checks(iocb, from) };
+    let n = iocb.write_checks(from);
     if n <= 0 {
         return Ok(n);
     }
-    // SAFETY: per the contract.
-    kernel::error::to_result(unsafe { bindings::file_remove_privs((*iocb).ki_filp) })?;
-    // SAFETY: per the contract.
-    let pos = unsafe { (*iocb).ki_pos } as u64;
+    iocb.file().remove_privs()?;
+    let pos = iocb.pos() as u64;
     // `generic_write_checks` bounded `pos + n` by the maximum file size.
     let end_req = pos.checked_add(n as u64).ok_or(EFBIG)?;
     let first = pos >> BLOCK_SHIFT;
@@ -365,8 +339,7 @@ unsafe fn write_locked(
         let rs = core::cmp::max(pos, r.pg << BLOCK_SHIFT);
         let re = core::cmp::min(end, (r.pg + r.n) << BLOCK_SHIFT);
         let dst = (r.blk << BLOCK_SHIFT) + (rs - (r.pg << BLOCK_SHIFT));
-        // SAFETY: `from` is live (contract).
-        let c = unsafe { sbi.pm().write_from_iter(dst, (re - rs) as usize, from) }? as u64;
+        let c = sbi.pm().write_from_iter(dst, (re - rs) as usize, from)? as u64;
         copied += c;
         if c < re - rs {
             // The user buffer faulted: commit exactly what was copied.
@@ -407,8 +380,7 @@ unsafe fn write_locked(
     }
     commit(ni, runs, Commit::data(new_size, t))?;
     drop(ml);
-    // SAFETY: per the contract.
-    unsafe { (*iocb).ki_pos = wend as i64 };
+    iocb.set_pos(wend as i64);
     Ok(copied as isize)
 }
 
@@ -480,11 +452,7 @@ pub(crate) fn iomap_begin(ni: &NovaInode, pos: u64, write: bool) -> Result<(u64,
 /// `fallocate`: the default mode and `FALLOC_FL_KEEP_SIZE` give every
 /// hole in the range a zeroed block (one `FileWrite` entry per run,
 /// committed in batches); other modes are not supported.
-///
-/// # Safety
-///
-/// `file` must be an open nova regular file.
-pub(crate) unsafe fn fallocate(file: *mut bindings::file, mode: i32, off: i64, len: i64) -> Result {
+pub(crate) fn fallocate(file: &File, mode: i32, off: i64, len: i64) -> Result {
     /// `FALLOC_FL_KEEP_SIZE` (a uapi macro the bindings lack).
     const KEEP_SIZE: i32 = 0x01;
     if mode & !KEEP_SIZE != 0 {
@@ -493,29 +461,18 @@ pub(crate) unsafe fn fallocate(file: *mut bindings::file, mode: i32, off: i64, l
     if off < 0 || len <= 0 {
         return Err(EINVAL);
     }
-    // SAFETY: per the contract.
-    let i = unsafe { shim::nova_shim_file_inode(file) };
-    // SAFETY: a nova inode.
-    let ni = unsafe { NovaInode::from_raw(i) };
-    // SAFETY: the inode is live; we hold it for the call.
-    unsafe { shim::nova_shim_inode_lock(i, false) };
-    let r = (|| -> Result {
-        let end = (off as u64).checked_add(len as u64).ok_or(EFBIG)?;
-        if end > i64::MAX as u64 {
-            return Err(EFBIG);
-        }
-        let keep = mode & KEEP_SIZE != 0;
-        if !keep {
-            // SAFETY: a live, locked inode.
-            kernel::error::to_result(unsafe { bindings::inode_newsize_ok(i, end as i64) })?;
-        }
-        // SAFETY: per the contract.
-        kernel::error::to_result(unsafe { bindings::file_modified(file) })?;
-        fallocate_locked(ni, off as u64, end, keep)
-    })();
-    // SAFETY: locked above.
-    unsafe { shim::nova_shim_inode_unlock(i, false) };
-    r
+    let ni = file.inode();
+    let _l = InodeLock::new(ni, false);
+    let end = (off as u64).checked_add(len as u64).ok_or(EFBIG)?;
+    if end > i64::MAX as u64 {
+        return Err(EFBIG);
+    }
+    let keep = mode & KEEP_SIZE != 0;
+    if !keep {
+        ni.newsize_ok(end)?;
+    }
+    file.modified()?;
+    fallocate_locked(ni, off as u64, end, keep)
 }
 
 fn fallocate_locked(ni: &NovaInode, off: u64, end: u64, keep: bool) -> Result {

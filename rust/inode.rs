@@ -88,6 +88,14 @@ impl NovaInode {
         self.vfs.get()
     }
 
+    /// `inode_newsize_ok`: whether the file may grow to `size` bytes
+    /// (limits, `RLIMIT_FSIZE`). The inode lock held.
+    pub(crate) fn newsize_ok(&self, size: u64) -> Result {
+        let size = i64::try_from(size).map_err(|_| EFBIG)?;
+        // SAFETY: a live inode, locked by the caller.
+        kernel::error::to_result(unsafe { bindings::inode_newsize_ok(self.raw(), size) })
+    }
+
     /// Whether the VFS marked the inode bad (a failed read or creation).
     pub(crate) fn is_bad(&self) -> bool {
         // SAFETY: a live inode.

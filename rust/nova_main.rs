@@ -33,6 +33,7 @@ mod iget;
 mod inode;
 mod itable;
 mod journal;
+mod kfile;
 mod kthread;
 mod liveness;
 mod log;

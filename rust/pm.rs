@@ -15,8 +15,8 @@ use crate::format::layout::BLOCK_SIZE;
 use crate::format::log::Media;
 use crate::shim;
 use core::sync::atomic::{AtomicUsize, Ordering};
-use kernel::bindings;
 use kernel::ffi::c_void;
+use kernel::iov::{IovIterDest, IovIterSource};
 use kernel::prelude::*;
 
 /// Most words a read-only mount rolls back in memory (a journal's worth).
@@ -165,37 +165,30 @@ impl Pm {
     /// Copies `len` bytes from a user iterator to `addr` with a
     /// cache-flushing copy (not ordered). Returns the bytes copied, which
     /// is short if the user buffer faulted.
-    ///
-    /// # Safety
-    ///
-    /// `iter` must be a live `iov_iter` for the duration of the call.
     #[inline(never)]
-    pub(crate) unsafe fn write_from_iter(
+    pub(crate) fn write_from_iter(
         &self,
         addr: u64,
         len: usize,
-        iter: *mut bindings::iov_iter,
+        iter: &mut IovIterSource<'_>,
     ) -> Result<usize> {
         let p = self.ptr(addr, len)?;
-        // SAFETY: destination inside the mapping (checked); `iter` live
-        // (contract).
-        Ok(unsafe { shim::nova_shim_copy_from_iter_flushcache(p.cast(), len, iter) })
+        // SAFETY: destination inside the mapping (checked); `iter` is live
+        // (borrowed mutably).
+        Ok(unsafe { shim::nova_shim_copy_from_iter_flushcache(p.cast(), len, iter.as_raw()) })
     }
 
     /// Copies `len` bytes at `addr` to a user iterator (machine-check safe).
-    ///
-    /// # Safety
-    ///
-    /// `iter` must be a live `iov_iter` for the duration of the call.
-    pub(crate) unsafe fn read_to_iter(
+    pub(crate) fn read_to_iter(
         &self,
         addr: u64,
         len: usize,
-        iter: *mut bindings::iov_iter,
+        iter: &mut IovIterDest<'_>,
     ) -> Result<usize> {
         let p = self.ptr(addr, len)?;
-        // SAFETY: source inside the mapping (checked); `iter` live (contract).
-        Ok(unsafe { shim::nova_shim_copy_to_iter(p.cast_const().cast(), len, iter) })
+        // SAFETY: source inside the mapping (checked); `iter` is live
+        // (borrowed mutably).
+        Ok(unsafe { shim::nova_shim_copy_to_iter(p.cast_const().cast(), len, iter.as_raw()) })
     }
 
     /// Copies `len` bytes inside pmem from `src` to `dst` (flushed, not

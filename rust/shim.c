@@ -64,7 +64,6 @@ bool nova_shim_inode_is_new(struct inode *inode);
 size_t nova_shim_copy_from_iter_flushcache(void *dst, size_t n, struct iov_iter *i);
 size_t nova_shim_copy_to_iter(const void *src, size_t n, struct iov_iter *i);
 size_t nova_shim_iov_iter_zero(size_t n, struct iov_iter *i);
-size_t nova_shim_iov_iter_count(struct iov_iter *i);
 void nova_shim_inode_lock(struct inode *inode, bool shared);
 void nova_shim_inode_unlock(struct inode *inode, bool shared);
 void nova_shim_statfs_fill(struct kstatfs *buf, u64 magic, u64 bsize, u64 blocks,
@@ -440,11 +439,6 @@ size_t nova_shim_copy_to_iter(const void *src, size_t n, struct iov_iter *i)
 size_t nova_shim_iov_iter_zero(size_t n, struct iov_iter *i)
 {
 	return iov_iter_zero(n, i);
-}
-
-size_t nova_shim_iov_iter_count(struct iov_iter *i)
-{
-	return iov_iter_count(i);
 }
 
 void nova_shim_inode_lock(struct inode *inode, bool shared)

@@ -85,7 +85,6 @@ unsafe extern "C" {
         i: *mut bindings::iov_iter,
     ) -> usize;
     pub(crate) fn nova_shim_iov_iter_zero(n: usize, i: *mut bindings::iov_iter) -> usize;
-    pub(crate) fn nova_shim_iov_iter_count(i: *mut bindings::iov_iter) -> usize;
     pub(crate) fn nova_shim_inode_lock(inode: *mut bindings::inode, shared: bool);
     pub(crate) fn nova_shim_inode_unlock(inode: *mut bindings::inode, shared: bool);
     pub(crate) fn nova_shim_sb_id(sb: *mut bindings::super_block) -> *const c_char;

@@ -7,12 +7,14 @@
 
 use crate::glue::{errno, register_tables, OpTables, Ops};
 use crate::inode::NovaInode;
+use crate::kfile::{File, Kiocb};
 use crate::sbi::{MountOpts, Sbi};
 use crate::{attr, cleaner, cow, evict, file, mount, namei, shim};
 use core::ptr;
 use kernel::bindings;
 use kernel::error::to_result;
 use kernel::ffi::{c_char, c_int, c_long, c_uint, c_void};
+use kernel::iov::{IovIterDest, IovIterSource};
 use kernel::prelude::*;
 use kernel::str::CStr;
 use kernel::types::Opaque;
@@ -471,16 +473,20 @@ static DIR_FOPS: Ops<bindings::file_operations> = Ops(bindings::file_operations 
 });
 
 extern "C" fn read_iter(iocb: *mut bindings::kiocb, to: *mut bindings::iov_iter) -> isize {
-    // SAFETY: the VFS passes a live kiocb and iterator of a nova file.
-    match unsafe { file::read_iter(iocb, to) } {
+    // SAFETY: the VFS passes a live kiocb and iterator of a nova file,
+    // ours for the call.
+    let (iocb, to) = unsafe { (Kiocb::from_raw(iocb), IovIterDest::from_raw(to)) };
+    match file::read_iter(iocb, to) {
         Ok(n) => n,
         Err(e) => e.to_errno() as isize,
     }
 }
 
 extern "C" fn write_iter(iocb: *mut bindings::kiocb, from: *mut bindings::iov_iter) -> isize {
-    // SAFETY: the VFS passes a live kiocb and iterator of a nova file.
-    match unsafe { cow::write_iter(iocb, from) } {
+    // SAFETY: the VFS passes a live kiocb and iterator of a nova file,
+    // ours for the call.
+    let (iocb, from) = unsafe { (Kiocb::from_raw(iocb), IovIterSource::from_raw(from)) };
+    match cow::write_iter(iocb, from) {
         Ok(n) => n,
         Err(e) => e.to_errno() as isize,
     }
@@ -492,7 +498,7 @@ extern "C" fn file_llseek(
     whence: c_int,
 ) -> bindings::loff_t {
     // SAFETY: the VFS passes an open nova regular file.
-    unsafe { file::llseek(file, off, whence) }
+    file::llseek(unsafe { File::from_raw(file) }, off, whence)
 }
 
 extern "C" fn file_fsync(
@@ -519,7 +525,12 @@ extern "C" fn fallocate(
     len: bindings::loff_t,
 ) -> c_long {
     // SAFETY: the VFS passes an open nova regular file.
-    errno(unsafe { cow::fallocate(file, mode, off, len) }) as c_long
+    errno(cow::fallocate(
+        unsafe { File::from_raw(file) },
+        mode,
+        off,
+        len,
+    )) as c_long
 }
 
 #[no_mangle]

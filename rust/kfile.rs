@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Safe views of what the VFS passes to file operations: an open file, a
+//! kiocb, and the inode lock (`i_rwsem`) and mapping lock
+//! (`invalidate_lock`) as guards. User buffers are the
+//! kernel crate's `IovIterSource`/`IovIterDest`.
+
+use crate::inode::NovaInode;
+use crate::shim;
+use kernel::bindings;
+use kernel::iov::IovIterDest;
+use kernel::prelude::*;
+use kernel::types::Opaque;
+
+/// An open nova file, for the duration of a VFS callback.
+#[repr(transparent)]
+pub(crate) struct File(Opaque<bindings::file>);
+
+impl File {
+    /// # Safety
+    ///
+    /// `f` must be an open file of a nova inode, live for `'a`.
+    pub(crate) unsafe fn from_raw<'a>(f: *mut bindings::file) -> &'a File {
+        // SAFETY: `File` is a transparent wrapper; `f` is live for `'a`.
+        unsafe { &*f.cast::<File>() }
+    }
+
+    fn raw(&self) -> *mut bindings::file {
+        self.0.get()
+    }
+
+    /// The file's inode.
+    pub(crate) fn inode(&self) -> &NovaInode {
+        // SAFETY: an open nova file's inode is a nova inode that lives at
+        // least as long as the file.
+        unsafe { NovaInode::from_raw(shim::nova_shim_file_inode(self.raw())) }
+    }
+
+    /// `file_modified`: updates the times and drops privileges before a
+    /// change of the file (the inode lock held).
+    pub(crate) fn modified(&self) -> Result {
+        // SAFETY: an open file.
+        kernel::error::to_result(unsafe { bindings::file_modified(self.raw()) })
+    }
+
+    /// `file_remove_privs` (the inode lock held).
+    pub(crate) fn remove_privs(&self) -> Result {
+        // SAFETY: an open file.
+        kernel::error::to_result(unsafe { bindings::file_remove_privs(self.raw()) })
+    }
+
+    /// The generic `llseek`.
+    pub(crate) fn generic_llseek(&self, off: i64, whence: i32) -> i64 {
+        // SAFETY: an open file.
+        unsafe { bindings::generic_file_llseek(self.raw(), off, whence) }
+    }
+
+    /// Sets the position (`vfs_setpos`): the new position or an errno.
+    pub(crate) fn set_pos(&self, pos: i64) -> i64 {
+        // SAFETY: an open file.
+        unsafe { bindings::vfs_setpos(self.raw(), pos, i64::MAX) }
+    }
+}
+
+/// The kiocb of a `read_iter` or `write_iter` call.
+#[repr(transparent)]
+pub(crate) struct Kiocb(Opaque<bindings::kiocb>);
+
+impl Kiocb {
+    /// # Safety
+    ///
+    /// `k` must be the live kiocb of a call on a nova file, for `'a`.
+    pub(crate) unsafe fn from_raw<'a>(k: *mut bindings::kiocb) -> &'a Kiocb {
+        // SAFETY: `Kiocb` is a transparent wrapper; `k` is live for `'a`.
+        unsafe { &*k.cast::<Kiocb>() }
+    }
+
+    fn raw(&self) -> *mut bindings::kiocb {
+        self.0.get()
+    }
+
+    pub(crate) fn file(&self) -> &File {
+        // SAFETY: a live kiocb's file is open for the call.
+        unsafe { File::from_raw((*self.raw()).ki_filp) }
+    }
+
+    /// The file position the call starts at.
+    pub(crate) fn pos(&self) -> i64 {
+        // SAFETY: a live kiocb, ours for the call.
+        unsafe { (*self.raw()).ki_pos }
+    }
+
+    pub(crate) fn set_pos(&self, pos: i64) {
+        // SAFETY: as above.
+        unsafe { (*self.raw()).ki_pos = pos };
+    }
+
+    /// `generic_write_checks`: how many bytes of `from` may be written
+    /// (0 for none; it may move the position, for `O_APPEND`).
+    pub(crate) fn write_checks(&self, from: &mut kernel::iov::IovIterSource<'_>) -> isize {
+        // SAFETY: a live kiocb with its iterator.
+        unsafe { bindings::generic_write_checks(self.raw(), from.as_raw()) }
+    }
+}
+
+/// Writes `n` zero bytes to a user iterator; returns how many it took.
+pub(crate) fn iov_zero(to: &mut IovIterDest<'_>, n: usize) -> usize {
+    // SAFETY: a live iterator (borrowed mutably).
+    unsafe { shim::nova_shim_iov_iter_zero(n, to.as_raw()) }
+}
+
+/// The inode lock (`i_rwsem`), held until dropped.
+pub(crate) struct InodeLock<'a> {
+    ni: &'a NovaInode,
+    shared: bool,
+}
+
+impl<'a> InodeLock<'a> {
+    /// Takes `ni`'s inode lock, shared or exclusive.
+    pub(crate) fn new(ni: &'a NovaInode, shared: bool) -> Self {
+        // SAFETY: a live inode; released in `drop`.
+        unsafe { shim::nova_shim_inode_lock(ni.raw(), shared) };
+        Self { ni, shared }
+    }
+}
+
+impl Drop for InodeLock<'_> {
+    fn drop(&mut self) {
+        // SAFETY: locked in `new`, the same way.
+        unsafe { shim::nova_shim_inode_unlock(self.ni.raw(), self.shared) };
+    }
+}
+
+/// A file's mapping lock (`invalidate_lock`) held exclusive: no DAX fault
+/// runs on the file while it is held. Whoever replaces or frees blocks of
+/// a file holds it from breaking the layout of the range until the index
+/// no longer points at the old blocks.
+pub(crate) struct MappingLock<'a>(&'a NovaInode);
+
+impl<'a> MappingLock<'a> {
+    pub(crate) fn new(ni: &'a NovaInode) -> Self {
+        // SAFETY: a live inode; released in `drop`.
+        unsafe { shim::nova_shim_mapping_lock(ni.raw()) };
+        Self(ni)
+    }
+
+    /// Unmaps bytes `[start, last]` of the file from every process, waits
+    /// for pinned pages there, and drops their DAX entries.
+    pub(crate) fn break_layout(&self, start: u64, last: u64) -> Result {
+        // SAFETY: the inode is live and its mapping lock held (by `self`).
+        kernel::error::to_result(unsafe { shim::nova_shim_break_layout(self.0.raw(), start, last) })
+    }
+}
+
+impl Drop for MappingLock<'_> {
+    fn drop(&mut self) {
+        // SAFETY: locked in `new`.
+        unsafe { shim::nova_shim_mapping_unlock(self.0.raw()) };
+    }
+}
