@@ -8,7 +8,6 @@ use crate::format::le::Pod;
 use crate::inode::NovaInode;
 use crate::kfile::MappingLock;
 use crate::log::Tx;
-use crate::shim;
 use core::ptr;
 use kernel::bindings;
 use kernel::prelude::*;
@@ -25,8 +24,7 @@ struct SavedAttrs {
 
 impl SavedAttrs {
     fn of(ni: &NovaInode) -> Self {
-        // SAFETY: reading owner fields of a locked inode.
-        let (uid, gid) = unsafe { (shim::nova_shim_uid(ni.raw()), shim::nova_shim_gid(ni.raw())) };
+        let (uid, gid) = ni.owner();
         Self {
             mode: ni.mode(),
             uid,
@@ -37,12 +35,8 @@ impl SavedAttrs {
     }
 
     fn restore(&self, ni: &NovaInode) {
-        let i = ni.raw();
-        // SAFETY: the caller holds the inode's lock, as `setattr` does.
-        unsafe {
-            (*i).i_mode = (self.mode & 0xffff) as u16;
-            shim::nova_shim_set_owner(i, self.uid, self.gid);
-        }
+        ni.set_mode(self.mode);
+        ni.set_owner(self.uid, self.gid);
         for (k, t) in self.times.iter().enumerate() {
             ni.set_time(k as i32, t.0, t.1);
         }
@@ -97,11 +91,9 @@ pub(crate) unsafe fn setattr(d: *mut bindings::dentry, attr: *mut bindings::iatt
         }
         e.mask.set(mask);
         e.mode.set(ni.mode());
-        // SAFETY: reading owner fields of a locked inode.
-        unsafe {
-            e.uid.set(shim::nova_shim_uid(i));
-            e.gid.set(shim::nova_shim_gid(i));
-        }
+        let (uid, gid) = ni.owner();
+        e.uid.set(uid);
+        e.gid.set(gid);
         for k in 0..3 {
             let (s, n) = ni.time(k as i32);
             if let (Some(ts), Some(tn)) = (e.time_sec.get_mut(k), e.time_nsec.get_mut(k)) {

@@ -7,7 +7,7 @@ use crate::format::layout::*;
 use crate::format::le::Pod;
 use crate::format::log::LogWalker;
 use crate::glue::tables;
-use crate::inode::{gc_threshold, InodeRef, LogPos, NovaInode};
+use crate::inode::{gc_threshold, InodeRef, LogPos, NewInode, NovaInode};
 use crate::log::check_log_bounds;
 use crate::sbi::Sbi;
 use crate::shim;
@@ -97,18 +97,14 @@ pub(crate) fn check_setattr(e: &SetAttrEntry, mode: u32) -> Result {
 
 fn apply_setattr(ni: &NovaInode, e: &SetAttrEntry) {
     let m = e.mask.get();
-    let i = ni.raw();
     if m & ATTR_MODE != 0 {
-        // SAFETY: the inode's lock is held (or it is I_NEW).
-        unsafe { (*i).i_mode = (e.mode.get() & 0xffff) as u16 };
+        ni.set_mode(e.mode.get());
     }
     if m & (ATTR_UID | ATTR_GID) != 0 {
-        // SAFETY: as above.
-        let (u, g) = unsafe { (shim::nova_shim_uid(i), shim::nova_shim_gid(i)) };
+        let (u, g) = ni.owner();
         let u = if m & ATTR_UID != 0 { e.uid.get() } else { u };
         let g = if m & ATTR_GID != 0 { e.gid.get() } else { g };
-        // SAFETY: as above.
-        unsafe { shim::nova_shim_set_owner(i, u, g) };
+        ni.set_owner(u, g);
     }
     if m & ATTR_SIZE != 0 {
         ni.set_size(e.size.get());
@@ -151,13 +147,9 @@ fn fill(sbi: &Sbi, ni: &NovaInode, ino: u64) -> Result {
         _ => {}
     }
     let mode = pi.mode.get();
-    let i = ni.raw();
-    // SAFETY: the inode is I_NEW: only we touch it.
-    unsafe {
-        (*i).i_mode = (mode & 0xffff) as u16;
-        shim::nova_shim_set_owner(i, pi.uid.get(), pi.gid.get());
-        (*i).i_generation = pi.generation.get();
-    }
+    ni.set_mode(mode);
+    ni.set_owner(pi.uid.get(), pi.gid.get());
+    ni.set_generation(pi.generation.get());
     ni.set_nlink(pi.nlink.get());
     ni.set_size(0);
     let t = pi.time_sec.get() as i64;
@@ -323,7 +315,7 @@ pub(crate) fn new_inode(
     dir: &NovaInode,
     mode: u32,
     rdev: u32,
-) -> Result<(*mut bindings::inode, u64, u64)> {
+) -> Result<(NewInode, u64, u64)> {
     let ino = {
         let mut it = sbi.itable.lock();
         it.alloc(sbi.pm(), || sbi.alloc.alloc_one(sbi.cpu()))?
@@ -333,12 +325,12 @@ pub(crate) fn new_inode(
         e
     };
     // SAFETY: the super block is live.
-    let i = unsafe { bindings::new_inode(sbi.sb()) };
-    if i.is_null() {
+    let Some(i) = ptr::NonNull::new(unsafe { bindings::new_inode(sbi.sb()) }) else {
         return Err(fail(ENOMEM));
-    }
-    // SAFETY: a fresh inode of ours.
-    let ni = unsafe { NovaInode::from_raw(i) };
+    };
+    // SAFETY: a fresh nova inode, with its only reference.
+    let ni = unsafe { NewInode::from_raw(i) };
+    let i = i.as_ptr();
     // SAFETY: `i` is fresh and not yet hashed or visible.
     unsafe {
         (*i).i_ino = ino;
@@ -360,21 +352,14 @@ pub(crate) fn new_inode(
     for k in 0..3 {
         ni.set_time(k, sec, nsec);
     }
-    let page = match crate::log::new_inode_log_page(sbi, ino) {
-        Ok(p) => p,
-        Err(e) => {
-            // SAFETY: drop the unused inode.
-            unsafe { bindings::iput(i) };
-            return Err(fail(e));
-        }
-    };
+    // On failure the unused inode goes with `ni` (`NewInode`).
+    let page = crate::log::new_inode_log_page(sbi, ino).map_err(fail)?;
     let staged = (|| -> Result<(u64, u64)> {
         let slot = sbi.itable.lock().slot_addr(ino).ok_or(EINVAL)?;
         let mut pi = PmInode::from_bytes(&[0u8; 128]).ok_or(EINVAL)?;
         pi.flags.set(INODE_VALID);
         pi.mode.set(mode);
-        // SAFETY: reading owner fields of our fresh inode.
-        let (uid, gid) = unsafe { (shim::nova_shim_uid(i), shim::nova_shim_gid(i)) };
+        let (uid, gid) = ni.owner();
         pi.uid.set(uid);
         pi.gid.set(gid);
         pi.ino.set(ino);
@@ -405,8 +390,6 @@ pub(crate) fn new_inode(
         Ok(v) => v,
         Err(e) => {
             let _ = crate::log::free_log_page(sbi, page);
-            // SAFETY: drop the unused inode.
-            unsafe { bindings::iput(i) };
             return Err(fail(e));
         }
     };
@@ -421,6 +404,6 @@ pub(crate) fn new_inode(
     if mode & bindings::S_IFMT == bindings::S_IFDIR {
         ni.dir.lock().set_parent(dir.ino());
     }
-    set_ops(ni, mode, rdev);
-    Ok((i, slot, valid_word))
+    set_ops(&ni, mode, rdev);
+    Ok((ni, slot, valid_word))
 }

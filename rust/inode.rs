@@ -88,6 +88,54 @@ impl NovaInode {
         self.vfs.get()
     }
 
+    /// `(uid, gid)` (the inode lock held, or a new inode).
+    pub(crate) fn owner(&self) -> (u32, u32) {
+        // SAFETY: reading owner fields of a live inode.
+        unsafe {
+            (
+                shim::nova_shim_uid(self.raw()),
+                shim::nova_shim_gid(self.raw()),
+            )
+        }
+    }
+
+    /// Sets the owner (the inode lock held, or a new inode).
+    pub(crate) fn set_owner(&self, uid: u32, gid: u32) {
+        // SAFETY: a live inode, locked by the caller or not yet visible.
+        unsafe { shim::nova_shim_set_owner(self.raw(), uid, gid) };
+    }
+
+    /// Sets the mode bits (the inode lock held, or a new inode).
+    pub(crate) fn set_mode(&self, mode: u32) {
+        // SAFETY: as above.
+        unsafe { (*self.raw()).i_mode = (mode & 0xffff) as u16 };
+    }
+
+    /// Sets the generation (a new or I_NEW inode).
+    pub(crate) fn set_generation(&self, g: u32) {
+        // SAFETY: a live inode that only the caller touches.
+        unsafe { (*self.raw()).i_generation = g };
+    }
+
+    /// The VFS link count plus one (a new name; the inode lock held).
+    pub(crate) fn inc_nlink(&self) {
+        // SAFETY: a live inode, locked by the caller.
+        unsafe { bindings::inc_nlink(self.raw()) };
+    }
+
+    /// The VFS link count minus one (the inode lock held).
+    pub(crate) fn drop_nlink(&self) {
+        // SAFETY: a live inode, locked by the caller.
+        unsafe { bindings::drop_nlink(self.raw()) };
+    }
+
+    /// The VFS link count to zero (a removed directory; the inode lock
+    /// held).
+    pub(crate) fn clear_nlink(&self) {
+        // SAFETY: a live inode, locked by the caller.
+        unsafe { bindings::clear_nlink(self.raw()) };
+    }
+
     /// `inode_newsize_ok`: whether the file may grow to `size` bytes
     /// (limits, `RLIMIT_FSIZE`). The inode lock held.
     pub(crate) fn newsize_ok(&self, size: u64) -> Result {
@@ -313,5 +361,61 @@ impl Drop for InodeRef {
     fn drop(&mut self) {
         // SAFETY: by the type invariant, we hold a reference.
         unsafe { bindings::iput(self.0.as_ptr()) };
+    }
+}
+
+/// An inode being created (from `new_inode`): not yet visible, holding
+/// the creation's reference. Either a dentry takes it
+/// (`Dentry::instantiate_new`) or `discard` drops it.
+///
+/// # Invariants
+///
+/// `0` is a new nova inode, not hashed, on which this holds the only
+/// reference.
+pub(crate) struct NewInode(core::ptr::NonNull<bindings::inode>);
+
+impl NewInode {
+    /// # Safety
+    ///
+    /// `i` must be a nova inode fresh from the VFS's `new_inode`, whose
+    /// only reference moves to the result.
+    pub(crate) unsafe fn from_raw(i: core::ptr::NonNull<bindings::inode>) -> Self {
+        // INVARIANT: per the contract.
+        Self(i)
+    }
+
+    /// Drops an inode whose creation failed (as dropping it does: marked
+    /// bad, so that eviction does not touch pmem).
+    pub(crate) fn discard(self) {
+        drop(self);
+    }
+
+    /// Gives the reference to the caller.
+    pub(crate) fn into_raw(self) -> *mut bindings::inode {
+        let p = self.0.as_ptr();
+        core::mem::forget(self);
+        p
+    }
+}
+
+impl core::ops::Deref for NewInode {
+    type Target = NovaInode;
+
+    fn deref(&self) -> &NovaInode {
+        // SAFETY: by the type invariant, a live nova inode.
+        unsafe { NovaInode::from_raw(self.0.as_ptr()) }
+    }
+}
+
+impl Drop for NewInode {
+    fn drop(&mut self) {
+        // Not given to a dentry: as `discard`.
+        let p = self.0.as_ptr();
+        // SAFETY: by the type invariant, the only reference to an unhashed
+        // new inode.
+        unsafe {
+            bindings::make_bad_inode(p);
+            bindings::iput(p);
+        }
     }
 }

@@ -24,7 +24,7 @@ impl File {
         unsafe { &*f.cast::<File>() }
     }
 
-    fn raw(&self) -> *mut bindings::file {
+    pub(crate) fn raw(&self) -> *mut bindings::file {
         self.0.get()
     }
 
@@ -155,5 +155,53 @@ impl Drop for MappingLock<'_> {
     fn drop(&mut self) {
         // SAFETY: locked in `new`.
         unsafe { shim::nova_shim_mapping_unlock(self.0.raw()) };
+    }
+}
+
+/// The `dir_context` of a `readdir` (`iterate_shared`) call.
+#[repr(transparent)]
+pub(crate) struct DirContext(Opaque<bindings::dir_context>);
+
+impl DirContext {
+    /// # Safety
+    ///
+    /// `c` must be the live context of a `readdir` call, for `'a`.
+    pub(crate) unsafe fn from_raw<'a>(c: *mut bindings::dir_context) -> &'a DirContext {
+        // SAFETY: a transparent wrapper; `c` is live for `'a`.
+        unsafe { &*c.cast::<DirContext>() }
+    }
+
+    fn raw(&self) -> *mut bindings::dir_context {
+        self.0.get()
+    }
+
+    /// The position (a readdir cookie).
+    pub(crate) fn pos(&self) -> i64 {
+        // SAFETY: a live context, ours for the call.
+        unsafe { (*self.raw()).pos }
+    }
+
+    pub(crate) fn set_pos(&self, pos: i64) {
+        // SAFETY: as above.
+        unsafe { (*self.raw()).pos = pos };
+    }
+
+    /// Emits `.` and `..` if the position is before them; false when the
+    /// caller's buffer is full.
+    pub(crate) fn emit_dots(&self, file: &File) -> bool {
+        // SAFETY: a live context and the directory it reads.
+        unsafe { shim::nova_shim_dir_emit_dots(file.raw(), self.raw()) }
+    }
+
+    /// Emits one name; false when the caller's buffer is full.
+    pub(crate) fn emit(&self, name: &[u8], ino: u64, dtype: u8) -> bool {
+        let Ok(len) = i32::try_from(name.len()) else {
+            return false;
+        };
+        // SAFETY: `name` is a live buffer of `len` bytes; the context is
+        // live.
+        unsafe {
+            shim::nova_shim_dir_emit(self.raw(), name.as_ptr().cast(), len, ino, u32::from(dtype))
+        }
     }
 }

@@ -3,58 +3,35 @@
 //! device nodes, fifos, sockets), link, unlink, rmdir and rename in all
 //! its forms. Each operation is one transaction over the logs it touches.
 
+use crate::dentry::Dentry;
 use crate::dir::{encode_dentry, PreparedInsert};
 use crate::entry::{link_entry, write_entry};
 use crate::format::layout::*;
 use crate::inode::{dtype, NovaInode};
+use crate::kfile::{DirContext, File};
 use crate::log::Tx;
-use crate::shim;
 use kernel::bindings;
 use kernel::prelude::*;
 
 /// Link count limit (as ext4's).
 const LINK_MAX: u32 = 65000;
 
-/// # Safety
-///
-/// `d` must be a live dentry whose name is stable (parent locked).
-unsafe fn name_of<'a>(d: *mut bindings::dentry) -> &'a [u8] {
-    // SAFETY: per the contract the qstr is stable for the call.
-    unsafe {
-        let q = &(*d).__bindgen_anon_1.d_name;
-        core::slice::from_raw_parts(q.name, q.__bindgen_anon_1.__bindgen_anon_1.len as usize)
-    }
-}
-
-/// # Safety
-///
-/// `d` must be a live positive dentry of a nova mount.
-unsafe fn inode_of<'a>(d: *mut bindings::dentry) -> &'a NovaInode {
-    // SAFETY: per the contract.
-    unsafe { NovaInode::from_raw((*d).d_inode) }
-}
-
-/// `lookup`.
-///
-/// # Safety
-///
-/// The VFS's lookup contract: `dir` locked (shared at least), `d` negative.
-pub(crate) unsafe fn lookup(dir: &NovaInode, d: *mut bindings::dentry) -> *mut bindings::dentry {
-    // SAFETY: per the contract.
-    let name = unsafe { name_of(d) };
+/// `lookup`: the dentry spliced with the inode its name points at, or
+/// made negative.
+pub(crate) fn lookup(dir: &NovaInode, d: &Dentry) -> *mut bindings::dentry {
+    let name = d.name();
     if name.len() > NAME_MAX {
         return kernel::error::Error::to_ptr(ENAMETOOLONG);
     }
     let found = dir.dir.lock().lookup(name);
     let inode = match found {
-        None => core::ptr::null_mut(),
+        None => None,
         Some((ino, _)) => match crate::iget::iget(dir.sbi(), ino) {
-            Ok(i) => i.into_raw(),
+            Ok(i) => Some(i),
             Err(e) => return kernel::error::Error::to_ptr(e),
         },
     };
-    // SAFETY: `inode` is null or referenced; d_splice_alias consumes it.
-    unsafe { bindings::d_splice_alias(inode, d) }
+    d.splice_alias(inode)
 }
 
 fn dentry_entry(
@@ -74,22 +51,18 @@ fn set_dir_times(dir: &NovaInode, t: (i64, u32)) {
     dir.set_time(2, t.0, t.1);
 }
 
-/// Creates an inode named by `d` in `dir`: a file, directory, device
-/// node, fifo, socket, or (with `target`) a symlink.
-///
-/// # Safety
-///
-/// The VFS's create contract: `dir` locked exclusively, `d` negative.
-pub(crate) unsafe fn create(
+/// Creates an inode named by `d` in `dir` (locked exclusively by the VFS,
+/// `d` negative): a file, directory, device node, fifo, socket, or (with
+/// `target`) a symlink.
+pub(crate) fn create(
     dir: &NovaInode,
-    d: *mut bindings::dentry,
+    d: &Dentry,
     mode: u32,
     rdev: u32,
     target: Option<&[u8]>,
 ) -> Result {
     let sbi = dir.sbi();
-    // SAFETY: per the contract.
-    let name = unsafe { name_of(d) };
+    let name = d.name();
     if name.len() > NAME_MAX {
         return Err(ENAMETOOLONG);
     }
@@ -105,9 +78,7 @@ pub(crate) unsafe fn create(
             return Err(ENAMETOOLONG);
         }
     }
-    let (i, slot, valid_word) = crate::iget::new_inode(sbi, dir, mode, rdev)?;
-    // SAFETY: `i` is our new inode.
-    let child = unsafe { NovaInode::from_raw(i) };
+    let (child, slot, valid_word) = crate::iget::new_inode(sbi, dir, mode, rdev)?;
     // The creation time the slot records is the time of the whole operation.
     let t = child.time(1);
     // Everything that can fail happens before the commit: the index node
@@ -138,7 +109,7 @@ pub(crate) unsafe fn create(
             let mut buf = write_entry(0, b, 1, target.len() as u64, t)?;
             // The new inode is not visible yet, so its data index can
             // take the block before the commit.
-            tx.append(child, &mut buf)?;
+            tx.append(&child, &mut buf)?;
             let mut freed = KVec::new();
             child.data.lock().insert(0, b, 1, tx.epoch(), &mut freed)?;
             child.set_size(target.len() as u64);
@@ -168,45 +139,26 @@ pub(crate) unsafe fn create(
             let pos = child.log_pos();
             let _ = sbi.alloc.free(pos.head / BLOCK_SIZE, 1);
             let _ = sbi.itable.lock().release(child.ino());
-            // SAFETY: drop the only reference to the unhashed new inode;
-            // mark it bad so eviction does not touch pmem.
-            unsafe {
-                bindings::make_bad_inode(i);
-                bindings::iput(i);
-            }
+            child.discard();
             return Err(e);
         }
     };
     dir.dir.lock().insert_prepared(prep);
     set_dir_times(dir, t);
     if is_dir {
-        // SAFETY: `dir` is locked by the VFS.
-        unsafe { bindings::inc_nlink(dir.raw()) };
+        dir.inc_nlink();
     }
     if let Some(v) = link {
         child.set_link(v);
     }
-    // SAFETY: `i` is new and locked (I_NEW via insert_inode_locked is not
-    // used; `new_inode` inodes are instantiated directly).
-    unsafe {
-        bindings::__insert_inode_hash(i, (*i).i_ino);
-        bindings::d_instantiate(d, i);
-    }
+    d.instantiate_new(child);
     Ok(())
 }
 
-/// `link`.
-///
-/// # Safety
-///
-/// The VFS's link contract.
-pub(crate) unsafe fn link(
-    old: *mut bindings::dentry,
-    dir: &NovaInode,
-    d: *mut bindings::dentry,
-) -> Result {
-    // SAFETY: per the contract.
-    let (src, name) = unsafe { (inode_of(old), name_of(d)) };
+/// `link`: a new name `d` in `dir` for the inode of `old`.
+pub(crate) fn link(old: &Dentry, dir: &NovaInode, d: &Dentry) -> Result {
+    let src = old.inode().ok_or(ENOENT)?;
+    let name = d.name();
     let sbi = dir.sbi();
     if name.len() > NAME_MAX {
         return Err(ENAMETOOLONG);
@@ -228,24 +180,16 @@ pub(crate) unsafe fn link(
     // Nothing after the commit can fail.
     dir.dir.lock().insert_prepared(prep);
     set_dir_times(dir, t);
-    // SAFETY: the VFS holds `src` locked; we take a reference for `d`.
-    unsafe {
-        bindings::inc_nlink(src.raw());
-        bindings::ihold(src.raw());
-        bindings::d_instantiate(d, src.raw());
-    }
+    src.inc_nlink();
+    d.instantiate_link(src);
     src.set_time(2, t.0, t.1);
     Ok(())
 }
 
-/// `unlink` and `rmdir`.
-///
-/// # Safety
-///
-/// The VFS's unlink/rmdir contract.
-pub(crate) unsafe fn unlink(dir: &NovaInode, d: *mut bindings::dentry, rmdir: bool) -> Result {
-    // SAFETY: per the contract.
-    let (victim, name) = unsafe { (inode_of(d), name_of(d)) };
+/// `unlink` and `rmdir` of `d` in `dir` (both inodes locked by the VFS).
+pub(crate) fn unlink(dir: &NovaInode, d: &Dentry, rmdir: bool) -> Result {
+    let victim = d.inode().ok_or(ENOENT)?;
+    let name = d.name();
     if rmdir && !victim.dir.lock().is_empty() {
         return Err(ENOTEMPTY);
     }
@@ -272,45 +216,32 @@ pub(crate) unsafe fn unlink(dir: &NovaInode, d: *mut bindings::dentry, rmdir: bo
     set_dir_times(dir, t);
     victim.set_time(2, t.0, t.1);
     if rmdir {
-        // SAFETY: both inodes are locked by the VFS.
-        unsafe {
-            bindings::clear_nlink(victim.raw());
-            bindings::drop_nlink(dir.raw());
-        }
+        victim.clear_nlink();
+        dir.drop_nlink();
     } else {
         victim.set_nlink(new_links);
     }
     Ok(())
 }
 
-/// `rename`, including RENAME_NOREPLACE and RENAME_EXCHANGE.
-///
-/// # Safety
-///
-/// The VFS's rename contract (rename lock, both directories locked).
-pub(crate) unsafe fn rename(
+/// `rename`, including RENAME_NOREPLACE and RENAME_EXCHANGE (the VFS
+/// holds the rename lock and both directories locked).
+pub(crate) fn rename(
     odir: &NovaInode,
-    od: *mut bindings::dentry,
+    od: &Dentry,
     ndir: &NovaInode,
-    nd: *mut bindings::dentry,
+    nd: &Dentry,
     flags: u32,
 ) -> Result {
     if flags & !(bindings::RENAME_NOREPLACE | bindings::RENAME_EXCHANGE) != 0 {
         return Err(EINVAL);
     }
-    // SAFETY: per the contract.
-    let (src, oname, nname) = unsafe { (inode_of(od), name_of(od), name_of(nd)) };
+    let src = od.inode().ok_or(ENOENT)?;
+    let (oname, nname) = (od.name(), nd.name());
     if nname.len() > NAME_MAX {
         return Err(ENAMETOOLONG);
     }
-    // SAFETY: per the contract; `d_inode` is null for a negative target.
-    let target = unsafe { (*nd).d_inode };
-    // SAFETY: a non-null target is a nova inode.
-    let tgt = if target.is_null() {
-        None
-    } else {
-        Some(unsafe { NovaInode::from_raw(target) })
-    };
+    let tgt = nd.inode();
     let exchange = flags & bindings::RENAME_EXCHANGE != 0;
     let sbi = odir.sbi();
     let src_dir = src.is_dir();
@@ -365,11 +296,8 @@ pub(crate) unsafe fn rename(
             }
             if src_dir != tgt_dir {
                 let (a, b) = if src_dir { (odir, ndir) } else { (ndir, odir) };
-                // SAFETY: both directories are locked by the VFS.
-                unsafe {
-                    bindings::drop_nlink(a.raw());
-                    bindings::inc_nlink(b.raw());
-                }
+                a.drop_nlink();
+                b.inc_nlink();
             }
         }
         set_dir_times(odir, t);
@@ -474,46 +402,27 @@ pub(crate) unsafe fn rename(
 }
 
 /// `iterate_shared`: `.` and `..`, then the names in key order from
-/// `ctx->pos`. Entries are copied out in batches so that no lock is held
-/// while the VFS copies names to user space.
-///
-/// # Safety
-///
-/// `file` must be an open nova directory and `ctx` its live dir_context.
-pub(crate) unsafe fn readdir(file: *mut bindings::file, ctx: *mut bindings::dir_context) -> Result {
-    // SAFETY: per the contract.
-    let ni = unsafe { NovaInode::from_raw(shim::nova_shim_file_inode(file)) };
-    // SAFETY: per the contract.
-    if !unsafe { shim::nova_shim_dir_emit_dots(file, ctx) } {
+/// the context's position. Entries are copied out in batches so that no
+/// lock is held while the VFS copies names to user space.
+pub(crate) fn readdir(file: &File, ctx: &DirContext) -> Result {
+    let ni = file.inode();
+    if !ctx.emit_dots(file) {
         return Ok(());
     }
     loop {
-        // SAFETY: `ctx` is live.
-        let pos = unsafe { (*ctx).pos } as u64;
+        let pos = ctx.pos() as u64;
         let mut batch = KVec::new();
         ni.dir.lock().batch(pos.max(2), 32, &mut batch)?;
         if batch.is_empty() {
             // Past the last name: park the cursor at the end.
-            // SAFETY: `ctx` is live.
-            unsafe { (*ctx).pos = i64::MAX };
+            ctx.set_pos(i64::MAX);
             return Ok(());
         }
         for (k, ino, dt, name) in batch.iter() {
-            // SAFETY: `name` is a live buffer of `len` bytes; `ctx` is live.
-            let more = unsafe {
-                shim::nova_shim_dir_emit(
-                    ctx,
-                    name.as_ptr().cast(),
-                    name.len() as i32,
-                    *ino,
-                    u32::from(*dt),
-                )
-            };
-            if !more {
+            if !ctx.emit(name, *ino, *dt) {
                 return Ok(());
             }
-            // SAFETY: `ctx` is live.
-            unsafe { (*ctx).pos = (*k + 1) as i64 };
+            ctx.set_pos((*k + 1) as i64);
         }
     }
 }

@@ -20,6 +20,7 @@ mod check;
 mod cleaner;
 mod cow;
 mod dax;
+mod dentry;
 mod dir;
 mod entry;
 mod evict;

@@ -5,9 +5,10 @@
 //! VFS guarantees for that callback) and calls the safe logic in the other
 //! modules; errors come back as negative errnos.
 
+use crate::dentry::Dentry;
 use crate::glue::{errno, register_tables, OpTables, Ops};
 use crate::inode::NovaInode;
-use crate::kfile::{File, Kiocb};
+use crate::kfile::{DirContext, File, Kiocb};
 use crate::sbi::{MountOpts, Sbi};
 use crate::{attr, cleaner, cow, evict, file, mount, namei, shim};
 use core::ptr;
@@ -250,7 +251,8 @@ extern "C" fn lookup(
 ) -> *mut bindings::dentry {
     // SAFETY: the VFS calls lookup with a locked nova directory and a
     // negative dentry whose name is stable during the call.
-    unsafe { namei::lookup(ni(dir), d) }
+    let (dir, d) = unsafe { (ni(dir), Dentry::from_raw(d)) };
+    namei::lookup(dir, d)
 }
 
 extern "C" fn create(
@@ -260,9 +262,9 @@ extern "C" fn create(
     mode: bindings::umode_t,
 ) -> c_int {
     // SAFETY: the VFS holds `dir` locked and `d` is a negative dentry in it.
-    let r = unsafe { namei::create(ni(dir), d, u32::from(mode) | bindings::S_IFREG, 0, None) };
-    // SAFETY: `dir` is a live nova inode the VFS holds locked.
-    crate::gc::maybe(unsafe { ni(dir) });
+    let (dir, d) = unsafe { (ni(dir), Dentry::from_raw(d)) };
+    let r = namei::create(dir, d, u32::from(mode) | bindings::S_IFREG, 0, None);
+    crate::gc::maybe(dir);
     errno(r)
 }
 
@@ -274,9 +276,9 @@ extern "C" fn mknod(
     rdev: bindings::dev_t,
 ) -> c_int {
     // SAFETY: as for `create`.
-    let r = unsafe { namei::create(ni(dir), d, u32::from(mode), rdev, None) };
-    // SAFETY: `dir` is a live nova inode the VFS holds locked.
-    crate::gc::maybe(unsafe { ni(dir) });
+    let (dir, d) = unsafe { (ni(dir), Dentry::from_raw(d)) };
+    let r = namei::create(dir, d, u32::from(mode), rdev, None);
+    crate::gc::maybe(dir);
     errno(r)
 }
 
@@ -287,9 +289,14 @@ extern "C" fn symlink(
     target: *const c_char,
 ) -> c_int {
     // SAFETY: as for `create`; `target` is a NUL-terminated kernel string.
-    let t = unsafe { CStr::from_char_ptr(target) };
-    // SAFETY: as for `create`.
-    errno(unsafe { namei::create(ni(dir), d, bindings::S_IFLNK | 0o777, 0, Some(t.to_bytes())) })
+    let (dir, d, t) = unsafe { (ni(dir), Dentry::from_raw(d), CStr::from_char_ptr(target)) };
+    errno(namei::create(
+        dir,
+        d,
+        bindings::S_IFLNK | 0o777,
+        0,
+        Some(t.to_bytes()),
+    ))
 }
 
 extern "C" fn mkdir(
@@ -299,7 +306,8 @@ extern "C" fn mkdir(
     mode: bindings::umode_t,
 ) -> *mut bindings::dentry {
     // SAFETY: as for `create`.
-    match unsafe { namei::create(ni(dir), d, u32::from(mode) | bindings::S_IFDIR, 0, None) } {
+    let (dir, d) = unsafe { (ni(dir), Dentry::from_raw(d)) };
+    match namei::create(dir, d, u32::from(mode) | bindings::S_IFDIR, 0, None) {
         Ok(()) => ptr::null_mut(),
         Err(e) => kernel::error::Error::to_ptr(e),
     }
@@ -310,26 +318,27 @@ extern "C" fn link(
     dir: *mut bindings::inode,
     d: *mut bindings::dentry,
 ) -> c_int {
-    // SAFETY: the VFS holds `dir` and the source inode locked.
-    let r = unsafe { namei::link(old, ni(dir), d) };
-    // SAFETY: `dir` is a live nova inode the VFS holds locked.
-    crate::gc::maybe(unsafe { ni(dir) });
+    // SAFETY: the VFS holds `dir` and the source inode locked; `old` is
+    // positive and `d` a negative dentry in `dir`.
+    let (old, dir, d) = unsafe { (Dentry::from_raw(old), ni(dir), Dentry::from_raw(d)) };
+    let r = namei::link(old, dir, d);
+    crate::gc::maybe(dir);
     errno(r)
 }
 
 extern "C" fn unlink(dir: *mut bindings::inode, d: *mut bindings::dentry) -> c_int {
-    // SAFETY: the VFS holds `dir` and the victim locked.
-    let r = unsafe { namei::unlink(ni(dir), d, false) };
-    // SAFETY: `dir` is a live nova inode the VFS holds locked.
-    crate::gc::maybe(unsafe { ni(dir) });
+    // SAFETY: the VFS holds `dir` and the victim locked; `d` is positive.
+    let (dir, d) = unsafe { (ni(dir), Dentry::from_raw(d)) };
+    let r = namei::unlink(dir, d, false);
+    crate::gc::maybe(dir);
     errno(r)
 }
 
 extern "C" fn rmdir(dir: *mut bindings::inode, d: *mut bindings::dentry) -> c_int {
     // SAFETY: as for `unlink`.
-    let r = unsafe { namei::unlink(ni(dir), d, true) };
-    // SAFETY: `dir` is a live nova inode the VFS holds locked.
-    crate::gc::maybe(unsafe { ni(dir) });
+    let (dir, d) = unsafe { (ni(dir), Dentry::from_raw(d)) };
+    let r = namei::unlink(dir, d, true);
+    crate::gc::maybe(dir);
     errno(r)
 }
 
@@ -341,10 +350,17 @@ extern "C" fn rename(
     nd: *mut bindings::dentry,
     flags: c_uint,
 ) -> c_int {
-    // SAFETY: the VFS holds the rename lock and both directories locked.
-    let r = unsafe { namei::rename(ni(odir), od, ni(ndir), nd, flags) };
-    // SAFETY: both are live nova inodes the VFS holds locked.
-    let (o, n) = unsafe { (ni(odir), ni(ndir)) };
+    // SAFETY: the VFS holds the rename lock and both directories locked;
+    // `od` is positive, `nd` a dentry in `ndir`.
+    let (o, od, n, nd) = unsafe {
+        (
+            ni(odir),
+            Dentry::from_raw(od),
+            ni(ndir),
+            Dentry::from_raw(nd),
+        )
+    };
+    let r = namei::rename(o, od, n, nd, flags);
     crate::gc::maybe(o);
     if !core::ptr::eq(o, n) {
         crate::gc::maybe(n);
@@ -450,8 +466,10 @@ static SYMLINK_IOPS: Ops<bindings::inode_operations> = Ops(bindings::inode_opera
 });
 
 extern "C" fn iterate_shared(file: *mut bindings::file, ctx: *mut bindings::dir_context) -> c_int {
-    // SAFETY: the VFS holds the directory's lock shared for the call.
-    errno(unsafe { namei::readdir(file, ctx) })
+    // SAFETY: the VFS holds the directory's lock shared for the call; an
+    // open nova directory and its live context.
+    let (file, ctx) = unsafe { (File::from_raw(file), DirContext::from_raw(ctx)) };
+    errno(namei::readdir(file, ctx))
 }
 
 extern "C" fn dir_llseek(
