@@ -2,13 +2,13 @@
 //! Attribute changes: `setattr` (mode, owner, times, size) and logging an
 //! inode's times.
 
+use crate::dentry::{Dentry, Iattr};
 use crate::entry::times_entry;
 use crate::format::layout::*;
 use crate::format::le::Pod;
 use crate::inode::NovaInode;
 use crate::kfile::MappingLock;
 use crate::log::Tx;
-use core::ptr;
 use kernel::bindings;
 use kernel::prelude::*;
 
@@ -44,25 +44,14 @@ impl SavedAttrs {
     }
 }
 
-/// `setattr`: validated by the VFS helpers, computed on the inode, logged;
-/// put back if the log commit fails.
-///
-/// # Safety
-///
-/// `d` must be a nova dentry with an inode, locked by the VFS; `attr` valid.
-pub(crate) unsafe fn setattr(d: *mut bindings::dentry, attr: *mut bindings::iattr) -> Result {
-    // SAFETY: per the contract.
-    let i = unsafe { (*d).d_inode };
-    // SAFETY: per the contract.
-    let ni = unsafe { NovaInode::from_raw(i) };
+/// `setattr` of `d`'s inode (locked by the VFS): validated by the VFS
+/// helpers, computed on the inode, logged; put back if the log commit
+/// fails.
+pub(crate) fn setattr(d: &Dentry, attr: &Iattr) -> Result {
+    let ni = d.inode().ok_or(ENOENT)?;
     let sbi = ni.sbi();
-    // SAFETY: per the contract.
-    kernel::error::to_result(unsafe {
-        bindings::setattr_prepare(ptr::addr_of_mut!(bindings::nop_mnt_idmap), d, attr)
-    })?;
-    // SAFETY: per the contract.
-    let a = unsafe { &*attr };
-    let v = a.ia_valid;
+    d.setattr_prepare(attr)?;
+    let v = attr.valid();
     let sizing = v & bindings::ATTR_SIZE != 0;
     if sizing && ni.mode() & bindings::S_IFMT != bindings::S_IFREG {
         return Err(EINVAL);
@@ -70,11 +59,14 @@ pub(crate) unsafe fn setattr(d: *mut bindings::dentry, attr: *mut bindings::iatt
     // A size change replaces and drops blocks: no fault runs meanwhile.
     let ml = sizing.then(|| MappingLock::new(ni));
     let saved = SavedAttrs::of(ni);
-    let new_size = if sizing { a.ia_size as u64 } else { saved.size };
+    let new_size = if sizing {
+        attr.size() as u64
+    } else {
+        saved.size
+    };
     // Let the VFS compute the resulting attributes on the inode, then log
     // what it produced (so the log holds exactly the in-memory result).
-    // SAFETY: per the contract.
-    unsafe { bindings::setattr_copy(ptr::addr_of_mut!(bindings::nop_mnt_idmap), i, attr) };
+    attr.copy_to(ni);
     if new_size != saved.size {
         let now = ni.now();
         ni.set_time(1, now.0, now.1);

@@ -2,8 +2,10 @@
 //! A safe view of the dentries the VFS passes to nova's directory
 //! operations: the name, the inode, and making a dentry positive.
 
-use crate::inode::{InodeRef, NewInode, NovaInode};
+use crate::inode::NovaInode;
+use crate::iref::{InodeRef, NewInode};
 use kernel::bindings;
+use kernel::prelude::*;
 use kernel::types::Opaque;
 
 /// A dentry passed to a nova directory operation.
@@ -74,5 +76,63 @@ impl Dentry {
             bindings::ihold(ni.raw());
             bindings::d_instantiate(self.raw(), ni.raw());
         }
+    }
+
+    /// `setattr_prepare`: whether the caller may make the change `attr`
+    /// asks for on this dentry's inode.
+    pub(crate) fn setattr_prepare(&self, attr: &Iattr) -> Result {
+        // SAFETY: a live dentry with its inode locked by the VFS; `attr`
+        // is the change of this call.
+        kernel::error::to_result(unsafe {
+            bindings::setattr_prepare(
+                core::ptr::addr_of_mut!(bindings::nop_mnt_idmap),
+                self.raw(),
+                attr.raw(),
+            )
+        })
+    }
+}
+
+/// The attribute change of a `setattr` call.
+#[repr(transparent)]
+pub(crate) struct Iattr(Opaque<bindings::iattr>);
+
+impl Iattr {
+    /// # Safety
+    ///
+    /// `a` must be the live `iattr` of a `setattr` call, for `'a`.
+    pub(crate) unsafe fn from_raw<'a>(a: *mut bindings::iattr) -> &'a Iattr {
+        // SAFETY: a transparent wrapper; `a` is live for `'a`.
+        unsafe { &*a.cast::<Iattr>() }
+    }
+
+    fn raw(&self) -> *mut bindings::iattr {
+        self.0.get()
+    }
+
+    /// Which attributes change (`ATTR_*`).
+    pub(crate) fn valid(&self) -> u32 {
+        // SAFETY: a live iattr, ours for the call.
+        unsafe { (*self.raw()).ia_valid }
+    }
+
+    /// The new size, with `ATTR_SIZE`.
+    pub(crate) fn size(&self) -> i64 {
+        // SAFETY: as above.
+        unsafe { (*self.raw()).ia_size }
+    }
+
+    /// `setattr_copy`: applies the change to `ni` in memory (the inode
+    /// lock held).
+    pub(crate) fn copy_to(&self, ni: &NovaInode) {
+        // SAFETY: `ni` is live and locked by the VFS; the iattr is this
+        // call's.
+        unsafe {
+            bindings::setattr_copy(
+                core::ptr::addr_of_mut!(bindings::nop_mnt_idmap),
+                ni.raw(),
+                self.raw(),
+            )
+        };
     }
 }

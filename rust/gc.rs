@@ -7,7 +7,8 @@
 
 use crate::format::layout::*;
 use crate::format::log::{page_of, LogWalker};
-use crate::inode::{InodeRef, NovaInode};
+use crate::inode::NovaInode;
+use crate::iref::InodeRef;
 use crate::journal;
 use crate::liveness::Liveness;
 use crate::log::{free_log_page, new_log_page, put_entry};

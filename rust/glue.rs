@@ -49,6 +49,18 @@ pub(crate) fn holder(sb: *mut bindings::super_block) -> *mut c_void {
     sb.cast()
 }
 
+/// Allocator regions for this machine: one per possible CPU, at most 64.
+pub(crate) fn cpu_regions() -> u32 {
+    // SAFETY: a plain read of the CPU count.
+    (unsafe { bindings::nr_cpu_ids }).clamp(1, 64)
+}
+
+/// Fills `buf` with random bytes.
+pub(crate) fn random_bytes(buf: &mut [u8]) {
+    // SAFETY: `buf` is valid for writes of its length.
+    unsafe { bindings::get_random_bytes(buf.as_mut_ptr().cast(), buf.len()) };
+}
+
 /// The operation tables of nova's super blocks and inodes.
 pub(crate) struct OpTables {
     pub(crate) super_ops: &'static bindings::super_operations,

@@ -6,42 +6,12 @@ use crate::entry::check_write;
 use crate::format::layout::*;
 use crate::format::le::Pod;
 use crate::format::log::LogWalker;
-use crate::glue::tables;
-use crate::inode::{gc_threshold, InodeRef, LogPos, NewInode, NovaInode};
+use crate::inode::{gc_threshold, LogPos, NovaInode};
+use crate::iref::{iget_locked, Got, InodeRef, NewInode};
 use crate::log::check_log_bounds;
 use crate::sbi::Sbi;
-use crate::shim;
-use core::ptr;
 use kernel::bindings;
 use kernel::prelude::*;
-
-/// Sets up operations and type-specific state for a mode.
-fn set_ops(ni: &NovaInode, mode: u32, rdev: u32) {
-    let i = ni.raw();
-    let Some(t) = tables() else { return };
-    // SAFETY: the inode is new (I_NEW) or being created and not yet
-    // visible; setting its operation tables is the VFS protocol.
-    unsafe {
-        match mode & bindings::S_IFMT {
-            bindings::S_IFDIR => {
-                (*i).i_op = t.dir_iops;
-                (*i).__bindgen_anon_3.i_fop = t.dir_fops;
-            }
-            bindings::S_IFREG => {
-                (*i).i_op = t.file_iops;
-                (*i).__bindgen_anon_3.i_fop = t.file_fops;
-                shim::nova_shim_set_dax(i);
-            }
-            bindings::S_IFLNK => {
-                (*i).i_op = t.symlink_iops;
-            }
-            _ => {
-                (*i).i_op = t.file_iops;
-                bindings::init_special_inode(i, mode as u16, rdev);
-            }
-        }
-    }
-}
 
 /// Applies one log entry to an inode being read.
 fn apply(ni: &NovaInode, buf: &[u8], etype: EntryType, epoch: u64) -> Result {
@@ -250,7 +220,7 @@ fn fill(sbi: &Sbi, ni: &NovaInode, ino: u64) -> Result {
         );
         return Err(EIO);
     }
-    set_ops(ni, mode, pi.rdev.get());
+    ni.set_ops(mode, pi.rdev.get());
     if mode & bindings::S_IFMT == bindings::S_IFLNK {
         cache_link(sbi, ni)?;
     }
@@ -274,25 +244,12 @@ fn cache_link(sbi: &Sbi, ni: &NovaInode) -> Result {
 
 /// Returns a referenced VFS inode for `ino`.
 pub(crate) fn iget(sbi: &Sbi, ino: u64) -> Result<InodeRef> {
-    // SAFETY: the super block is live.
-    let i = unsafe { bindings::iget_locked(sbi.sb(), ino) };
-    let Some(nn) = ptr::NonNull::new(i) else {
-        return Err(ENOMEM);
+    let ni = match iget_locked(sbi, ino)? {
+        Got::Cached(r) => return Ok(r),
+        Got::New(n) => n,
     };
-    // SAFETY: `i` is a live inode of our super block.
-    if !unsafe { shim::nova_shim_inode_is_new(i) } {
-        // SAFETY: `iget_locked` took a reference to a nova inode.
-        return Ok(unsafe { InodeRef::from_raw(nn) });
-    }
-    // SAFETY: a new nova inode.
-    let ni = unsafe { NovaInode::from_raw(i) };
-    match fill(sbi, ni, ino) {
-        Ok(()) => {
-            // SAFETY: fully initialised; publish it.
-            unsafe { bindings::unlock_new_inode(i) };
-            // SAFETY: `iget_locked` took a reference to a nova inode.
-            Ok(unsafe { InodeRef::from_raw(nn) })
-        }
+    match fill(sbi, &ni, ino) {
+        Ok(()) => Ok(ni.unlock()),
         Err(e) => {
             // A refused inode is never deleted (eviction skips bad inodes);
             // a zero link count read before the refusal would still count
@@ -300,8 +257,7 @@ pub(crate) fn iget(sbi: &Sbi, ino: u64) -> Result<InodeRef> {
             if ni.nlink() == 0 {
                 ni.set_nlink(1);
             }
-            // SAFETY: marks the new inode bad and drops our reference.
-            unsafe { bindings::iget_failed(i) };
+            // Dropping `ni` marks it bad (`iget_failed`).
             Err(e)
         }
     }
@@ -324,23 +280,7 @@ pub(crate) fn new_inode(
         let _ = sbi.itable.lock().release(ino);
         e
     };
-    // SAFETY: the super block is live.
-    let Some(i) = ptr::NonNull::new(unsafe { bindings::new_inode(sbi.sb()) }) else {
-        return Err(fail(ENOMEM));
-    };
-    // SAFETY: a fresh nova inode, with its only reference.
-    let ni = unsafe { NewInode::from_raw(i) };
-    let i = i.as_ptr();
-    // SAFETY: `i` is fresh and not yet hashed or visible.
-    unsafe {
-        (*i).i_ino = ino;
-        bindings::inode_init_owner(
-            ptr::addr_of_mut!(bindings::nop_mnt_idmap),
-            i,
-            dir.raw(),
-            mode as u16,
-        );
-    }
+    let ni = NewInode::new(sbi, ino, dir, mode).map_err(fail)?;
     let mode = ni.mode();
     let nlink = if mode & bindings::S_IFMT == bindings::S_IFDIR {
         2
@@ -404,6 +344,6 @@ pub(crate) fn new_inode(
     if mode & bindings::S_IFMT == bindings::S_IFDIR {
         ni.dir.lock().set_parent(dir.ino());
     }
-    set_ops(&ni, mode, rdev);
+    ni.set_ops(mode, rdev);
     Ok((ni, slot, valid_word))
 }

@@ -6,6 +6,7 @@
 
 use crate::dir::DirIndex;
 use crate::extent::FileIndex;
+use crate::glue::tables;
 use crate::sbi::Sbi;
 use crate::shim;
 use core::ptr;
@@ -134,6 +135,35 @@ impl NovaInode {
     pub(crate) fn clear_nlink(&self) {
         // SAFETY: a live inode, locked by the caller.
         unsafe { bindings::clear_nlink(self.raw()) };
+    }
+
+    /// Sets up the operation tables and type-specific state for `mode`
+    /// (a new or I_NEW inode, not yet visible).
+    pub(crate) fn set_ops(&self, mode: u32, rdev: u32) {
+        let i = self.raw();
+        let Some(t) = tables() else { return };
+        // SAFETY: the inode is new (I_NEW) or being created and not yet
+        // visible; setting its operation tables is the VFS protocol.
+        unsafe {
+            match mode & bindings::S_IFMT {
+                bindings::S_IFDIR => {
+                    (*i).i_op = t.dir_iops;
+                    (*i).__bindgen_anon_3.i_fop = t.dir_fops;
+                }
+                bindings::S_IFREG => {
+                    (*i).i_op = t.file_iops;
+                    (*i).__bindgen_anon_3.i_fop = t.file_fops;
+                    shim::nova_shim_set_dax(i);
+                }
+                bindings::S_IFLNK => {
+                    (*i).i_op = t.symlink_iops;
+                }
+                _ => {
+                    (*i).i_op = t.file_iops;
+                    bindings::init_special_inode(i, mode as u16, rdev);
+                }
+            }
+        }
     }
 
     /// `inode_newsize_ok`: whether the file may grow to `size` bytes
@@ -311,111 +341,4 @@ fn dtype_of(mode: u32) -> u8 {
 /// The `DT_*` type for a mode.
 pub(crate) fn dtype(mode: u32) -> u8 {
     dtype_of(mode)
-}
-
-/// A counted reference to a nova inode (from `iget` or `lookup`), given
-/// back with `iput` when dropped.
-///
-/// # Invariants
-///
-/// `0` is a live nova inode on which this holds one reference.
-pub(crate) struct InodeRef(core::ptr::NonNull<bindings::inode>);
-
-impl InodeRef {
-    /// # Safety
-    ///
-    /// `i` must be a nova inode with a reference that moves to the result.
-    pub(crate) unsafe fn from_raw(i: core::ptr::NonNull<bindings::inode>) -> Self {
-        // INVARIANT: per the contract.
-        Self(i)
-    }
-
-    /// The in-memory inode `ino` of `sbi`, if it is in memory and not bad.
-    pub(crate) fn lookup(sbi: &Sbi, ino: u64) -> Option<Self> {
-        // SAFETY: the super block is live while the `Sbi` is.
-        let i = core::ptr::NonNull::new(unsafe { bindings::ilookup(sbi.sb(), ino) })?;
-        // SAFETY: `ilookup` took a reference to a nova inode.
-        let r = unsafe { Self::from_raw(i) };
-        (!r.is_bad()).then_some(r)
-    }
-
-    /// Gives the reference to the caller (for a VFS call that consumes
-    /// it).
-    pub(crate) fn into_raw(self) -> *mut bindings::inode {
-        let p = self.0.as_ptr();
-        core::mem::forget(self);
-        p
-    }
-}
-
-impl core::ops::Deref for InodeRef {
-    type Target = NovaInode;
-
-    fn deref(&self) -> &NovaInode {
-        // SAFETY: by the type invariant, a live nova inode.
-        unsafe { NovaInode::from_raw(self.0.as_ptr()) }
-    }
-}
-
-impl Drop for InodeRef {
-    fn drop(&mut self) {
-        // SAFETY: by the type invariant, we hold a reference.
-        unsafe { bindings::iput(self.0.as_ptr()) };
-    }
-}
-
-/// An inode being created (from `new_inode`): not yet visible, holding
-/// the creation's reference. Either a dentry takes it
-/// (`Dentry::instantiate_new`) or `discard` drops it.
-///
-/// # Invariants
-///
-/// `0` is a new nova inode, not hashed, on which this holds the only
-/// reference.
-pub(crate) struct NewInode(core::ptr::NonNull<bindings::inode>);
-
-impl NewInode {
-    /// # Safety
-    ///
-    /// `i` must be a nova inode fresh from the VFS's `new_inode`, whose
-    /// only reference moves to the result.
-    pub(crate) unsafe fn from_raw(i: core::ptr::NonNull<bindings::inode>) -> Self {
-        // INVARIANT: per the contract.
-        Self(i)
-    }
-
-    /// Drops an inode whose creation failed (as dropping it does: marked
-    /// bad, so that eviction does not touch pmem).
-    pub(crate) fn discard(self) {
-        drop(self);
-    }
-
-    /// Gives the reference to the caller.
-    pub(crate) fn into_raw(self) -> *mut bindings::inode {
-        let p = self.0.as_ptr();
-        core::mem::forget(self);
-        p
-    }
-}
-
-impl core::ops::Deref for NewInode {
-    type Target = NovaInode;
-
-    fn deref(&self) -> &NovaInode {
-        // SAFETY: by the type invariant, a live nova inode.
-        unsafe { NovaInode::from_raw(self.0.as_ptr()) }
-    }
-}
-
-impl Drop for NewInode {
-    fn drop(&mut self) {
-        // Not given to a dentry: as `discard`.
-        let p = self.0.as_ptr();
-        // SAFETY: by the type invariant, the only reference to an unhashed
-        // new inode.
-        unsafe {
-            bindings::make_bad_inode(p);
-            bindings::iput(p);
-        }
-    }
 }

@@ -23,7 +23,14 @@ use kernel::sync::MutexGuard;
 /// its log; returns its byte address. It may take a block held back for
 /// log appends, so that freeing space works on a full device.
 pub(crate) fn new_log_page(sbi: &Sbi, ino: u64) -> Result<u64> {
-    let (b, _) = sbi.alloc.alloc_reserved(sbi.cpu(), 1)?;
+    new_log_page_in(sbi, ino, sbi.cpu())
+}
+
+/// `new_log_page` from allocator region `region` (formatting uses region
+/// 0, so that a fresh file system does not depend on the CPU it was made
+/// on: `mkfs.nova` writes the same bytes).
+pub(crate) fn new_log_page_in(sbi: &Sbi, ino: u64, region: usize) -> Result<u64> {
+    let (b, _) = sbi.alloc.alloc_reserved(region, 1)?;
     init_log_page(sbi, b, ino)
 }
 

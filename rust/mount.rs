@@ -10,9 +10,10 @@ use crate::format::layout::*;
 use crate::format::le::Pod;
 use crate::format::snapshot::SnapSet;
 use crate::gate::FaultGate;
-use crate::glue::{sb_id, tables, SB_RDONLY};
+use crate::glue::{cpu_regions, random_bytes};
+use crate::ksuper::NewSuper;
 use crate::pm::Pm;
-use crate::sbi::{now_secs, MountOpts, SbChoice, Sbi, NOVA_MAGIC};
+use crate::sbi::{now_secs, MountOpts, SbChoice, Sbi};
 use crate::{cleaner, freelist, iget, journal, recovery};
 use core::sync::atomic::Ordering;
 use kernel::bindings;
@@ -88,32 +89,12 @@ fn save_state(sbi: &Sbi) {
     }
 }
 
-/// Frees the `Sbi` once the VFS is done with the super block.
-///
-/// # Safety
-///
-/// `info` must be the `s_fs_info` set by `fill_super`, not used afterwards.
-pub(crate) unsafe fn release_sbi(info: *mut core::ffi::c_void) {
-    // SAFETY: per the contract, `info` came from `KBox::into_raw` of a
-    // pinned `Sbi` in `fill_super`.
-    let sbi = unsafe { Pin::new_unchecked(KBox::from_raw(info.cast::<Sbi>())) };
-    sbi.remove_proc();
-    // The DAX reference goes with it (`DaxDev`).
-    drop(sbi);
-}
-
 /// Maps the device and builds the `Sbi`; formats or mounts the image.
-///
-/// # Safety
-///
-/// `sb` must be a super block being set up by `get_tree_bdev`.
-pub(crate) unsafe fn fill_super(sb: *mut bindings::super_block, opts: MountOpts) -> Result {
-    // SAFETY: `sb` is live (contract).
-    let id = unsafe { sb_id(sb) };
-    let devname = CString::try_from_fmt(fmt!("{}", id))?;
-    // SAFETY: `sb` has its block device opened by get_tree_bdev; the
+pub(crate) fn fill_super(vsb: NewSuper, opts: MountOpts) -> Result {
+    let devname = CString::try_from_fmt(fmt!("{}", vsb.id()))?;
+    // SAFETY: its block device is open (`NewSuper`'s invariant); the
     // `DaxDev` goes into the `Sbi`, freed before the super block.
-    let (dax, kaddr, len) = unsafe { DaxDev::map(sb) }.inspect_err(|e| {
+    let (dax, kaddr, len) = unsafe { DaxDev::map(vsb.raw()) }.inspect_err(|e| {
         pr_err!(
             "{}: device does not support DAX (error {}); nova needs a pmem device\n",
             &*devname,
@@ -133,33 +114,13 @@ pub(crate) unsafe fn fill_super(sb: *mut bindings::super_block, opts: MountOpts)
         );
         return Err(EINVAL);
     }
-    // SAFETY: the CPU count is a plain read.
-    let cpus = unsafe { bindings::nr_cpu_ids }.clamp(1, 64);
-    let alloc = Allocator::new(FIRST_DATA_BLOCK, blocks, cpus)?;
+    let alloc = Allocator::new(FIRST_DATA_BLOCK, blocks, cpu_regions())?;
     let gate = FaultGate::new()?;
     let sbi = KBox::pin_init(
-        Sbi::new(pm, dax, sb, devname, alloc, gate, opts),
+        Sbi::new(pm, dax, vsb.raw(), devname, alloc, gate, opts),
         GFP_KERNEL,
     )?;
-    // SAFETY: ownership moves to the super block; `kill_sb` releases it.
-    let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(sbi) });
-    // SAFETY: `sb` is exclusively ours during fill_super.
-    unsafe {
-        (*sb).s_fs_info = raw.cast();
-        (*sb).s_magic = NOVA_MAGIC as usize;
-        if let Some(t) = tables() {
-            (*sb).s_op = t.super_ops;
-        }
-        (*sb).s_maxbytes = i64::MAX;
-        (*sb).s_time_gran = 1;
-        (*sb).s_blocksize = BLOCK_SIZE as _;
-        (*sb).s_blocksize_bits = BLOCK_SHIFT as _;
-        if opts.snapshot.is_some() {
-            (*sb).s_flags |= SB_RDONLY as usize;
-        }
-    }
-    // SAFETY: just stored.
-    let sbi: &mut Sbi = unsafe { &mut *raw };
+    let sbi = vsb.install(sbi, opts.snapshot.is_some());
     if opts.init {
         if opts.snapshot.is_some() {
             pr_err!("{}: init and snapshot= do not go together\n", sbi.name());
@@ -173,14 +134,7 @@ pub(crate) unsafe fn fill_super(sb: *mut bindings::super_block, opts: MountOpts)
     }
     mount(sbi)?;
     sbi.add_proc();
-    let root = iget::iget(sbi, ROOT_INO)?.into_raw();
-    // SAFETY: `root` is a referenced inode; d_make_root consumes it.
-    let d = unsafe { bindings::d_make_root(root) };
-    if d.is_null() {
-        return Err(ENOMEM);
-    }
-    // SAFETY: `sb` is ours during fill_super.
-    unsafe { (*sb).s_root = d };
+    vsb.set_root(iget::iget(sbi, ROOT_INO)?)?;
     if !sbi.read_only() {
         sbi.start_cleaner();
     }
@@ -209,7 +163,7 @@ fn format(sbi: &mut Sbi) -> Result {
         (ROOT_INO, bindings::S_IFDIR | 0o755, 2u32),
         (SNAPSHOT_INO, bindings::S_IFREG, 1),
     ] {
-        let page = crate::log::new_log_page(sbi, ino)?;
+        let page = crate::log::new_log_page_in(sbi, ino, 0)?;
         let mut pi = PmInode::from_bytes(&[0u8; 128]).ok_or(EINVAL)?;
         pi.flags.set(INODE_VALID);
         pi.mode.set(mode);
@@ -227,12 +181,11 @@ fn format(sbi: &mut Sbi) -> Result {
     }
     pm.fence();
     let mut uuid = [0u8; 16];
-    // SAFETY: fills the buffer with random bytes.
-    unsafe { bindings::get_random_bytes(uuid.as_mut_ptr().cast(), 16) };
-    let mut sb = SuperBlock::new(sbi.blocks, sbi.alloc_regions(), sec, uuid);
+    random_bytes(&mut uuid);
+    let mut sb = SuperBlock::new(sbi.blocks, cpu_regions(), sec, uuid);
     sbi.write_sb(&mut sb)?;
     // The allocator is rebuilt by mount (clean flag not set: full scan).
-    let a = Allocator::new(FIRST_DATA_BLOCK, sbi.blocks, sbi.alloc_regions())?;
+    let a = Allocator::new(FIRST_DATA_BLOCK, sbi.blocks, cpu_regions())?;
     sbi.alloc = a;
     pr_info!("{}: formatted, {} blocks\n", sbi.name(), sbi.blocks);
     Ok(())

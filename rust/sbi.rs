@@ -408,13 +408,6 @@ impl Sbi {
     }
 }
 
-impl Sbi {
-    pub(crate) fn alloc_regions(&self) -> u32 {
-        // SAFETY: a plain read of the CPU count.
-        (unsafe { bindings::nr_cpu_ids }).clamp(1, 64)
-    }
-}
-
 /// Seconds and nanoseconds of the wall clock.
 pub(crate) fn now_secs() -> (u64, u32) {
     // SAFETY: reading the clock has no preconditions.

@@ -5,10 +5,11 @@
 //! VFS guarantees for that callback) and calls the safe logic in the other
 //! modules; errors come back as negative errnos.
 
-use crate::dentry::Dentry;
+use crate::dentry::{Dentry, Iattr};
 use crate::glue::{errno, register_tables, OpTables, Ops};
 use crate::inode::NovaInode;
 use crate::kfile::{DirContext, File, Kiocb};
+use crate::ksuper::NewSuper;
 use crate::sbi::{MountOpts, Sbi};
 use crate::{attr, cleaner, cow, evict, file, mount, namei, shim};
 use core::ptr;
@@ -150,8 +151,9 @@ extern "C" fn nova_rs_fill_super(sb: *mut bindings::super_block, opts: *mut c_vo
         Some(o) => *o,
         None => return EINVAL.to_errno(),
     };
-    // SAFETY: `sb` is new and exclusively ours during fill_super.
-    match unsafe { mount::fill_super(sb, opts) } {
+    // SAFETY: `sb` is being set up by `get_tree_bdev`: new and exclusively
+    // ours during fill_super.
+    match mount::fill_super(unsafe { NewSuper::from_raw(sb) }, opts) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
@@ -174,7 +176,7 @@ extern "C" fn kill_sb(sb: *mut bindings::super_block) {
         }
         bindings::kill_block_super(sb);
         if !info.is_null() {
-            mount::release_sbi(info);
+            crate::ksuper::release_sbi(info);
         }
     }
 }
@@ -373,8 +375,10 @@ extern "C" fn setattr(
     d: *mut bindings::dentry,
     attr: *mut bindings::iattr,
 ) -> c_int {
-    // SAFETY: the VFS holds the inode locked; `attr` is valid for the call.
-    errno(unsafe { attr::setattr(d, attr) })
+    // SAFETY: the VFS holds the inode locked; `d` is positive and `attr`
+    // valid for the call.
+    let (d, attr) = unsafe { (Dentry::from_raw(d), Iattr::from_raw(attr)) };
+    errno(attr::setattr(d, attr))
 }
 
 extern "C" fn getattr(

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The VFS super block while nova sets it up (`fill_super`) and the `Sbi`
+//! it owns through `s_fs_info`.
+
+use crate::format::layout::{BLOCK_SHIFT, BLOCK_SIZE};
+use crate::glue::{sb_id, tables, SB_RDONLY};
+use crate::iref::InodeRef;
+use crate::sbi::{Sbi, NOVA_MAGIC};
+use kernel::bindings;
+use kernel::prelude::*;
+use kernel::str::CStr;
+
+/// A super block being set up by `fill_super`.
+///
+/// # Invariants
+///
+/// `0` is a super block in `fill_super`: live, its block device open,
+/// and only this call changes it.
+pub(crate) struct NewSuper(*mut bindings::super_block);
+
+impl NewSuper {
+    /// # Safety
+    ///
+    /// `sb` must be a super block being set up by `get_tree_bdev` (in
+    /// `fill_super`, its block device open), used only through the result
+    /// until it returns.
+    pub(crate) unsafe fn from_raw(sb: *mut bindings::super_block) -> Self {
+        // INVARIANT: per the contract.
+        Self(sb)
+    }
+
+    pub(crate) fn raw(&self) -> *mut bindings::super_block {
+        self.0
+    }
+
+    /// The device name (`pmem0`).
+    pub(crate) fn id(&self) -> &CStr {
+        // SAFETY: a live super block (type invariant).
+        unsafe { sb_id(self.0) }
+    }
+
+    /// Sets nova's parameters and operations, read-only if asked, and
+    /// hands `sbi` to the super block (`kill_sb` frees it through
+    /// `release_sbi`). Returns the `Sbi`, which the rest of `fill_super`
+    /// may still change.
+    pub(crate) fn install(&self, sbi: Pin<KBox<Sbi>>, read_only: bool) -> &mut Sbi {
+        // SAFETY: the `Sbi` is never moved out of its box: the super block
+        // keeps the pointer until `release_sbi` rebuilds the pinned box.
+        let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(sbi) });
+        let sb = self.0;
+        // SAFETY: the super block is ours during fill_super (invariant).
+        unsafe {
+            (*sb).s_fs_info = raw.cast();
+            (*sb).s_magic = NOVA_MAGIC as usize;
+            if let Some(t) = tables() {
+                (*sb).s_op = t.super_ops;
+            }
+            (*sb).s_maxbytes = i64::MAX;
+            (*sb).s_time_gran = 1;
+            (*sb).s_blocksize = BLOCK_SIZE as _;
+            (*sb).s_blocksize_bits = BLOCK_SHIFT as _;
+            if read_only {
+                (*sb).s_flags |= SB_RDONLY as usize;
+            }
+        }
+        // SAFETY: just stored; `fill_super` is the only user until it
+        // returns, and the `Sbi` lives until `release_sbi`.
+        unsafe { &mut *raw }
+    }
+
+    /// Makes `root` the root of the mount.
+    pub(crate) fn set_root(&self, root: InodeRef) -> Result {
+        // SAFETY: `d_make_root` consumes the reference, also on failure.
+        let d = unsafe { bindings::d_make_root(root.into_raw()) };
+        if d.is_null() {
+            return Err(ENOMEM);
+        }
+        // SAFETY: the super block is ours during fill_super.
+        unsafe { (*self.0).s_root = d };
+        Ok(())
+    }
+}
+
+/// Frees the `Sbi` once the VFS is done with the super block.
+///
+/// # Safety
+///
+/// `info` must be the `s_fs_info` set by `NewSuper::install`, not used
+/// afterwards.
+pub(crate) unsafe fn release_sbi(info: *mut core::ffi::c_void) {
+    // SAFETY: per the contract, `info` came from `KBox::into_raw` of a
+    // pinned `Sbi` in `install`.
+    let sbi = unsafe { Pin::new_unchecked(KBox::from_raw(info.cast::<Sbi>())) };
+    sbi.remove_proc();
+    // The DAX reference goes with it (`DaxDev`).
+    drop(sbi);
+}
