@@ -23,6 +23,7 @@ bash scripts/build-module.sh || die "module build failed"
 if [ -f qemu/tests/src/Makefile ]; then
 	make -s -C qemu/tests/src OUT="$NOVA_TOP/build/guest" >/dev/null || die "guest test programs failed to build"
 fi
+bash scripts/build-tools.sh || die "the tools (tools/) failed to build"
 
 passed=0 failed=0 skipped=0
 add() { passed=$((passed + $1)); failed=$((failed + $2)); skipped=$((skipped + ${3:-0})); }
