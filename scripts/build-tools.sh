@@ -4,7 +4,9 @@
 # guest initramfs puts them in /sbin (qemu/initramfs.sh).
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
-cargo build -q --release --manifest-path "$NOVA_TOP/tools/Cargo.toml"
+# From inside tools/, so that tools/.cargo/config.toml (static linking)
+# applies.
+(cd "$NOVA_TOP/tools" && cargo build -q --release)
 mkdir -p "$NOVA_TOP/build/tools"
 for t in mkfs fsck; do
 	install -m 755 "$NOVA_TOP/tools/target/release/$t-nova" "$NOVA_TOP/build/tools/$t.nova"

@@ -13,8 +13,14 @@ PP() { /tests/pmpoke $DEV "$@"; }
 fresh() { echo 3 > /proc/sys/vm/drop_caches; }
 # Fills the device with a non-zero pattern, so that the comparison also
 # shows that both write the same bytes (and leave the same bytes alone).
+tr '\000' '\245' < /dev/zero | head -c 1048576 > /tmp/pat
 pattern() {
-	tr '\000' '\245' < /dev/zero | dd of=$DEV bs=1M count=64 conv=fsync 2>/dev/null
+	i=0
+	while [ $i -lt 64 ]; do
+		dd if=/tmp/pat of=$DEV bs=1M seek=$i count=1 conv=notrunc 2>/dev/null
+		i=$((i + 1))
+	done
+	sync
 	fresh
 }
 need "mkfs.nova and fsck.nova are installed" which mkfs.nova fsck.nova
@@ -36,7 +42,10 @@ if cmp /tmp/kernel.img $DEV >/tmp/cmp.out 2>&1; then
 	pass "mkfs.nova writes byte for byte what mount -o init + umount write"
 else
 	fail "mkfs.nova differs from mount -o init + umount"
-	cmp -l /tmp/kernel.img $DEV 2>/dev/null | head -20 | sed 's/^/    | /'
+	# Which blocks differ, and how many bytes in each.
+	cmp -l /tmp/kernel.img $DEV 2>/dev/null |
+		awk '{ b = int(($1 - 1) / 4096); n[b]++; if (!(b in f)) { f[b] = $1 - 1 - b * 4096; o[++k] = b } }
+			END { for (i = 1; i <= k && i <= 20; i++) printf "    | block %d: %d bytes differ from +%d\n", o[i], n[o[i]], f[o[i]] }'
 fi
 rm -f /tmp/kernel.img
 
