@@ -71,3 +71,76 @@ umount $M
 need "remount" mount -t nova $DEV $M
 check_eq "the file reads back" hello "$(cat $M/f)"
 umount $M
+
+# fsck.nova on images the module wrote: clean after a clean unmount.
+fsck_clean() {
+	fresh
+	fsck.nova -n $DEV
+}
+check "fsck.nova -n: clean after mkfs.nova, a mount and files" fsck_clean
+need "mount" mount -t nova $DEV $M
+mkdir -p $M/d/e
+ln -s f $M/link
+ln $M/f $M/d/hard
+dd if=/dev/urandom of=$M/big bs=4096 count=40 2>/dev/null
+dd if=/dev/urandom of=$M/big bs=4096 seek=5 count=3 conv=notrunc 2>/dev/null
+truncate -s 50000 $M/d/g
+rm $M/d/e -r
+echo gone > $M/gone
+rm $M/gone
+check "consistent (the module's check)" fsck_ok
+umount $M
+check "fsck.nova -n: clean after overwrites, truncate, links, unlink" fsck_clean
+# A snapshot keeps replaced blocks: fsck.nova counts them as held.
+need "mount" mount -t nova $DEV $M
+echo > /proc/fs/nova/pmem0/create_snapshot
+dd if=/dev/urandom of=$M/big bs=4096 count=10 conv=notrunc 2>/dev/null
+rm $M/d/g
+check "consistent with a snapshot (the module's check)" fsck_ok
+umount $M
+check "fsck.nova -n: clean with a snapshot holding blocks" fsck_clean
+fsck.nova -v $DEV | grep -E 'held|snapshots:' | sed 's/^/    /'
+check "fsck.nova -v reports the held blocks" sh -c "fsck.nova -v $DEV | grep -q 'blocks held by snapshots'"
+
+# Corruptions (each on a copy of the image, restored after).
+dd if=$DEV of=/tmp/good.img bs=1M 2>/dev/null
+restore() {
+	dd if=/tmp/good.img of=$DEV bs=1M conv=fsync 2>/dev/null
+	fresh
+}
+# fsck4 DESC PATTERN: fsck.nova -n exits 4 and its output matches PATTERN.
+fsck4() {
+	fresh
+	fsck.nova -n $DEV >/tmp/fsck.out 2>&1
+	rc=$?
+	if [ $rc = 4 ] && grep -q "$2" /tmp/fsck.out; then pass "$1"; else
+		fail "$1 (exit $rc)"
+		sed 's/^/    | /' /tmp/fsck.out | head -10
+	fi
+	restore
+}
+need "mount" mount -t nova $DEV $M
+big=$(ls -i $M/big | awk '{print $1}')
+g2=$(ls -i $M/d/hard | awk '{print $1}')
+umount $M
+fw=$(PP entry $big 4 -1)
+fw2=$(PP entry $g2 4 0)
+echo "inode $big: last FileWrite at $fw"
+# 1. A log entry's checksum (a byte changed, not resealed).
+PP raw $((fw + 24)) 1 0x55 >/dev/null
+fsck4 "fsck.nova finds a log entry with a bad checksum" "inode $big log: entry at .*checksum mismatch"
+# 2. The primary superblock's checksum.
+PP raw 72 1 $(( ($(PP get 72 1) + 1) % 256 )) >/dev/null
+fsck4 "fsck.nova finds a superblock checksum mismatch" "superblock (primary, block 0): csum: checksum mismatch"
+# 3. A FileWrite resealed to point at blocks another file uses.
+other=$(PP get $((fw2 + 32)) 8)
+PP entry-set $fw 32 8 $other >/dev/null
+fsck4 "fsck.nova finds a doubly-used block" "doubly used"
+# 4. An inode slot's mode, not resealed.
+slot=$(PP slot-addr $big)
+PP raw $((slot + 4)) 1 0 >/dev/null
+fsck4 "fsck.nova finds an inode slot with a bad checksum" "inode $big (slot at .*): csum"
+check "fsck.nova -n: the restored image is clean" fsck_clean
+need "mount the restored image" mount -t nova $DEV $M
+check "consistent (the module's check)" fsck_ok
+umount $M

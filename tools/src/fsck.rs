@@ -948,6 +948,9 @@ fn check_inode(
         loop {
             map.claim(p / BLOCK_SIZE, log_owner);
             n += 1;
+            if kept {
+                *held_blocks += 1;
+            }
             if p == last || n > total {
                 break;
             }
