@@ -404,7 +404,7 @@ mod tests {
     #[test]
     fn uuids() {
         let u = parse_uuid("00112233-4455-6677-8899-aabbccddeeff").unwrap();
-        assert_eq!(u[0], 0 as u8);
+        assert_eq!(u[0], 0);
         assert_eq!(u[15], 0xff);
         assert_eq!(format_uuid(&u), "00112233-4455-6677-8899-aabbccddeeff");
         assert!(parse_uuid("0011").is_none());

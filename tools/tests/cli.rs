@@ -9,7 +9,7 @@ use nova_tools::format::layout::*;
 use nova_tools::format::le::Pod;
 use nova_tools::mkfs::{Fs, Params};
 use nova_tools::populate::{add_file, Added};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const MKFS: &str = env!("CARGO_BIN_EXE_mkfs-nova");
@@ -35,7 +35,7 @@ fn run(bin: &str, args: &[&str]) -> (i32, String) {
     (o.status.code().unwrap_or(-1), text)
 }
 
-fn fsck(path: &PathBuf) -> (i32, String) {
+fn fsck(path: &Path) -> (i32, String) {
     run(FSCK, &["-n", path.to_str().unwrap()])
 }
 
@@ -67,13 +67,13 @@ fn populated(name: &str) -> (PathBuf, Added, Added) {
     (p, a, b)
 }
 
-fn patch(p: &PathBuf, addr: u64, bytes: &[u8]) {
+fn patch(p: &Path, addr: u64, bytes: &[u8]) {
     let dev = Device::open(p.to_str().unwrap(), true).unwrap();
     dev.write_at(addr, bytes).unwrap();
     dev.sync().unwrap();
 }
 
-fn read(p: &PathBuf, addr: u64, len: usize) -> Vec<u8> {
+fn read(p: &Path, addr: u64, len: usize) -> Vec<u8> {
     let dev = Device::open(p.to_str().unwrap(), false).unwrap();
     let mut b = vec![0u8; len];
     dev.read_at(addr, &mut b).unwrap();
@@ -244,7 +244,7 @@ fn inode_slot() {
     assert!(out.contains("inode 9: log_head/log_tail"), "{out}");
 }
 
-fn reseal_entry(p: &PathBuf, addr: u64) {
+fn reseal_entry(p: &Path, addr: u64) {
     let mut e = read(p, addr, 64);
     let c = crc32c_skip(&e, 4);
     e[4..8].copy_from_slice(&c.to_le_bytes());

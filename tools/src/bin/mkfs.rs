@@ -107,7 +107,7 @@ fn main() {
         println!(
             "{path}: nova file system, {} blocks of 4 KiB ({} MiB), {} regions, uuid {}",
             total,
-            total * BLOCK_SIZE >> 20,
+            (total * BLOCK_SIZE) >> 20,
             fs.params.regions,
             format_uuid(&uuid)
         );
