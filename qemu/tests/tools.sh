@@ -89,6 +89,9 @@ rm $M/d/e -r
 echo gone > $M/gone
 rm $M/gone
 check "consistent (the module's check)" fsck_ok
+fsck.nova -n $DEV >/tmp/fsck.out 2>&1
+check_eq "fsck.nova refuses a mounted device (exit 8)" "8 busy" "$? $(grep -o busy /tmp/fsck.out)"
+check_fails "mkfs.nova refuses a mounted device, even with -f" mkfs.nova -f $DEV
 umount $M
 check "fsck.nova -n: clean after overwrites, truncate, links, unlink" fsck_clean
 # A snapshot keeps replaced blocks: fsck.nova counts them as held.

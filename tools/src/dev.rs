@@ -35,13 +35,13 @@ pub struct Device {
 
 impl Device {
     /// Opens `path` for reading, or for reading and writing. A block device
-    /// opened for writing is opened exclusively (it must not be mounted).
+    /// is opened exclusively: it must not be mounted (`EBUSY` otherwise).
     pub fn open(path: &str, write: bool) -> io::Result<Self> {
         let meta = std::fs::metadata(path)?;
         let block_dev = meta.file_type().is_block_device();
         let mut o = OpenOptions::new();
         o.read(true).write(write);
-        if block_dev && write {
+        if block_dev {
             o.custom_flags(O_EXCL);
         }
         let mut file = o.open(path)?;

@@ -10,7 +10,8 @@ const HELP: &str = "\
 Usage: fsck.nova [-n] [-v] [-f] DEVICE|FILE
 
 Checks the nova file system on a pmem device or an image file, offline
-(it must not be mounted), without writing to it.
+(it must not be mounted: a block device is opened exclusively), without
+writing to it.
 
 Checked: both superblocks (magic, checksum, version, geometry); the
 journal (an active one is reported and checked as the next mount would
@@ -59,6 +60,10 @@ fn main() {
         exit(8)
     };
     let mut dev = Device::open(path, false).unwrap_or_else(|e| {
+        if e.raw_os_error() == Some(16) {
+            eprintln!("fsck.nova: {path}: device is busy (mounted?); fsck.nova checks unmounted file systems");
+            exit(8)
+        }
         eprintln!("fsck.nova: {path}: {e}");
         exit(8)
     });
