@@ -33,10 +33,10 @@ kernel: setup
 module: kernel
 	@bash scripts/build-module.sh
 
-run: module
+run: module tools
 	@bash qemu/run.sh --interactive
 
-demo: module
+demo: module tools
 	@bash qemu/run.sh --demo
 
 test:
