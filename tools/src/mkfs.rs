@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 //! What `mkfs.nova` writes: exactly the bytes the module writes for
-//! `mount -o init` followed by `umount` (see `rust/super_.rs`: `format`,
-//! then `mount`'s full recovery, then `save_freelist` at unmount), given the
+//! `mount -o init` followed by `umount` (`format` in `rust/mount.rs`, with
+//! `itable::init_page` and `log::new_log_page`; then the mount's full
+//! recovery, `rust/recovery.rs`; then `freelist::save` at unmount,
+//! `rust/freelist.rs`), given the
 //! same size, allocation-region count, clock, uuid and the CPU the mount
 //! ran on (the module takes the first log pages from the region of the CPU
 //! it runs on; `mkfs.nova` uses CPU 0).
