@@ -186,7 +186,7 @@ impl Fs {
     }
 
     /// The clean unmount: the allocator saved as a free list in free
-    /// blocks (`save_freelist`), the superblock marked clean. Returns
+    /// blocks (`freelist::save`), the superblock marked clean. Returns
     /// `false` (and leaves the superblock unclean, as the module does) if
     /// there is no room for the list.
     pub fn unmount(&mut self) -> bool {
