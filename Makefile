@@ -9,6 +9,7 @@
 #   make test-debug [T=name]  the same on the debug kernel (KASAN,
 #                 lockdep, atomic-sleep and Rust overflow checks)
 #   make bench    benchmarks (nova vs ext4 -o dax, mount/recovery time)
+#   make tools    mkfs.nova and fsck.nova (static) into build/tools/
 #
 # KDIR=/path/to/linux (or KERNEL_SRC) builds against your own tree.
 
@@ -19,7 +20,7 @@ else
 SHELL := /bin/bash
 TOP := $(CURDIR)
 
-.PHONY: all module setup kernel run demo test test-debug bench host-test clean fmt fmt-check
+.PHONY: all module setup kernel run demo test test-debug bench host-test tools clean fmt fmt-check
 
 all: module
 
@@ -32,10 +33,10 @@ kernel: setup
 module: kernel
 	@bash scripts/build-module.sh
 
-run: module
+run: module tools
 	@bash qemu/run.sh --interactive
 
-demo: module
+demo: module tools
 	@bash qemu/run.sh --demo
 
 test:
@@ -49,13 +50,19 @@ bench:
 
 host-test:
 	@cd format && cargo test -q
+	@cd tools && cargo test -q
+
+tools:
+	@bash scripts/build-tools.sh
 
 fmt:
 	@cd format && cargo fmt
+	@cd tools && cargo fmt
 	@rustfmt --edition 2021 rust/nova_main.rs
 
 fmt-check:
 	@cd format && cargo fmt --check
+	@cd tools && cargo fmt --check
 	@rustfmt --check --edition 2021 rust/nova_main.rs
 
 clean:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the guest initramfs: busybox-static, our init, nova.ko, the guest
-# test scripts and the static test programs. Prints its path.
+# test scripts, the static test programs and the tools (in /sbin). Prints its path.
 set -euo pipefail
 . "$(dirname "$0")/../scripts/env.sh"
 out="$NOVA_TOP/build"
@@ -16,6 +16,10 @@ cp "$NOVA_TOP/nova.ko" "$root/nova.ko"
 cp "$NOVA_TOP"/qemu/tests/*.sh "$root/tests/" 2>/dev/null || true
 if [ -d "$out/guest" ]; then
 	cp "$out"/guest/* "$root/tests/" 2>/dev/null || true
+fi
+# mkfs.nova and fsck.nova (scripts/build-tools.sh), where mkfs and fsck look.
+if [ -d "$out/tools" ]; then
+	cp "$out"/tools/* "$root/sbin/" 2>/dev/null || true
 fi
 (cd "$root" && find . -print0 | cpio --null -o -H newc 2>/dev/null | gzip -1) >"$out/initramfs.cpio.gz"
 echo "$out/initramfs.cpio.gz"

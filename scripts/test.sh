@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # nova's test harness: `make test` (all) or `make test T=name` (one guest
 # test, `kunit`, or `host`). Builds what is missing, runs
-#   - host:  the format library's `cargo test`,
+#   - host:  the format library's and the tools' `cargo test`,
 #   - kunit: the module's KUnit suites (KTAP read from the guest console),
 #   - every guest test in qemu/tests/*.sh (one or more boots each on its
 #     own pmem image; a `# boots: N` header asks for N boots, and
@@ -23,6 +23,7 @@ bash scripts/build-module.sh || die "module build failed"
 if [ -f qemu/tests/src/Makefile ]; then
 	make -s -C qemu/tests/src OUT="$NOVA_TOP/build/guest" >/dev/null || die "guest test programs failed to build"
 fi
+bash scripts/build-tools.sh || die "the tools (tools/) failed to build"
 
 passed=0 failed=0 skipped=0
 add() { passed=$((passed + $1)); failed=$((failed + $2)); skipped=$((skipped + ${3:-0})); }
@@ -40,8 +41,10 @@ splats() {
 }
 
 if [ -z "$only" ] || [ "$only" = host ]; then
-	echo "== host: cargo test (format library)"
+	echo "== host: cargo test (format library, tools)"
 	cargo test -q --manifest-path format/Cargo.toml >"$out/host.log" 2>&1
+	# From inside tools/, as scripts/build-tools.sh builds it.
+	(cd tools && cargo test -q) >>"$out/host.log" 2>&1
 	read -r p f < <(python3 - "$out/host.log" <<'PY'
 import re, sys
 p = f = 0
@@ -55,9 +58,10 @@ PY
 	if [ "$p" = 0 ] && [ "$f" = 0 ]; then f=1; report_fail "host tests did not run"; tail -n 20 "$out/host.log"; fi
 	grep -E '^test .* FAILED' "$out/host.log" | sed 's/^/FAIL: host /'
 	# House rule: rustfmt clean (module with the kernel's settings, and
-	# the host crate).
+	# the host crates).
 	if rustfmt --check --edition 2021 rust/nova_main.rs >"$out/fmt.log" 2>&1 &&
-		cargo fmt --check --manifest-path format/Cargo.toml >>"$out/fmt.log" 2>&1; then
+		cargo fmt --check --manifest-path format/Cargo.toml >>"$out/fmt.log" 2>&1 &&
+		cargo fmt --check --manifest-path tools/Cargo.toml >>"$out/fmt.log" 2>&1; then
 		p=$((p + 1))
 	else
 		f=$((f + 1))

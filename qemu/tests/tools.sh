@@ -1,0 +1,149 @@
+# The user-space tools (issue 16): mkfs.nova writes exactly what the
+# module's `mount -o init` and the `umount` after it write (the uuid and
+# the clock are inputs: taken from the module's image, given to mkfs.nova
+# with -U and SOURCE_DATE_EPOCH; the mount is pinned to CPU 0, whose
+# region mkfs.nova takes the first log pages from); a nova made by
+# mkfs.nova mounts and works; fsck.nova finds it clean and finds
+# corruptions.
+# pmem: 64M
+# boots: 1
+. /tests/lib.sh
+PP() { /tests/pmpoke $DEV "$@"; }
+# The device as the module left it: past the block device's page cache.
+fresh() { echo 3 > /proc/sys/vm/drop_caches; }
+# Fills the device with a non-zero pattern, so that the comparison also
+# shows that both write the same bytes (and leave the same bytes alone).
+tr '\000' '\245' < /dev/zero | head -c 1048576 > /tmp/pat
+pattern() {
+	i=0
+	while [ $i -lt 64 ]; do
+		dd if=/tmp/pat of=$DEV bs=1M seek=$i count=1 conv=notrunc 2>/dev/null
+		i=$((i + 1))
+	done
+	sync
+	fresh
+}
+need "mkfs.nova and fsck.nova are installed" which mkfs.nova fsck.nova
+
+pattern
+need "mount -o init (on CPU 0)" taskset 1 mount -t nova -o init $DEV $M
+umount $M
+fresh
+dd if=$DEV of=/tmp/kernel.img bs=1M 2>/dev/null
+uuid=$(od -A n -t x1 -j 72 -N 16 $DEV | tr -d ' \n')
+when=$(PP get 64 8)
+regions=$(PP get 40 4)
+echo "module's image: uuid $uuid, time $when, $regions regions"
+
+pattern
+need "mkfs.nova with the module's uuid and time" env SOURCE_DATE_EPOCH=$when mkfs.nova -U $uuid $DEV
+fresh
+if cmp /tmp/kernel.img $DEV >/tmp/cmp.out 2>&1; then
+	pass "mkfs.nova writes byte for byte what mount -o init + umount write"
+else
+	fail "mkfs.nova differs from mount -o init + umount"
+	# Which blocks differ, and how many bytes in each.
+	cmp -l /tmp/kernel.img $DEV 2>/dev/null |
+		awk '{ b = int(($1 - 1) / 4096); n[b]++; if (!(b in f)) { f[b] = $1 - 1 - b * 4096; o[++k] = b } }
+			END { for (i = 1; i <= k && i <= 20; i++) printf "    | block %d: %d bytes differ from +%d\n", o[i], n[o[i]], f[o[i]] }'
+fi
+rm -f /tmp/kernel.img
+
+check_fails "mkfs.nova refuses an existing nova without -f" mkfs.nova $DEV
+grep -q "contains a nova file system" /tmp/check.out && pass "and says why" || fail "no reason given: $(cat /tmp/check.out)"
+check "mkfs.nova -f overwrites it" mkfs.nova -f -q $DEV
+dd if=/dev/zero of=$DEV bs=1M count=1 conv=fsync 2>/dev/null
+poke 1080 '\123\357'
+check_fails "mkfs.nova refuses an ext2/3/4 signature without -f" mkfs.nova $DEV
+grep -q "ext2/ext3/ext4" /tmp/check.out && pass "and names it" || fail "no ext4 named: $(cat /tmp/check.out)"
+check_fails "mkfs.nova -L is refused (no label field)" mkfs.nova -f -L x $DEV
+need "mkfs.nova -f over it" mkfs.nova -f $DEV
+
+# A nova made by mkfs.nova mounts (clean, with its saved free list) and works.
+dmesg -c >/dev/null
+need "mount without -o init after mkfs.nova" mount -t nova $DEV $M
+check "it was a clean mount" sh -c "dmesg | grep -q 'clean mount'"
+echo hello > $M/f
+mkdir $M/d
+dd if=/dev/urandom of=$M/d/g bs=4096 count=10 2>/dev/null
+check "consistent (the module's check)" fsck_ok
+umount $M
+need "remount" mount -t nova $DEV $M
+check_eq "the file reads back" hello "$(cat $M/f)"
+umount $M
+
+# fsck.nova on images the module wrote: clean after a clean unmount.
+fsck_clean() {
+	fresh
+	fsck.nova -n $DEV
+}
+check "fsck.nova -n: clean after mkfs.nova, a mount and files" fsck_clean
+need "mount" mount -t nova $DEV $M
+mkdir -p $M/d/e
+ln -s f $M/link
+ln $M/f $M/d/hard
+dd if=/dev/urandom of=$M/big bs=4096 count=40 2>/dev/null
+dd if=/dev/urandom of=$M/big bs=4096 seek=5 count=3 conv=notrunc 2>/dev/null
+truncate -s 50000 $M/d/g
+rm $M/d/e -r
+echo gone > $M/gone
+rm $M/gone
+check "consistent (the module's check)" fsck_ok
+fsck.nova -n $DEV >/tmp/fsck.out 2>&1
+check_eq "fsck.nova refuses a mounted device (exit 8)" "8 busy" "$? $(grep -o busy /tmp/fsck.out)"
+check_fails "mkfs.nova refuses a mounted device, even with -f" mkfs.nova -f $DEV
+umount $M
+check "fsck.nova -n: clean after overwrites, truncate, links, unlink" fsck_clean
+# A snapshot keeps replaced blocks: fsck.nova counts them as held.
+need "mount" mount -t nova $DEV $M
+echo > /proc/fs/nova/pmem0/create_snapshot
+dd if=/dev/urandom of=$M/big bs=4096 count=10 conv=notrunc 2>/dev/null
+rm $M/d/g
+check "consistent with a snapshot (the module's check)" fsck_ok
+umount $M
+check "fsck.nova -n: clean with a snapshot holding blocks" fsck_clean
+fsck.nova -v $DEV | grep -E 'held|snapshots:' | sed 's/^/    /'
+check "fsck.nova -v reports the held blocks" sh -c "fsck.nova -v $DEV | grep -q 'blocks held by snapshots'"
+
+# Corruptions (each on a copy of the image, restored after).
+dd if=$DEV of=/tmp/good.img bs=1M 2>/dev/null
+restore() {
+	dd if=/tmp/good.img of=$DEV bs=1M conv=fsync 2>/dev/null
+	fresh
+}
+# fsck4 DESC PATTERN: fsck.nova -n exits 4 and its output matches PATTERN.
+fsck4() {
+	fresh
+	fsck.nova -n $DEV >/tmp/fsck.out 2>&1
+	rc=$?
+	if [ $rc = 4 ] && grep -q "$2" /tmp/fsck.out; then pass "$1"; else
+		fail "$1 (exit $rc)"
+		sed 's/^/    | /' /tmp/fsck.out | head -10
+	fi
+	restore
+}
+need "mount" mount -t nova $DEV $M
+big=$(ls -i $M/big | awk '{print $1}')
+g2=$(ls -i $M/d/hard | awk '{print $1}')
+umount $M
+fw=$(PP entry $big 4 -1)
+fw2=$(PP entry $g2 4 0)
+echo "inode $big: last FileWrite at $fw"
+# 1. A log entry's checksum (a byte changed, not resealed).
+PP raw $((fw + 24)) 1 0x55 >/dev/null
+fsck4 "fsck.nova finds a log entry with a bad checksum" "inode $big log: entry at .*checksum mismatch"
+# 2. The primary superblock's checksum.
+PP raw 72 1 $(( ($(PP get 72 1) + 1) % 256 )) >/dev/null
+fsck4 "fsck.nova finds a superblock checksum mismatch" "superblock (primary, block 0): csum: checksum mismatch"
+# 3. A FileWrite resealed to point at blocks another file uses.
+other=$(PP get $((fw2 + 32)) 8)
+PP entry-set $fw 32 8 $other >/dev/null
+fsck4 "fsck.nova finds a doubly-used block" "doubly used"
+# 4. An inode slot's mode, not resealed.
+slot=$(PP slot-addr $big)
+PP raw $((slot + 4)) 1 0 >/dev/null
+fsck4 "fsck.nova finds an inode slot with a bad checksum" "inode $big (slot at .*): csum"
+check "fsck.nova -n: the restored image is clean" fsck_clean
+need "mount the restored image" mount -t nova $DEV $M
+check "consistent (the module's check)" fsck_ok
+umount $M

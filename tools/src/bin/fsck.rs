@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: GPL-2.0
+//! fsck.nova: checks a nova file system offline, read-only.
+
+use nova_tools::args;
+use nova_tools::dev::Device;
+use nova_tools::fsck::{check, render};
+use std::process::exit;
+
+const HELP: &str = "\
+Usage: fsck.nova [-n] [-v] [-f] DEVICE|FILE
+
+Checks the nova file system on a pmem device or an image file, offline
+(it must not be mounted: a block device is opened exclusively), without
+writing to it.
+
+Checked: both superblocks (magic, checksum, version, geometry); the
+journal (an active one is reported and checked as the next mount would
+roll it back; a corrupt one, or one aimed at anything but an inode-slot
+word, is an error); the inode-table chain (bounds, loops, magic); every
+valid inode slot (inode number, checksum, log bounds, type of the root and
+snapshot inodes); every log, walked with the module's own walker (page
+pointers, magic, owner, cycles, entry types and lengths, checksums, the
+tail), each entry's epoch, and the fields the module refuses (data runs
+outside the data area, sizes, file-type changes, entry types not allowed
+for the inode type); the snapshot records; and the owner of every block:
+fixed area, inode-table page, log page, data of a live inode, held by a
+snapshot (the epoch rule), or free. Blocks used twice are always
+reported; blocks owned by nothing (leaked) when the image was unmounted
+cleanly with a saved free list (checksum, ranges and chain are checked).
+
+Options:
+  -n          read-only (the default; nothing is ever written)
+  -v          also print what was looked at
+  -f          accepted for fsck(8) compatibility (every check is full)
+  -y, -p, -a  repairs: not implemented yet (exit 8)
+  -h, --help  this text
+
+Exit status (fsck(8)): 0 no errors (warnings may be printed), 4 errors
+left uncorrected, 8 operational error (cannot open or read, not nova, or
+bad usage).
+";
+
+fn main() {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let p = args::parse(&argv, "nvfypa", "").unwrap_or_else(|e| {
+        eprintln!("fsck.nova: {e}");
+        eprint!("{HELP}");
+        exit(8)
+    });
+    if p.help {
+        print!("{HELP}");
+        return;
+    }
+    if p.has('y') || p.has('p') || p.has('a') {
+        eprintln!("fsck.nova: repairs are not implemented yet; run fsck.nova -n to check");
+        exit(8);
+    }
+    let [path] = p.rest.as_slice() else {
+        eprint!("{HELP}");
+        exit(8)
+    };
+    let mut dev = Device::open(path, false).unwrap_or_else(|e| {
+        if e.raw_os_error() == Some(16) {
+            eprintln!("fsck.nova: {path}: device is busy (mounted?); fsck.nova checks unmounted file systems");
+            exit(8)
+        }
+        eprintln!("fsck.nova: {path}: {e}");
+        exit(8)
+    });
+    let r = match check(&mut dev) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("fsck.nova: {path}: {}", e.0);
+            exit(8)
+        }
+    };
+    print!("{}", render(&r, p.has('v')));
+    let blocks: Vec<String> = r.blocks.iter().map(|(k, v)| format!("{v} {k}")).collect();
+    let errors = r.errors();
+    println!(
+        "{path}: {}, {} inodes{}{}",
+        if errors == 0 {
+            "clean".to_string()
+        } else {
+            format!("{errors} error(s)")
+        },
+        r.inodes,
+        if blocks.is_empty() {
+            String::new()
+        } else {
+            format!("; blocks: {}", blocks.join(", "))
+        },
+        if r.free_space_checked {
+            ""
+        } else {
+            " (free space not checked)"
+        }
+    );
+    exit(if errors == 0 { 0 } else { 4 })
+}
