@@ -4,9 +4,9 @@
 //! `itable::init_page` and `log::new_log_page`; then the mount's full
 //! recovery, `rust/recovery.rs`; then `freelist::save` at unmount,
 //! `rust/freelist.rs`), given the
-//! same size, allocation-region count, clock, uuid and the CPU the mount
-//! ran on (the module takes the first log pages from the region of the CPU
-//! it runs on; `mkfs.nova` uses CPU 0).
+//! same size, allocation-region count, clock and uuid (formatting takes
+//! the first log pages from allocation region 0 whatever CPU it runs on,
+//! `log::new_log_page_in`).
 //!
 //! Only those bytes are written; every other byte of the device keeps its
 //! contents, as with the module (log pages and free-list blocks are only
@@ -36,7 +36,8 @@ pub struct Params {
     pub total_blocks: u64,
     /// Allocation regions (the module: `nr_cpu_ids`, clamped to 1..=64).
     pub regions: u32,
-    /// The CPU the formatting mount ran on.
+    /// The allocation region formatting takes its log pages from (the
+    /// module: 0).
     pub cpu: usize,
     /// Format time, seconds since 1970 (superblock and first inodes).
     pub time: u64,
