@@ -27,6 +27,7 @@ mod evict;
 mod extent;
 mod file;
 mod freelist;
+mod fstype;
 mod gate;
 mod gc;
 mod glue;
@@ -62,13 +63,13 @@ module! {
 }
 
 struct NovaModule {
-    _fs: vfs::Registration,
+    _fs: fstype::Registration,
 }
 
 impl kernel::Module for NovaModule {
     fn init(module: &'static ThisModule) -> Result<Self> {
         procfs::init()?;
-        let fs = match vfs::Registration::new(module) {
+        let fs = match fstype::Registration::new(module) {
             Ok(fs) => fs,
             Err(e) => {
                 procfs::exit();

@@ -47,12 +47,12 @@ graph = {m: uses(m) for m in src}
 
 # The files that may contain `unsafe`: wrappers over C interfaces (shim,
 # glue, gate, kthread, dax, kfile, dentry, iref, ksuper, inode, sbi), the
-# pmem accessor (pm), and the C entry points (vfs, procfs). `mount` keeps
+# pmem accessor (pm), and the C entry points (fstype, vfs, procfs). `mount` keeps
 # the two calls that map the DAX device (`DaxDev::map`, `Pm::new`), whose
 # contract (the mapping outlives the `Pm`) spans the `Sbi`.
 WRAPPERS = {
     "shim", "pm", "glue", "gate", "kthread", "dax", "kfile", "dentry", "iref",
-    "ksuper", "inode", "sbi", "vfs", "procfs",
+    "ksuper", "inode", "sbi", "vfs", "fstype", "procfs",
 }
 ALLOWED = {"mount": 2}
 
