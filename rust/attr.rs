@@ -6,7 +6,7 @@ use crate::dentry::{Dentry, Iattr};
 use crate::entry::times_entry;
 use crate::format::layout::*;
 use crate::format::le::Pod;
-use crate::inode::NovaInode;
+use crate::inode::{NovaInode, Time};
 use crate::kfile::MappingLock;
 use crate::log::Tx;
 use kernel::bindings;
@@ -29,7 +29,11 @@ impl SavedAttrs {
             mode: ni.mode(),
             uid,
             gid,
-            times: [ni.time(0), ni.time(1), ni.time(2)],
+            times: [
+                ni.time(Time::Access),
+                ni.time(Time::Modify),
+                ni.time(Time::Change),
+            ],
             size: ni.size(),
         }
     }
@@ -37,8 +41,8 @@ impl SavedAttrs {
     fn restore(&self, ni: &NovaInode) {
         ni.set_mode(self.mode);
         ni.set_owner(self.uid, self.gid);
-        for (k, t) in self.times.iter().enumerate() {
-            ni.set_time(k as i32, t.0, t.1);
+        for (w, t) in Time::ALL.into_iter().zip(self.times.iter()) {
+            ni.set_time(w, t.0, t.1);
         }
         ni.set_size(self.size);
     }
@@ -69,8 +73,8 @@ pub(crate) fn setattr(d: &Dentry, attr: &Iattr) -> Result {
     attr.copy_to(ni);
     if new_size != saved.size {
         let now = ni.now();
-        ni.set_time(1, now.0, now.1);
-        ni.set_time(2, now.0, now.1);
+        ni.set_time(Time::Modify, now.0, now.1);
+        ni.set_time(Time::Change, now.0, now.1);
     }
     let r = (|| -> Result {
         let mut e = SetAttrEntry::from_bytes(&[0u8; 128]).ok_or(EINVAL)?;
@@ -86,8 +90,9 @@ pub(crate) fn setattr(d: &Dentry, attr: &Iattr) -> Result {
         let (uid, gid) = ni.owner();
         e.uid.set(uid);
         e.gid.set(gid);
-        for k in 0..3 {
-            let (s, n) = ni.time(k as i32);
+        for w in Time::ALL {
+            let (s, n) = ni.time(w);
+            let k = w.slot();
             if let (Some(ts), Some(tn)) = (e.time_sec.get_mut(k), e.time_nsec.get_mut(k)) {
                 ts.set(s as u64);
                 tn.set(n);
@@ -113,7 +118,7 @@ pub(crate) fn setattr(d: &Dentry, attr: &Iattr) -> Result {
 
 /// Logs an inode's current modification and change times.
 pub(crate) fn log_times(ni: &NovaInode) -> Result {
-    let mut buf = times_entry(0, 0, ni.time(1), ni.time(2))?;
+    let mut buf = times_entry(0, 0, ni.time(Time::Modify), ni.time(Time::Change))?;
     let mut tx = Tx::begin(ni.sbi());
     tx.append(ni, &mut buf)?;
     tx.commit()

@@ -23,7 +23,7 @@
 use crate::entry::write_entry;
 use crate::extent::IndexReserve;
 use crate::format::layout::*;
-use crate::inode::NovaInode;
+use crate::inode::{NovaInode, Time};
 use crate::kfile::{File, InodeLock, Kiocb, MappingLock};
 use crate::log::Tx;
 use crate::release;
@@ -246,8 +246,8 @@ pub(crate) fn commit(ni: &NovaInode, mut runs: NewRuns<'_>, c: Commit<'_>) -> Re
     }
     ni.set_size(c.size);
     if c.set_times {
-        ni.set_time(1, c.mtime.0, c.mtime.1);
-        ni.set_time(2, c.mtime.0, c.mtime.1);
+        ni.set_time(Time::Modify, c.mtime.0, c.mtime.1);
+        ni.set_time(Time::Change, c.mtime.0, c.mtime.1);
     }
     if res.short {
         pr_err!(
@@ -297,7 +297,7 @@ pub(crate) fn resize(
         runs,
         Commit {
             size: new_size,
-            mtime: ni.time(1),
+            mtime: ni.time(Time::Modify),
             set_times: false,
             setattr: Some(entry),
             cut: Some(cut),
@@ -439,7 +439,7 @@ pub(crate) fn iomap_begin(ni: &NovaInode, pos: u64, write: bool) -> Result<(u64,
         runs,
         Commit {
             size: ni.size(),
-            mtime: ni.time(1),
+            mtime: ni.time(Time::Modify),
             set_times: false,
             setattr: None,
             cut: None,
@@ -519,8 +519,8 @@ fn fallocate_locked(ni: &NovaInode, off: u64, end: u64, keep: bool) -> Result {
         // cleared: they become file content).
         let mut e = crate::entry::times_entry(ATTR_SIZE, new_size, t, t)?;
         resize(ni, &ml, old_size, new_size, &mut e)?;
-        ni.set_time(1, t.0, t.1);
-        ni.set_time(2, t.0, t.1);
+        ni.set_time(Time::Modify, t.0, t.1);
+        ni.set_time(Time::Change, t.0, t.1);
     }
     Ok(())
 }

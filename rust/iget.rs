@@ -6,7 +6,7 @@ use crate::entry::check_write;
 use crate::format::layout::*;
 use crate::format::le::Pod;
 use crate::format::log::LogWalker;
-use crate::inode::{gc_threshold, LogPos, NovaInode};
+use crate::inode::{gc_threshold, LogPos, NovaInode, Time};
 use crate::iref::{iget_locked, Got, InodeRef, NewInode};
 use crate::log::check_log_bounds;
 use crate::sbi::Sbi;
@@ -20,8 +20,8 @@ fn apply(ni: &NovaInode, buf: &[u8], etype: EntryType, epoch: u64) -> Result {
             let d = crate::dir::decode_dentry(buf).ok_or(EINVAL)?;
             ni.dir.lock().apply(&d)?;
             if d.name != b".." {
-                ni.set_time(1, d.mtime.0, d.mtime.1.min(999_999_999));
-                ni.set_time(2, d.mtime.0, d.mtime.1.min(999_999_999));
+                ni.set_time(Time::Modify, d.mtime.0, d.mtime.1.min(999_999_999));
+                ni.set_time(Time::Change, d.mtime.0, d.mtime.1.min(999_999_999));
             }
         }
         EntryType::SetAttr => {
@@ -32,7 +32,7 @@ fn apply(ni: &NovaInode, buf: &[u8], etype: EntryType, epoch: u64) -> Result {
         EntryType::LinkChange => {
             let e = LinkChangeEntry::from_bytes(buf).ok_or(EINVAL)?;
             ni.set_nlink(e.nlink.get());
-            ni.set_time(2, e.ctime_sec.get() as i64, e.ctime_nsec.get());
+            ni.set_time(Time::Change, e.ctime_sec.get() as i64, e.ctime_nsec.get());
         }
         EntryType::FileWrite => {
             let e = FileWriteEntry::from_bytes(buf).ok_or(EINVAL)?;
@@ -41,8 +41,8 @@ fn apply(ni: &NovaInode, buf: &[u8], etype: EntryType, epoch: u64) -> Result {
             let mut freed = KVec::new();
             ni.data.lock().insert(pg, b, n, epoch, &mut freed)?;
             ni.set_size(e.size.get());
-            ni.set_time(1, e.mtime_sec.get() as i64, e.mtime_nsec.get());
-            ni.set_time(2, e.mtime_sec.get() as i64, e.mtime_nsec.get());
+            ni.set_time(Time::Modify, e.mtime_sec.get() as i64, e.mtime_nsec.get());
+            ni.set_time(Time::Change, e.mtime_sec.get() as i64, e.mtime_nsec.get());
         }
         EntryType::SnapshotInfo => {}
     }
@@ -84,11 +84,15 @@ fn apply_setattr(ni: &NovaInode, e: &SetAttrEntry) {
             .lock()
             .truncate(e.size.get().div_ceil(BLOCK_SIZE), &mut freed);
     }
-    for (k, bit) in [(0usize, ATTR_ATIME), (1, ATTR_MTIME), (2, ATTR_CTIME)] {
+    for (w, bit) in [
+        (Time::Access, ATTR_ATIME),
+        (Time::Modify, ATTR_MTIME),
+        (Time::Change, ATTR_CTIME),
+    ] {
         if m & bit != 0 {
-            let s = e.time_sec.get(k).map_or(0, |v| v.get());
-            let n = e.time_nsec.get(k).map_or(0, |v| v.get());
-            ni.set_time(k as i32, s as i64, n.min(999_999_999));
+            let s = e.time_sec.get(w.slot()).map_or(0, |v| v.get());
+            let n = e.time_nsec.get(w.slot()).map_or(0, |v| v.get());
+            ni.set_time(w, s as i64, n.min(999_999_999));
         }
     }
 }
@@ -123,8 +127,8 @@ fn fill(sbi: &Sbi, ni: &NovaInode, ino: u64) -> Result {
     ni.set_nlink(pi.nlink.get());
     ni.set_size(0);
     let t = pi.time_sec.get() as i64;
-    for k in 0..3 {
-        ni.set_time(k, t, pi.time_nsec.get().min(999_999_999));
+    for w in Time::ALL {
+        ni.set_time(w, t, pi.time_nsec.get().min(999_999_999));
     }
     let (head, tail) = (pi.log_head.get(), pi.log_tail.get());
     check_log_bounds(sbi, ino, head, tail)?;
@@ -289,8 +293,8 @@ pub(crate) fn new_inode(
     };
     ni.set_nlink(nlink);
     let (sec, nsec) = ni.now();
-    for k in 0..3 {
-        ni.set_time(k, sec, nsec);
+    for w in Time::ALL {
+        ni.set_time(w, sec, nsec);
     }
     // On failure the unused inode goes with `ni` (`NewInode`).
     let page = crate::log::new_inode_log_page(sbi, ino).map_err(fail)?;

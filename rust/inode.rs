@@ -31,6 +31,25 @@ pub(crate) struct LogPos {
     pub(crate) queued: bool,
 }
 
+/// An inode's three times; the values are the slots of `SetAttr` entries'
+/// time arrays (and the shim's `which`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Time {
+    Access = 0,
+    Modify = 1,
+    Change = 2,
+}
+
+impl Time {
+    /// All three, in slot order.
+    pub(crate) const ALL: [Time; 3] = [Time::Access, Time::Modify, Time::Change];
+
+    /// The slot in a `SetAttr` entry's time arrays.
+    pub(crate) fn slot(self) -> usize {
+        self as usize
+    }
+}
+
 /// nova's inode: the VFS inode plus nova's DRAM state.
 #[pin_data]
 pub(crate) struct NovaInode {
@@ -273,15 +292,15 @@ impl NovaInode {
     }
 
     /// `which`: 0 atime, 1 mtime, 2 ctime.
-    pub(crate) fn set_time(&self, which: i32, sec: i64, nsec: u32) {
+    pub(crate) fn set_time(&self, which: Time, sec: i64, nsec: u32) {
         // SAFETY: a live inode; the VFS serialises attribute changes.
-        unsafe { shim::nova_shim_set_time(self.raw(), which, sec, nsec) };
+        unsafe { shim::nova_shim_set_time(self.raw(), which as i32, sec, nsec) };
     }
 
-    pub(crate) fn time(&self, which: i32) -> (i64, u32) {
+    pub(crate) fn time(&self, which: Time) -> (i64, u32) {
         let (mut s, mut n) = (0i64, 0u32);
         // SAFETY: a live inode; out-pointers are locals.
-        unsafe { shim::nova_shim_get_time(self.raw(), which, &mut s, &mut n) };
+        unsafe { shim::nova_shim_get_time(self.raw(), which as i32, &mut s, &mut n) };
         (s, n)
     }
 

@@ -7,7 +7,7 @@ use crate::dentry::Dentry;
 use crate::dir::{encode_dentry, PreparedInsert};
 use crate::entry::{link_entry, write_entry};
 use crate::format::layout::*;
-use crate::inode::{dtype, NovaInode};
+use crate::inode::{dtype, NovaInode, Time};
 use crate::kfile::{DirContext, File};
 use crate::log::Tx;
 use kernel::bindings;
@@ -47,8 +47,8 @@ fn dentry_entry(
 }
 
 fn set_dir_times(dir: &NovaInode, t: (i64, u32)) {
-    dir.set_time(1, t.0, t.1);
-    dir.set_time(2, t.0, t.1);
+    dir.set_time(Time::Modify, t.0, t.1);
+    dir.set_time(Time::Change, t.0, t.1);
 }
 
 /// Creates an inode named by `d` in `dir` (locked exclusively by the VFS,
@@ -80,7 +80,7 @@ pub(crate) fn create(
     }
     let (child, slot, valid_word) = crate::iget::new_inode(sbi, dir, mode, rdev)?;
     // The creation time the slot records is the time of the whole operation.
-    let t = child.time(1);
+    let t = child.time(Time::Modify);
     // Everything that can fail happens before the commit: the index node
     // and name buffer, the symlink's cached target and its data index.
     // A symlink's data block, freed if the operation fails.
@@ -182,7 +182,7 @@ pub(crate) fn link(old: &Dentry, dir: &NovaInode, d: &Dentry) -> Result {
     set_dir_times(dir, t);
     src.inc_nlink();
     d.instantiate_link(src);
-    src.set_time(2, t.0, t.1);
+    src.set_time(Time::Change, t.0, t.1);
     Ok(())
 }
 
@@ -214,7 +214,7 @@ pub(crate) fn unlink(dir: &NovaInode, d: &Dentry, rmdir: bool) -> Result {
     // directory lock, and a removal never allocates.
     let _ = dir.dir.lock().remove(name);
     set_dir_times(dir, t);
-    victim.set_time(2, t.0, t.1);
+    victim.set_time(Time::Change, t.0, t.1);
     if rmdir {
         victim.clear_nlink();
         dir.drop_nlink();
@@ -302,8 +302,8 @@ pub(crate) fn rename(
         }
         set_dir_times(odir, t);
         set_dir_times(ndir, t);
-        src.set_time(2, t.0, t.1);
-        tgt.set_time(2, t.0, t.1);
+        src.set_time(Time::Change, t.0, t.1);
+        tgt.set_time(Time::Change, t.0, t.1);
         return Ok(());
     }
 
@@ -388,7 +388,7 @@ pub(crate) fn rename(
     }
     if let Some(tg) = tgt {
         tg.set_nlink(tgt_links);
-        tg.set_time(2, t.0, t.1);
+        tg.set_time(Time::Change, t.0, t.1);
     }
     odir.set_nlink(od_n);
     ndir.set_nlink(nd_n);
@@ -397,7 +397,7 @@ pub(crate) fn rename(
     }
     set_dir_times(odir, t);
     set_dir_times(ndir, t);
-    src.set_time(2, t.0, t.1);
+    src.set_time(Time::Change, t.0, t.1);
     Ok(())
 }
 
