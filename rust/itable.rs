@@ -4,7 +4,7 @@
 //! walk) and the free inode numbers.
 
 use crate::format::layout::*;
-use crate::format::le::{Le64, Pod};
+use crate::format::le::Pod;
 use crate::pm::Pm;
 use kernel::prelude::*;
 
@@ -232,6 +232,3 @@ impl Bitmap {
             .is_some_and(|w| w & (1u64 << (b % 64)) != 0)
     }
 }
-
-#[allow(dead_code)]
-fn _le(_: Le64) {}

@@ -10,6 +10,8 @@
 
 use kernel::prelude::*;
 
+// The host crate's public items: some serve only the tools and the host
+// tests (dead code here), and it documents them for the host.
 #[path = "../format/src/mod.rs"]
 #[allow(dead_code, missing_docs, unreachable_pub)]
 mod format;
