@@ -44,19 +44,7 @@ impl RangeSet {
 
     /// The range with the greatest start <= `b`.
     fn floor(&self, b: u64) -> Option<(u64, u64)> {
-        match self.tree.cursor_lower_bound(&b) {
-            Some(c) => {
-                let (k, v) = c.current();
-                if *k == b {
-                    return Some((*k, *v));
-                }
-                c.peek_prev().map(|(k, v)| (*k, *v))
-            }
-            None => self.tree.cursor_back().map(|c| {
-                let (k, v) = c.current();
-                (*k, *v)
-            }),
-        }
+        crate::rbfloor::floor(&self.tree, b)
     }
 
     /// The first range starting after `b`.

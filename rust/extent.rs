@@ -82,19 +82,7 @@ impl FileIndex {
 
     /// The extent with the greatest first page <= `pg`.
     fn floor(&self, pg: u64) -> Option<(u64, Ext)> {
-        match self.map.cursor_lower_bound(&pg) {
-            Some(c) => {
-                let (k, v) = c.current();
-                if *k == pg {
-                    return Some((*k, *v));
-                }
-                c.peek_prev().map(|(k, v)| (*k, *v))
-            }
-            None => self.map.cursor_back().map(|c| {
-                let (k, v) = c.current();
-                (*k, *v)
-            }),
-        }
+        crate::rbfloor::floor(&self.map, pg)
     }
 
     /// The block holding page `pg`, how many following pages are in the

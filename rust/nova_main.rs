@@ -47,6 +47,7 @@ mod mount;
 mod namei;
 mod pm;
 mod procfs;
+mod rbfloor;
 mod recovery;
 mod release;
 mod sbi;
