@@ -31,7 +31,7 @@ impl FaultGate {
     /// Closes the gate until the guard is dropped.
     pub(crate) fn close(&self) -> GateClosed<'_> {
         // SAFETY: a live semaphore (owned by `self`).
-        unsafe { shim::nova_shim_gate_close(self.as_ptr()) };
+        unsafe { bindings::down_write(self.as_ptr()) };
         GateClosed(self)
     }
 }
@@ -50,6 +50,6 @@ pub(crate) struct GateClosed<'a>(&'a FaultGate);
 impl Drop for GateClosed<'_> {
     fn drop(&mut self) {
         // SAFETY: closed in `FaultGate::close`.
-        unsafe { shim::nova_shim_gate_open(self.0.as_ptr()) };
+        unsafe { bindings::up_write(self.0.as_ptr()) };
     }
 }

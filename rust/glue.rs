@@ -9,7 +9,6 @@
 //! tables are registered here once at module load, and the lower layers
 //! find them here instead of importing `vfs`.
 
-use crate::shim;
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::bindings;
 use kernel::ffi::{c_int, c_void};
@@ -40,8 +39,9 @@ pub(crate) fn errno(r: Result) -> c_int {
 ///
 /// `sb` must be a live super block.
 pub(crate) unsafe fn sb_id<'a>(sb: *mut bindings::super_block) -> &'a CStr {
-    // SAFETY: `s_id` is a NUL-terminated array inside the super block.
-    unsafe { CStr::from_char_ptr(shim::nova_shim_sb_id(sb)) }
+    // SAFETY: `s_id` is a NUL-terminated array inside the live super
+    // block (contract).
+    unsafe { CStr::from_char_ptr((*sb).s_id.as_ptr()) }
 }
 
 /// Pointer to pass where the VFS wants an opaque holder.

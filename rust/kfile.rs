@@ -105,7 +105,7 @@ impl Kiocb {
 /// Writes `n` zero bytes to a user iterator; returns how many it took.
 pub(crate) fn iov_zero(to: &mut IovIterDest<'_>, n: usize) -> usize {
     // SAFETY: a live iterator (borrowed mutably).
-    unsafe { shim::nova_shim_iov_iter_zero(n, to.as_raw()) }
+    unsafe { bindings::iov_iter_zero(n, to.as_raw()) }
 }
 
 /// The inode lock (`i_rwsem`), held until dropped.

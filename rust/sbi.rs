@@ -411,5 +411,5 @@ impl Sbi {
 /// Seconds and nanoseconds of the wall clock.
 pub(crate) fn now_secs() -> (u64, u32) {
     // SAFETY: reading the clock has no preconditions.
-    (unsafe { shim::nova_shim_ktime_real_seconds() }, 0)
+    (unsafe { bindings::ktime_get_real_seconds() } as u64, 0)
 }

@@ -54,16 +54,13 @@ bool nova_shim_dir_emit(struct dir_context *ctx, const char *name, int len,
 			u64 ino, unsigned int type);
 bool nova_shim_dir_emit_dots(struct file *file, struct dir_context *ctx);
 struct inode *nova_shim_file_inode(struct file *file);
-u64 nova_shim_ktime_real_seconds(void);
 int nova_shim_proc_init(void);
 void nova_shim_proc_exit(void);
 int nova_shim_proc_add(const char *devname, void *sbi);
 void nova_shim_proc_remove(const char *devname);
-const char *nova_shim_sb_id(struct super_block *sb);
 bool nova_shim_inode_is_new(struct inode *inode);
 size_t nova_shim_copy_from_iter_flushcache(void *dst, size_t n, struct iov_iter *i);
 size_t nova_shim_copy_to_iter(const void *src, size_t n, struct iov_iter *i);
-size_t nova_shim_iov_iter_zero(size_t n, struct iov_iter *i);
 void nova_shim_inode_lock(struct inode *inode, bool shared);
 void nova_shim_inode_unlock(struct inode *inode, bool shared);
 void nova_shim_statfs_fill(struct kstatfs *buf, u64 magic, u64 bsize, u64 blocks,
@@ -77,8 +74,6 @@ void nova_shim_break_layout_final(struct inode *inode);
 void nova_shim_unmap_all(struct super_block *sb);
 struct rw_semaphore *nova_shim_gate_new(void);
 void nova_shim_gate_free(struct rw_semaphore *gate);
-void nova_shim_gate_close(struct rw_semaphore *gate);
-void nova_shim_gate_open(struct rw_semaphore *gate);
 struct nova_cleaner;
 struct nova_cleaner *nova_shim_cleaner_start(void *sbi, const char *devname);
 void nova_shim_cleaner_wake(struct nova_cleaner *c);
@@ -279,11 +274,6 @@ struct inode *nova_shim_file_inode(struct file *file)
 	return file_inode(file);
 }
 
-u64 nova_shim_ktime_real_seconds(void)
-{
-	return ktime_get_real_seconds();
-}
-
 /* ---- procfs: /proc/fs/nova/<dev>/ ---- */
 
 enum { NOVA_PROC_SNAPSHOTS, NOVA_PROC_CREATE, NOVA_PROC_DELETE, NOVA_PROC_STATS,
@@ -400,11 +390,6 @@ void nova_shim_proc_remove(const char *devname)
 		remove_proc_subtree(devname, nova_proc_root);
 }
 
-const char *nova_shim_sb_id(struct super_block *sb)
-{
-	return sb->s_id;
-}
-
 bool nova_shim_inode_is_new(struct inode *inode)
 {
 	return inode_state_read_once(inode) & I_NEW;
@@ -434,11 +419,6 @@ size_t nova_shim_copy_from_iter_flushcache(void *dst, size_t n, struct iov_iter 
 size_t nova_shim_copy_to_iter(const void *src, size_t n, struct iov_iter *i)
 {
 	return _copy_mc_to_iter(src, n, i);
-}
-
-size_t nova_shim_iov_iter_zero(size_t n, struct iov_iter *i)
-{
-	return iov_iter_zero(n, i);
 }
 
 void nova_shim_inode_lock(struct inode *inode, bool shared)
@@ -712,16 +692,6 @@ void nova_shim_unmap_all(struct super_block *sb)
 	iput(toput);
 }
 
-
-void nova_shim_gate_close(struct rw_semaphore *gate)
-{
-	down_write(gate);
-}
-
-void nova_shim_gate_open(struct rw_semaphore *gate)
-{
-	up_write(gate);
-}
 
 /*
  * ---- the snapshot cleaner: a kthread per writable mount ----

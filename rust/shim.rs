@@ -57,7 +57,6 @@ unsafe extern "C" {
         ctx: *mut bindings::dir_context,
     ) -> bool;
     pub(crate) fn nova_shim_file_inode(file: *mut bindings::file) -> *mut bindings::inode;
-    pub(crate) fn nova_shim_ktime_real_seconds() -> u64;
     pub(crate) fn nova_shim_proc_init() -> c_int;
     pub(crate) fn nova_shim_proc_exit();
     pub(crate) fn nova_shim_proc_add(devname: *const c_char, sbi: *mut c_void) -> c_int;
@@ -84,10 +83,8 @@ unsafe extern "C" {
         n: usize,
         i: *mut bindings::iov_iter,
     ) -> usize;
-    pub(crate) fn nova_shim_iov_iter_zero(n: usize, i: *mut bindings::iov_iter) -> usize;
     pub(crate) fn nova_shim_inode_lock(inode: *mut bindings::inode, shared: bool);
     pub(crate) fn nova_shim_inode_unlock(inode: *mut bindings::inode, shared: bool);
-    pub(crate) fn nova_shim_sb_id(sb: *mut bindings::super_block) -> *const c_char;
     pub(crate) fn nova_shim_mmap_prepare(desc: *mut bindings::vm_area_desc) -> c_int;
     pub(crate) fn nova_shim_set_dax(inode: *mut bindings::inode);
     pub(crate) fn nova_shim_mapping_lock(inode: *mut bindings::inode);
@@ -101,8 +98,6 @@ unsafe extern "C" {
     pub(crate) fn nova_shim_unmap_all(sb: *mut bindings::super_block);
     pub(crate) fn nova_shim_gate_new() -> *mut bindings::rw_semaphore;
     pub(crate) fn nova_shim_gate_free(gate: *mut bindings::rw_semaphore);
-    pub(crate) fn nova_shim_gate_close(gate: *mut bindings::rw_semaphore);
-    pub(crate) fn nova_shim_gate_open(gate: *mut bindings::rw_semaphore);
     pub(crate) fn nova_shim_cleaner_start(sbi: *mut c_void, devname: *const c_char) -> *mut c_void;
     pub(crate) fn nova_shim_cleaner_wake(c: *mut c_void);
     pub(crate) fn nova_shim_cleaner_stop(c: *mut c_void);
