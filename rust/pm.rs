@@ -10,11 +10,18 @@
 //!   journal's active word) is one aligned 8-byte [`Pm::store_u64`], which
 //!   flushes its line and fences: it is atomic and durable on return.
 //! - Reads copy bytes out ([`Pm::read`]); callers treat them as untrusted.
+//!
+//! Tracing (`/proc/fs/nova/<dev>/trace`, off by default): while on, every
+//! store (address, length, bytes), flush and fence is appended to a buffer
+//! allocated when tracing is switched on, for the crash-state enumeration
+//! of `tools/src/bin/crash.rs`. When off it costs one relaxed load per
+//! call. The format is in Documentation/testing.md ("Crash states").
 
 use crate::format::layout::BLOCK_SIZE;
 use crate::format::log::Media;
 use crate::shim;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+use kernel::alloc::VVec;
 use kernel::ffi::c_void;
 use kernel::iov::{IovIterDest, IovIterSource};
 use kernel::prelude::*;
@@ -37,6 +44,7 @@ pub(crate) struct Pm {
     /// such a mount must not write): `(address, value)`.
     overlay: [(u64, u64); OVERLAY_MAX],
     overlay_len: AtomicUsize,
+    trace: Trace,
 }
 
 // SAFETY: `Pm` is an address range of device memory that stays mapped
@@ -60,6 +68,7 @@ impl Pm {
             len,
             overlay: [(0, 0); OVERLAY_MAX],
             overlay_len: AtomicUsize::new(0),
+            trace: Trace::new(),
         }
     }
 
@@ -159,6 +168,9 @@ impl Pm {
         unsafe {
             shim::nova_shim_memcpy_flushcache(p.cast::<c_void>(), data.as_ptr().cast(), data.len())
         };
+        if self.tracing() {
+            self.record(T_NT, addr, data.len(), Src::Dram(data));
+        }
         Ok(())
     }
 
@@ -175,7 +187,11 @@ impl Pm {
         let p = self.ptr(addr, len)?;
         // SAFETY: destination inside the mapping (checked); `iter` is live
         // (borrowed mutably).
-        Ok(unsafe { shim::nova_shim_copy_from_iter_flushcache(p.cast(), len, iter.as_raw()) })
+        let n = unsafe { shim::nova_shim_copy_from_iter_flushcache(p.cast(), len, iter.as_raw()) };
+        if self.tracing() {
+            self.record(T_NT, addr, n, Src::Pmem(p.cast_const()));
+        }
+        Ok(n)
     }
 
     /// Copies `len` bytes at `addr` to a user iterator (machine-check safe).
@@ -200,6 +216,9 @@ impl Pm {
         // SAFETY: both ranges are inside the mapping (checked); callers
         // copy between distinct blocks, so they do not overlap.
         unsafe { shim::nova_shim_memcpy_flushcache(d.cast(), s.cast_const().cast(), len as usize) };
+        if self.tracing() {
+            self.record(T_NT, dst, len as usize, Src::Pmem(d.cast_const()));
+        }
         Ok(())
     }
 
@@ -224,6 +243,7 @@ impl Pm {
             return Err(EINVAL);
         }
         let p = self.ptr(addr, 8)?;
+        let traced = self.tracing();
         Self::fence_raw();
         // SAFETY: `p` is 8-byte aligned (the mapping is page aligned and
         // `addr % 8 == 0`) and inside the mapping; a volatile aligned u64
@@ -232,6 +252,13 @@ impl Pm {
         // SAFETY: flushes the 8 bytes just stored, inside the mapping.
         unsafe { shim::nova_shim_flush(p.cast::<c_void>(), 8) };
         Self::fence_raw();
+        if traced {
+            // Recorded as its parts, in program order.
+            self.record(T_FENCE, 0, 0, Src::None);
+            self.record(T_STORE, addr, 8, Src::Dram(&v.to_le_bytes()));
+            self.record(T_FLUSH, addr, 8, Src::None);
+            self.record(T_FENCE, 0, 0, Src::None);
+        }
         Ok(())
     }
 
@@ -239,11 +266,255 @@ impl Pm {
     #[inline(never)]
     pub(crate) fn fence(&self) {
         Self::fence_raw();
+        if self.tracing() {
+            self.record(T_FENCE, 0, 0, Src::None);
+        }
     }
 
     fn fence_raw() {
         // SAFETY: a store fence has no memory-safety preconditions.
         unsafe { shim::nova_shim_fence() };
+    }
+}
+
+/// Trace record kinds: a cached store (durable once flushed, then fenced),
+/// a non-temporal store (durable at the next fence), a flush, a fence.
+const T_STORE: u8 = 1;
+const T_NT: u8 = 2;
+const T_FLUSH: u8 = 3;
+const T_FENCE: u8 = 4;
+/// The trace file's header: magic, device size, record bytes, flags.
+const TRACE_HDR: usize = 32;
+const TRACE_MAGIC: &[u8; 8] = b"NOVATRC1";
+/// Header flag: records were dropped for lack of room.
+const TRACE_OVERFLOW: u64 = 1;
+/// Buffer size when none is asked for, and the largest allowed.
+pub(crate) const TRACE_DEFAULT: usize = 4 << 20;
+pub(crate) const TRACE_MAX: usize = 256 << 20;
+
+/// Where a traced store's bytes are read from.
+enum Src<'a> {
+    None,
+    Dram(&'a [u8]),
+    /// Already in pmem at this (checked) address: read back.
+    Pmem(*const u8),
+}
+
+/// The store/flush/fence trace of one device.
+///
+/// # Invariants
+///
+/// While `buf` is not null it is a `VVec<u8>` allocation of `cap` bytes,
+/// freed only with `on` false and `active` zero (no appender inside).
+/// Records are only appended while `on`, at offsets handed out by the CAS
+/// on `used`, so two appenders never write the same bytes. `ctl` is held
+/// by whoever switches, reads or frees.
+struct Trace {
+    on: AtomicBool,
+    active: AtomicUsize,
+    ctl: AtomicBool,
+    buf: AtomicPtr<u8>,
+    cap: AtomicUsize,
+    used: AtomicUsize,
+    overflow: AtomicBool,
+}
+
+impl Trace {
+    const fn new() -> Self {
+        Self {
+            on: AtomicBool::new(false),
+            active: AtomicUsize::new(0),
+            ctl: AtomicBool::new(false),
+            buf: AtomicPtr::new(core::ptr::null_mut()),
+            cap: AtomicUsize::new(0),
+            used: AtomicUsize::new(0),
+            overflow: AtomicBool::new(false),
+        }
+    }
+
+    fn lock(&self) -> Result {
+        self.ctl
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .map(|_| ())
+            .map_err(|_| EBUSY)
+    }
+
+    fn unlock(&self) {
+        self.ctl.store(false, Ordering::Release);
+    }
+
+    /// Stops appending and waits for appenders inside; writes the header.
+    /// Called with `ctl` held.
+    fn stop_locked(&self) {
+        self.on.store(false, Ordering::SeqCst);
+        while self.active.load(Ordering::SeqCst) != 0 {
+            core::hint::spin_loop();
+        }
+        let p = self.buf.load(Ordering::Relaxed);
+        if p.is_null() {
+            return;
+        }
+        let mut h = [0u8; TRACE_HDR];
+        h[..8].copy_from_slice(TRACE_MAGIC);
+        h[16..24].copy_from_slice(&(self.used.load(Ordering::Relaxed) as u64).to_le_bytes());
+        let flags = if self.overflow.load(Ordering::Relaxed) {
+            TRACE_OVERFLOW
+        } else {
+            0
+        };
+        h[24..32].copy_from_slice(&flags.to_le_bytes());
+        // SAFETY: `buf` holds `cap >= TRACE_HDR` bytes (invariant, `start`)
+        // and no appender runs (`on` false, `active` zero).
+        unsafe { core::ptr::copy_nonoverlapping(h.as_ptr(), p, TRACE_HDR) };
+    }
+
+    /// Frees the buffer. Called with `ctl` held and tracing stopped.
+    fn free_locked(&self) {
+        let p = self.buf.swap(core::ptr::null_mut(), Ordering::Relaxed);
+        if !p.is_null() {
+            // SAFETY: `p` came from `VVec::into_raw_parts` with this
+            // capacity (invariant); nothing uses it any more.
+            drop(unsafe { VVec::<u8>::from_raw_parts(p, 0, self.cap.load(Ordering::Relaxed)) });
+        }
+    }
+}
+
+impl Pm {
+    /// Whether stores are being traced (the only cost when off).
+    #[inline(always)]
+    fn tracing(&self) -> bool {
+        self.trace.on.load(Ordering::Relaxed)
+    }
+
+    /// Starts a trace in a new buffer of `cap` bytes (the previous trace
+    /// is dropped). Allocates here, never on the store paths.
+    pub(crate) fn trace_start(&self, cap: usize) -> Result {
+        if !(TRACE_HDR + 64..=TRACE_MAX).contains(&cap) {
+            return Err(EINVAL);
+        }
+        self.trace.lock()?;
+        self.trace.stop_locked();
+        self.trace.free_locked();
+        let r = VVec::<u8>::with_capacity(cap, GFP_KERNEL).map(|v| {
+            let (p, _, c) = v.into_raw_parts();
+            let t = &self.trace;
+            t.cap.store(c, Ordering::Relaxed);
+            t.buf.store(p, Ordering::Relaxed);
+            t.used.store(0, Ordering::Relaxed);
+            t.overflow.store(false, Ordering::Relaxed);
+            let mut h = [0u8; 16];
+            h[..8].copy_from_slice(TRACE_MAGIC);
+            h[8..].copy_from_slice(&self.len.to_le_bytes());
+            // SAFETY: a fresh buffer of `c >= cap > TRACE_HDR` bytes.
+            unsafe { core::ptr::copy_nonoverlapping(h.as_ptr(), p, h.len()) };
+            // Publishes the buffer to appenders (they load `on` SeqCst).
+            t.on.store(true, Ordering::SeqCst);
+        });
+        self.trace.unlock();
+        r.map_err(|_| ENOMEM)
+    }
+
+    /// Stops the trace; it stays readable until the next start or unmount.
+    pub(crate) fn trace_stop(&self) -> Result {
+        self.trace.lock()?;
+        self.trace.stop_locked();
+        self.trace.unlock();
+        Ok(())
+    }
+
+    /// Gives `f` the stopped trace's bytes from `off` on (header first);
+    /// `EBUSY` while tracing, `ENODATA` if there is none.
+    pub(crate) fn trace_read(
+        &self,
+        off: usize,
+        f: impl FnOnce(&[u8]) -> Result<usize>,
+    ) -> Result<usize> {
+        self.trace.lock()?;
+        let t = &self.trace;
+        let p = t.buf.load(Ordering::Relaxed);
+        let r = if t.on.load(Ordering::SeqCst) {
+            Err(EBUSY)
+        } else if p.is_null() {
+            Err(ENODATA)
+        } else {
+            let total = TRACE_HDR + t.used.load(Ordering::Relaxed);
+            if off >= total {
+                Ok(0)
+            } else {
+                // SAFETY: `buf[..total]` was written (header by
+                // `stop_locked`, records by finished appenders), and
+                // holding `ctl` with tracing off keeps it allocated and
+                // unchanged.
+                f(unsafe { core::slice::from_raw_parts(p.add(off), total - off) })
+            }
+        };
+        self.trace.unlock();
+        r
+    }
+
+    /// Appends one record (tracing was on at the call site).
+    #[inline(never)]
+    fn record(&self, kind: u8, addr: u64, len: usize, src: Src<'_>) {
+        let t = &self.trace;
+        t.active.fetch_add(1, Ordering::SeqCst);
+        if t.on.load(Ordering::SeqCst) {
+            self.append(kind, addr, len, src);
+        }
+        t.active.fetch_sub(1, Ordering::Release);
+    }
+
+    fn append(&self, kind: u8, addr: u64, len: usize, src: Src<'_>) {
+        let t = &self.trace;
+        let data = if matches!(src, Src::None) { 0 } else { len };
+        let size = 16 + data.next_multiple_of(8);
+        let room = t.cap.load(Ordering::Relaxed) - TRACE_HDR;
+        let mut off = t.used.load(Ordering::Relaxed);
+        loop {
+            if len > u32::MAX as usize || size > room || off > room - size {
+                t.overflow.store(true, Ordering::Relaxed);
+                return;
+            }
+            match t.used.compare_exchange_weak(
+                off,
+                off + size,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(o) => off = o,
+            }
+        }
+        let mut h = [0u8; 16];
+        h[0] = kind;
+        h[4..8].copy_from_slice(&(len as u32).to_le_bytes());
+        h[8..].copy_from_slice(&addr.to_le_bytes());
+        // SAFETY: `TRACE_HDR + off + size <= cap`, reserved for this call
+        // alone by the CAS; the buffer stays allocated while `active` > 0.
+        unsafe {
+            let d = t.buf.load(Ordering::Relaxed).add(TRACE_HDR + off);
+            core::ptr::copy_nonoverlapping(h.as_ptr(), d, 16);
+            let d = d.add(16);
+            match src {
+                Src::None => {}
+                Src::Dram(b) => core::ptr::copy_nonoverlapping(b.as_ptr(), d, len),
+                // Checked by `ptr` for `len` bytes; machine-check safe (a
+                // poisoned line would leave stale trace bytes, no crash).
+                Src::Pmem(s) => {
+                    shim::nova_shim_copy_mc(d.cast(), s.cast(), len);
+                }
+            }
+            core::ptr::write_bytes(d.add(data), 0, size - 16 - data);
+        }
+    }
+}
+
+impl Drop for Pm {
+    fn drop(&mut self) {
+        // No other user is left; `ctl` cannot be held.
+        if self.trace.lock().is_ok() {
+            self.trace.stop_locked();
+            self.trace.free_locked();
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-//! /proc/fs/nova/<dev>/: `snapshots`, `create_snapshot`, `delete_snapshot`
-//! and `stats`. The files themselves are made by the shim; this module
+//! /proc/fs/nova/<dev>/: `snapshots`, `create_snapshot`, `delete_snapshot`,
+//! `stats`, `check` and `trace` (pmem store tracing, see `pm.rs`). The files themselves are made by the shim; this module
 //! answers reads and writes.
 
 use crate::format::snapshot::civil;
@@ -21,6 +21,7 @@ pub(crate) enum ProcWhich {
     Delete = 2,
     Stats = 3,
     Check = 4,
+    Trace = 5,
 }
 
 pub(crate) fn init() -> Result {
@@ -137,6 +138,14 @@ extern "C" fn nova_rs_proc_write(
     let Some(sbi) = proc_sbi(sbi) else {
         return EINVAL.to_errno() as _;
     };
+    if which == ProcWhich::Trace as c_int {
+        // SAFETY: as below.
+        let text = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), len) };
+        return match trace_command(sbi, text) {
+            Ok(()) => 0,
+            Err(e) => e.to_errno() as _,
+        };
+    }
     // Held for the command: `remount,ro` waits for it.
     let Some(_running) = sbi.command_guard() else {
         return EROFS.to_errno() as _;
@@ -175,6 +184,56 @@ extern "C" fn nova_rs_proc_write(
     match r {
         Ok(()) => 0,
         Err(e) => e.to_errno() as _,
+    }
+}
+
+/// `trace`: `1` starts tracing into a new buffer of the default size,
+/// `1 N` into one of N MiB, `0` stops it.
+fn trace_command(sbi: &Sbi, text: &[u8]) -> Result {
+    let mut words = text.trim_ascii().split(|c| c.is_ascii_whitespace());
+    match (words.next(), words.next(), words.next()) {
+        (Some(b"0"), None, None) => sbi.pm().trace_stop(),
+        (Some(b"1"), None, None) => sbi.pm().trace_start(crate::pm::TRACE_DEFAULT),
+        (Some(b"1"), Some(mib), None) => {
+            let mib = crate::sbi::parse_u64(mib).ok_or(EINVAL)?;
+            let cap = usize::try_from(mib)
+                .ok()
+                .and_then(|m| m.checked_mul(1 << 20));
+            sbi.pm().trace_start(cap.ok_or(EINVAL)?)
+        }
+        _ => Err(EINVAL),
+    }
+}
+
+/// Reads the stopped trace (`trace`): `count` bytes at `*pos` to `ubuf`.
+#[no_mangle]
+extern "C" fn nova_rs_trace_read(
+    sbi: *mut c_void,
+    ubuf: *mut c_void,
+    count: usize,
+    pos: *mut i64,
+) -> isize {
+    let Some(sbi) = proc_sbi(sbi) else {
+        return EINVAL.to_errno() as _;
+    };
+    // SAFETY: the file position of this read, valid for the call.
+    let pos = unsafe { &mut *pos };
+    let Ok(off) = usize::try_from(*pos) else {
+        return EINVAL.to_errno() as _;
+    };
+    let mut w =
+        kernel::uaccess::UserSlice::new(kernel::uaccess::UserPtr::from_ptr(ubuf), count).writer();
+    let r = sbi.pm().trace_read(off, |b| {
+        let n = core::cmp::min(b.len(), count);
+        w.write_slice(&b[..n])?;
+        Ok(n)
+    });
+    match r {
+        Ok(n) => {
+            *pos += n as i64;
+            n as isize
+        }
+        Err(e) => e.to_errno() as isize,
     }
 }
 

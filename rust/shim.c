@@ -28,6 +28,7 @@ int nova_rs_fill_super(struct super_block *sb, void *opts);
 void nova_rs_free_opts(void *opts);
 int nova_rs_reconfigure(struct super_block *sb, bool read_only);
 int nova_rs_proc_show(struct seq_file *m, void *sbi, int which);
+ssize_t nova_rs_trace_read(void *sbi, char __user *ubuf, size_t count, loff_t *pos);
 long nova_rs_proc_write(void *sbi, int which, const char *buf, size_t len);
 int nova_rs_iomap_begin(struct inode *inode, u64 pos, bool write, u64 *blk,
 			u64 *pages, u64 *src);
@@ -277,7 +278,7 @@ struct inode *nova_shim_file_inode(struct file *file)
 /* ---- procfs: /proc/fs/nova/<dev>/ ---- */
 
 enum { NOVA_PROC_SNAPSHOTS, NOVA_PROC_CREATE, NOVA_PROC_DELETE, NOVA_PROC_STATS,
-       NOVA_PROC_CHECK };
+       NOVA_PROC_CHECK, NOVA_PROC_TRACE };
 
 static struct proc_dir_entry *nova_proc_root;
 
@@ -349,6 +350,20 @@ static const struct proc_ops nova_proc_write_ops = {
 	.proc_lseek = noop_llseek,
 };
 
+/* trace: written like the command files, read as one binary stream. */
+static ssize_t nova_proc_trace_read(struct file *file, char __user *ubuf,
+				    size_t len, loff_t *pos)
+{
+	return nova_rs_trace_read(proc_get_parent_data(file_inode(file)), ubuf,
+				  len, pos);
+}
+
+static const struct proc_ops nova_proc_trace_ops = {
+	.proc_read = nova_proc_trace_read,
+	.proc_write = nova_proc_write,
+	.proc_lseek = default_llseek,
+};
+
 int nova_shim_proc_init(void)
 {
 	nova_proc_root = proc_mkdir("fs/nova", NULL);
@@ -377,7 +392,9 @@ int nova_shim_proc_add(const char *devname, void *sbi)
 	    !proc_create_data("create_snapshot", 0200, dir, &nova_proc_write_ops,
 			      (void *)NOVA_PROC_CREATE) ||
 	    !proc_create_data("delete_snapshot", 0200, dir, &nova_proc_write_ops,
-			      (void *)NOVA_PROC_DELETE)) {
+			      (void *)NOVA_PROC_DELETE) ||
+	    !proc_create_data("trace", 0600, dir, &nova_proc_trace_ops,
+			      (void *)NOVA_PROC_TRACE)) {
 		remove_proc_subtree(devname, nova_proc_root);
 		return -ENOMEM;
 	}
