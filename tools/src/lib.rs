@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-//! nova's user-space tools: `mkfs.nova` and `fsck.nova`.
+//! nova's user-space tools: `mkfs.nova`, `fsck.nova` and `nova-crash`
+//! (crash states of a traced operation).
 //!
 //! Everything about the on-pmem format comes from the module's own
 //! `nova-format` crate (layout, checksums, the log walker, the journal
@@ -10,6 +11,7 @@
 
 pub mod alloc;
 pub mod args;
+pub mod crash;
 pub mod dev;
 pub mod fsck;
 pub mod mkfs;
