@@ -354,18 +354,19 @@ impl Trace {
         if p.is_null() {
             return;
         }
-        let mut h = [0u8; TRACE_HDR];
-        h[..8].copy_from_slice(TRACE_MAGIC);
-        h[16..24].copy_from_slice(&(self.used.load(Ordering::Relaxed) as u64).to_le_bytes());
+        // The second half of the header (magic and size are written at
+        // the start): record bytes and flags.
+        let mut h = [0u8; 16];
+        h[..8].copy_from_slice(&(self.used.load(Ordering::Relaxed) as u64).to_le_bytes());
         let flags = if self.overflow.load(Ordering::Relaxed) {
             TRACE_OVERFLOW
         } else {
             0
         };
-        h[24..32].copy_from_slice(&flags.to_le_bytes());
-        // SAFETY: `buf` holds `cap >= TRACE_HDR` bytes (invariant, `start`)
+        h[8..].copy_from_slice(&flags.to_le_bytes());
+        // SAFETY: `buf` holds `cap > TRACE_HDR` bytes (invariant, `start`)
         // and no appender runs (`on` false, `active` zero).
-        unsafe { core::ptr::copy_nonoverlapping(h.as_ptr(), p, TRACE_HDR) };
+        unsafe { core::ptr::copy_nonoverlapping(h.as_ptr(), p.add(16), 16) };
     }
 
     /// Frees the buffer. Called with `ctl` held and tracing stopped.

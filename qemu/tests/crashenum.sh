@@ -102,8 +102,10 @@ crash_case() {
 		pass "$name: ${n:-0} crash states (of $(echo "$sum" | sed -n 's/.* produced \([0-9]*\) .*/\1/p') produced), each the state before or after"
 	elif [ $rc = 0 ]; then
 		fail "$name: crash states did not show both before ($nb) and after ($na)"
+	elif [ $rc = 1 ]; then
+		fail "$name: $(grep -c VIOLATION $W/out) violating crash states"
 	else
-		fail "$name: $(grep -c VIOLATION $W/out) violating crash states (rc $rc)"
+		fail "$name: nova-crash failed: $(grep -v '^nova-crash: \(points\|trace\)' $W/out | head -n 2)"
 	fi
 }
 
