@@ -8,6 +8,7 @@
 #   make test T=name   one guest test or KUnit suite
 #   make test-debug [T=name]  the same on the debug kernel (KASAN,
 #                 lockdep, atomic-sleep and Rust overflow checks)
+#   make crashtest  crash states enumerated at length (long_crashenum)
 #   make bench    benchmarks (nova vs ext4 -o dax, mount/recovery time)
 #   make tools    mkfs.nova and fsck.nova (static) into build/tools/
 #
@@ -20,7 +21,7 @@ else
 SHELL := /bin/bash
 TOP := $(CURDIR)
 
-.PHONY: all module setup kernel run demo test test-debug bench host-test tools clean fmt fmt-check
+.PHONY: all module setup kernel run demo test test-debug crashtest bench host-test tools clean fmt fmt-check
 
 all: module
 
@@ -44,6 +45,9 @@ test:
 
 test-debug:
 	@NOVA_KFLAVOR=debug bash scripts/test.sh $(T)
+
+crashtest:
+	@NOVA_KFLAVOR=fast bash scripts/test.sh long_crashenum
 
 bench:
 	@bash scripts/bench.sh $(T)
