@@ -34,10 +34,16 @@ state() {
 			why="check: $(cat $P/check)"
 		fi
 		manifest >$W/now 2>&1
+		mid=
+		for m in $W/mid.*; do
+			[ -f "$m" ] && cmp -s $W/now "$m" && mid=$m
+		done
 		if cmp -s $W/now $W/before; then
 			echo before >>$W/tally
 		elif cmp -s $W/now $W/after; then
 			echo after >>$W/tally
+		elif [ -n "$mid" ]; then
+			echo between >>$W/tally
 		elif [ -s $W/relax ] && sed -f $W/relax $W/now | cmp -s - $W/before.relaxed; then
 			echo between >>$W/tally
 		else
@@ -60,15 +66,21 @@ if [ "${1:-}" = state ]; then
 	state
 	exit $?
 fi
+# Between two operations of a sequence (crashop runs it): the state then.
+if [ "${1:-}" = mid ]; then
+	manifest >$W/mid.$CRASHOP_STEP
+	exit $?
+fi
 
 EXH=${CRASH_EXH:-8}
 SAMPLES=${CRASH_SAMPLES:-6}
-MAX=${CRASH_MAX:-24}
+MAX=${CRASH_MAX:-20}
 SEED=${CRASH_SEED:-1}
 total_states=0
 
-# crash_case NAME SETUP OP ARGS...: a fresh file system, SETUP (shell),
-# then the traced operation and its crash states. RELAX (a sed script)
+# crash_case NAME SETUP OP ARGS... [-- OP ARGS...]...: a fresh file
+# system, SETUP (shell), then the traced operation (or sequence: the
+# states between two operations are allowed too) and its crash states. RELAX (a sed script)
 # names what an operation of several commits may already have changed
 # in a state between before and after (fallocate: the mtime).
 # CRASH_PARTS/CRASH_PART run every PARTS-th case only (long_crashenum
@@ -88,10 +100,11 @@ crash_case() {
 	fi
 	(cd $M && eval "$setup")
 	sync
+	rm -f $W/mid.*
 	manifest >$W/before
 	sed -f $W/relax $W/before >$W/before.relaxed
 	nova-crash dump $DEV $W/base.img
-	if ! crashop $P/trace 4 "$@"; then
+	if ! CRASHOP_BETWEEN="sh /tests/crashenum.sh mid" crashop $P/trace 4 "$@"; then
 		fail "$name: the operation failed"
 		return
 	fi
@@ -113,7 +126,7 @@ crash_case() {
 	nb=$(grep -c before $W/tally)
 	na=$(grep -c after $W/tally)
 	nm=$(grep -c between $W/tally)
-	echo "CRASHENUM $name: $sum; before $nb after $na${RELAX:+ between $nm}; $((t1 - t0))s"
+	echo "CRASHENUM $name: $sum; before $nb after $na between $nm; $((t1 - t0))s"
 	n=$(echo "$sum" | sed -n 's/.* checked \([0-9]*\) .*/\1/p')
 	total_states=$((total_states + ${n:-0}))
 	if [ $rc = 0 ] && [ "$nb" -gt 0 ] && [ "$na" -gt 0 ]; then
@@ -163,6 +176,14 @@ crash_cases() {
 	crash_case chmod "echo a >f" chmod $M/f 600
 	crash_case snapshot "$D" snapshot $P
 	crash_case snapshot_delete "fill f 8 o && echo 1 >$P/create_snapshot && fill f 8 n" delsnap $P 1
+	# Sequences: each crash state is before, between two, or after all.
+	crash_case seq_create_write "$D" create $M/d/f -- write $M/d/f 0 6000 120
+	crash_case seq_mkdir_create_rename "$D && mkdir e" \
+		mkdir $M/d/s -- create $M/d/s/f -- rename $M/d/s $M/e/s
+	crash_case seq_snapshot_overwrite_delete "fill f 8 o" \
+		snapshot $P -- write $M/f 0 4096 110 -- delsnap $P 1
+	crash_case seq_link_unlink_truncate "fill f 12 o" \
+		link $M/f $M/g -- unlink $M/f -- truncate $M/g 100
 }
 
 # The trace file itself: commands, reading while on, overflow.

@@ -1,8 +1,8 @@
 /*
- * crashop - one file-system operation with nova's pmem trace around it
+ * crashop - file-system operations with nova's pmem trace around them
  * (qemu/tests/crashenum.sh, issue 14).
  *
- * Usage: crashop TRACE MIB OP ARGS...
+ * Usage: crashop TRACE MIB OP ARGS... [-- OP ARGS...]...
  *
  *   OP: create PATH | mkdir PATH | mknod PATH (a FIFO) | unlink PATH |
  *       rmdir PATH | rename OLD NEW | noreplace OLD NEW | exchange OLD NEW |
@@ -12,11 +12,15 @@
  *       snapshot PROCDIR  (writes 1 to PROCDIR/create_snapshot) |
  *       delsnap PROCDIR EPOCH  (writes EPOCH to PROCDIR/delete_snapshot)
  *
- * Opens what the operation needs first, then writes "1 MIB" to TRACE
- * (/proc/fs/nova/<dev>/trace), makes the one system call, and writes "0":
- * the trace holds the stores of that call and nothing of this process's
- * set-up. Exit status 0 when the call succeeded, 1 when it failed, 2 on
- * bad usage or a trace that could not be switched.
+ * Prepares the first operation (opens its file, fills its buffer), writes
+ * "1 MIB" to TRACE (/proc/fs/nova/<dev>/trace), makes the system call,
+ * and writes "0" after the last operation: the trace holds the stores of
+ * those calls and nothing of this process's set-up. Between two
+ * operations it runs the shell command in $CRASHOP_BETWEEN, if set, with
+ * CRASHOP_STEP=1, 2, ... (crashenum takes the tree manifest there: the
+ * states between the operations). Exit status 0 when every call
+ * succeeded, 1 when one failed (the rest are not made), 2 on bad usage or
+ * a trace that could not be switched.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -45,18 +49,119 @@ static void trace(const char *cmd)
 	}
 }
 
+/* One operation, prepared (fd, buf) before the call. */
+struct op {
+	char **a;
+	int n;
+	int fd;
+	char *buf;
+	size_t len;
+};
+
+static int is(const struct op *o, const char *name, int nargs)
+{
+	return !strcmp(o->a[0], name) && o->n == nargs + 1;
+}
+
+/* Opens what the call needs; 0, or -1 on bad usage or a failed open. */
+static int prepare(struct op *o)
+{
+	char path[512];
+
+	o->fd = -1;
+	if (is(o, "write", 4)) {
+		o->len = strtoul(o->a[3], NULL, 0);
+		o->buf = malloc(o->len ? o->len : 1);
+		if (!o->buf)
+			return -1;
+		memset(o->buf, atoi(o->a[4]), o->len);
+		o->fd = open(o->a[1], O_WRONLY);
+	} else if (is(o, "truncate", 2) || is(o, "fallocate", 3)) {
+		o->fd = open(o->a[1], O_WRONLY);
+	} else if (is(o, "snapshot", 1) || is(o, "delsnap", 2)) {
+		snprintf(path, sizeof(path), "%s/%s_snapshot", o->a[1],
+			 is(o, "snapshot", 1) ? "create" : "delete");
+		o->fd = open(path, O_WRONLY);
+	} else {
+		return 0;
+	}
+	if (o->fd < 0) {
+		perror(o->a[1]);
+		return -1;
+	}
+	return 0;
+}
+
+/* The system call: 0 ok, -1 failed (errno), -2 unknown operation. */
+static int call(struct op *o)
+{
+	char **a = o->a;
+
+	if (is(o, "create", 1)) {
+		int fd = open(a[1], O_CREAT | O_EXCL | O_WRONLY, 0644);
+		return fd < 0 ? -1 : 0;
+	}
+	if (is(o, "mkdir", 1))
+		return mkdir(a[1], 0755);
+	if (is(o, "mknod", 1))
+		return mknod(a[1], S_IFIFO | 0644, 0);
+	if (is(o, "unlink", 1))
+		return unlink(a[1]);
+	if (is(o, "rmdir", 1))
+		return rmdir(a[1]);
+	if (is(o, "rename", 2))
+		return rename(a[1], a[2]);
+	if (is(o, "noreplace", 2))
+		return syscall(SYS_renameat2, AT_FDCWD, a[1], AT_FDCWD, a[2],
+			       RENAME_NOREPLACE);
+	if (is(o, "exchange", 2))
+		return syscall(SYS_renameat2, AT_FDCWD, a[1], AT_FDCWD, a[2],
+			       RENAME_EXCHANGE);
+	if (is(o, "link", 2))
+		return link(a[1], a[2]);
+	if (is(o, "symlink", 2))
+		return symlink(a[1], a[2]);
+	if (is(o, "write", 4))
+		return pwrite(o->fd, o->buf, o->len, atoll(a[2])) == (ssize_t)o->len ? 0 : -1;
+	if (is(o, "truncate", 2))
+		return ftruncate(o->fd, atoll(a[2]));
+	if (is(o, "fallocate", 3))
+		return fallocate(o->fd, 0, atoll(a[2]), atoll(a[3]));
+	if (is(o, "chmod", 2))
+		return chmod(a[1], strtoul(a[2], NULL, 8));
+	if (is(o, "snapshot", 1))
+		return write(o->fd, "1", 1) == 1 ? 0 : -1;
+	if (is(o, "delsnap", 2))
+		return write(o->fd, a[2], strlen(a[2])) == (ssize_t)strlen(a[2]) ? 0 : -1;
+	return -2;
+}
+
 int main(int argc, char **argv)
 {
-	char on[32], path[512];
-	const char *op;
-	char *buf = NULL;
-	size_t len = 0;
-	long long off = 0;
-	int fd = -1, r;
+	struct op ops[8];
+	int nops = 0, i, r;
+	char on[32], step[16];
+	const char *between = getenv("CRASHOP_BETWEEN");
 
-	if (argc < 5) {
-		fprintf(stderr, "usage: crashop TRACE MIB OP ARGS...\n");
+	if (argc < 4) {
+		fprintf(stderr, "usage: crashop TRACE MIB OP ARGS... [-- OP ARGS...]...\n");
 		return 2;
+	}
+	/* Split OP ARGS... at "--". */
+	for (i = 3; i < argc;) {
+		int j = i;
+
+		while (j < argc && strcmp(argv[j], "--"))
+			j++;
+		if (j == i || nops == 8) {
+			fprintf(stderr, "crashop: empty operation or more than 8\n");
+			return 2;
+		}
+		ops[nops].a = argv + i;
+		ops[nops].n = j - i;
+		ops[nops].buf = NULL;
+		nops++;
+		i = j + 1;
 	}
 	trace_fd = open(argv[1], O_WRONLY);
 	if (trace_fd < 0) {
@@ -64,79 +169,36 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	snprintf(on, sizeof(on), "1 %d", atoi(argv[2]));
-	op = argv[3];
-	if (!strcmp(op, "write") && argc == 8) {
-		off = atoll(argv[5]);
-		len = strtoul(argv[6], NULL, 0);
-		buf = malloc(len ? len : 1);
-		if (!buf)
-			return 2;
-		memset(buf, atoi(argv[7]), len);
-		fd = open(argv[4], O_WRONLY);
-	} else if ((!strcmp(op, "truncate") && argc == 6) ||
-		   (!strcmp(op, "fallocate") && argc == 7)) {
-		fd = open(argv[4], O_WRONLY);
-	} else if (!strcmp(op, "snapshot") && argc == 5) {
-		snprintf(path, sizeof(path), "%s/create_snapshot", argv[4]);
-		fd = open(path, O_WRONLY);
-	} else if (!strcmp(op, "delsnap") && argc == 6) {
-		snprintf(path, sizeof(path), "%s/delete_snapshot", argv[4]);
-		fd = open(path, O_WRONLY);
-	}
-	if (fd < 0 && (!strcmp(op, "write") || !strcmp(op, "truncate") ||
-		       !strcmp(op, "fallocate") || !strcmp(op, "snapshot") ||
-		       !strcmp(op, "delsnap"))) {
-		perror(argv[4]);
+	if (prepare(&ops[0]))
 		return 2;
-	}
-
 	trace(on);
-	errno = 0;
-	if (!strcmp(op, "create") && argc == 5) {
-		r = open(argv[4], O_CREAT | O_EXCL | O_WRONLY, 0644);
-		if (r >= 0)
-			fd = r;
-	} else if (!strcmp(op, "mkdir") && argc == 5) {
-		r = mkdir(argv[4], 0755);
-	} else if (!strcmp(op, "mknod") && argc == 5) {
-		r = mknod(argv[4], S_IFIFO | 0644, 0);
-	} else if (!strcmp(op, "unlink") && argc == 5) {
-		r = unlink(argv[4]);
-	} else if (!strcmp(op, "rmdir") && argc == 5) {
-		r = rmdir(argv[4]);
-	} else if (!strcmp(op, "rename") && argc == 6) {
-		r = rename(argv[4], argv[5]);
-	} else if (!strcmp(op, "noreplace") && argc == 6) {
-		r = syscall(SYS_renameat2, AT_FDCWD, argv[4], AT_FDCWD, argv[5],
-			    RENAME_NOREPLACE);
-	} else if (!strcmp(op, "exchange") && argc == 6) {
-		r = syscall(SYS_renameat2, AT_FDCWD, argv[4], AT_FDCWD, argv[5],
-			    RENAME_EXCHANGE);
-	} else if (!strcmp(op, "link") && argc == 6) {
-		r = link(argv[4], argv[5]);
-	} else if (!strcmp(op, "symlink") && argc == 6) {
-		r = symlink(argv[4], argv[5]);
-	} else if (!strcmp(op, "write") && argc == 8) {
-		r = pwrite(fd, buf, len, off) == (ssize_t)len ? 0 : -1;
-	} else if (!strcmp(op, "truncate") && argc == 6) {
-		r = ftruncate(fd, atoll(argv[5]));
-	} else if (!strcmp(op, "fallocate") && argc == 7) {
-		r = fallocate(fd, 0, atoll(argv[5]), atoll(argv[6]));
-	} else if (!strcmp(op, "chmod") && argc == 6) {
-		r = chmod(argv[4], strtoul(argv[5], NULL, 8));
-	} else if (!strcmp(op, "snapshot") && argc == 5) {
-		r = write(fd, "1", 1) == 1 ? 0 : -1;
-	} else if (!strcmp(op, "delsnap") && argc == 6) {
-		r = write(fd, argv[5], strlen(argv[5])) == (ssize_t)strlen(argv[5]) ? 0 : -1;
-	} else {
-		trace("0");
-		fprintf(stderr, "crashop: bad operation or arguments\n");
-		return 2;
+	for (i = 0; i < nops; i++) {
+		if (i > 0) {
+			snprintf(step, sizeof(step), "%d", i);
+			setenv("CRASHOP_STEP", step, 1);
+			if (between && system(between) != 0) {
+				trace("0");
+				fprintf(stderr, "crashop: CRASHOP_BETWEEN failed\n");
+				return 2;
+			}
+			if (prepare(&ops[i])) {
+				trace("0");
+				return 2;
+			}
+		}
+		errno = 0;
+		r = call(&ops[i]);
+		if (r == -2) {
+			trace("0");
+			fprintf(stderr, "crashop: bad operation or arguments: %s\n", ops[i].a[0]);
+			return 2;
+		}
+		if (r < 0) {
+			trace("0");
+			fprintf(stderr, "crashop %s: %s\n", ops[i].a[0], strerror(errno));
+			return 1;
+		}
 	}
 	trace("0");
-	if (r < 0) {
-		fprintf(stderr, "crashop %s: %s\n", op, strerror(errno));
-		return 1;
-	}
 	return 0;
 }
