@@ -313,9 +313,11 @@ fn key(d: &[(u64, [u8; 8])]) -> (u64, u64) {
     (a.finish(), b.finish())
 }
 
-/// The distinct crash states of the points, in checking order: points
-/// taken in turn (the first state of each, then the second, ...), each
-/// point's none and all first, so that a bounded check covers every point.
+/// The distinct crash states of the points, in checking order: the state
+/// before the operation and the state after it (everything durable) first,
+/// then the points taken in turn (the first state of each, then the
+/// second, ...), each point's none and all first, so that a bounded check
+/// covers both ends and every point.
 pub fn states(base: &[u8], pts: &[Point], prm: &Params) -> (Vec<State>, Counts) {
     let mut c = Counts {
         points: pts.len(),
@@ -323,7 +325,7 @@ pub fn states(base: &[u8], pts: &[Point], prm: &Params) -> (Vec<State>, Counts) 
     };
     let mut rng = prm.seed ^ 0x6372_6173_6821;
     let mut seen: HashSet<(u64, u64)> = HashSet::new();
-    let mut per: Vec<Vec<State>> = Vec::new();
+    let mut per: Vec<Vec<(State, (u64, u64))>> = Vec::new();
     for (k, pt) in pts.iter().enumerate() {
         let n = pt.pending.len();
         c.max_pending = c.max_pending.max(n);
@@ -345,13 +347,14 @@ pub fn states(base: &[u8], pts: &[Point], prm: &Params) -> (Vec<State>, Counts) 
         }
         let mut mine = Vec::new();
         for chosen in masks {
-            if seen.insert(key(&image_diff(base, pt, &chosen))) {
-                mine.push(State { point: k, chosen });
+            let h = key(&image_diff(base, pt, &chosen));
+            if seen.insert(h) {
+                mine.push((State { point: k, chosen }, h));
             }
         }
         per.push(mine);
     }
-    let mut out = Vec::new();
+    let mut out: Vec<(State, (u64, u64))> = Vec::new();
     let most = per.iter().map(Vec::len).max().unwrap_or(0);
     for i in 0..most {
         for v in &per {
@@ -360,6 +363,15 @@ pub fn states(base: &[u8], pts: &[Point], prm: &Params) -> (Vec<State>, Counts) 
             }
         }
     }
+    // The state after the operation: all of the last point.
+    if let Some(pt) = pts.last() {
+        let h = key(&image_diff(base, pt, &vec![true; pt.pending.len()]));
+        if let Some(i) = out.iter().position(|(_, k)| *k == h) {
+            let s = out.remove(i);
+            out.insert(core::cmp::min(1, out.len()), s);
+        }
+    }
+    let out: Vec<State> = out.into_iter().map(|(s, _)| s).collect();
     c.produced = out.len();
     (out, c)
 }
@@ -535,6 +547,29 @@ mod tests {
         assert!(s.len() <= 2 + 8);
         assert!(s.len() >= 2);
         assert_eq!(show_model(c.model), ">2^127");
+    }
+
+    #[test]
+    fn before_and_after_come_first() {
+        // Ten commits in a row: 20 points; a bound of 2 still checks the
+        // state before (nothing) and after (everything).
+        let base = vec![0u8; 4096];
+        let mut r = Vec::new();
+        for i in 0..10u64 {
+            r.push(rec(K_NT, 64 + 16 * i, &[0xaa; 16], 16));
+            r.push(rec(K_FENCE, 0, &[], 0));
+            r.push(rec(K_STORE, 8, &(80 + 16 * i).to_le_bytes(), 8));
+            r.push(rec(K_FLUSH, 8, &[], 8));
+            r.push(rec(K_FENCE, 0, &[], 0));
+        }
+        let t = parse(&file(4096, &r)).unwrap();
+        let pts = points(&base, &t).unwrap();
+        assert_eq!(pts.len(), 20);
+        let (s, _) = states(&base, &pts, &prm());
+        assert!(image_diff(&base, &pts[s[0].point], &s[0].chosen).is_empty());
+        let last = image_diff(&base, &pts[s[1].point], &s[1].chosen);
+        assert_eq!(last.len(), 1 + 20);
+        assert!(last.contains(&(8, (80u64 + 16 * 9).to_le_bytes())));
     }
 
     #[test]
