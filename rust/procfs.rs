@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 //! /proc/fs/nova/<dev>/: `snapshots`, `create_snapshot`, `delete_snapshot`,
-//! `stats`, `check` and `trace` (pmem store tracing, see `pm.rs`). The files themselves are made by the shim; this module
-//! answers reads and writes.
+//! `stats`, `check` and `trace` (pmem store tracing, see `pm.rs`). The
+//! files themselves are made by the shim; this module answers reads and
+//! writes.
 
 use crate::format::snapshot::civil;
 use crate::sbi::Sbi;
