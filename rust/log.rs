@@ -364,7 +364,7 @@ mod tests {
     }
 
     fn entry(m: &mut Mem, at: u64, n: u32) -> u64 {
-        let mut e = crate::entry::link_entry(n, (1, 2)).unwrap();
+        let mut e = crate::format::entry::link_change(n, (1, 2));
         assert!(seal_entry(&mut e));
         m.0[at as usize..at as usize + 64].copy_from_slice(&e);
         at + 64

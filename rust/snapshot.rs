@@ -10,6 +10,7 @@
 //! checks it) and the current epoch is set past the newest snapshot ever
 //! taken. Both operations take constant time.
 
+use crate::format::entry::snapshot_record;
 use crate::format::layout::*;
 use crate::format::le::Pod;
 use crate::format::log::LogWalker;
@@ -21,19 +22,6 @@ use crate::sbi::{now_secs, Sbi};
 use crate::snaplist::Snapshots;
 use core::sync::atomic::Ordering;
 use kernel::prelude::*;
-
-/// Encodes a snapshot record.
-fn record(epoch: u64, time: u64, delete: bool) -> Result<[u8; 64]> {
-    let mut e = SnapshotInfoEntry::from_bytes(&[0u8; 64]).ok_or(EINVAL)?;
-    e.hdr.etype = EntryType::SnapshotInfo as u8;
-    e.hdr.slots = 1;
-    e.hdr.flags.set(if delete { SNAP_DELETE } else { 0 });
-    e.snap_epoch.set(epoch);
-    e.timestamp.set(time);
-    let mut b = [0u8; 64];
-    b.copy_from_slice(e.as_bytes());
-    Ok(b)
-}
 
 /// Replays the snapshot inode's log into the table (at every mount).
 /// Returns the newest snapshot epoch ever taken (0 if none).
@@ -108,7 +96,7 @@ pub(crate) fn create(sbi: &Sbi) -> Result<u64> {
     let (time, _) = now_secs();
     // Allocated first: nothing can fail after the record is committed.
     let node = Snapshots::prepare(epoch, time)?;
-    let mut rec = record(epoch, time, false)?;
+    let mut rec = snapshot_record(epoch, time, false);
     // The bump happens under the log lock, right after the commit: every
     // transaction committed before carries an epoch <= `epoch`, every
     // later one `next`.
@@ -128,7 +116,7 @@ pub(crate) fn delete(sbi: &Sbi, epoch: u64) -> Result<bool> {
         return Err(ENOENT);
     }
     let (time, _) = now_secs();
-    let mut rec = record(epoch, time, true)?;
+    let mut rec = snapshot_record(epoch, time, true);
     append(sbi, &mut rec, || {})?;
     let list = snaps.remove_snapshot(epoch);
     for &k in list.iter() {
