@@ -45,9 +45,6 @@ pub(crate) struct Outcome {
     pub(crate) pages_after: u64,
 }
 
-/// Byte offsets of the head and tail words in an inode slot, and of the
-/// next pointer in a log page.
-
 /// Collects one inode's log: fast GC, then thorough GC if the needed
 /// entries fit in half the pages left. A failed collection is not retried
 /// before the log has doubled again.

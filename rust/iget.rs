@@ -228,7 +228,7 @@ fn fill(sbi: &Sbi, ni: &NovaInode, ino: u64) -> Result {
         );
         return Err(EIO);
     }
-    ni.set_ops(mode, pi.rdev.get());
+    ni.set_ops(mode, pi.rdev.get())?;
     if mode & bindings::S_IFMT == bindings::S_IFLNK {
         cache_link(sbi, ni)?;
     }
@@ -290,6 +290,8 @@ pub(crate) fn new_inode(
     };
     let ni = NewInode::new(sbi, ino, dir, mode).map_err(fail)?;
     let mode = ni.mode();
+    // First, while nothing but the number is to be given back.
+    ni.set_ops(mode, rdev).map_err(fail)?;
     let nlink = if mode & bindings::S_IFMT == bindings::S_IFDIR {
         2
     } else {
@@ -352,6 +354,5 @@ pub(crate) fn new_inode(
     if mode & bindings::S_IFMT == bindings::S_IFDIR {
         ni.dir.lock().set_parent(dir.ino());
     }
-    ni.set_ops(mode, rdev);
     Ok((ni, slot, valid_word))
 }

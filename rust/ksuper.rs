@@ -3,7 +3,7 @@
 //! it owns through `s_fs_info`.
 
 use crate::format::layout::{BLOCK_SHIFT, BLOCK_SIZE};
-use crate::glue::{sb_id, tables, SB_RDONLY};
+use crate::glue::{sb_id, OpTables, SB_RDONLY};
 use crate::iref::InodeRef;
 use crate::sbi::{Sbi, NOVA_MAGIC};
 use kernel::bindings;
@@ -43,7 +43,7 @@ impl NewSuper {
     /// hands `sbi` to the super block (`kill_sb` frees it through
     /// `release_sbi`). Returns the `Sbi`, which the rest of `fill_super`
     /// may still change.
-    pub(crate) fn install(&self, sbi: Pin<KBox<Sbi>>, read_only: bool) -> &mut Sbi {
+    pub(crate) fn install(&self, sbi: Pin<KBox<Sbi>>, t: &OpTables, read_only: bool) -> &mut Sbi {
         // SAFETY: the `Sbi` is never moved out of its box: the super block
         // keeps the pointer until `release_sbi` rebuilds the pinned box.
         let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(sbi) });
@@ -52,9 +52,7 @@ impl NewSuper {
         unsafe {
             (*sb).s_fs_info = raw.cast();
             (*sb).s_magic = NOVA_MAGIC as usize;
-            if let Some(t) = tables() {
-                (*sb).s_op = t.super_ops;
-            }
+            (*sb).s_op = t.super_ops;
             (*sb).s_maxbytes = i64::MAX;
             (*sb).s_time_gran = 1;
             (*sb).s_blocksize = BLOCK_SIZE as _;
@@ -63,8 +61,10 @@ impl NewSuper {
                 (*sb).s_flags |= SB_RDONLY as usize;
             }
         }
-        // SAFETY: just stored; `fill_super` is the only user until it
-        // returns, and the `Sbi` lives until `release_sbi`.
+        // SAFETY: just stored, and the `Sbi` lives until `release_sbi`.
+        // `fill_super` uses the `&mut` only to format and mount, before
+        // anything else can reach the `Sbi` (the /proc entries, the root
+        // inode and the cleaner thread come after, with shared references).
         unsafe { &mut *raw }
     }
 

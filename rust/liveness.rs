@@ -73,8 +73,8 @@ pub(crate) struct Liveness {
 }
 
 impl Liveness {
-    /// `(address, length)` of each entry in log order, with whether it is
-    /// needed (`needed` is what [`Liveness::needed`] returned).
+    /// `(address, length)` of each needed entry, in log order (`needed` is
+    /// what [`Liveness::needed`] returned).
     pub(crate) fn kept<'a>(&'a self, needed: &'a [bool]) -> impl Iterator<Item = (u64, u64)> + 'a {
         self.ents
             .iter()

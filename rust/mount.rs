@@ -10,7 +10,7 @@ use crate::format::layout::*;
 use crate::format::le::Pod;
 use crate::format::snapshot::SnapSet;
 use crate::gate::FaultGate;
-use crate::glue::{cpu_regions, random_bytes};
+use crate::glue::{cpu_regions, random_bytes, tables};
 use crate::ksuper::NewSuper;
 use crate::pm::Pm;
 use crate::sbi::{now_secs, MountOpts, SbChoice, Sbi};
@@ -91,6 +91,8 @@ fn save_state(sbi: &Sbi) {
 
 /// Maps the device and builds the `Sbi`; formats or mounts the image.
 pub(crate) fn fill_super(vsb: NewSuper, opts: MountOpts) -> Result {
+    // Registered at module load; without them no inode could work.
+    let tables = tables().ok_or(EINVAL)?;
     let devname = CString::try_from_fmt(fmt!("{}", vsb.id()))?;
     // SAFETY: its block device is open (`NewSuper`'s invariant); the
     // `DaxDev` goes into the `Sbi`, freed before the super block.
@@ -120,7 +122,7 @@ pub(crate) fn fill_super(vsb: NewSuper, opts: MountOpts) -> Result {
         Sbi::new(pm, dax, vsb.raw(), devname, alloc, gate, opts),
         GFP_KERNEL,
     )?;
-    let sbi = vsb.install(sbi, opts.snapshot.is_some());
+    let sbi = vsb.install(sbi, tables, opts.snapshot.is_some());
     if opts.init {
         if opts.snapshot.is_some() {
             pr_err!("{}: init and snapshot= do not go together\n", sbi.name());
@@ -133,6 +135,8 @@ pub(crate) fn fill_super(vsb: NewSuper, opts: MountOpts) -> Result {
         format(sbi)?;
     }
     mount(sbi)?;
+    // From here on the `Sbi` is shared (/proc, inodes, the cleaner).
+    let sbi: &Sbi = sbi;
     sbi.add_proc();
     vsb.set_root(iget::iget(sbi, ROOT_INO)?)?;
     if !sbi.read_only() {

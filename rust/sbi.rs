@@ -141,8 +141,9 @@ pub(crate) struct Sbi {
     dax: DaxDev,
 }
 
-// SAFETY: the raw pointers (super block, DAX device) are stable for the
-// life of the mount and only used under the VFS's or nova's locks.
+// SAFETY: the super block pointer is stable for the life of the mount and
+// only used under the VFS's or nova's locks; the DAX reference (`DaxDev`)
+// and the mapping (`Pm`) may be used from any thread.
 unsafe impl Send for Sbi {}
 // SAFETY: as above; shared state is atomics or behind mutexes.
 unsafe impl Sync for Sbi {}

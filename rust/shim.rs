@@ -2,10 +2,9 @@
 //! Declarations of the C shim (`shim.c`): kernel interfaces that the Rust
 //! bindings lack (static inline functions and macros: DAX mapping and
 //! faults, iomap, layout breaking, cache write-back, procfs, inode owner
-//! and time fields). Wrapped by `pm`, `gate`, `kthread`, `glue`, `sbi`,
-//! `inode` and `file`; the operation files (`attr`, `cow`, `evict`,
-//! `iget`, `mount`, `namei`) still call a few directly (issue 13 moves
-//! those behind wrappers too).
+//! and time fields). Only the wrapper files call them (`pm`, `gate`,
+//! `kthread`, `glue`, `dax`, `sbi`, `inode`, `iref`, `kfile`, `dentry`,
+//! `ksuper`) and the C entry points (`fstype`, `vfs`, `procfs`).
 
 #![allow(improper_ctypes)]
 

@@ -118,14 +118,18 @@ pub(crate) fn delete(sbi: &Sbi, epoch: u64) -> Result<bool> {
     let (time, _) = now_secs();
     let mut rec = snapshot_record(epoch, time, true);
     append(sbi, &mut rec, || {})?;
+    // Committed: nothing below may fail. An item that cannot be recorded
+    // (no memory) stays allocated and counts as lost, so that the next
+    // mount rebuilds the allocator from the logs instead of trusting a
+    // saved free list that would keep it leaked.
     let list = snaps.remove_snapshot(epoch);
     for &k in list.iter() {
-        match snaps.holder(k.born, k.died) {
-            // Out of memory: left allocated until the next recovery.
-            Some(s) => {
-                let _ = snaps.keep(s, k);
-            }
-            None => snaps.push_dead(k)?,
+        let r = match snaps.holder(k.born, k.died) {
+            Some(s) => snaps.keep(s, k),
+            None => snaps.push_dead(k),
+        };
+        if r.is_err() {
+            sbi.stats.lost_blocks.fetch_add(k.len, Ordering::Relaxed);
         }
     }
     Ok(snaps.has_dead())

@@ -21,6 +21,7 @@ pub enum EntryError {
 
 /// The bytes of an entry structure of exactly `N` bytes.
 fn bytes<T: Pod, const N: usize>(e: &T) -> [u8; N] {
+    const { assert!(core::mem::size_of::<T>() == N) };
     let mut b = [0u8; N];
     let src = e.as_bytes();
     let n = src.len().min(N);
