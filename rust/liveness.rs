@@ -11,7 +11,7 @@
 //! dentry removal stays while the dentry it removed stays.
 
 use crate::dir::DirIndex;
-use crate::extent::FileIndex;
+use crate::extent::{Dropped, FileIndex};
 use crate::format::entry::decode_dentry;
 use crate::format::entry::{check_file_write, WriteRun};
 use crate::format::layout::*;
@@ -69,7 +69,10 @@ pub(crate) struct Liveness {
     dir: DirIndex,
     last_page: u64,
     pages: usize,
-    freed: KVec<(u64, u64, u64)>,
+    /// What the replayed index dropped; `born` holds the index of the
+    /// entry that wrote it (entries are replayed with their index as
+    /// their epoch).
+    freed: KVec<Dropped>,
 }
 
 impl Liveness {
@@ -129,7 +132,7 @@ impl Liveness {
         let freed = core::mem::take(&mut self.freed);
         let r = freed
             .iter()
-            .try_for_each(|&(_, len, j)| self.kill(j as usize, len, epoch));
+            .try_for_each(|d| self.kill(d.born as usize, d.len, epoch));
         self.freed = freed;
         self.freed.clear();
         r

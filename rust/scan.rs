@@ -108,13 +108,13 @@ pub(crate) fn scan(
             }
             _ => {}
         }
-        for &(b, len, born) in freed.iter() {
-            if snaps.holder(born, f.epoch).is_some() {
+        for d in freed.iter() {
+            if snaps.holder(d.born, f.epoch).is_some() {
                 let k = Kept {
                     ino: 0,
-                    b,
-                    len,
-                    born,
+                    b: d.block,
+                    len: d.len,
+                    born: d.born,
                     died: f.epoch,
                 };
                 s.kept.push(k, GFP_KERNEL)?;
