@@ -609,6 +609,8 @@ static int nova_dax_writepages(struct address_space *mapping,
 static const struct address_space_operations nova_dax_aops = {
 	.writepages = nova_dax_writepages,
 	.dirty_folio = noop_dirty_folio,
+	/* O_DIRECT opens are allowed: on DAX, direct I/O is the DAX path. */
+	.direct_IO = noop_direct_IO,
 };
 
 /* A regular file: served from pmem by DAX. */
