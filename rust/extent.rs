@@ -306,6 +306,25 @@ impl FileIndex {
     }
 
     /// Calls `f(first block, count, epoch)` for every extent.
+    /// The extents that end after page `pg`, in order, as `(first page,
+    /// first block, pages)`, at most `max` of them.
+    pub(crate) fn runs_after(
+        &self,
+        pg: u64,
+        max: usize,
+        out: &mut KVec<(u64, u64, u64)>,
+    ) -> Result {
+        for (&k, &(b, l, _)) in self.map.iter() {
+            if out.len() >= max {
+                break;
+            }
+            if k.saturating_add(l) > pg {
+                out.push((k, b, l), GFP_KERNEL)?;
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) fn for_each(&self, mut f: impl FnMut(u64, u64, u64) -> Result) -> Result {
         for (_, &(b, l, e)) in self.map.iter() {
             f(b, l, e)?;

@@ -21,6 +21,7 @@
 #include <linux/pagemap.h>
 #include <linux/kthread.h>
 #include <linux/wait.h>
+#include <linux/fiemap.h>
 
 /* Implemented in Rust (rust/vfs.rs and rust/procfs.rs). */
 int nova_rs_parse_param(void *opts, const char *key, const char *val);
@@ -57,6 +58,10 @@ struct inode *nova_shim_file_inode(struct file *file);
 int nova_shim_proc_init(void);
 void nova_shim_proc_exit(void);
 int nova_shim_proc_add(const char *devname, void *sbi);
+int nova_shim_fiemap_prep(struct inode *inode, struct fiemap_extent_info *fi,
+			  u64 start, u64 *len);
+int nova_shim_fiemap_fill(struct fiemap_extent_info *fi, u64 logical,
+			  u64 phys, u64 len, u32 flags);
 void nova_shim_proc_remove(const char *devname);
 bool nova_shim_inode_is_new(struct inode *inode);
 size_t nova_shim_copy_from_iter_flushcache(void *dst, size_t n, struct iov_iter *i);
@@ -749,4 +754,18 @@ void nova_shim_cleaner_stop(struct nova_cleaner *c)
 {
 	kthread_stop(c->task);
 	kfree(c);
+}
+
+/* ---- FIEMAP (linux/fiemap.h is not in the bindings) ---- */
+
+int nova_shim_fiemap_prep(struct inode *inode, struct fiemap_extent_info *fi,
+			  u64 start, u64 *len)
+{
+	return fiemap_prep(inode, fi, start, len, FIEMAP_FLAG_SYNC);
+}
+
+int nova_shim_fiemap_fill(struct fiemap_extent_info *fi, u64 logical,
+			  u64 phys, u64 len, u32 flags)
+{
+	return fiemap_fill_next_extent(fi, logical, phys, len, flags);
 }

@@ -100,6 +100,19 @@ unsafe extern "C" {
     pub(crate) fn nova_shim_cleaner_start(sbi: *mut c_void, devname: *const c_char) -> *mut c_void;
     pub(crate) fn nova_shim_cleaner_wake(c: *mut c_void);
     pub(crate) fn nova_shim_cleaner_stop(c: *mut c_void);
+    pub(crate) fn nova_shim_fiemap_prep(
+        inode: *mut bindings::inode,
+        fi: *mut bindings::fiemap_extent_info,
+        start: u64,
+        len: *mut u64,
+    ) -> c_int;
+    pub(crate) fn nova_shim_fiemap_fill(
+        fi: *mut bindings::fiemap_extent_info,
+        logical: u64,
+        phys: u64,
+        len: u64,
+        flags: u32,
+    ) -> c_int;
 }
 
 /// Return type of the proc write hook.

@@ -11,6 +11,10 @@
  *                   mapping all agree
  *   odirect-verify  the file `odirect` wrote holds the same bytes (after
  *                   a remount)
+ *   fiemap          FS_IOC_FIEMAP of a file with holes reports exactly its
+ *                   written ranges, each at a device offset, the last one
+ *                   flagged; a count-only call agrees; a range request
+ *                   returns only the extents it overlaps
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,6 +23,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -79,6 +86,68 @@ static void verify(const char *path)
 	close(fd);
 }
 
+static struct fiemap *map(int fd, unsigned long start, unsigned long len, unsigned count)
+{
+	struct fiemap *fm = calloc(1, sizeof(*fm) + count * sizeof(struct fiemap_extent));
+	if (!fm)
+		die("calloc");
+	fm->fm_start = start;
+	fm->fm_length = len;
+	fm->fm_flags = FIEMAP_FLAG_SYNC;
+	fm->fm_extent_count = count;
+	if (ioctl(fd, FS_IOC_FIEMAP, fm))
+		die("FS_IOC_FIEMAP");
+	return fm;
+}
+
+static void fiemap_case(const char *dir)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/fiemap", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		die("create");
+	static char buf[3 * PG];
+	memset(buf, 'x', sizeof(buf));
+	/* Pages 0, 2-3 and 7: holes at 1 and 4-6. */
+	if (pwrite(fd, buf, PG, 0) != PG || pwrite(fd, buf, 2 * PG, 2 * PG) != 2 * PG ||
+	    pwrite(fd, buf, PG, 7 * PG) != PG)
+		die("pwrite");
+	struct fiemap *fm = map(fd, 0, ~0UL, 16);
+	const unsigned long want[][2] = { { 0, PG }, { 2 * PG, 2 * PG }, { 7 * PG, PG } };
+	if (fm->fm_mapped_extents != 3)
+		die("%u extents, want 3", fm->fm_mapped_extents);
+	for (unsigned i = 0; i < 3; i++) {
+		struct fiemap_extent *e = &fm->fm_extents[i];
+		if (e->fe_logical != want[i][0] || e->fe_length != want[i][1])
+			die("extent %u: logical %llu length %llu", i, (unsigned long long)e->fe_logical,
+			    (unsigned long long)e->fe_length);
+		if (e->fe_physical == 0 || e->fe_physical % PG)
+			die("extent %u: physical %llu", i, (unsigned long long)e->fe_physical);
+		if (!!(e->fe_flags & FIEMAP_EXTENT_LAST) != (i == 2))
+			die("extent %u: flags %#x", i, e->fe_flags);
+	}
+	free(fm);
+	/* Count only. */
+	fm = map(fd, 0, ~0UL, 0);
+	if (fm->fm_mapped_extents != 3)
+		die("count-only call: %u extents", fm->fm_mapped_extents);
+	free(fm);
+	/* A range that overlaps only the middle extent. */
+	fm = map(fd, 2 * PG + 100, PG, 16);
+	if (fm->fm_mapped_extents != 1 || fm->fm_extents[0].fe_logical != 2 * PG)
+		die("range request: %u extents", fm->fm_mapped_extents);
+	free(fm);
+	/* An empty file has none. */
+	if (ftruncate(fd, 0))
+		die("ftruncate");
+	fm = map(fd, 0, ~0UL, 16);
+	if (fm->fm_mapped_extents != 0)
+		die("empty file: %u extents", fm->fm_mapped_extents);
+	free(fm);
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
@@ -113,6 +182,8 @@ int main(int argc, char **argv)
 		verify(path);
 	} else if (!strcmp(c, "odirect-verify")) {
 		verify(path);
+	} else if (!strcmp(c, "fiemap")) {
+		fiemap_case(argv[2]);
 	} else {
 		fprintf(stderr, "apit: unknown case %s\n", c);
 		return 2;
