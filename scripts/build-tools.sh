@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the user-space tools (tools/: mkfs.nova, fsck.nova) as static
+# Builds the user-space tools (tools/: mkfs.nova, fsck.nova, novactl) as static
 # binaries into build/tools/, under the names they are installed as. The
 # guest initramfs puts them in /sbin (qemu/initramfs.sh).
 set -euo pipefail
@@ -11,3 +11,4 @@ mkdir -p "$NOVA_TOP/build/tools"
 for t in mkfs fsck; do
 	install -m 755 "$NOVA_TOP/tools/target/release/$t-nova" "$NOVA_TOP/build/tools/$t.nova"
 done
+install -m 755 "$NOVA_TOP/tools/target/release/novactl" "$NOVA_TOP/build/tools/novactl"
