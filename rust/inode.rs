@@ -308,10 +308,9 @@ impl NovaInode {
 
     /// The current time, truncated as the super block wants.
     pub(crate) fn now(&self) -> (i64, u32) {
-        let (mut s, mut n) = (0i64, 0u32);
-        // SAFETY: a live inode; out-pointers are locals.
-        unsafe { shim::nova_shim_now(self.raw(), &mut s, &mut n) };
-        (s, n)
+        // SAFETY: a live inode.
+        let t = unsafe { bindings::current_time(self.raw()) };
+        (t.tv_sec, t.tv_nsec as u32)
     }
 
     pub(crate) fn log_pos(&self) -> LogPos {

@@ -15,6 +15,7 @@ use crate::format::layout::BLOCK_SIZE;
 use crate::format::log::Media;
 use crate::shim;
 use core::sync::atomic::{AtomicUsize, Ordering};
+use kernel::bindings;
 use kernel::ffi::c_void;
 use kernel::iov::{IovIterDest, IovIterSource};
 use kernel::prelude::*;
@@ -125,10 +126,11 @@ impl Pm {
     /// a poisoned line fails the read with `EIO` instead of crashing.
     pub(crate) fn read(&self, addr: u64, buf: &mut [u8]) -> Result {
         let p = self.ptr(addr, buf.len())?;
+        let n = u32::try_from(buf.len()).map_err(|_| EINVAL)?;
         // SAFETY: `p..p+len` is inside the mapping (checked by `ptr`), and
         // `buf` is a distinct DRAM buffer of that length.
         let left = unsafe {
-            shim::nova_shim_copy_mc(buf.as_mut_ptr().cast(), p.cast_const().cast(), buf.len())
+            bindings::copy_mc_to_kernel(buf.as_mut_ptr().cast(), p.cast_const().cast(), n)
         };
         if left != 0 {
             pr_err!(
@@ -157,7 +159,7 @@ impl Pm {
         let p = self.ptr(addr, data.len())?;
         // SAFETY: destination inside the mapping (checked), source a DRAM slice.
         unsafe {
-            shim::nova_shim_memcpy_flushcache(p.cast::<c_void>(), data.as_ptr().cast(), data.len())
+            bindings::__memcpy_flushcache(p.cast::<c_void>(), data.as_ptr().cast(), data.len())
         };
         Ok(())
     }
@@ -175,7 +177,7 @@ impl Pm {
         let p = self.ptr(addr, len)?;
         // SAFETY: destination inside the mapping (checked); `iter` is live
         // (borrowed mutably).
-        Ok(unsafe { shim::nova_shim_copy_from_iter_flushcache(p.cast(), len, iter.as_raw()) })
+        Ok(unsafe { bindings::_copy_from_iter_flushcache(p.cast(), len, iter.as_raw()) })
     }
 
     /// Copies `len` bytes at `addr` to a user iterator (machine-check safe).
@@ -188,7 +190,7 @@ impl Pm {
         let p = self.ptr(addr, len)?;
         // SAFETY: source inside the mapping (checked); `iter` is live
         // (borrowed mutably).
-        Ok(unsafe { shim::nova_shim_copy_to_iter(p.cast_const().cast(), len, iter.as_raw()) })
+        Ok(unsafe { bindings::_copy_mc_to_iter(p.cast_const().cast(), len, iter.as_raw()) })
     }
 
     /// Copies `len` bytes inside pmem from `src` to `dst` (flushed, not
@@ -199,7 +201,7 @@ impl Pm {
         let d = self.ptr(dst, len as usize)?;
         // SAFETY: both ranges are inside the mapping (checked); callers
         // copy between distinct blocks, so they do not overlap.
-        unsafe { shim::nova_shim_memcpy_flushcache(d.cast(), s.cast_const().cast(), len as usize) };
+        unsafe { bindings::__memcpy_flushcache(d.cast(), s.cast_const().cast(), len as usize) };
         Ok(())
     }
 
