@@ -2,6 +2,7 @@
 //! The VFS super block while nova sets it up (`fill_super`) and the `Sbi`
 //! it owns through `s_fs_info`.
 
+use crate::dax::DaxDev;
 use crate::format::layout::{BLOCK_SHIFT, BLOCK_SIZE};
 use crate::glue::{sb_id, OpTables, SB_RDONLY};
 use crate::iref::InodeRef;
@@ -31,6 +32,14 @@ impl NewSuper {
 
     pub(crate) fn raw(&self) -> *mut bindings::super_block {
         self.0
+    }
+
+    /// Takes a reference to the device's DAX device and maps all of it.
+    pub(crate) fn map_dax(&self) -> Result<DaxDev> {
+        // SAFETY: the super block is being set up with its block device
+        // open (type invariant); the `DaxDev` goes into the `Sbi`, which
+        // is freed before the super block.
+        unsafe { DaxDev::map(self.0) }
     }
 
     /// The device name (`pmem0`).

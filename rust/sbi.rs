@@ -153,7 +153,6 @@ impl Sbi {
     /// table and snapshot table (filled by `mount::format` or
     /// `mount::mount`).
     pub(crate) fn new(
-        pm: Pm,
         dax: DaxDev,
         sb: *mut bindings::super_block,
         devname: CString,
@@ -161,6 +160,10 @@ impl Sbi {
         gate: FaultGate,
         opts: MountOpts,
     ) -> impl PinInit<Self, Error> {
+        let (kaddr, len) = dax.mapping();
+        // SAFETY: the mapping stays valid while `dax` is held, and `dax`
+        // moves into the `Sbi` as its last field, dropped after `pm`.
+        let pm = unsafe { Pm::new(kaddr, len) };
         let blocks = pm.blocks();
         try_pin_init!(Sbi {
             cleaner <- new_mutex!(None),
