@@ -101,19 +101,7 @@ fn day(t: i64) -> i64 {
     t.div_euclid(86_400)
 }
 
-/// (year, month 1..=12, day 1..=31) of a day number (days since
-/// 1970-01-01; Howard Hinnant's `civil_from_days`).
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
+pub use crate::format::snapshot::civil_from_days;
 
 /// The day number of a date (the inverse of [`civil_from_days`]).
 pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
