@@ -3,7 +3,7 @@
 //! inode's times.
 
 use crate::dentry::{Dentry, Iattr};
-use crate::entry::times_entry;
+use crate::format::entry::set_times;
 use crate::format::layout::*;
 use crate::format::le::Pod;
 use crate::inode::{NovaInode, Time};
@@ -118,7 +118,7 @@ pub(crate) fn setattr(d: &Dentry, attr: &Iattr) -> Result {
 
 /// Logs an inode's current modification and change times.
 pub(crate) fn log_times(ni: &NovaInode) -> Result {
-    let mut buf = times_entry(0, 0, ni.time(Time::Modify), ni.time(Time::Change))?;
+    let mut buf = set_times(0, 0, ni.time(Time::Modify), ni.time(Time::Change));
     let mut tx = Tx::begin(ni.sbi());
     tx.append(ni, &mut buf)?;
     tx.commit()

@@ -20,8 +20,8 @@
 //! ever written in place, so a block a snapshot holds never changes, and
 //! a crash leaves either the old or the new content of the change.
 
-use crate::entry::write_entry;
 use crate::extent::IndexReserve;
+use crate::format::entry::{file_write, set_times};
 use crate::format::layout::*;
 use crate::inode::{NovaInode, Time};
 use crate::kfile::{File, InodeLock, Kiocb, MappingLock};
@@ -226,7 +226,7 @@ pub(crate) fn commit(ni: &NovaInode, mut runs: NewRuns<'_>, c: Commit<'_>) -> Re
     let mut tx = Tx::begin(sbi);
     let epoch = tx.epoch();
     for r in runs.runs() {
-        let mut e = write_entry(r.pg, r.blk, r.n, c.size, c.mtime)?;
+        let mut e = file_write(r.pg, r.blk, r.n, c.size, c.mtime)?;
         tx.append(ni, &mut e)?;
     }
     if let Some(e) = c.setattr {
@@ -517,7 +517,7 @@ fn fallocate_locked(ni: &NovaInode, off: u64, end: u64, keep: bool) -> Result {
         // The size grows, logged like a truncate (which also gives a
         // partial last page a copy with its bytes past the old end
         // cleared: they become file content).
-        let mut e = crate::entry::times_entry(ATTR_SIZE, new_size, t, t)?;
+        let mut e = set_times(ATTR_SIZE, new_size, t, t);
         resize(ni, &ml, old_size, new_size, &mut e)?;
         ni.set_time(Time::Modify, t.0, t.1);
         ni.set_time(Time::Change, t.0, t.1);

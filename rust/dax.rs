@@ -9,15 +9,18 @@ use kernel::bindings;
 use kernel::ffi::c_void;
 use kernel::prelude::*;
 
-/// A held reference to a super block's DAX device.
+/// A held reference to a super block's DAX device, and its mapping.
 ///
 /// # Invariants
 ///
 /// `dax` was returned by `nova_shim_dax_map` for the holder `sb` and is
-/// put exactly once, when this is dropped.
+/// put exactly once, when this is dropped; `kaddr..kaddr + len` is the
+/// kernel mapping of the whole device, valid until then.
 pub(crate) struct DaxDev {
     dax: NonNull<c_void>,
     sb: *mut bindings::super_block,
+    kaddr: *mut u8,
+    len: u64,
 }
 
 // SAFETY: a DAX device reference may be used and put from any thread.
@@ -26,14 +29,13 @@ unsafe impl Send for DaxDev {}
 unsafe impl Sync for DaxDev {}
 
 impl DaxDev {
-    /// Takes a reference to `sb`'s DAX device and maps all of it:
-    /// returns the reference, the kernel address and the length in bytes.
+    /// Takes a reference to `sb`'s DAX device and maps all of it.
     ///
     /// # Safety
     ///
     /// `sb` must be a super block being set up (`fill_super`), its block
     /// device open, and outlive the returned `DaxDev`.
-    pub(crate) unsafe fn map(sb: *mut bindings::super_block) -> Result<(Self, *mut u8, u64)> {
+    pub(crate) unsafe fn map(sb: *mut bindings::super_block) -> Result<Self> {
         let mut kaddr: *mut c_void = core::ptr::null_mut();
         let mut dax: *mut c_void = core::ptr::null_mut();
         // SAFETY: per the contract, `sb`'s block device is open.
@@ -42,8 +44,20 @@ impl DaxDev {
             return Err(Error::from_errno(len as i32));
         }
         let dax = NonNull::new(dax).ok_or(EINVAL)?;
-        // INVARIANT: the reference just taken for holder `sb`.
-        Ok((Self { dax, sb }, kaddr.cast(), len as u64))
+        // INVARIANT: the reference just taken for holder `sb`, and the
+        // mapping of `len` bytes it gave.
+        Ok(Self {
+            dax,
+            sb,
+            kaddr: kaddr.cast(),
+            len: len as u64,
+        })
+    }
+
+    /// The mapping's kernel address and length in bytes (valid while
+    /// `self` is).
+    pub(crate) fn mapping(&self) -> (*mut u8, u64) {
+        (self.kaddr, self.len)
     }
 
     /// The device, for the DAX fault and writeback paths.

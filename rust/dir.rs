@@ -1,72 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Directories: the DRAM name index rebuilt from dentry log entries (its
-//! keys are the stable readdir cookies; `readdir` is in `namei.rs`), and
-//! the dentry entry codec.
+//! keys are the stable readdir cookies; `readdir` is in `namei.rs`; the
+//! entries' codec is `format::entry`).
 
+use crate::format::entry::Dentry;
 use crate::format::layout::*;
-use crate::format::le::Pod;
 use kernel::prelude::*;
 use kernel::rbtree::{RBTree, RBTreeNodeReservation};
-
-/// A decoded dentry entry (name borrowed from the entry buffer).
-pub(crate) struct Dentry<'a> {
-    pub(crate) ino: u64,
-    pub(crate) remove: bool,
-    pub(crate) dtype: u8,
-    pub(crate) name: &'a [u8],
-    /// The directory's mtime/ctime after the change.
-    pub(crate) mtime: (i64, u32),
-}
-
-/// Decodes a dentry entry, checking the name length against the entry.
-pub(crate) fn decode_dentry(buf: &[u8]) -> Option<Dentry<'_>> {
-    let hdr = EntryHeader::from_bytes(buf)?;
-    let ino = u64::from_le_bytes(buf.get(16..24)?.try_into().ok()?);
-    let name_len = usize::from(*buf.get(36)?);
-    let dtype = *buf.get(37)?;
-    if name_len == 0 || dentry_slots(name_len) > hdr.slots {
-        return None;
-    }
-    let name = buf.get(DENTRY_NAME_OFFSET..DENTRY_NAME_OFFSET + name_len)?;
-    let sec = u64::from_le_bytes(buf.get(24..32)?.try_into().ok()?) as i64;
-    let nsec = u32::from_le_bytes(buf.get(32..36)?.try_into().ok()?);
-    Some(Dentry {
-        ino,
-        remove: hdr.flags.get() & DENTRY_REMOVE != 0,
-        dtype,
-        name,
-        mtime: (sec, nsec),
-    })
-}
-
-/// Encodes a dentry entry into `buf`; returns its length in bytes.
-pub(crate) fn encode_dentry(
-    buf: &mut [u8; MAX_ENTRY],
-    name: &[u8],
-    ino: u64,
-    dtype: u8,
-    remove: bool,
-    t: (i64, u32),
-) -> Result<usize> {
-    if name.is_empty() || name.len() > NAME_MAX {
-        return Err(ENAMETOOLONG);
-    }
-    buf.fill(0);
-    let slots = dentry_slots(name.len());
-    let len = usize::from(slots) * SLOT as usize;
-    buf[0] = EntryType::Dentry as u8;
-    buf[1] = slots;
-    buf[2..4].copy_from_slice(&(if remove { DENTRY_REMOVE } else { 0 }).to_le_bytes());
-    buf[16..24].copy_from_slice(&ino.to_le_bytes());
-    buf[24..32].copy_from_slice(&(t.0 as u64).to_le_bytes());
-    buf[32..36].copy_from_slice(&t.1.to_le_bytes());
-    buf[36] = name.len() as u8;
-    buf[37] = dtype;
-    buf.get_mut(DENTRY_NAME_OFFSET..DENTRY_NAME_OFFSET + name.len())
-        .ok_or(EINVAL)?
-        .copy_from_slice(name);
-    Ok(len)
-}
 
 /// One name in a directory.
 pub(crate) struct Ent {
@@ -360,25 +300,6 @@ mod tests {
         assert!(!d.is_empty());
         assert_eq!(d.remove(b"b"), Ok(11));
         assert!(d.is_empty());
-    }
-
-    #[test]
-    fn dentry_round_trip() {
-        let mut buf = [0u8; MAX_ENTRY];
-        let len = encode_dentry(&mut buf, b"hello", 42, 8, false, (1, 2)).unwrap();
-        assert_eq!(len, 64);
-        let d = decode_dentry(&buf).unwrap();
-        assert_eq!(d.name, b"hello");
-        assert_eq!(d.ino, 42);
-        assert!(!d.remove);
-        // A name length that overruns the entry is refused.
-        buf[36] = 200;
-        assert!(decode_dentry(&buf).is_none());
-        let long = [b'x'; 256];
-        assert_eq!(
-            encode_dentry(&mut buf, &long, 1, 8, false, (0, 0)),
-            Err(ENAMETOOLONG)
-        );
     }
 
     #[test]

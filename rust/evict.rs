@@ -83,8 +83,6 @@ fn delete(sbi: &Sbi, ino: u64, pos: LogPos, data: &[(u64, u64, u64)]) -> Result 
     sbi.itable.lock().release(ino)
 }
 
-/// Byte offset of `delete_epoch` in an inode slot.
-
 /// The blocks of the log pages of `[head, tail)`.
 fn log_pages(sbi: &Sbi, head: u64, tail: u64) -> Result<KVVec<u64>> {
     let mut pages = KVVec::new();

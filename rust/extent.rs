@@ -7,9 +7,20 @@ use crate::format::layout::*;
 use kernel::prelude::*;
 use kernel::rbtree::{RBTree, RBTreeNode, RBTreeNodeReservation};
 
-/// Blocks that left a file's index: `(first block, count, epoch they
-/// were written in)`.
-pub(crate) type Dropped = (u64, u64, u64);
+/// Blocks that left a file's index: `len` blocks from `block`, written in
+/// epoch `born` (for the snapshot epoch rule when they are released).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Dropped {
+    pub(crate) block: u64,
+    pub(crate) len: u64,
+    pub(crate) born: u64,
+}
+
+impl Dropped {
+    pub(crate) const fn new(block: u64, len: u64, born: u64) -> Self {
+        Self { block, len, born }
+    }
+}
 
 /// One extent: `(first block, number of pages, epoch written in)`.
 type Ext = (u64, u64, u64);
@@ -171,7 +182,11 @@ impl FileIndex {
 
     /// Records blocks that left the index (room reserved beforehand).
     fn dropped(&mut self, res: &mut IndexReserve, b: u64, l: u64, e: u64) {
-        if res.dropped.push_within_capacity((b, l, e)).is_err() {
+        if res
+            .dropped
+            .push_within_capacity(Dropped::new(b, l, e))
+            .is_err()
+        {
             // Only a reservation bug gets here: the blocks stay allocated
             // until the next mount rebuilds the allocator.
             res.short = true;
@@ -291,6 +306,25 @@ impl FileIndex {
     }
 
     /// Calls `f(first block, count, epoch)` for every extent.
+    /// The extents that end after page `pg`, in order, as `(first page,
+    /// first block, pages)`, at most `max` of them.
+    pub(crate) fn runs_after(
+        &self,
+        pg: u64,
+        max: usize,
+        out: &mut KVec<(u64, u64, u64)>,
+    ) -> Result {
+        for (&k, &(b, l, _)) in self.map.iter() {
+            if out.len() >= max {
+                break;
+            }
+            if k.saturating_add(l) > pg {
+                out.push((k, b, l), GFP_KERNEL)?;
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) fn for_each(&self, mut f: impl FnMut(u64, u64, u64) -> Result) -> Result {
         for (_, &(b, l, e)) in self.map.iter() {
             f(b, l, e)?;
@@ -323,7 +357,7 @@ mod tests {
             all(&ix).as_slice(),
             &[(0, 100, 3), (3, 500, 2), (5, 105, 5)]
         );
-        assert_eq!(freed.as_slice(), &[(103, 2, 1)]);
+        assert_eq!(freed.as_slice(), &[Dropped::new(103, 2, 1)]);
         assert_eq!(ix.pages(), 10);
         assert_eq!(ix.lookup(6), Some((106, 4)));
         assert_eq!(ix.lookup(10), None);
@@ -341,7 +375,14 @@ mod tests {
             all(&ix).as_slice(),
             &[(0, 100, 2), (2, 900, 9), (11, 301, 1)]
         );
-        assert_eq!(freed.as_slice(), &[(102, 2, 1), (200, 4, 1), (300, 1, 1)]);
+        assert_eq!(
+            freed.as_slice(),
+            &[
+                Dropped::new(102, 2, 1),
+                Dropped::new(200, 4, 1),
+                Dropped::new(300, 1, 1)
+            ]
+        );
     }
 
     #[test]
@@ -354,7 +395,10 @@ mod tests {
         // One write over both, in epoch 9: each part leaves with the
         // epoch it was written in (the snapshot rule needs it).
         ix.insert(2, 900, 4, 9, &mut freed).unwrap();
-        assert_eq!(freed.as_slice(), &[(102, 2, 3), (200, 2, 5)]);
+        assert_eq!(
+            freed.as_slice(),
+            &[Dropped::new(102, 2, 3), Dropped::new(200, 2, 5)]
+        );
         assert_eq!(ix.extent(1), Some((101, 1, 3)));
         assert_eq!(ix.extent(3), Some((901, 3, 9)));
         assert_eq!(ix.extent(6), Some((202, 2, 5)));
@@ -393,7 +437,7 @@ mod tests {
         assert_eq!(ix.next_mapped(0), Some(5));
         ix.truncate(8, &mut freed).unwrap();
         assert_eq!(all(&ix).as_slice(), &[(5, 100, 3)]);
-        assert_eq!(freed.as_slice(), &[(103, 7, 1)]);
+        assert_eq!(freed.as_slice(), &[Dropped::new(103, 7, 1)]);
         assert_eq!(ix.pages(), 3);
         ix.truncate(0, &mut freed).unwrap();
         assert_eq!(ix.pages(), 0);

@@ -5,7 +5,8 @@
 //! size changes, the fault path) are copy-on-write, in `cow.rs`.
 
 use crate::format::layout::*;
-use crate::kfile::{iov_zero, File, InodeLock, Kiocb};
+use crate::inode::NovaInode;
+use crate::kfile::{iov_zero, Fiemap, File, InodeLock, Kiocb, FIEMAP_EXTENT_LAST};
 use kernel::bindings;
 use kernel::iov::IovIterDest;
 use kernel::prelude::*;
@@ -81,4 +82,43 @@ pub(crate) fn read_iter(iocb: &Kiocb, to: &mut IovIterDest<'_>) -> Result<isize>
         return Err(EFAULT);
     }
     Ok(done as isize)
+}
+
+/// `fiemap` (`FS_IOC_FIEMAP`, `filefrag`): the file's extents from the
+/// extent index, as byte ranges of the file and of the device.
+pub(crate) fn fiemap(ni: &NovaInode, fi: &Fiemap, start: u64, len: u64) -> Result {
+    let len = fi.prep(ni, start, len)?;
+    let end = start.saturating_add(len);
+    const BATCH: usize = 64;
+    let mut pg = start >> BLOCK_SHIFT;
+    loop {
+        // In batches, copied out with no lock held: reporting copies to
+        // user space, which may fault on a mapping of this very file. One
+        // more than a batch is looked up, to know whether it has the last.
+        let mut runs = KVec::new();
+        {
+            let _l = InodeLock::new(ni, true);
+            ni.data.lock().runs_after(pg, BATCH + 1, &mut runs)?;
+        }
+        let more = runs.len() > BATCH;
+        let n = runs.len().min(BATCH);
+        for (i, &(k, b, l)) in runs.iter().take(n).enumerate() {
+            let logical = k << BLOCK_SHIFT;
+            if logical >= end {
+                return Ok(());
+            }
+            let flags = if !more && i + 1 == n {
+                FIEMAP_EXTENT_LAST
+            } else {
+                0
+            };
+            if !fi.fill(logical, b << BLOCK_SHIFT, l << BLOCK_SHIFT, flags)? {
+                return Ok(());
+            }
+            pg = k.saturating_add(l);
+        }
+        if !more {
+            return Ok(());
+        }
+    }
 }

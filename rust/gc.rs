@@ -9,7 +9,7 @@ use crate::format::layout::*;
 use crate::format::log::{page_of, LogWalker};
 use crate::inode::NovaInode;
 use crate::iref::InodeRef;
-use crate::journal;
+use crate::journal::{self, WordUpdate};
 use crate::liveness::Liveness;
 use crate::log::{free_log_page, new_log_page, put_entry};
 use crate::sbi::Sbi;
@@ -44,9 +44,6 @@ pub(crate) struct Outcome {
     /// Log pages afterwards.
     pub(crate) pages_after: u64,
 }
-
-/// Byte offsets of the head and tail words in an inode slot, and of the
-/// next pointer in a log page.
 
 /// Collects one inode's log: fast GC, then thorough GC if the needed
 /// entries fit in half the pages left. A failed collection is not retried
@@ -192,8 +189,16 @@ fn copy_log(
         journal::commit(
             sbi,
             &[
-                (slot + SLOT_LOG_HEAD, old.0, first),
-                (slot + SLOT_LOG_TAIL, old.1, pos),
+                WordUpdate {
+                    addr: slot + SLOT_LOG_HEAD,
+                    old: old.0,
+                    new: first,
+                },
+                WordUpdate {
+                    addr: slot + SLOT_LOG_TAIL,
+                    old: old.1,
+                    new: pos,
+                },
             ],
         )?;
         sbi.stats.journal_commits.fetch_add(1, Ordering::Relaxed);

@@ -25,6 +25,15 @@ pub(crate) struct Ops<T>(pub(crate) T);
 // the kernel; their raw pointers are to other statics or are null.
 unsafe impl<T> Sync for Ops<T> {}
 
+impl From<crate::format::entry::EntryError> for Error {
+    fn from(e: crate::format::entry::EntryError) -> Self {
+        match e {
+            crate::format::entry::EntryError::NameLength => ENAMETOOLONG,
+            crate::format::entry::EntryError::Range => EINVAL,
+        }
+    }
+}
+
 /// Turns a nova `Result` into the errno convention of the C callbacks.
 pub(crate) fn errno(r: Result) -> c_int {
     match r {

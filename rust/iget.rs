@@ -2,7 +2,7 @@
 //! Reading an inode from its slot and log (`iget`: replay of its entries
 //! into the in-memory inode), and creating a new one.
 
-use crate::entry::check_write;
+use crate::format::entry::{check_file_write, WriteRun};
 use crate::format::layout::*;
 use crate::format::le::Pod;
 use crate::format::log::LogWalker;
@@ -17,7 +17,7 @@ use kernel::prelude::*;
 fn apply(ni: &NovaInode, buf: &[u8], etype: EntryType, epoch: u64) -> Result {
     match etype {
         EntryType::Dentry => {
-            let d = crate::dir::decode_dentry(buf).ok_or(EINVAL)?;
+            let d = crate::format::entry::decode_dentry(buf).ok_or(EINVAL)?;
             ni.dir.lock().apply(&d)?;
             if d.name != b".." {
                 ni.set_time(Time::Modify, d.mtime.0, d.mtime.1.min(999_999_999));
@@ -36,7 +36,11 @@ fn apply(ni: &NovaInode, buf: &[u8], etype: EntryType, epoch: u64) -> Result {
         }
         EntryType::FileWrite => {
             let e = FileWriteEntry::from_bytes(buf).ok_or(EINVAL)?;
-            let (pg, b, n) = check_write(&e, ni.sbi().blocks)?;
+            let WriteRun {
+                pgoff: pg,
+                block: b,
+                pages: n,
+            } = check_file_write(&e, ni.sbi().blocks)?;
             // Blocks an entry replaced were released when it was written.
             let mut freed = KVec::new();
             ni.data.lock().insert(pg, b, n, epoch, &mut freed)?;
@@ -224,7 +228,7 @@ fn fill(sbi: &Sbi, ni: &NovaInode, ino: u64) -> Result {
         );
         return Err(EIO);
     }
-    ni.set_ops(mode, pi.rdev.get());
+    ni.set_ops(mode, pi.rdev.get())?;
     if mode & bindings::S_IFMT == bindings::S_IFLNK {
         cache_link(sbi, ni)?;
     }
@@ -286,6 +290,8 @@ pub(crate) fn new_inode(
     };
     let ni = NewInode::new(sbi, ino, dir, mode).map_err(fail)?;
     let mode = ni.mode();
+    // First, while nothing but the number is to be given back.
+    ni.set_ops(mode, rdev).map_err(fail)?;
     let nlink = if mode & bindings::S_IFMT == bindings::S_IFDIR {
         2
     } else {
@@ -348,6 +354,5 @@ pub(crate) fn new_inode(
     if mode & bindings::S_IFMT == bindings::S_IFDIR {
         ni.dir.lock().set_parent(dir.ino());
     }
-    ni.set_ops(mode, rdev);
     Ok((ni, slot, valid_word))
 }

@@ -157,10 +157,12 @@ impl NovaInode {
     }
 
     /// Sets up the operation tables and type-specific state for `mode`
-    /// (a new or I_NEW inode, not yet visible).
-    pub(crate) fn set_ops(&self, mode: u32, rdev: u32) {
+    /// (a new or I_NEW inode, not yet visible);
+    /// `EINVAL` if no tables are registered (never, once the module is
+    /// loaded: the mount itself refuses to start without them).
+    pub(crate) fn set_ops(&self, mode: u32, rdev: u32) -> Result {
         let i = self.raw();
-        let Some(t) = tables() else { return };
+        let t = tables().ok_or(EINVAL)?;
         // SAFETY: the inode is new (I_NEW) or being created and not yet
         // visible; setting its operation tables is the VFS protocol.
         unsafe {
@@ -183,6 +185,7 @@ impl NovaInode {
                 }
             }
         }
+        Ok(())
     }
 
     /// `inode_newsize_ok`: whether the file may grow to `size` bytes
@@ -291,7 +294,6 @@ impl NovaInode {
         unsafe { shim::nova_shim_i_size_write(self.raw(), s as i64) };
     }
 
-    /// `which`: 0 atime, 1 mtime, 2 ctime.
     pub(crate) fn set_time(&self, which: Time, sec: i64, nsec: u32) {
         // SAFETY: a live inode; the VFS serialises attribute changes.
         unsafe { shim::nova_shim_set_time(self.raw(), which as i32, sec, nsec) };
@@ -306,10 +308,9 @@ impl NovaInode {
 
     /// The current time, truncated as the super block wants.
     pub(crate) fn now(&self) -> (i64, u32) {
-        let (mut s, mut n) = (0i64, 0u32);
-        // SAFETY: a live inode; out-pointers are locals.
-        unsafe { shim::nova_shim_now(self.raw(), &mut s, &mut n) };
-        (s, n)
+        // SAFETY: a live inode.
+        let t = unsafe { bindings::current_time(self.raw()) };
+        (t.tv_sec, t.tv_nsec as u32)
     }
 
     pub(crate) fn log_pos(&self) -> LogPos {

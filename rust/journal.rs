@@ -9,17 +9,26 @@ use kernel::prelude::*;
 
 const BASE: u64 = JOURNAL_BLOCK * BLOCK_SIZE;
 
-/// Applies `(addr, old, new)` updates atomically. Caller holds the log lock.
-pub(crate) fn commit(sbi: &Sbi, updates: &[(u64, u64, u64)]) -> Result {
+/// One 8-byte word a transaction changes: at `addr`, from `old` (restored
+/// by a rollback) to `new`.
+#[derive(Clone, Copy)]
+pub(crate) struct WordUpdate {
+    pub(crate) addr: u64,
+    pub(crate) old: u64,
+    pub(crate) new: u64,
+}
+
+/// Applies `updates` atomically. Caller holds the log lock.
+pub(crate) fn commit(sbi: &Sbi, updates: &[WordUpdate]) -> Result {
     let pm = sbi.pm();
     let mut recs = [Record::default(); crate::format::journal::MAX_RECORDS];
     if updates.len() > recs.len() {
         return Err(EINVAL);
     }
-    for (r, &(a, o, _)) in recs.iter_mut().zip(updates.iter()) {
+    for (r, u) in recs.iter_mut().zip(updates.iter()) {
         *r = Record {
-            addr: Le64::new(a),
-            old: Le64::new(o),
+            addr: Le64::new(u.addr),
+            old: Le64::new(u.old),
         };
     }
     let j = JournalHeader::new(recs.get(..updates.len()).ok_or(EINVAL)?).ok_or(EINVAL)?;
@@ -29,8 +38,8 @@ pub(crate) fn commit(sbi: &Sbi, updates: &[(u64, u64, u64)]) -> Result {
     // 2. Active: from here a crash rolls back.
     pm.store_u64(BASE, JOURNAL_ACTIVE)?;
     // 3. The updates.
-    for &(a, _, n) in updates {
-        pm.store_u64(a, n)?;
+    for u in updates {
+        pm.store_u64(u.addr, u.new)?;
     }
     // 4. Done.
     pm.store_u64(BASE, 0)?;

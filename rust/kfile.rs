@@ -205,3 +205,41 @@ impl DirContext {
         }
     }
 }
+
+/// The request of a `fiemap` call (`FS_IOC_FIEMAP`).
+#[repr(transparent)]
+pub(crate) struct Fiemap(Opaque<bindings::fiemap_extent_info>);
+
+/// `FIEMAP_EXTENT_LAST` (uapi): the last extent of the file.
+pub(crate) const FIEMAP_EXTENT_LAST: u32 = 1;
+
+impl Fiemap {
+    /// # Safety
+    ///
+    /// `f` must be the live request of a `fiemap` call, for `'a`.
+    pub(crate) unsafe fn from_raw<'a>(f: *mut bindings::fiemap_extent_info) -> &'a Fiemap {
+        // SAFETY: a transparent wrapper; `f` is live for `'a`.
+        unsafe { &*f.cast::<Fiemap>() }
+    }
+
+    /// `fiemap_prep`: checks the request's flags (only `FIEMAP_FLAG_SYNC`,
+    /// a no-op on DAX, is supported) and clamps the range; returns its
+    /// length.
+    pub(crate) fn prep(&self, ni: &NovaInode, start: u64, len: u64) -> Result<u64> {
+        let mut len = len;
+        // SAFETY: a live inode and request.
+        kernel::error::to_result(unsafe {
+            shim::nova_shim_fiemap_prep(ni.raw(), self.0.get(), start, &mut len)
+        })?;
+        Ok(len)
+    }
+
+    /// Reports one extent to the caller; `false` when its buffer is full.
+    pub(crate) fn fill(&self, logical: u64, phys: u64, len: u64, flags: u32) -> Result<bool> {
+        // SAFETY: a live request; the copy to user space may fault, so the
+        // caller holds no nova lock.
+        let r = unsafe { shim::nova_shim_fiemap_fill(self.0.get(), logical, phys, len, flags) };
+        kernel::error::to_result(r)?;
+        Ok(r == 0)
+    }
+}

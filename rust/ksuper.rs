@@ -2,8 +2,9 @@
 //! The VFS super block while nova sets it up (`fill_super`) and the `Sbi`
 //! it owns through `s_fs_info`.
 
+use crate::dax::DaxDev;
 use crate::format::layout::{BLOCK_SHIFT, BLOCK_SIZE};
-use crate::glue::{sb_id, tables, SB_RDONLY};
+use crate::glue::{sb_id, OpTables, SB_RDONLY};
 use crate::iref::InodeRef;
 use crate::sbi::{Sbi, NOVA_MAGIC};
 use kernel::bindings;
@@ -33,6 +34,14 @@ impl NewSuper {
         self.0
     }
 
+    /// Takes a reference to the device's DAX device and maps all of it.
+    pub(crate) fn map_dax(&self) -> Result<DaxDev> {
+        // SAFETY: the super block is being set up with its block device
+        // open (type invariant); the `DaxDev` goes into the `Sbi`, which
+        // is freed before the super block.
+        unsafe { DaxDev::map(self.0) }
+    }
+
     /// The device name (`pmem0`).
     pub(crate) fn id(&self) -> &CStr {
         // SAFETY: a live super block (type invariant).
@@ -43,7 +52,7 @@ impl NewSuper {
     /// hands `sbi` to the super block (`kill_sb` frees it through
     /// `release_sbi`). Returns the `Sbi`, which the rest of `fill_super`
     /// may still change.
-    pub(crate) fn install(&self, sbi: Pin<KBox<Sbi>>, read_only: bool) -> &mut Sbi {
+    pub(crate) fn install(&self, sbi: Pin<KBox<Sbi>>, t: &OpTables, read_only: bool) -> &mut Sbi {
         // SAFETY: the `Sbi` is never moved out of its box: the super block
         // keeps the pointer until `release_sbi` rebuilds the pinned box.
         let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(sbi) });
@@ -52,9 +61,7 @@ impl NewSuper {
         unsafe {
             (*sb).s_fs_info = raw.cast();
             (*sb).s_magic = NOVA_MAGIC as usize;
-            if let Some(t) = tables() {
-                (*sb).s_op = t.super_ops;
-            }
+            (*sb).s_op = t.super_ops;
             (*sb).s_maxbytes = i64::MAX;
             (*sb).s_time_gran = 1;
             (*sb).s_blocksize = BLOCK_SIZE as _;
@@ -63,8 +70,10 @@ impl NewSuper {
                 (*sb).s_flags |= SB_RDONLY as usize;
             }
         }
-        // SAFETY: just stored; `fill_super` is the only user until it
-        // returns, and the `Sbi` lives until `release_sbi`.
+        // SAFETY: just stored, and the `Sbi` lives until `release_sbi`.
+        // `fill_super` uses the `&mut` only to format and mount, before
+        // anything else can reach the `Sbi` (the /proc entries, the root
+        // inode and the cleaner thread come after, with shared references).
         unsafe { &mut *raw }
     }
 

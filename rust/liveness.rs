@@ -10,9 +10,10 @@
 //! an older write entry stays (else the cut pages would come back), and a
 //! dentry removal stays while the dentry it removed stays.
 
-use crate::dir::{decode_dentry, DirIndex};
-use crate::entry::check_write;
-use crate::extent::FileIndex;
+use crate::dir::DirIndex;
+use crate::extent::{Dropped, FileIndex};
+use crate::format::entry::decode_dentry;
+use crate::format::entry::{check_file_write, WriteRun};
 use crate::format::layout::*;
 use crate::format::le::Pod;
 use crate::format::log::page_of;
@@ -68,12 +69,15 @@ pub(crate) struct Liveness {
     dir: DirIndex,
     last_page: u64,
     pages: usize,
-    freed: KVec<(u64, u64, u64)>,
+    /// What the replayed index dropped; `born` holds the index of the
+    /// entry that wrote it (entries are replayed with their index as
+    /// their epoch).
+    freed: KVec<Dropped>,
 }
 
 impl Liveness {
-    /// `(address, length)` of each entry in log order, with whether it is
-    /// needed (`needed` is what [`Liveness::needed`] returned).
+    /// `(address, length)` of each needed entry, in log order (`needed` is
+    /// what [`Liveness::needed`] returned).
     pub(crate) fn kept<'a>(&'a self, needed: &'a [bool]) -> impl Iterator<Item = (u64, u64)> + 'a {
         self.ents
             .iter()
@@ -128,7 +132,7 @@ impl Liveness {
         let freed = core::mem::take(&mut self.freed);
         let r = freed
             .iter()
-            .try_for_each(|&(_, len, j)| self.kill(j as usize, len, epoch));
+            .try_for_each(|d| self.kill(d.born as usize, d.len, epoch));
         self.freed = freed;
         self.freed.clear();
         r
@@ -167,7 +171,11 @@ impl Liveness {
         match etype {
             EntryType::FileWrite => {
                 let e = FileWriteEntry::from_bytes(buf).ok_or(EINVAL)?;
-                let (pg, b, n) = check_write(&e, blocks)?;
+                let WriteRun {
+                    pgoff: pg,
+                    block: b,
+                    pages: n,
+                } = check_file_write(&e, blocks)?;
                 self.data.insert(pg, b, n, idx as u64, &mut self.freed)?;
                 self.kill_freed(epoch)?;
                 self.ents.get_mut(idx).ok_or(EINVAL)?.parts += n;
@@ -304,9 +312,7 @@ impl Liveness {
 #[kernel::macros::kunit_tests(nova_gc)]
 mod tests {
     use super::*;
-    use crate::dir::encode_dentry;
-    use crate::entry::write_entry;
-    use crate::entry::{link_entry, times_entry};
+    use crate::format::entry::{encode_dentry, file_write, link_change, set_times};
 
     const T: (i64, u32) = (1, 0);
 
@@ -331,11 +337,11 @@ mod tests {
             self.lv.len() - 1
         }
         fn write(&mut self, pg: u64, blk: u64, n: u64, epoch: u64) -> usize {
-            let e = write_entry(pg, blk, n, (pg + n) * BLOCK_SIZE, T).unwrap();
+            let e = file_write(pg, blk, n, (pg + n) * BLOCK_SIZE, T).unwrap();
             self.put(EntryType::FileWrite, &e, epoch)
         }
         fn size(&mut self, size: u64, epoch: u64) -> usize {
-            let e = times_entry(ATTR_SIZE, size, T, T).unwrap();
+            let e = set_times(ATTR_SIZE, size, T, T);
             self.put(EntryType::SetAttr, &e, epoch)
         }
         fn dentry(&mut self, name: &[u8], remove: bool, epoch: u64) -> usize {
@@ -344,7 +350,7 @@ mod tests {
             self.put(EntryType::Dentry, &b[..len], epoch)
         }
         fn link(&mut self, n: u32, epoch: u64) -> usize {
-            let e = link_entry(n, T).unwrap();
+            let e = link_change(n, T);
             self.put(EntryType::LinkChange, &e, epoch)
         }
         /// Needed entries with live snapshots at `snaps`.

@@ -12,7 +12,7 @@ use crate::format::layout::*;
 use crate::format::le::Pod;
 use crate::format::log::{fits_at, page_of, page_ok, LogWalker};
 use crate::inode::NovaInode;
-use crate::journal;
+use crate::journal::{self, WordUpdate};
 use crate::pm::Pm;
 use crate::sbi::Sbi;
 use core::sync::atomic::Ordering;
@@ -143,7 +143,7 @@ pub(crate) struct Tx<'a> {
     /// cannot change while the log lock is held).
     epoch: u64,
     parts: KVec<Part<'a>>,
-    words: KVec<(u64, u64, u64)>,
+    words: KVec<WordUpdate>,
     new_pages: KVec<u64>,
 }
 
@@ -220,7 +220,7 @@ impl<'a> Tx<'a> {
     /// Adds a plain 8-byte word update (e.g. an inode's valid flag) to the
     /// transaction: `old` is restored on rollback.
     pub(crate) fn set_word(&mut self, addr: u64, old: u64, new: u64) -> Result {
-        self.words.push((addr, old, new), GFP_KERNEL)?;
+        self.words.push(WordUpdate { addr, old, new }, GFP_KERNEL)?;
         Ok(())
     }
 
@@ -237,9 +237,16 @@ impl<'a> Tx<'a> {
         let pm = self.sbi.pm();
         pm.fence();
         let n = self.parts.len() + self.words.len();
-        let mut recs: KVec<(u64, u64, u64)> = KVec::with_capacity(n, GFP_KERNEL)?;
+        let mut recs: KVec<WordUpdate> = KVec::with_capacity(n, GFP_KERNEL)?;
         for p in self.parts.iter() {
-            recs.push((p.slot + SLOT_LOG_TAIL, p.old_tail, p.new_tail), GFP_KERNEL)?;
+            recs.push(
+                WordUpdate {
+                    addr: p.slot + SLOT_LOG_TAIL,
+                    old: p.old_tail,
+                    new: p.new_tail,
+                },
+                GFP_KERNEL,
+            )?;
         }
         for &w in self.words.iter() {
             recs.push(w, GFP_KERNEL)?;
@@ -250,7 +257,7 @@ impl<'a> Tx<'a> {
                 .stats
                 .journal_commits
                 .fetch_add(1, Ordering::Relaxed);
-        } else if let Some(&(addr, _, new)) = recs.first() {
+        } else if let Some(&WordUpdate { addr, new, .. }) = recs.first() {
             pm.store_u64(addr, new)?;
         }
         for p in self.parts.iter() {
@@ -364,7 +371,7 @@ mod tests {
     }
 
     fn entry(m: &mut Mem, at: u64, n: u32) -> u64 {
-        let mut e = crate::entry::link_entry(n, (1, 2)).unwrap();
+        let mut e = crate::format::entry::link_change(n, (1, 2));
         assert!(seal_entry(&mut e));
         m.0[at as usize..at as usize + 64].copy_from_slice(&e);
         at + 64

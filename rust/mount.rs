@@ -5,14 +5,12 @@
 //! clean unmount, and the read-only/read-write switches of remount.
 
 use crate::balloc::Allocator;
-use crate::dax::DaxDev;
 use crate::format::layout::*;
 use crate::format::le::Pod;
 use crate::format::snapshot::SnapSet;
 use crate::gate::FaultGate;
-use crate::glue::{cpu_regions, random_bytes};
+use crate::glue::{cpu_regions, random_bytes, tables};
 use crate::ksuper::NewSuper;
-use crate::pm::Pm;
 use crate::sbi::{now_secs, MountOpts, SbChoice, Sbi};
 use crate::{cleaner, freelist, iget, journal, recovery};
 use core::sync::atomic::Ordering;
@@ -91,20 +89,17 @@ fn save_state(sbi: &Sbi) {
 
 /// Maps the device and builds the `Sbi`; formats or mounts the image.
 pub(crate) fn fill_super(vsb: NewSuper, opts: MountOpts) -> Result {
+    // Registered at module load; without them no inode could work.
+    let tables = tables().ok_or(EINVAL)?;
     let devname = CString::try_from_fmt(fmt!("{}", vsb.id()))?;
-    // SAFETY: its block device is open (`NewSuper`'s invariant); the
-    // `DaxDev` goes into the `Sbi`, freed before the super block.
-    let (dax, kaddr, len) = unsafe { DaxDev::map(vsb.raw()) }.inspect_err(|e| {
+    let dax = vsb.map_dax().inspect_err(|e| {
         pr_err!(
             "{}: device does not support DAX (error {}); nova needs a pmem device\n",
             &*devname,
             e.to_errno()
         )
     })?;
-    // SAFETY: the DAX mapping covers `len` bytes and stays valid while the
-    // `Sbi` holds `dax` (its last field, dropped after the `Pm`).
-    let pm = unsafe { Pm::new(kaddr, len) };
-    let blocks = pm.blocks();
+    let blocks = dax.mapping().1 / BLOCK_SIZE;
     if blocks < MIN_BLOCKS {
         pr_err!(
             "{}: device too small ({} blocks, need {})\n",
@@ -117,10 +112,10 @@ pub(crate) fn fill_super(vsb: NewSuper, opts: MountOpts) -> Result {
     let alloc = Allocator::new(FIRST_DATA_BLOCK, blocks, cpu_regions())?;
     let gate = FaultGate::new()?;
     let sbi = KBox::pin_init(
-        Sbi::new(pm, dax, vsb.raw(), devname, alloc, gate, opts),
+        Sbi::new(dax, vsb.raw(), devname, alloc, gate, opts),
         GFP_KERNEL,
     )?;
-    let sbi = vsb.install(sbi, opts.snapshot.is_some());
+    let sbi = vsb.install(sbi, tables, opts.snapshot.is_some());
     if opts.init {
         if opts.snapshot.is_some() {
             pr_err!("{}: init and snapshot= do not go together\n", sbi.name());
@@ -133,6 +128,8 @@ pub(crate) fn fill_super(vsb: NewSuper, opts: MountOpts) -> Result {
         format(sbi)?;
     }
     mount(sbi)?;
+    // From here on the `Sbi` is shared (/proc, inodes, the cleaner).
+    let sbi: &Sbi = sbi;
     sbi.add_proc();
     vsb.set_root(iget::iget(sbi, ROOT_INO)?)?;
     if !sbi.read_only() {

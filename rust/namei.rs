@@ -4,8 +4,8 @@
 //! its forms. Each operation is one transaction over the logs it touches.
 
 use crate::dentry::Dentry;
-use crate::dir::{encode_dentry, PreparedInsert};
-use crate::entry::{link_entry, write_entry};
+use crate::dir::PreparedInsert;
+use crate::format::entry::{encode_dentry, file_write, link_change};
 use crate::format::layout::*;
 use crate::inode::{dtype, NovaInode, Time};
 use crate::kfile::{DirContext, File};
@@ -106,7 +106,7 @@ pub(crate) fn create(
             let b = sbi.alloc.alloc_one(sbi.cpu())?;
             data_block = b;
             sbi.pm().write(b * BLOCK_SIZE, target)?;
-            let mut buf = write_entry(0, b, 1, target.len() as u64, t)?;
+            let mut buf = file_write(0, b, 1, target.len() as u64, t)?;
             // The new inode is not visible yet, so its data index can
             // take the block before the commit.
             tx.append(&child, &mut buf)?;
@@ -117,7 +117,7 @@ pub(crate) fn create(
         let (mut de, len) = dentry_entry(name, child.ino(), dtype(cmode), false, t)?;
         tx.append(dir, de.get_mut(..len).ok_or(EINVAL)?)?;
         if is_dir {
-            let mut le = link_entry(dir.nlink() + 1, t)?;
+            let mut le = link_change(dir.nlink() + 1, t);
             tx.append(dir, &mut le)?;
         }
         tx.set_word(slot, 0, valid_word)?;
@@ -174,7 +174,7 @@ pub(crate) fn link(old: &Dentry, dir: &NovaInode, d: &Dentry) -> Result {
     let mut tx = Tx::begin(sbi);
     let (mut de, len) = dentry_entry(name, src.ino(), dtype(src.mode()), false, t)?;
     tx.append(dir, de.get_mut(..len).ok_or(EINVAL)?)?;
-    let mut le = link_entry(src.nlink() + 1, t)?;
+    let mut le = link_change(src.nlink() + 1, t);
     tx.append(src, &mut le)?;
     tx.commit()?;
     // Nothing after the commit can fail.
@@ -204,10 +204,10 @@ pub(crate) fn unlink(dir: &NovaInode, d: &Dentry, rmdir: bool) -> Result {
     let (mut de, len) = dentry_entry(name, victim.ino(), dtype(victim.mode()), true, t)?;
     tx.append(dir, de.get_mut(..len).ok_or(EINVAL)?)?;
     if rmdir {
-        let mut le = link_entry(dir.nlink().saturating_sub(1), t)?;
+        let mut le = link_change(dir.nlink().saturating_sub(1), t);
         tx.append(dir, &mut le)?;
     }
-    let mut le = link_entry(new_links, t)?;
+    let mut le = link_change(new_links, t);
     tx.append(victim, &mut le)?;
     tx.commit()?;
     // Nothing after the commit can fail. The VFS found the name under the
@@ -267,9 +267,9 @@ pub(crate) fn rename(
             } else {
                 (odir.nlink() + 1, ndir.nlink() - 1)
             };
-            let mut l1 = link_entry(od_n, t)?;
+            let mut l1 = link_change(od_n, t);
             tx.append(odir, &mut l1)?;
-            let mut l2 = link_entry(nd_n, t)?;
+            let mut l2 = link_change(nd_n, t);
             tx.append(ndir, &mut l2)?;
         }
         if cross {
@@ -341,7 +341,7 @@ pub(crate) fn rename(
         } else {
             tg.nlink().saturating_sub(1)
         };
-        let mut l = link_entry(tgt_links, t)?;
+        let mut l = link_change(tgt_links, t);
         tx.append(tg, &mut l)?;
     }
     let (mut b, bl) = dentry_entry(nname, src.ino(), dtype(src.mode()), false, t)?;
@@ -360,15 +360,15 @@ pub(crate) fn rename(
     }
     if cross {
         if od_n != odir.nlink() {
-            let mut l = link_entry(od_n, t)?;
+            let mut l = link_change(od_n, t);
             tx.append(odir, &mut l)?;
         }
         if nd_n != ndir.nlink() {
-            let mut l = link_entry(nd_n, t)?;
+            let mut l = link_change(nd_n, t);
             tx.append(ndir, &mut l)?;
         }
     } else if nd_n != ndir.nlink() {
-        let mut l = link_entry(nd_n, t)?;
+        let mut l = link_change(nd_n, t);
         tx.append(ndir, &mut l)?;
     }
     if src_dir && cross {

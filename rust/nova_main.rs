@@ -24,7 +24,6 @@ mod cow;
 mod dax;
 mod dentry;
 mod dir;
-mod entry;
 mod evict;
 mod extent;
 mod file;

@@ -22,6 +22,7 @@ use crate::format::log::Media;
 use crate::shim;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 use kernel::alloc::VVec;
+use kernel::bindings;
 use kernel::ffi::c_void;
 use kernel::iov::{IovIterDest, IovIterSource};
 use kernel::prelude::*;
@@ -134,10 +135,11 @@ impl Pm {
     /// a poisoned line fails the read with `EIO` instead of crashing.
     pub(crate) fn read(&self, addr: u64, buf: &mut [u8]) -> Result {
         let p = self.ptr(addr, buf.len())?;
+        let n = u32::try_from(buf.len()).map_err(|_| EINVAL)?;
         // SAFETY: `p..p+len` is inside the mapping (checked by `ptr`), and
         // `buf` is a distinct DRAM buffer of that length.
         let left = unsafe {
-            shim::nova_shim_copy_mc(buf.as_mut_ptr().cast(), p.cast_const().cast(), buf.len())
+            bindings::copy_mc_to_kernel(buf.as_mut_ptr().cast(), p.cast_const().cast(), n)
         };
         if left != 0 {
             pr_err!(
@@ -166,7 +168,7 @@ impl Pm {
         let p = self.ptr(addr, data.len())?;
         // SAFETY: destination inside the mapping (checked), source a DRAM slice.
         unsafe {
-            shim::nova_shim_memcpy_flushcache(p.cast::<c_void>(), data.as_ptr().cast(), data.len())
+            bindings::__memcpy_flushcache(p.cast::<c_void>(), data.as_ptr().cast(), data.len())
         };
         if self.tracing() {
             self.record(T_NT, addr, data.len(), Src::Dram(data));
@@ -187,7 +189,7 @@ impl Pm {
         let p = self.ptr(addr, len)?;
         // SAFETY: destination inside the mapping (checked); `iter` is live
         // (borrowed mutably).
-        let n = unsafe { shim::nova_shim_copy_from_iter_flushcache(p.cast(), len, iter.as_raw()) };
+        let n = unsafe { bindings::_copy_from_iter_flushcache(p.cast(), len, iter.as_raw()) };
         if self.tracing() {
             self.record(T_NT, addr, n, Src::Pmem(p.cast_const()));
         }
@@ -204,7 +206,7 @@ impl Pm {
         let p = self.ptr(addr, len)?;
         // SAFETY: source inside the mapping (checked); `iter` is live
         // (borrowed mutably).
-        Ok(unsafe { shim::nova_shim_copy_to_iter(p.cast_const().cast(), len, iter.as_raw()) })
+        Ok(unsafe { bindings::_copy_mc_to_iter(p.cast_const().cast(), len, iter.as_raw()) })
     }
 
     /// Copies `len` bytes inside pmem from `src` to `dst` (flushed, not
@@ -215,7 +217,7 @@ impl Pm {
         let d = self.ptr(dst, len as usize)?;
         // SAFETY: both ranges are inside the mapping (checked); callers
         // copy between distinct blocks, so they do not overlap.
-        unsafe { shim::nova_shim_memcpy_flushcache(d.cast(), s.cast_const().cast(), len as usize) };
+        unsafe { bindings::__memcpy_flushcache(d.cast(), s.cast_const().cast(), len as usize) };
         if self.tracing() {
             self.record(T_NT, dst, len as usize, Src::Pmem(d.cast_const()));
         }
@@ -498,10 +500,11 @@ impl Pm {
             match src {
                 Src::None => {}
                 Src::Dram(b) => core::ptr::copy_nonoverlapping(b.as_ptr(), d, len),
-                // Checked by `ptr` for `len` bytes; machine-check safe (a
-                // poisoned line would leave stale trace bytes, no crash).
+                // Checked by `ptr` for `len` (<= u32::MAX, checked above)
+                // bytes; machine-check safe: a poisoned line leaves stale
+                // trace bytes (the count left is ignored), no crash.
                 Src::Pmem(s) => {
-                    shim::nova_shim_copy_mc(d.cast(), s.cast(), len);
+                    let _ = bindings::copy_mc_to_kernel(d.cast(), s.cast(), len as u32);
                 }
             }
             core::ptr::write_bytes(d.add(data), 0, size - 16 - data);

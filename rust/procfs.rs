@@ -41,7 +41,8 @@ extern "C" fn nova_rs_proc_show(
     sbi: *mut c_void,
     which: c_int,
 ) -> c_int {
-    let Some(sbi) = proc_sbi(sbi) else {
+    // SAFETY: the shim passes the data of one of our /proc entries.
+    let Some(sbi) = (unsafe { proc_sbi(sbi) }) else {
         return EINVAL.to_errno();
     };
     // SAFETY: `m` is the live seq_file of this read.
@@ -136,7 +137,8 @@ extern "C" fn nova_rs_proc_write(
     buf: *const c_char,
     len: usize,
 ) -> shim::ProcRet {
-    let Some(sbi) = proc_sbi(sbi) else {
+    // SAFETY: the shim passes the data of one of our /proc entries.
+    let Some(sbi) = (unsafe { proc_sbi(sbi) }) else {
         return EINVAL.to_errno() as _;
     };
     if which == ProcWhich::Trace as c_int {
@@ -214,7 +216,8 @@ extern "C" fn nova_rs_trace_read(
     count: usize,
     pos: *mut i64,
 ) -> isize {
-    let Some(sbi) = proc_sbi(sbi) else {
+    // SAFETY: the shim passes the data of one of our /proc entries.
+    let Some(sbi) = (unsafe { proc_sbi(sbi) }) else {
         return EINVAL.to_errno() as _;
     };
     // SAFETY: the file position of this read, valid for the call.
@@ -238,10 +241,15 @@ extern "C" fn nova_rs_trace_read(
     }
 }
 
-/// Used by /proc.
-pub(crate) fn proc_sbi<'a>(p: *mut core::ffi::c_void) -> Option<&'a Sbi> {
-    // SAFETY: the proc entries' data is the `Sbi` of a live mount; the
-    // entries are removed before the `Sbi` is freed.
+/// The mount a /proc handler is for.
+///
+/// # Safety
+///
+/// `p` must be the data of one of nova's /proc entries during one of its
+/// handlers: the `Sbi` of a live mount (`Sbi::add_proc`; the entries are
+/// removed, waiting for running handlers, before the `Sbi` is freed).
+unsafe fn proc_sbi<'a>(p: *mut core::ffi::c_void) -> Option<&'a Sbi> {
+    // SAFETY: per the contract.
     unsafe { p.cast::<Sbi>().as_ref() }
 }
 

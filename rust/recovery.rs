@@ -142,7 +142,7 @@ fn still_names(sbi: &Sbi, li: &LiveInode) -> Result<bool> {
         }
         let ok = buf
             .get(..f.len)
-            .and_then(crate::dir::decode_dentry)
+            .and_then(crate::format::entry::decode_dentry)
             .is_some_and(|d| dir.apply(&d).is_ok());
         if !ok {
             return Ok(true);

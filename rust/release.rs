@@ -37,9 +37,9 @@ pub(crate) fn release(sbi: &Sbi, b: u64, len: u64, born: u64, died: u64) -> Resu
 /// cannot be recorded (no memory) stays allocated, is counted in
 /// `lost_blocks`, and the next mount rebuilds the allocator from the logs.
 pub(crate) fn release_all(sbi: &Sbi, dropped: &[Dropped], died: u64) {
-    for &(b, l, born) in dropped {
-        if release(sbi, b, l, born, died).is_err() {
-            sbi.stats.lost_blocks.fetch_add(l, Ordering::Relaxed);
+    for d in dropped {
+        if release(sbi, d.block, d.len, d.born, died).is_err() {
+            sbi.stats.lost_blocks.fetch_add(d.len, Ordering::Relaxed);
         }
     }
 }
@@ -54,10 +54,11 @@ pub(crate) fn release_all_deferred(sbi: &Sbi, dropped: &[Dropped], died: u64) {
     let mut queued = false;
     {
         let mut snaps = sbi.snaps.lock();
-        for &(b, len, born) in dropped {
+        for d in dropped {
+            let (len, born) = (d.len, d.born);
             let k = Kept {
                 ino: 0,
-                b,
+                b: d.block,
                 len,
                 born,
                 died,

@@ -141,8 +141,9 @@ pub(crate) struct Sbi {
     dax: DaxDev,
 }
 
-// SAFETY: the raw pointers (super block, DAX device) are stable for the
-// life of the mount and only used under the VFS's or nova's locks.
+// SAFETY: the super block pointer is stable for the life of the mount and
+// only used under the VFS's or nova's locks; the DAX reference (`DaxDev`)
+// and the mapping (`Pm`) may be used from any thread.
 unsafe impl Send for Sbi {}
 // SAFETY: as above; shared state is atomics or behind mutexes.
 unsafe impl Sync for Sbi {}
@@ -152,7 +153,6 @@ impl Sbi {
     /// table and snapshot table (filled by `mount::format` or
     /// `mount::mount`).
     pub(crate) fn new(
-        pm: Pm,
         dax: DaxDev,
         sb: *mut bindings::super_block,
         devname: CString,
@@ -160,6 +160,10 @@ impl Sbi {
         gate: FaultGate,
         opts: MountOpts,
     ) -> impl PinInit<Self, Error> {
+        let (kaddr, len) = dax.mapping();
+        // SAFETY: the mapping stays valid while `dax` is held, and `dax`
+        // moves into the `Sbi` as its last field, dropped after `pm`.
+        let pm = unsafe { Pm::new(kaddr, len) };
         let blocks = pm.blocks();
         try_pin_init!(Sbi {
             cleaner <- new_mutex!(None),

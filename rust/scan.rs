@@ -4,8 +4,8 @@
 //! Used by recovery, the consistency check, and the deletion of an inode
 //! a snapshot kept.
 
-use crate::entry::check_write;
 use crate::extent::FileIndex;
+use crate::format::entry::{check_file_write, WriteRun};
 use crate::format::layout::*;
 use crate::format::le::Pod;
 use crate::format::log::LogWalker;
@@ -71,7 +71,11 @@ pub(crate) fn scan(
         match f.etype {
             EntryType::FileWrite => {
                 let e = FileWriteEntry::from_bytes(&buf).ok_or(EINVAL)?;
-                let (pg, b, n) = check_write(&e, sbi.blocks).inspect_err(|_| {
+                let WriteRun {
+                    pgoff: pg,
+                    block: b,
+                    pages: n,
+                } = check_file_write(&e, sbi.blocks).inspect_err(|_| {
                     pr_err!(
                         "{}: inode {}: bad FileWrite entry at {:#x}\n",
                         sbi.name(),
@@ -104,13 +108,13 @@ pub(crate) fn scan(
             }
             _ => {}
         }
-        for &(b, len, born) in freed.iter() {
-            if snaps.holder(born, f.epoch).is_some() {
+        for d in freed.iter() {
+            if snaps.holder(d.born, f.epoch).is_some() {
                 let k = Kept {
                     ino: 0,
-                    b,
-                    len,
-                    born,
+                    b: d.block,
+                    len: d.len,
+                    born: d.born,
                     died: f.epoch,
                 };
                 s.kept.push(k, GFP_KERNEL)?;

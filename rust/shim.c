@@ -21,6 +21,7 @@
 #include <linux/pagemap.h>
 #include <linux/kthread.h>
 #include <linux/wait.h>
+#include <linux/fiemap.h>
 
 /* Implemented in Rust (rust/vfs.rs and rust/procfs.rs). */
 int nova_rs_parse_param(void *opts, const char *key, const char *val);
@@ -42,14 +43,11 @@ long long nova_shim_dax_map(struct super_block *sb, void *holder, void **kaddr,
 void nova_shim_dax_put(struct dax_device *dax, void *holder);
 void nova_shim_flush(void *addr, size_t len);
 void nova_shim_fence(void);
-void nova_shim_memcpy_flushcache(void *dst, const void *src, size_t len);
-unsigned long nova_shim_copy_mc(void *dst, const void *src, size_t len);
 void nova_shim_set_owner(struct inode *inode, u32 uid, u32 gid);
 u32 nova_shim_uid(struct inode *inode);
 u32 nova_shim_gid(struct inode *inode);
 void nova_shim_set_time(struct inode *inode, int which, s64 sec, u32 nsec);
 void nova_shim_get_time(struct inode *inode, int which, s64 *sec, u32 *nsec);
-void nova_shim_now(struct inode *inode, s64 *sec, u32 *nsec);
 void nova_shim_i_size_write(struct inode *inode, loff_t size);
 bool nova_shim_dir_emit(struct dir_context *ctx, const char *name, int len,
 			u64 ino, unsigned int type);
@@ -58,10 +56,12 @@ struct inode *nova_shim_file_inode(struct file *file);
 int nova_shim_proc_init(void);
 void nova_shim_proc_exit(void);
 int nova_shim_proc_add(const char *devname, void *sbi);
+int nova_shim_fiemap_prep(struct inode *inode, struct fiemap_extent_info *fi,
+			  u64 start, u64 *len);
+int nova_shim_fiemap_fill(struct fiemap_extent_info *fi, u64 logical,
+			  u64 phys, u64 len, u32 flags);
 void nova_shim_proc_remove(const char *devname);
 bool nova_shim_inode_is_new(struct inode *inode);
-size_t nova_shim_copy_from_iter_flushcache(void *dst, size_t n, struct iov_iter *i);
-size_t nova_shim_copy_to_iter(const void *src, size_t n, struct iov_iter *i);
 void nova_shim_inode_lock(struct inode *inode, bool shared);
 void nova_shim_inode_unlock(struct inode *inode, bool shared);
 void nova_shim_statfs_fill(struct kstatfs *buf, u64 magic, u64 bsize, u64 blocks,
@@ -181,17 +181,7 @@ void nova_shim_fence(void)
 	wmb();
 }
 
-void nova_shim_memcpy_flushcache(void *dst, const void *src, size_t len)
-{
-	memcpy_flushcache(dst, src, len);
-}
-
 /* Machine-check safe read from pmem: returns the bytes NOT copied. */
-unsigned long nova_shim_copy_mc(void *dst, const void *src, size_t len)
-{
-	return copy_mc_to_kernel(dst, src, len);
-}
-
 /* ---- inode helpers (static inlines in the headers) ---- */
 
 void nova_shim_set_owner(struct inode *inode, u32 uid, u32 gid)
@@ -242,14 +232,6 @@ void nova_shim_get_time(struct inode *inode, int which, s64 *sec, u32 *nsec)
 		ts = inode_get_ctime(inode);
 		break;
 	}
-	*sec = ts.tv_sec;
-	*nsec = ts.tv_nsec;
-}
-
-void nova_shim_now(struct inode *inode, s64 *sec, u32 *nsec)
-{
-	struct timespec64 ts = current_time(inode);
-
 	*sec = ts.tv_sec;
 	*nsec = ts.tv_nsec;
 }
@@ -427,16 +409,6 @@ void nova_shim_statfs_fill(struct kstatfs *buf, u64 magic, u64 bsize, u64 blocks
 }
 
 /* ---- data copies between user buffers and pmem ---- */
-
-size_t nova_shim_copy_from_iter_flushcache(void *dst, size_t n, struct iov_iter *i)
-{
-	return _copy_from_iter_flushcache(dst, n, i);
-}
-
-size_t nova_shim_copy_to_iter(const void *src, size_t n, struct iov_iter *i)
-{
-	return _copy_mc_to_iter(src, n, i);
-}
 
 void nova_shim_inode_lock(struct inode *inode, bool shared)
 {
@@ -626,6 +598,8 @@ static int nova_dax_writepages(struct address_space *mapping,
 static const struct address_space_operations nova_dax_aops = {
 	.writepages = nova_dax_writepages,
 	.dirty_folio = noop_dirty_folio,
+	/* O_DIRECT opens are allowed: on DAX, direct I/O is the DAX path. */
+	.direct_IO = noop_direct_IO,
 };
 
 /* A regular file: served from pmem by DAX. */
@@ -764,4 +738,18 @@ void nova_shim_cleaner_stop(struct nova_cleaner *c)
 {
 	kthread_stop(c->task);
 	kfree(c);
+}
+
+/* ---- FIEMAP (linux/fiemap.h is not in the bindings) ---- */
+
+int nova_shim_fiemap_prep(struct inode *inode, struct fiemap_extent_info *fi,
+			  u64 start, u64 *len)
+{
+	return fiemap_prep(inode, fi, start, len, FIEMAP_FLAG_SYNC);
+}
+
+int nova_shim_fiemap_fill(struct fiemap_extent_info *fi, u64 logical,
+			  u64 phys, u64 len, u32 flags)
+{
+	return fiemap_fill_next_extent(fi, logical, phys, len, flags);
 }

@@ -2,10 +2,10 @@
 //! Declarations of the C shim (`shim.c`): kernel interfaces that the Rust
 //! bindings lack (static inline functions and macros: DAX mapping and
 //! faults, iomap, layout breaking, cache write-back, procfs, inode owner
-//! and time fields). Wrapped by `pm`, `gate`, `kthread`, `glue`, `sbi`,
-//! `inode` and `file`; the operation files (`attr`, `cow`, `evict`,
-//! `iget`, `mount`, `namei`) still call a few directly (issue 13 moves
-//! those behind wrappers too).
+//! and time fields); each declaration says what the bindings lack. Only
+//! the wrapper files call them (`pm`, `gate`,
+//! `kthread`, `glue`, `dax`, `sbi`, `inode`, `iref`, `kfile`, `dentry`,
+//! `ksuper`) and the C entry points (`fstype`, `vfs`, `procfs`).
 
 #![allow(improper_ctypes)]
 
@@ -13,38 +13,47 @@ use kernel::bindings;
 use kernel::ffi::{c_char, c_int, c_long, c_void};
 
 unsafe extern "C" {
+    // the fs_context ops table and fs_parameter parsing (`fs_parser.h`) are not in the bindings.
     pub(crate) fn nova_shim_init_fs_context(
         fc: *mut bindings::fs_context,
         opts: *mut c_void,
     ) -> c_int;
+    // `fs_dax_get_by_bdev`, `dax_direct_access` and the dax read lock are not in the bindings.
     pub(crate) fn nova_shim_dax_map(
         sb: *mut bindings::super_block,
         holder: *mut c_void,
         kaddr: *mut *mut c_void,
         dax: *mut *mut kernel::ffi::c_void,
     ) -> i64;
+    // `fs_put_dax` is not in the bindings.
     pub(crate) fn nova_shim_dax_put(dax: *mut kernel::ffi::c_void, holder: *mut c_void);
+    // `arch_wb_cache_pmem` is not in the bindings.
     pub(crate) fn nova_shim_flush(addr: *mut c_void, len: usize);
+    // `wmb()` is a macro.
     pub(crate) fn nova_shim_fence();
-    pub(crate) fn nova_shim_memcpy_flushcache(dst: *mut c_void, src: *const c_void, len: usize);
-    pub(crate) fn nova_shim_copy_mc(dst: *mut c_void, src: *const c_void, len: usize) -> usize;
+    // `i_uid_write`/`i_gid_write` are static inline (idmapped kuid/kgid).
     pub(crate) fn nova_shim_set_owner(inode: *mut bindings::inode, uid: u32, gid: u32);
+    // `i_uid_read` is static inline.
     pub(crate) fn nova_shim_uid(inode: *mut bindings::inode) -> u32;
+    // `i_gid_read` is static inline.
     pub(crate) fn nova_shim_gid(inode: *mut bindings::inode) -> u32;
+    // `inode_set_{a,m,c}time_to_ts` are static inline.
     pub(crate) fn nova_shim_set_time(
         inode: *mut bindings::inode,
         which: c_int,
         sec: i64,
         nsec: u32,
     );
+    // `inode_get_{a,m,c}time` are static inline.
     pub(crate) fn nova_shim_get_time(
         inode: *mut bindings::inode,
         which: c_int,
         sec: *mut i64,
         nsec: *mut u32,
     );
-    pub(crate) fn nova_shim_now(inode: *mut bindings::inode, sec: *mut i64, nsec: *mut u32);
+    // `i_size_write` is static inline.
     pub(crate) fn nova_shim_i_size_write(inode: *mut bindings::inode, size: i64);
+    // `dir_emit` is static inline.
     pub(crate) fn nova_shim_dir_emit(
         ctx: *mut bindings::dir_context,
         name: *const c_char,
@@ -52,16 +61,24 @@ unsafe extern "C" {
         ino: u64,
         dtype: u32,
     ) -> bool;
+    // `dir_emit_dots` is static inline.
     pub(crate) fn nova_shim_dir_emit_dots(
         file: *mut bindings::file,
         ctx: *mut bindings::dir_context,
     ) -> bool;
+    // `file_inode` is static inline.
     pub(crate) fn nova_shim_file_inode(file: *mut bindings::file) -> *mut bindings::inode;
+    // procfs (`proc_mkdir`, seq_file ops) is not in the bindings.
     pub(crate) fn nova_shim_proc_init() -> c_int;
+    // as above (`remove_proc_subtree`).
     pub(crate) fn nova_shim_proc_exit();
+    // as above (per-device entries with their seq_file and write ops).
     pub(crate) fn nova_shim_proc_add(devname: *const c_char, sbi: *mut c_void) -> c_int;
+    // as above.
     pub(crate) fn nova_shim_proc_remove(devname: *const c_char);
+    // `inode_state_read_once` and `I_NEW` are static inline / macros.
     pub(crate) fn nova_shim_inode_is_new(inode: *mut bindings::inode) -> bool;
+    // `struct kstatfs` is opaque in the bindings.
     pub(crate) fn nova_shim_statfs_fill(
         buf: *mut bindings::kstatfs,
         magic: u64,
@@ -73,34 +90,53 @@ unsafe extern "C" {
         ffree: u64,
         namelen: u32,
     );
-    pub(crate) fn nova_shim_copy_from_iter_flushcache(
-        dst: *mut c_void,
-        n: usize,
-        i: *mut bindings::iov_iter,
-    ) -> usize;
-    pub(crate) fn nova_shim_copy_to_iter(
-        src: *const c_void,
-        n: usize,
-        i: *mut bindings::iov_iter,
-    ) -> usize;
+    // `inode_lock`/`inode_lock_shared` are static inline.
     pub(crate) fn nova_shim_inode_lock(inode: *mut bindings::inode, shared: bool);
+    // `inode_unlock`/`inode_unlock_shared` are static inline.
     pub(crate) fn nova_shim_inode_unlock(inode: *mut bindings::inode, shared: bool);
+    // `daxdev_mapping_supported`, the vm_operations table with the DAX fault handlers and `VM_*` flags.
     pub(crate) fn nova_shim_mmap_prepare(desc: *mut bindings::vm_area_desc) -> c_int;
+    // `S_DAX` and the DAX address-space operations table (`noop_direct_IO`, dax writeback).
     pub(crate) fn nova_shim_set_dax(inode: *mut bindings::inode);
+    // `filemap_invalidate_lock` is static inline.
     pub(crate) fn nova_shim_mapping_lock(inode: *mut bindings::inode);
+    // `filemap_invalidate_unlock` is static inline.
     pub(crate) fn nova_shim_mapping_unlock(inode: *mut bindings::inode);
+    // `dax_break_layout` and `mapping_mapped` are not in the bindings.
     pub(crate) fn nova_shim_break_layout(
         inode: *mut bindings::inode,
         start: u64,
         end: u64,
     ) -> c_int;
+    // `dax_break_layout_final` is not in the bindings.
     pub(crate) fn nova_shim_break_layout_final(inode: *mut bindings::inode);
+    // walks `s_inodes` under `s_inode_list_lock` and calls `unmap_mapping_range` per inode.
     pub(crate) fn nova_shim_unmap_all(sb: *mut bindings::super_block);
+    // `init_rwsem` is a macro (it needs a static lockdep class key).
     pub(crate) fn nova_shim_gate_new() -> *mut bindings::rw_semaphore;
+    // frees the gate `gate_new` allocated with its writable-mapping count.
     pub(crate) fn nova_shim_gate_free(gate: *mut bindings::rw_semaphore);
+    // the thread loop (`kthread_run`, `wait_event_interruptible`, `kthread_should_stop`) is macros.
     pub(crate) fn nova_shim_cleaner_start(sbi: *mut c_void, devname: *const c_char) -> *mut c_void;
+    // `wake_up` is a macro.
     pub(crate) fn nova_shim_cleaner_wake(c: *mut c_void);
+    // frees the thread state `cleaner_start` allocated after `kthread_stop`.
     pub(crate) fn nova_shim_cleaner_stop(c: *mut c_void);
+    // `linux/fiemap.h` is not in the bindings.
+    pub(crate) fn nova_shim_fiemap_prep(
+        inode: *mut bindings::inode,
+        fi: *mut bindings::fiemap_extent_info,
+        start: u64,
+        len: *mut u64,
+    ) -> c_int;
+    // as above (`fiemap_fill_next_extent`).
+    pub(crate) fn nova_shim_fiemap_fill(
+        fi: *mut bindings::fiemap_extent_info,
+        logical: u64,
+        phys: u64,
+        len: u64,
+        flags: u32,
+    ) -> c_int;
 }
 
 /// Return type of the proc write hook.

@@ -10,6 +10,7 @@
 //! checks it) and the current epoch is set past the newest snapshot ever
 //! taken. Both operations take constant time.
 
+use crate::format::entry::snapshot_record;
 use crate::format::layout::*;
 use crate::format::le::Pod;
 use crate::format::log::LogWalker;
@@ -21,19 +22,6 @@ use crate::sbi::{now_secs, Sbi};
 use crate::snaplist::Snapshots;
 use core::sync::atomic::Ordering;
 use kernel::prelude::*;
-
-/// Encodes a snapshot record.
-fn record(epoch: u64, time: u64, delete: bool) -> Result<[u8; 64]> {
-    let mut e = SnapshotInfoEntry::from_bytes(&[0u8; 64]).ok_or(EINVAL)?;
-    e.hdr.etype = EntryType::SnapshotInfo as u8;
-    e.hdr.slots = 1;
-    e.hdr.flags.set(if delete { SNAP_DELETE } else { 0 });
-    e.snap_epoch.set(epoch);
-    e.timestamp.set(time);
-    let mut b = [0u8; 64];
-    b.copy_from_slice(e.as_bytes());
-    Ok(b)
-}
 
 /// Replays the snapshot inode's log into the table (at every mount).
 /// Returns the newest snapshot epoch ever taken (0 if none).
@@ -108,7 +96,7 @@ pub(crate) fn create(sbi: &Sbi) -> Result<u64> {
     let (time, _) = now_secs();
     // Allocated first: nothing can fail after the record is committed.
     let node = Snapshots::prepare(epoch, time)?;
-    let mut rec = record(epoch, time, false)?;
+    let mut rec = snapshot_record(epoch, time, false);
     // The bump happens under the log lock, right after the commit: every
     // transaction committed before carries an epoch <= `epoch`, every
     // later one `next`.
@@ -128,16 +116,20 @@ pub(crate) fn delete(sbi: &Sbi, epoch: u64) -> Result<bool> {
         return Err(ENOENT);
     }
     let (time, _) = now_secs();
-    let mut rec = record(epoch, time, true)?;
+    let mut rec = snapshot_record(epoch, time, true);
     append(sbi, &mut rec, || {})?;
+    // Committed: nothing below may fail. An item that cannot be recorded
+    // (no memory) stays allocated and counts as lost, so that the next
+    // mount rebuilds the allocator from the logs instead of trusting a
+    // saved free list that would keep it leaked.
     let list = snaps.remove_snapshot(epoch);
     for &k in list.iter() {
-        match snaps.holder(k.born, k.died) {
-            // Out of memory: left allocated until the next recovery.
-            Some(s) => {
-                let _ = snaps.keep(s, k);
-            }
-            None => snaps.push_dead(k)?,
+        let r = match snaps.holder(k.born, k.died) {
+            Some(s) => snaps.keep(s, k),
+            None => snaps.push_dead(k),
+        };
+        if r.is_err() {
+            sbi.stats.lost_blocks.fetch_add(k.len, Ordering::Relaxed);
         }
     }
     Ok(snaps.has_dead())

@@ -9,7 +9,7 @@
 use crate::dentry::{Dentry, Iattr};
 use crate::glue::{errno, Ops};
 use crate::inode::NovaInode;
-use crate::kfile::{DirContext, File, Kiocb};
+use crate::kfile::{DirContext, Fiemap, File, Kiocb};
 use crate::sbi::Sbi;
 use crate::{attr, cow, file, namei, shim};
 use core::ptr;
@@ -236,10 +236,22 @@ pub(crate) static DIR_IOPS: Ops<bindings::inode_operations> = Ops(bindings::inod
     ..unsafe { core::mem::zeroed() }
 });
 
+extern "C" fn fiemap(
+    i: *mut bindings::inode,
+    fi: *mut bindings::fiemap_extent_info,
+    start: u64,
+    len: u64,
+) -> c_int {
+    // SAFETY: the VFS passes a nova regular file and the live request.
+    let (ni, fi) = unsafe { (ni(i), Fiemap::from_raw(fi)) };
+    errno(file::fiemap(ni, fi, start, len))
+}
+
 pub(crate) static FILE_IOPS: Ops<bindings::inode_operations> = Ops(bindings::inode_operations {
     setattr: Some(setattr),
     getattr: Some(getattr),
     update_time: Some(update_time),
+    fiemap: Some(fiemap),
     // SAFETY: all-zero is a valid `inode_operations`.
     ..unsafe { core::mem::zeroed() }
 });

@@ -6,6 +6,8 @@
 #   - every guest test in qemu/tests/*.sh (one or more boots each on its
 #     own pmem image; a `# boots: N` header asks for N boots, and
 #     `# cutoff: S` kills the first boot after S seconds, as a power cut),
+#     and after its last boot `fsck.nova` checks the image it left (unless
+#     the test says `# fsck: no`),
 # and ends with the line "N passed, N failed". A kernel splat (oops,
 # BUG, WARNING, KASAN, lockdep) in any boot is a failure.
 set -uo pipefail
@@ -162,6 +164,18 @@ for t in qemu/tests/*.sh; do
 		tp=$((tp + p))
 		tf=$((tf + f))
 	done
+	# A second, independent checker: fsck.nova on the image the test left
+	# (the pmem region sits at 1 GiB of the VM's memory file), unless the
+	# test says `# fsck: no` (it leaves a damaged image on purpose).
+	if ! grep -q '^# fsck: no' "$t"; then
+		if build/tools/fsck.nova -n -o 1G -s "$NOVA_PMEM" "$img" >"$out/$name.fsck" 2>&1; then
+			tp=$((tp + 1))
+		else
+			tf=$((tf + 1))
+			report_fail "$name: offline fsck.nova of the final image"
+			tail -n 12 "$out/$name.fsck" | sed 's/^/    | /'
+		fi
+	fi
 	echo "   $tp passed, $tf failed"
 	add "$tp" "$tf"
 done

@@ -66,6 +66,13 @@ pub unsafe trait Pod: Copy + Sized {
         }
     }
 
+    /// The all-zero value (valid: every bit pattern is, by the trait's
+    /// contract).
+    fn zeroed() -> Self {
+        // SAFETY: `Pod` types are valid for any bit pattern.
+        unsafe { core::mem::zeroed() }
+    }
+
     /// Builds a value from the first `size_of::<Self>()` bytes of `b`, or
     /// `None` if `b` is too short.
     fn from_bytes(b: &[u8]) -> Option<Self> {

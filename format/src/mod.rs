@@ -6,6 +6,7 @@
 //! values is checked, and log walks are bounded.
 
 pub mod crc32c;
+pub mod entry;
 pub mod freelist;
 pub mod journal;
 pub mod layout;

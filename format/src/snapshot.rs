@@ -86,11 +86,9 @@ pub fn replay_one(r: SnapRecord, max: u64, set: &mut impl SnapSet) -> Result<u64
 /// A UTC calendar time: (year, month 1-12, day 1-31, hour, minute, second).
 pub type Civil = (i64, u32, u32, u32, u32, u32);
 
-/// Seconds since 1970-01-01 UTC to a calendar time (proleptic Gregorian,
-/// days-from-civil inverse; valid for every `u64` input).
-pub fn civil(secs: u64) -> Civil {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
+/// (year, month 1-12, day 1-31) of a day number (days since 1970-01-01,
+/// proleptic Gregorian; Howard Hinnant's `civil_from_days`).
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -99,7 +97,14 @@ pub fn civil(secs: u64) -> Civil {
     let mp = (5 * doy + 2) / 153;
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// Seconds since 1970-01-01 UTC to a calendar time (valid for every
+/// `u64` input).
+pub fn civil(secs: u64) -> Civil {
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
     (
         y,
         m,

@@ -26,6 +26,9 @@ extern "C" {
 /// An opened device or image file.
 pub struct Device {
     file: File,
+    /// Where the file system starts in the file (0 but for a region of a
+    /// larger file, such as a VM's memory file).
+    base: u64,
     size: u64,
     block_dev: bool,
     /// Words that read differently from the media (an active journal's
@@ -48,12 +51,30 @@ impl Device {
         let size = file.seek(SeekFrom::End(0))?;
         let d = Self {
             file,
+            base: 0,
             size,
             block_dev,
             overlay: BTreeMap::new(),
         };
         d.drop_cache();
         Ok(d)
+    }
+
+    /// Restricts the device to `len` bytes at `offset` of the file (a
+    /// region of a larger file, e.g. the pmem part of a VM's memory file).
+    pub fn region(mut self, offset: u64, len: u64) -> io::Result<Self> {
+        let end = offset
+            .checked_add(len)
+            .filter(|&e| e <= self.base + self.size);
+        if end.is_none() || len == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the region is not inside the file",
+            ));
+        }
+        self.base += offset;
+        self.size = len;
+        Ok(self)
     }
 
     /// Whether this is a block device (not an image file).
@@ -87,7 +108,7 @@ impl Device {
             .checked_add(buf.len() as u64)
             .filter(|&e| e <= self.size)
             .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "read past the end"))?;
-        self.file.read_exact_at(buf, addr)?;
+        self.file.read_exact_at(buf, self.base + addr)?;
         let first = addr & !7;
         for (&a, &v) in self.overlay.range(first..end) {
             for (i, byte) in v.to_le_bytes().iter().enumerate() {
@@ -111,7 +132,7 @@ impl Device {
                 "write past the end",
             ));
         }
-        self.file.write_all_at(data, addr)
+        self.file.write_all_at(data, self.base + addr)
     }
 
     /// Makes everything written durable, and drops the cache again so the

@@ -66,7 +66,7 @@ pub struct Fs {
 
 /// Encodes a fresh log page tail owned by `ino`.
 pub fn log_page_tail(ino: u64) -> [u8; 64] {
-    let mut t = PageTail::from_bytes(&[0u8; 64]).expect("64 bytes");
+    let mut t = PageTail::zeroed();
     t.magic.set(LOG_MAGIC);
     t.owner.set(ino);
     let mut b = [0u8; 64];
@@ -76,7 +76,7 @@ pub fn log_page_tail(ino: u64) -> [u8; 64] {
 
 /// The fresh inode slot the module writes for `ino`.
 pub fn new_slot(ino: u64, mode: u32, nlink: u32, log: u64, time: u64, epoch: u64) -> PmInode {
-    let mut pi = PmInode::from_bytes(&[0u8; 128]).expect("128 bytes");
+    let mut pi = PmInode::zeroed();
     pi.flags.set(INODE_VALID);
     pi.mode.set(mode);
     pi.ino.set(ino);
@@ -137,7 +137,7 @@ impl Fs {
         fs.w(0, &vec![0u8; (FIRST_DATA_BLOCK * BLOCK_SIZE) as usize]);
         // The first inode-table page (`itable::init_page`).
         fs.w(INODE_TABLE_BLOCK * BLOCK_SIZE, &[0u8; BLOCK_SIZE as usize]);
-        let mut t = PageTail::from_bytes(&[0u8; 64]).expect("64 bytes");
+        let mut t = PageTail::zeroed();
         t.magic.set(ITABLE_MAGIC);
         fs.w(
             INODE_TABLE_BLOCK * BLOCK_SIZE + ITABLE_TAIL_OFFSET,

@@ -7,7 +7,7 @@ use nova_tools::fsck::{check, render};
 use std::process::exit;
 
 const HELP: &str = "\
-Usage: fsck.nova [-n] [-v] [-f] DEVICE|FILE
+Usage: fsck.nova [-n] [-v] [-f] [-o OFFSET -s SIZE] DEVICE|FILE
 
 Checks the nova file system on a pmem device or an image file, offline
 (it must not be mounted: a block device is opened exclusively), without
@@ -32,6 +32,9 @@ Options:
   -n          read-only (the default; nothing is ever written)
   -v          also print what was looked at
   -f          accepted for fsck(8) compatibility (every check is full)
+  -o OFFSET   the file system starts OFFSET bytes into the file (K, M, G
+              suffixes), e.g. the pmem region of a VM's memory file
+  -s SIZE     and is SIZE bytes long (with -o)
   -y, -p, -a  repairs: not implemented yet (exit 8)
   -h, --help  this text
 
@@ -42,7 +45,7 @@ bad usage).
 
 fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
-    let p = args::parse(&argv, "nvfypa", "").unwrap_or_else(|e| {
+    let p = args::parse(&argv, "nvfypa", "os").unwrap_or_else(|e| {
         eprintln!("fsck.nova: {e}");
         eprint!("{HELP}");
         exit(8)
@@ -59,7 +62,7 @@ fn main() {
         eprint!("{HELP}");
         exit(8)
     };
-    let mut dev = Device::open(path, false).unwrap_or_else(|e| {
+    let dev = Device::open(path, false).unwrap_or_else(|e| {
         if e.raw_os_error() == Some(16) {
             eprintln!("fsck.nova: {path}: device is busy (mounted?); fsck.nova checks unmounted file systems");
             exit(8)
@@ -67,6 +70,23 @@ fn main() {
         eprintln!("fsck.nova: {path}: {e}");
         exit(8)
     });
+    let mut dev = match (p.value('o'), p.value('s')) {
+        (None, None) => dev,
+        (Some(o), Some(s)) => {
+            let (Some(o), Some(s)) = (size_arg(o), size_arg(s)) else {
+                eprintln!("fsck.nova: -o and -s take a number of bytes (K, M, G suffixes)");
+                exit(8)
+            };
+            dev.region(o, s).unwrap_or_else(|e| {
+                eprintln!("fsck.nova: {path}: {e}");
+                exit(8)
+            })
+        }
+        _ => {
+            eprintln!("fsck.nova: -o and -s go together");
+            exit(8)
+        }
+    };
     let r = match check(&mut dev) {
         Ok(r) => r,
         Err(e) => {
@@ -97,4 +117,15 @@ fn main() {
         }
     );
     exit(if errors == 0 { 0 } else { 4 })
+}
+
+/// A byte count with an optional K, M or G suffix (powers of 1024).
+fn size_arg(s: &str) -> Option<u64> {
+    let (num, shift) = match s.as_bytes().last()? {
+        b'K' | b'k' => (&s[..s.len() - 1], 10),
+        b'M' | b'm' => (&s[..s.len() - 1], 20),
+        b'G' | b'g' => (&s[..s.len() - 1], 30),
+        _ => (s, 0),
+    };
+    num.parse::<u64>().ok()?.checked_mul(1u64 << shift)
 }

@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Builders and decoders of log entries: every entry kind is encoded in
+//! one place, by named fields (the layout is in `layout.rs`). Entries are
+//! built unsealed, with epoch 0: a transaction stamps the epoch and the
+//! checksum when it appends them.
+
+use super::layout::*;
+use super::le::Pod;
+
+/// A time as seconds and nanoseconds.
+pub type Time = (i64, u32);
+
+/// Why an entry cannot be built or decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryError {
+    /// A name that is empty or longer than `NAME_MAX`.
+    NameLength,
+    /// A value outside what the entry or the device can hold.
+    Range,
+}
+
+/// The bytes of an entry structure of exactly `N` bytes.
+fn bytes<T: Pod, const N: usize>(e: &T) -> [u8; N] {
+    const { assert!(core::mem::size_of::<T>() == N) };
+    let mut b = [0u8; N];
+    let src = e.as_bytes();
+    let n = src.len().min(N);
+    b[..n].copy_from_slice(&src[..n]);
+    b
+}
+
+/// A `LinkChange` entry: the inode's link count is `nlink` from now on,
+/// changed at `ctime`.
+pub fn link_change(nlink: u32, ctime: Time) -> [u8; 64] {
+    let mut e = LinkChangeEntry::zeroed();
+    e.hdr.etype = EntryType::LinkChange as u8;
+    e.hdr.slots = 1;
+    e.nlink.set(nlink);
+    e.ctime_sec.set(ctime.0 as u64);
+    e.ctime_nsec.set(ctime.1);
+    bytes(&e)
+}
+
+/// A `SetAttr` entry of the modification and change times, and of
+/// whatever `extra` adds to the mask (`ATTR_SIZE` with `size`).
+pub fn set_times(extra: u32, size: u64, mtime: Time, ctime: Time) -> [u8; 128] {
+    let mut e = SetAttrEntry::zeroed();
+    e.hdr.etype = EntryType::SetAttr as u8;
+    e.hdr.slots = 2;
+    e.mask.set(extra | ATTR_MTIME | ATTR_CTIME);
+    e.size.set(size);
+    for (k, (sec, nsec)) in [(1usize, mtime), (2, ctime)] {
+        if let (Some(ts), Some(tn)) = (e.time_sec.get_mut(k), e.time_nsec.get_mut(k)) {
+            ts.set(sec as u64);
+            tn.set(nsec);
+        }
+    }
+    bytes(&e)
+}
+
+/// A `FileWrite` entry: pages `[pgoff, pgoff + pages)` are in blocks
+/// `[block, block + pages)`, the file is `size` bytes, modified at `mtime`.
+pub fn file_write(
+    pgoff: u64,
+    block: u64,
+    pages: u64,
+    size: u64,
+    mtime: Time,
+) -> Result<[u8; 64], EntryError> {
+    let mut e = FileWriteEntry::zeroed();
+    e.hdr.etype = EntryType::FileWrite as u8;
+    e.hdr.slots = 1;
+    e.pgoff.set(pgoff);
+    e.num_pages
+        .set(u32::try_from(pages).map_err(|_| EntryError::Range)?);
+    e.block.set(block);
+    e.size.set(size);
+    e.mtime_sec.set(mtime.0 as u64);
+    e.mtime_nsec.set(mtime.1);
+    Ok(bytes(&e))
+}
+
+/// The run a `FileWrite` entry maps, checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WriteRun {
+    /// First page of the file.
+    pub pgoff: u64,
+    /// First block.
+    pub block: u64,
+    /// Number of pages (and blocks).
+    pub pages: u64,
+}
+
+/// Checks a `FileWrite` entry read from a device of `blocks` blocks: the
+/// run lies inside the data area and inside the largest file (so that no
+/// byte offset computed from it overflows), and the size it records is a
+/// valid file size.
+pub fn check_file_write(e: &FileWriteEntry, blocks: u64) -> Result<WriteRun, EntryError> {
+    let (pgoff, block, pages) = (e.pgoff.get(), e.block.get(), u64::from(e.num_pages.get()));
+    let end = block.checked_add(pages).ok_or(EntryError::Range)?;
+    if pages == 0
+        || block < FIRST_DATA_BLOCK
+        || end > blocks
+        || pgoff.checked_add(pages).is_none_or(|e| e > MAX_FILE_PAGES)
+        || e.size.get() > MAX_FILE_SIZE
+    {
+        return Err(EntryError::Range);
+    }
+    Ok(WriteRun {
+        pgoff,
+        block,
+        pages,
+    })
+}
+
+/// A snapshot record in the snapshot inode's log: snapshot `epoch` taken
+/// (or, with `delete`, deleted) at `time`.
+pub fn snapshot_record(epoch: u64, time: u64, delete: bool) -> [u8; 64] {
+    let mut e = SnapshotInfoEntry::zeroed();
+    e.hdr.etype = EntryType::SnapshotInfo as u8;
+    e.hdr.slots = 1;
+    e.hdr.flags.set(if delete { SNAP_DELETE } else { 0 });
+    e.snap_epoch.set(epoch);
+    e.timestamp.set(time);
+    bytes(&e)
+}
+
+/// A decoded dentry entry (the name borrowed from the entry buffer).
+#[derive(Debug)]
+pub struct Dentry<'a> {
+    /// The inode named.
+    pub ino: u64,
+    /// Whether the entry removes the name.
+    pub remove: bool,
+    /// `DT_*` type of the inode named.
+    pub dtype: u8,
+    /// The name.
+    pub name: &'a [u8],
+    /// The directory's mtime/ctime after the change.
+    pub mtime: Time,
+}
+
+/// Decodes a dentry entry, checking the name length against the entry.
+pub fn decode_dentry(buf: &[u8]) -> Option<Dentry<'_>> {
+    // Only the bytes present count: what is past them reads as zero.
+    let mut raw = [0u8; core::mem::size_of::<DentryEntry>()];
+    let n = buf.len().min(raw.len());
+    raw.get_mut(..n)?.copy_from_slice(buf.get(..n)?);
+    let e = DentryEntry::from_bytes(&raw)?;
+    let name_len = usize::from(e.name_len);
+    if name_len == 0 || dentry_slots(name_len) > e.hdr.slots {
+        return None;
+    }
+    let name = buf.get(DENTRY_NAME_OFFSET..DENTRY_NAME_OFFSET + name_len)?;
+    Some(Dentry {
+        ino: e.ino.get(),
+        remove: e.hdr.flags.get() & DENTRY_REMOVE != 0,
+        dtype: e.file_type,
+        name,
+        mtime: (e.mtime_sec.get() as i64, e.mtime_nsec.get()),
+    })
+}
+
+/// Encodes a dentry entry into `buf`; returns its length in bytes (whole
+/// slots, just enough for the name).
+pub fn encode_dentry(
+    buf: &mut [u8; MAX_ENTRY],
+    name: &[u8],
+    ino: u64,
+    dtype: u8,
+    remove: bool,
+    t: Time,
+) -> Result<usize, EntryError> {
+    if name.is_empty() || name.len() > NAME_MAX {
+        return Err(EntryError::NameLength);
+    }
+    let slots = dentry_slots(name.len());
+    let len = usize::from(slots) * SLOT as usize;
+    let mut e = DentryEntry::zeroed();
+    e.hdr.etype = EntryType::Dentry as u8;
+    e.hdr.slots = slots;
+    e.hdr.flags.set(if remove { DENTRY_REMOVE } else { 0 });
+    e.ino.set(ino);
+    e.mtime_sec.set(t.0 as u64);
+    e.mtime_nsec.set(t.1);
+    e.name_len = name.len() as u8;
+    e.file_type = dtype;
+    e.name
+        .get_mut(..name.len())
+        .ok_or(EntryError::NameLength)?
+        .copy_from_slice(name);
+    buf.fill(0);
+    let src = e.as_bytes();
+    let n = len.min(src.len());
+    buf.get_mut(..n)
+        .ok_or(EntryError::Range)?
+        .copy_from_slice(src.get(..n).ok_or(EntryError::Range)?);
+    Ok(len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dentry_round_trip() {
+        let mut buf = [0u8; MAX_ENTRY];
+        let len = encode_dentry(&mut buf, b"hello", 42, 8, false, (1, 2)).unwrap();
+        assert_eq!(len, SLOT as usize);
+        let d = decode_dentry(&buf).unwrap();
+        assert_eq!(
+            (d.ino, d.remove, d.dtype, d.name, d.mtime),
+            (42, false, 8, &b"hello"[..], (1, 2))
+        );
+        // A name longer than its slots say is refused.
+        buf[1] = 0;
+        assert!(decode_dentry(&buf).is_none());
+        buf[1] = 1;
+        buf[DENTRY_NAME_OFFSET - 12] = 200; // name_len
+        assert!(decode_dentry(&buf).is_none());
+        let long = [b'x'; NAME_MAX + 1];
+        assert_eq!(
+            encode_dentry(&mut buf, &long, 1, 8, false, (0, 0)),
+            Err(EntryError::NameLength)
+        );
+        assert_eq!(
+            encode_dentry(&mut buf, b"", 1, 8, false, (0, 0)),
+            Err(EntryError::NameLength)
+        );
+        let max = [b'y'; NAME_MAX];
+        let len = encode_dentry(&mut buf, &max, 7, 4, true, (3, 4)).unwrap();
+        assert_eq!(len, usize::from(dentry_slots(NAME_MAX)) * SLOT as usize);
+        let d = decode_dentry(&buf[..len]).unwrap();
+        assert!(d.remove && d.name == &max[..]);
+    }
+
+    #[test]
+    fn file_write_checks() {
+        let b = file_write(3, FIRST_DATA_BLOCK, 2, 5 * BLOCK_SIZE, (1, 0)).unwrap();
+        let e = FileWriteEntry::from_bytes(&b).unwrap();
+        let run = check_file_write(&e, FIRST_DATA_BLOCK + 2).unwrap();
+        assert_eq!(
+            run,
+            WriteRun {
+                pgoff: 3,
+                block: FIRST_DATA_BLOCK,
+                pages: 2
+            }
+        );
+        // Past the device, before the data area, too many pages.
+        assert!(check_file_write(&e, FIRST_DATA_BLOCK + 1).is_err());
+        let b = file_write(0, 1, 1, 0, (0, 0)).unwrap();
+        assert!(check_file_write(&FileWriteEntry::from_bytes(&b).unwrap(), 1 << 20).is_err());
+        assert_eq!(
+            file_write(0, FIRST_DATA_BLOCK, 1 << 32, 0, (0, 0)),
+            Err(EntryError::Range)
+        );
+        let b = file_write(MAX_FILE_PAGES, FIRST_DATA_BLOCK, 1, 0, (0, 0)).unwrap();
+        assert!(check_file_write(&FileWriteEntry::from_bytes(&b).unwrap(), 1 << 20).is_err());
+    }
+
+    #[test]
+    fn fixed_entries_decode_as_built() {
+        let e = LinkChangeEntry::from_bytes(&link_change(3, (5, 6))).unwrap();
+        assert_eq!(
+            (
+                e.hdr.etype,
+                e.nlink.get(),
+                e.ctime_sec.get(),
+                e.ctime_nsec.get()
+            ),
+            (EntryType::LinkChange as u8, 3, 5, 6)
+        );
+        let e = SetAttrEntry::from_bytes(&set_times(ATTR_SIZE, 77, (1, 2), (3, 4))).unwrap();
+        assert_eq!(e.mask.get(), ATTR_SIZE | ATTR_MTIME | ATTR_CTIME);
+        assert_eq!((e.size.get(), e.hdr.slots), (77, 2));
+        let e = SnapshotInfoEntry::from_bytes(&snapshot_record(9, 10, true)).unwrap();
+        assert_eq!(
+            (e.snap_epoch.get(), e.timestamp.get(), e.hdr.flags.get()),
+            (9, 10, SNAP_DELETE)
+        );
+    }
+}
