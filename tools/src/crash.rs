@@ -68,7 +68,9 @@ pub struct Trace {
 }
 
 fn u64_at(b: &[u8], at: usize) -> u64 {
-    u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(w)
 }
 
 /// Parses a trace file.
@@ -93,7 +95,7 @@ pub fn parse(b: &[u8]) -> Result<Trace, String> {
             return Err(format!("record at {at}: truncated"));
         }
         let kind = b[at];
-        let len = u32::from_le_bytes(b[at + 4..at + 8].try_into().unwrap()) as u64;
+        let len = u64_at(b, at) >> 32;
         let addr = u64_at(b, at + 8);
         at += 16;
         let inside = addr.checked_add(len).is_some_and(|e| e <= dev_len);
@@ -190,7 +192,9 @@ fn splitmix(s: &mut u64) -> u64 {
 }
 
 fn word(img: &[u8], g: u64) -> [u8; 8] {
-    img[g as usize..g as usize + 8].try_into().unwrap()
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&img[g as usize..g as usize + 8]);
+    w
 }
 
 fn apply(w: &mut [u8; 8], p: &Piece) {

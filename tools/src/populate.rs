@@ -49,7 +49,7 @@ pub fn add_file(
         fs.write(b * BLOCK_SIZE, &vec![fill; BLOCK_SIZE as usize]);
     }
     let epoch = fs.epoch;
-    let mut e = FileWriteEntry::from_bytes(&[0u8; 64]).expect("64 bytes");
+    let mut e = FileWriteEntry::zeroed();
     e.hdr.etype = EntryType::FileWrite as u8;
     e.hdr.slots = 1;
     e.hdr.epoch.set(epoch);
