@@ -138,7 +138,7 @@ for t in qemu/tests/*.sh; do
 	NOVA_PMEM=${NOVA_PMEM:-512M}
 	echo "== guest: $name ($boots boot(s)${cutoff:+, cut-off after ${cutoff}s})"
 	img="$out/$name.img"
-	tp=0 tf=0
+	tp=0 tf=0 started=$SECONDS
 	for phase in $(seq 1 "$boots"); do
 		log="$out/$name.$phase.log"
 		if [ "$phase" = 1 ] && [ -n "$cutoff" ]; then
@@ -176,8 +176,12 @@ for t in qemu/tests/*.sh; do
 			tail -n 12 "$out/$name.fsck" | sed 's/^/    | /'
 		fi
 	fi
-	echo "   $tp passed, $tf failed"
+	echo "   $tp passed, $tf failed ($((SECONDS - started)) s)"
 	add "$tp" "$tf"
+	# The VM's memory file of a passing test is 2 GiB (sparse, but every
+	# page the guest touched is on disk); keep it only when it is needed
+	# to look into a failure, so a whole run stays a few GiB of disk.
+	[ "$tf" != 0 ] || rm -f "$img"
 done
 
 if [ "$skipped" -gt 0 ]; then

@@ -21,3 +21,55 @@ pub mod populate;
 pub mod retention;
 
 pub use nova_format as format;
+
+/// Ends the program after standard output or standard error could not be
+/// written (a full disk, a closed pipe): the tools' answer would be
+/// incomplete, so they exit with status 8, fsck's "operational error",
+/// instead of the panic (and abort) of `println!`.
+pub fn output_failed() -> ! {
+    std::process::exit(8)
+}
+
+/// `print!` that ends the program with [`output_failed`] when the write fails.
+#[macro_export]
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if write!(std::io::stdout(), $($t)*).is_err() {
+            $crate::output_failed();
+        }
+    }};
+}
+
+/// `println!` that ends the program with [`output_failed`] when the write fails.
+#[macro_export]
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout(), $($t)*).is_err() {
+            $crate::output_failed();
+        }
+    }};
+}
+
+/// `eprint!` that ends the program with [`output_failed`] when the write fails.
+#[macro_export]
+macro_rules! err {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if write!(std::io::stderr(), $($t)*).is_err() {
+            $crate::output_failed();
+        }
+    }};
+}
+
+/// `eprintln!` that ends the program with [`output_failed`] when the write fails.
+#[macro_export]
+macro_rules! errln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stderr(), $($t)*).is_err() {
+            $crate::output_failed();
+        }
+    }};
+}

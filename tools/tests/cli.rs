@@ -173,6 +173,30 @@ fn fsck_operational_errors() {
     assert_eq!(rc, 8);
 }
 
+/// A full disk under the report (the CI's test runner writes fsck's output
+/// to a file) is an operational error with status 8, not a panic (134).
+#[test]
+fn output_to_a_full_disk() {
+    let p = blank("full.img", 16);
+    let (rc, out) = run(MKFS, &["-q", "-r", "2", p.to_str().unwrap()]);
+    assert_eq!(rc, 0, "{out}");
+    for bin in [FSCK, MKFS] {
+        let args: &[&str] = if bin == FSCK {
+            &["-n", p.to_str().unwrap()]
+        } else {
+            &["-f", p.to_str().unwrap()]
+        };
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let st = Command::new(bin)
+            .args(args)
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .stdout(full)
+            .status()
+            .unwrap();
+        assert_eq!(st.code(), Some(8), "{bin}");
+    }
+}
+
 #[test]
 fn superblock_checksum() {
     let (p, ..) = populated("sb.img");

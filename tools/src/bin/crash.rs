@@ -36,7 +36,7 @@ The last line is
 Exit status: 0 no violation, 1 violations, 2 bad usage or input.";
 
 fn die(msg: &str) -> ! {
-    eprintln!("nova-crash: {msg}");
+    nova_tools::errln!("nova-crash: {msg}");
     exit(2)
 }
 
@@ -90,7 +90,7 @@ fn dump(dev: &str, out: &str) {
 fn info(path: &str) {
     let b = std::fs::read(path).unwrap_or_else(|e| die(&format!("{path}: {e}")));
     let t = crash::parse(&b).unwrap_or_else(|e| die(&format!("{path}: {e}")));
-    println!(
+    nova_tools::outln!(
         "device {} bytes, {} records{}",
         t.dev_len,
         t.recs.len(),
@@ -98,13 +98,13 @@ fn info(path: &str) {
     );
     for (i, r) in t.recs.iter().enumerate() {
         match r {
-            crash::Rec::Store { addr, nt, data } => println!(
+            crash::Rec::Store { addr, nt, data } => nova_tools::outln!(
                 "{i:6} {} {addr:#x}+{}",
                 if *nt { "nt   " } else { "store" },
                 data.len()
             ),
-            crash::Rec::Flush { addr, len } => println!("{i:6} flush {addr:#x}+{len}"),
-            crash::Rec::Fence => println!("{i:6} fence"),
+            crash::Rec::Flush { addr, len } => nova_tools::outln!("{i:6} flush {addr:#x}+{len}"),
+            crash::Rec::Fence => nova_tools::outln!("{i:6} fence"),
         }
     }
 }
@@ -158,7 +158,7 @@ fn run(args: &[String]) {
         .iter()
         .filter(|r| matches!(r, crash::Rec::Fence))
         .count();
-    println!(
+    nova_tools::outln!(
         "nova-crash: trace of {} records ({stores} stores, {fences} fences), {} crash points, up to {} pending pieces",
         t.recs.len(),
         c.points,
@@ -191,10 +191,10 @@ fn run(args: &[String]) {
             checked += 1;
             if !ok {
                 failed += 1;
-                println!("nova-crash: VIOLATION in state {checked}: {desc}");
+                nova_tools::outln!("nova-crash: VIOLATION in state {checked}: {desc}");
                 if let Some(k) = keep.take() {
                     std::fs::write(&k, img.buf()).unwrap_or_else(|e| die(&format!("{k}: {e}")));
-                    println!("nova-crash: image kept in {k}");
+                    nova_tools::outln!("nova-crash: image kept in {k}");
                 }
             }
             for g in &touched {
@@ -203,7 +203,7 @@ fn run(args: &[String]) {
             }
         }
     }
-    println!(
+    nova_tools::outln!(
         "nova-crash: points {} max-pending {} model {} produced {} checked {} failed {} ({:.1}s)",
         c.points,
         c.max_pending,
@@ -222,7 +222,7 @@ fn main() {
         Some("dump") if args.len() == 3 => dump(&args[1], &args[2]),
         Some("info") if args.len() == 2 => info(&args[1]),
         Some("run") => run(&args[1..]),
-        Some("-h" | "--help") => println!("{HELP}"),
+        Some("-h" | "--help") => nova_tools::outln!("{HELP}"),
         _ => die(HELP),
     }
 }

@@ -46,58 +46,58 @@ bad usage).
 fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let p = args::parse(&argv, "nvfypa", "os").unwrap_or_else(|e| {
-        eprintln!("fsck.nova: {e}");
-        eprint!("{HELP}");
+        nova_tools::errln!("fsck.nova: {e}");
+        nova_tools::err!("{HELP}");
         exit(8)
     });
     if p.help {
-        print!("{HELP}");
+        nova_tools::out!("{HELP}");
         return;
     }
     if p.has('y') || p.has('p') || p.has('a') {
-        eprintln!("fsck.nova: repairs are not implemented yet; run fsck.nova -n to check");
+        nova_tools::errln!("fsck.nova: repairs are not implemented yet; run fsck.nova -n to check");
         exit(8);
     }
     let [path] = p.rest.as_slice() else {
-        eprint!("{HELP}");
+        nova_tools::err!("{HELP}");
         exit(8)
     };
     let dev = Device::open(path, false).unwrap_or_else(|e| {
         if e.raw_os_error() == Some(16) {
-            eprintln!("fsck.nova: {path}: device is busy (mounted?); fsck.nova checks unmounted file systems");
+            nova_tools::errln!("fsck.nova: {path}: device is busy (mounted?); fsck.nova checks unmounted file systems");
             exit(8)
         }
-        eprintln!("fsck.nova: {path}: {e}");
+        nova_tools::errln!("fsck.nova: {path}: {e}");
         exit(8)
     });
     let mut dev = match (p.value('o'), p.value('s')) {
         (None, None) => dev,
         (Some(o), Some(s)) => {
             let (Some(o), Some(s)) = (size_arg(o), size_arg(s)) else {
-                eprintln!("fsck.nova: -o and -s take a number of bytes (K, M, G suffixes)");
+                nova_tools::errln!("fsck.nova: -o and -s take a number of bytes (K, M, G suffixes)");
                 exit(8)
             };
             dev.region(o, s).unwrap_or_else(|e| {
-                eprintln!("fsck.nova: {path}: {e}");
+                nova_tools::errln!("fsck.nova: {path}: {e}");
                 exit(8)
             })
         }
         _ => {
-            eprintln!("fsck.nova: -o and -s go together");
+            nova_tools::errln!("fsck.nova: -o and -s go together");
             exit(8)
         }
     };
     let r = match check(&mut dev) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("fsck.nova: {path}: {}", e.0);
+            nova_tools::errln!("fsck.nova: {path}: {}", e.0);
             exit(8)
         }
     };
-    print!("{}", render(&r, p.has('v')));
+    nova_tools::out!("{}", render(&r, p.has('v')));
     let blocks: Vec<String> = r.blocks.iter().map(|(k, v)| format!("{v} {k}")).collect();
     let errors = r.errors();
-    println!(
+    nova_tools::outln!(
         "{path}: {}, {} inodes{}{}",
         if errors == 0 {
             "clean".to_string()

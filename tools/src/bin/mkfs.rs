@@ -37,26 +37,26 @@ Exit status: 0 on success, 1 on a usage or operational error.
 ";
 
 fn fail(msg: &str) -> ! {
-    eprintln!("mkfs.nova: {msg}");
+    nova_tools::errln!("mkfs.nova: {msg}");
     exit(1)
 }
 
 fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let p = args::parse(&argv, "fq", "LUr").unwrap_or_else(|e| {
-        eprintln!("mkfs.nova: {e}");
-        eprint!("{HELP}");
+        nova_tools::errln!("mkfs.nova: {e}");
+        nova_tools::err!("{HELP}");
         exit(1)
     });
     if p.help {
-        print!("{HELP}");
+        nova_tools::out!("{HELP}");
         return;
     }
     if p.value('L').is_some() {
         fail("-L: the nova format has no label field (not supported)");
     }
     let [path] = p.rest.as_slice() else {
-        eprint!("{HELP}");
+        nova_tools::err!("{HELP}");
         exit(1)
     };
     let uuid = match p.value('U') {
@@ -99,12 +99,12 @@ fn main() {
     })
     .unwrap_or_else(|e| fail(&format!("{path}: {e}")));
     if !fs.unmount() {
-        eprintln!("mkfs.nova: no room for the saved free list; the first mount recovers");
+        nova_tools::errln!("mkfs.nova: no room for the saved free list; the first mount recovers");
     }
     fs.apply(&dev)
         .unwrap_or_else(|e| fail(&format!("{path}: write failed: {e}")));
     if !p.has('q') {
-        println!(
+        nova_tools::outln!(
             "{path}: nova file system, {} blocks of 4 KiB ({} MiB), {} regions, uuid {}",
             total,
             (total * BLOCK_SIZE) >> 20,

@@ -27,13 +27,13 @@ fn main() {
     let cli = match parse_cli(&argv) {
         Ok(c) => c,
         Err(u) => {
-            eprintln!("novactl: {}", u.message);
-            eprintln!("Try 'novactl help' or 'novactl COMMAND --help'.");
+            nova_tools::errln!("novactl: {}", u.message);
+            nova_tools::errln!("Try 'novactl help' or 'novactl COMMAND --help'.");
             exit(2)
         }
     };
     if let Err(Fail(m)) = run(cli) {
-        eprintln!("novactl: {m}");
+        nova_tools::errln!("novactl: {m}");
         exit(1)
     }
 }
@@ -137,7 +137,7 @@ fn run(cli: Cli) -> Res<()> {
     let dev = cli.device.as_deref();
     match cli.command {
         Command::Help(c) => {
-            print!("{}", help_for(c.as_deref()));
+            nova_tools::out!("{}", help_for(c.as_deref()));
             Ok(())
         }
         Command::Create => create(dev),
@@ -146,9 +146,9 @@ fn run(cli: Cli) -> Res<()> {
             let l = listing(&dir)?;
             let now = now()?;
             if json {
-                print!("{}", render_json(&name, &l, now));
+                nova_tools::out!("{}", render_json(&name, &l, now));
             } else {
-                print!("{}", render_list(&l, now));
+                nova_tools::out!("{}", render_list(&l, now));
             }
             Ok(())
         }
@@ -157,7 +157,7 @@ fn run(cli: Cli) -> Res<()> {
             let mut failed = 0;
             for e in epochs {
                 if let Err(m) = delete(&name, &dir, e) {
-                    eprintln!("novactl: {m}");
+                    nova_tools::errln!("novactl: {m}");
                     failed += 1;
                 }
             }
@@ -170,7 +170,7 @@ fn run(cli: Cli) -> Res<()> {
             let (name, dir) = proc_dir(dev)?;
             let l = listing(&dir)?;
             let decisions = plan(&l.snaps, now()?, &policy);
-            print!("{}", render_plan(&decisions));
+            nova_tools::out!("{}", render_plan(&decisions));
             let remove: Vec<u64> = decisions
                 .iter()
                 .filter(|d| !d.keep())
@@ -178,7 +178,7 @@ fn run(cli: Cli) -> Res<()> {
                 .collect();
             let keep = decisions.len() - remove.len();
             if dry_run {
-                println!(
+                nova_tools::outln!(
                     "dry run: would remove {} snapshot(s), keep {keep}",
                     remove.len()
                 );
@@ -187,11 +187,11 @@ fn run(cli: Cli) -> Res<()> {
             let mut failed = 0;
             for e in &remove {
                 if let Err(m) = delete(&name, &dir, *e) {
-                    eprintln!("novactl: {m}");
+                    nova_tools::errln!("novactl: {m}");
                     failed += 1;
                 }
             }
-            println!("removed {} snapshot(s), kept {keep}", remove.len() - failed);
+            nova_tools::outln!("removed {} snapshot(s), kept {keep}", remove.len() - failed);
             if failed > 0 {
                 return fail(format!("{failed} snapshot(s) not deleted"));
             }
@@ -200,7 +200,7 @@ fn run(cli: Cli) -> Res<()> {
         Command::Mount { epoch, dir } => mount(dev, epoch, &dir),
         Command::Stats => {
             let (_, dir) = proc_dir(dev)?;
-            print!("{}", read(&dir.join("stats"))?);
+            nova_tools::out!("{}", read(&dir.join("stats"))?);
             Ok(())
         }
     }
@@ -225,7 +225,7 @@ fn create(dev: Option<&str>) -> Res<()> {
         .collect();
     match new.as_slice() {
         [e] => {
-            println!("{e}");
+            nova_tools::outln!("{e}");
             Ok(())
         }
         [] => fail(format!(
@@ -236,7 +236,7 @@ fn create(dev: Option<&str>) -> Res<()> {
             // that was current before, if the kernel said which.
             match before.current_epoch.filter(|c| several.contains(c)) {
                 Some(e) => {
-                    println!("{e}");
+                    nova_tools::outln!("{e}");
                     Ok(())
                 }
                 None => fail(format!(
@@ -376,7 +376,7 @@ fn mount(dev: Option<&str>, epoch: u64, dir: &str) -> Res<()> {
     }
     match mount_snapshot(&dev_path, dir, epoch) {
         Ok(()) => {
-            println!("snapshot {epoch} of {dev_path} mounted read-only at {dir}");
+            nova_tools::outln!("snapshot {epoch} of {dev_path} mounted read-only at {dir}");
             Ok(())
         }
         Err(e) => fail(match e.raw_os_error() {
