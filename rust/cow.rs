@@ -26,6 +26,7 @@ use crate::format::layout::*;
 use crate::inode::{NovaInode, Time};
 use crate::kfile::{File, InodeLock, Kiocb, MappingLock};
 use crate::log::Tx;
+use crate::prof::Phase;
 use crate::release;
 use crate::sbi::Sbi;
 use kernel::iov::IovIterSource;
@@ -213,6 +214,7 @@ fn clear_tail_copy(
 /// shared with the page's DAX entry locked). Returns the commit's epoch.
 pub(crate) fn commit(ni: &NovaInode, mut runs: NewRuns<'_>, c: Commit<'_>) -> Result<u64> {
     let sbi = ni.sbi();
+    let t_res = sbi.prof.span(Phase::Reserve);
     let mut res = IndexReserve::new();
     {
         let idx = ni.data.lock();
@@ -223,6 +225,8 @@ pub(crate) fn commit(ni: &NovaInode, mut runs: NewRuns<'_>, c: Commit<'_>) -> Re
             idx.reserve_truncate(&mut res, pg)?;
         }
     }
+    drop(t_res);
+    let t_app = sbi.prof.span(Phase::Append);
     let mut tx = Tx::begin(sbi);
     let epoch = tx.epoch();
     for r in runs.runs() {
@@ -232,8 +236,12 @@ pub(crate) fn commit(ni: &NovaInode, mut runs: NewRuns<'_>, c: Commit<'_>) -> Re
     if let Some(e) = c.setattr {
         tx.append(ni, e)?;
     }
+    drop(t_app);
+    let t_commit = sbi.prof.span(Phase::Commit);
     tx.commit()?;
+    drop(t_commit);
     // Committed: nothing below can fail.
+    let t_switch = sbi.prof.span(Phase::Switch);
     let runs = core::mem::replace(&mut runs.runs, KVec::new());
     {
         let mut idx = ni.data.lock();
@@ -249,6 +257,8 @@ pub(crate) fn commit(ni: &NovaInode, mut runs: NewRuns<'_>, c: Commit<'_>) -> Re
         ni.set_time(Time::Modify, c.mtime.0, c.mtime.1);
         ni.set_time(Time::Change, c.mtime.0, c.mtime.1);
     }
+    drop(t_switch);
+    let _t_rel = sbi.prof.span(Phase::Release);
     if res.short {
         pr_err!(
             "{}: inode {}: index reservation fell short\n",
@@ -309,8 +319,10 @@ pub(crate) fn resize(
 /// `write_iter`: `from` at the position of `iocb`.
 pub(crate) fn write_iter(iocb: &Kiocb, from: &mut IovIterSource<'_>) -> Result<isize> {
     let ni = iocb.file().inode();
+    let _t = ni.sbi().prof.span(Phase::Write);
     let _l = InodeLock::new(ni, false);
     let r = write_locked(ni, iocb, from);
+    let _g = ni.sbi().prof.span(Phase::GcCheck);
     crate::gc::maybe(ni);
     r
 }
@@ -318,11 +330,13 @@ pub(crate) fn write_iter(iocb: &Kiocb, from: &mut IovIterSource<'_>) -> Result<i
 /// `write_iter` with the inode locked.
 fn write_locked(ni: &NovaInode, iocb: &Kiocb, from: &mut IovIterSource<'_>) -> Result<isize> {
     let sbi = ni.sbi();
+    let t_checks = sbi.prof.span(Phase::Checks);
     let n = iocb.write_checks(from);
     if n <= 0 {
         return Ok(n);
     }
     iocb.file().remove_privs()?;
+    drop(t_checks);
     let pos = iocb.pos() as u64;
     // `generic_write_checks` bounded `pos + n` by the maximum file size.
     let end_req = pos.checked_add(n as u64).ok_or(EFBIG)?;
@@ -333,7 +347,10 @@ fn write_locked(ni: &NovaInode, iocb: &Kiocb, from: &mut IovIterSource<'_>) -> R
     // 1. New blocks, and the user data copied into them (no lock that a
     // fault needs is held: the user buffer may be a mapping of this file).
     let mut runs = NewRuns::new(sbi);
+    let t_alloc = sbi.prof.span(Phase::Alloc);
     runs.alloc(first, last - first + 1)?;
+    drop(t_alloc);
+    let t_copy = sbi.prof.span(Phase::Copy);
     let mut copied = 0u64;
     for r in runs.runs() {
         let rs = core::cmp::max(pos, r.pg << BLOCK_SHIFT);
@@ -346,6 +363,7 @@ fn write_locked(ni: &NovaInode, iocb: &Kiocb, from: &mut IovIterSource<'_>) -> R
             break;
         }
     }
+    drop(t_copy);
     if copied == 0 {
         return Err(EFAULT);
     }
@@ -360,11 +378,14 @@ fn write_locked(ni: &NovaInode, iocb: &Kiocb, from: &mut IovIterSource<'_>) -> R
     let t = ni.now();
     // 2. No fault may map the old blocks from here until the index points
     // at the new ones; only now are their bytes copied.
+    let t_layout = sbi.prof.span(Phase::Layout);
     let ml = MappingLock::new(ni);
     let eof_pg = old_size >> BLOCK_SHIFT;
     let gap = pos > old_size && old_size % BLOCK_SIZE != 0 && eof_pg < first;
     let gap = gap && ni.data.lock().lookup(eof_pg).is_some();
     ml.break_layout(first << BLOCK_SHIFT, ((wlast + 1) << BLOCK_SHIFT) - 1)?;
+    drop(t_layout);
+    let t_fill = sbi.prof.span(Phase::Fill);
     let head = pos & (BLOCK_SIZE - 1);
     if let Some(b) = runs.block_of(first) {
         fill_old(ni, b, first, 0, head, old_size)?;
@@ -378,6 +399,7 @@ fn write_locked(ni: &NovaInode, iocb: &Kiocb, from: &mut IovIterSource<'_>) -> R
     if gap {
         clear_tail_copy(ni, &ml, &mut runs, eof_pg, old_size, false)?;
     }
+    drop(t_fill);
     commit(ni, runs, Commit::data(new_size, t))?;
     drop(ml);
     iocb.set_pos(wend as i64);

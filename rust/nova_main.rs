@@ -46,6 +46,7 @@ mod mount;
 mod namei;
 mod pm;
 mod procfs;
+mod prof;
 mod rbfloor;
 mod recovery;
 mod release;

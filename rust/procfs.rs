@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! /proc/fs/nova/<dev>/: `snapshots`, `create_snapshot`, `delete_snapshot`,
-//! `stats`, `check` and `trace` (pmem store tracing, see `pm.rs`). The
+//! `stats`, `check`, `trace` (pmem store tracing, see `pm.rs`) and `prof`
+//! (time per phase of a write, see `prof.rs`). The
 //! files themselves are made by the shim; this module answers reads and
 //! writes.
 
@@ -23,6 +24,7 @@ pub(crate) enum ProcWhich {
     Stats = 3,
     Check = 4,
     Trace = 5,
+    Prof = 6,
 }
 
 pub(crate) fn init() -> Result {
@@ -103,6 +105,25 @@ extern "C" fn nova_rs_proc_show(
         let it = sbi.itable.lock();
         seq_print!(m, "inodes_used {}\n", it.used());
         seq_print!(m, "inode_table_pages {}\n", it.pages().len());
+    } else if which == ProcWhich::Prof as c_int {
+        seq_print!(
+            m,
+            "{:<10} {:>12} {:>16} {:>8}\n",
+            "phase",
+            "count",
+            "total_ns",
+            "avg_ns"
+        );
+        for (name, n, ns) in sbi.prof.rows() {
+            seq_print!(
+                m,
+                "{:<10} {:>12} {:>16} {:>8}\n",
+                name,
+                n,
+                ns,
+                ns.checked_div(n).unwrap_or(0)
+            );
+        }
     } else if which == ProcWhich::Check as c_int {
         match crate::check::check(sbi) {
             Ok(r) => {
@@ -141,6 +162,21 @@ extern "C" fn nova_rs_proc_write(
     let Some(sbi) = (unsafe { proc_sbi(sbi) }) else {
         return EINVAL.to_errno() as _;
     };
+    if which == ProcWhich::Prof as c_int {
+        // SAFETY: as below.
+        let text = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), len) };
+        return match text.trim_ascii() {
+            b"1" => {
+                sbi.prof.set(true);
+                0
+            }
+            b"0" => {
+                sbi.prof.set(false);
+                0
+            }
+            _ => EINVAL.to_errno() as _,
+        };
+    }
     if which == ProcWhich::Trace as c_int {
         // SAFETY: as below.
         let text = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), len) };

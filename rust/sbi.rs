@@ -133,6 +133,8 @@ pub(crate) struct Sbi {
     #[pin]
     gc_queue: Mutex<KVec<u64>>,
     pub(crate) stats: Stats,
+    /// Time per phase of the hot paths (`/proc/fs/nova/<dev>/prof`).
+    pub(crate) prof: crate::prof::Prof,
     pub(crate) opts: MountOpts,
     /// `/proc/fs/nova/<dev>/` exists (removed first at unmount).
     proc_added: AtomicBool,
@@ -181,6 +183,7 @@ impl Sbi {
             commands <- new_mutex!(false),
             gc_queue <- new_mutex!(KVec::new()),
             stats: Stats::default(),
+            prof: crate::prof::Prof::new(),
             opts,
             proc_added: AtomicBool::new(false),
             dax,

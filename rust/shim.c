@@ -260,7 +260,7 @@ struct inode *nova_shim_file_inode(struct file *file)
 /* ---- procfs: /proc/fs/nova/<dev>/ ---- */
 
 enum { NOVA_PROC_SNAPSHOTS, NOVA_PROC_CREATE, NOVA_PROC_DELETE, NOVA_PROC_STATS,
-       NOVA_PROC_CHECK, NOVA_PROC_TRACE };
+       NOVA_PROC_CHECK, NOVA_PROC_TRACE, NOVA_PROC_PROF };
 
 static struct proc_dir_entry *nova_proc_root;
 
@@ -327,6 +327,20 @@ static const struct proc_ops nova_proc_stats_ops = {
 	.proc_release = single_release,
 };
 
+/* prof: read as text, written like the command files. */
+static int nova_proc_open_prof(struct inode *inode, struct file *file)
+{
+	return single_open(file, nova_proc_show, (void *)NOVA_PROC_PROF);
+}
+
+static const struct proc_ops nova_proc_prof_ops = {
+	.proc_open = nova_proc_open_prof,
+	.proc_read = seq_read,
+	.proc_write = nova_proc_write,
+	.proc_lseek = seq_lseek,
+	.proc_release = single_release,
+};
+
 static const struct proc_ops nova_proc_write_ops = {
 	.proc_write = nova_proc_write,
 	.proc_lseek = noop_llseek,
@@ -376,7 +390,9 @@ int nova_shim_proc_add(const char *devname, void *sbi)
 	    !proc_create_data("delete_snapshot", 0200, dir, &nova_proc_write_ops,
 			      (void *)NOVA_PROC_DELETE) ||
 	    !proc_create_data("trace", 0600, dir, &nova_proc_trace_ops,
-			      (void *)NOVA_PROC_TRACE)) {
+			      (void *)NOVA_PROC_TRACE) ||
+	    !proc_create_data("prof", 0600, dir, &nova_proc_prof_ops,
+			      (void *)NOVA_PROC_PROF)) {
 		remove_proc_subtree(devname, nova_proc_root);
 		return -ENOMEM;
 	}

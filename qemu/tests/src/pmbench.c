@@ -7,10 +7,12 @@
  *   pmbench seqwrite FILE MIB      1 MiB writes, then fsync
  *   pmbench seqread FILE           1 MiB reads of the whole file
  *   pmbench randwrite FILE MIB N   N 4 KiB writes at random aligned offsets
+ *   pmbench randwrite-sync FILE MIB N   the same, each followed by fdatasync
  *   pmbench append FILE N          N 4 KiB appends
  *   pmbench time LABEL CMD ARG...  run CMD, print its wall time in ms
  *
- * Prints "NOVA-BENCH <mode> <MiB/s> MiB/s <ops/s> ops/s".
+ * Prints "NOVA-BENCH <mode> <MiB/s> MiB/s <ops/s> ops/s", and for the
+ * random writes the median and 99th percentile latency of one operation.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -36,6 +38,13 @@ static void report(const char *mode, double bytes, double ops, double secs)
 		secs = 1e-9;
 	printf("NOVA-BENCH %s %.1f MiB/s %.0f ops/s\n", mode,
 	       bytes / (1024.0 * 1024.0) / secs, ops / secs);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
 }
 
 static void die(const char *what)
@@ -105,23 +114,39 @@ int main(int argc, char **argv)
 			die("read");
 		t1 = now();
 		report("seqread", total, ops, t1 - t0);
-	} else if (!strcmp(argv[1], "randwrite") && argc == 5) {
+	} else if ((!strcmp(argv[1], "randwrite") || !strcmp(argv[1], "randwrite-sync")) &&
+		   argc == 5) {
 		long pages = atol(argv[3]) * 256, n = atol(argv[4]);
+		int sync = !strcmp(argv[1], "randwrite-sync");
+		double *lat;
 
 		fd = open(argv[2], O_WRONLY);
-		if (fd < 0 || pages <= 0)
+		if (fd < 0 || pages <= 0 || n <= 0)
 			die("open");
+		lat = malloc(n * sizeof(*lat));
+		if (!lat)
+			die("malloc");
 		t0 = now();
 		for (long i = 0; i < n; i++) {
+			double s0 = now();
+
 			x ^= x >> 12;
 			x ^= x << 25;
 			x ^= x >> 27;
 			off_t off = (off_t)((x * 2685821657736338717ull) % (uint64_t)pages) * 4096;
 			if (pwrite(fd, buf, 4096, off) != 4096)
 				die("pwrite");
+			if (sync && fdatasync(fd))
+				die("fdatasync");
+			lat[i] = now() - s0;
 		}
 		t1 = now();
-		report("randwrite4k", (double)n * 4096, n, t1 - t0);
+		qsort(lat, n, sizeof(*lat), cmp_double);
+		report(sync ? "randwrite4k-sync" : "randwrite4k", (double)n * 4096, n, t1 - t0);
+		printf("NOVA-BENCH %s-latency p50 %.2f us p99 %.2f us\n",
+		       sync ? "randwrite4k-sync" : "randwrite4k", lat[n / 2] * 1e6,
+		       lat[n * 99 / 100] * 1e6);
+		free(lat);
 	} else if (!strcmp(argv[1], "append") && argc == 4) {
 		long n = atol(argv[3]);
 
