@@ -20,7 +20,6 @@
 //! ever written in place, so a block a snapshot holds never changes, and
 //! a crash leaves either the old or the new content of the change.
 
-use crate::extent::IndexReserve;
 use crate::format::entry::{file_write, set_times};
 use crate::format::layout::*;
 use crate::inode::{NovaInode, Time};
@@ -44,18 +43,22 @@ pub(crate) struct Run {
     pub(crate) n: u64,
 }
 
-/// New blocks for pages of a file, not yet committed. Dropping it frees
-/// them, so every error path before the commit gives them back.
+/// New blocks for pages of a file, not yet committed, in ascending page
+/// order. Dropping it frees them, so every error path before the commit
+/// gives them back. The first run is kept inline: a write of one page
+/// allocates no memory for its bookkeeping.
 pub(crate) struct NewRuns<'a> {
     sbi: &'a Sbi,
-    runs: KVec<Run>,
+    first: Option<Run>,
+    more: KVec<Run>,
 }
 
 impl<'a> NewRuns<'a> {
     pub(crate) fn new(sbi: &'a Sbi) -> Self {
         Self {
             sbi,
-            runs: KVec::new(),
+            first: None,
+            more: KVec::new(),
         }
     }
 
@@ -70,7 +73,9 @@ impl<'a> NewRuns<'a> {
         let mut p = pg;
         let end = pg.checked_add(n).ok_or(EFBIG)?;
         while p < end {
-            self.runs.reserve(1, GFP_KERNEL)?;
+            if self.first.is_some() {
+                self.more.reserve(1, GFP_KERNEL)?;
+            }
             let a = &self.sbi.alloc;
             let (blk, got) = if reserved {
                 a.alloc_reserved(self.sbi.cpu(), end - p)?
@@ -78,7 +83,9 @@ impl<'a> NewRuns<'a> {
                 a.alloc(self.sbi.cpu(), end - p)?
             };
             let r = Run { pg: p, blk, n: got };
-            if self.runs.push_within_capacity(r).is_err() {
+            if self.first.is_none() {
+                self.first = Some(r);
+            } else if self.more.push_within_capacity(r).is_err() {
                 let _ = self.sbi.alloc.free(blk, got);
                 return Err(ENOMEM);
             }
@@ -87,48 +94,65 @@ impl<'a> NewRuns<'a> {
         Ok(())
     }
 
-    pub(crate) fn runs(&self) -> &[Run] {
-        &self.runs
+    /// The runs, in ascending page order.
+    pub(crate) fn runs(&self) -> impl Iterator<Item = &Run> + '_ {
+        Iterator::chain(self.first.iter(), self.more.iter())
     }
 
     /// The block of page `pg`, if a run covers it.
     pub(crate) fn block_of(&self, pg: u64) -> Option<u64> {
-        self.runs
-            .iter()
+        self.runs()
             .find(|r| pg >= r.pg && pg - r.pg < r.n)
             .map(|r| r.blk + (pg - r.pg))
     }
 
     /// Gives back the blocks of pages after `last`.
     pub(crate) fn trim(&mut self, last: u64) {
-        for r in self.runs.iter_mut() {
+        let sbi = self.sbi;
+        let cut = |r: &mut Run| {
             let keep = if r.pg > last {
                 0
             } else {
                 core::cmp::min(r.n, last - r.pg + 1)
             };
             if keep < r.n {
-                let _ = self.sbi.alloc.free(r.blk + keep, r.n - keep);
+                let _ = sbi.alloc.free(r.blk + keep, r.n - keep);
                 r.n = keep;
             }
+        };
+        if let Some(r) = self.first.as_mut() {
+            cut(r);
         }
-        self.runs.retain(|r| r.n > 0);
+        for r in self.more.iter_mut() {
+            cut(r);
+        }
+        self.more.retain(|r| r.n > 0);
+        if self.first.is_some_and(|r| r.n == 0) {
+            // Runs are in page order: every later one was cut too.
+            self.first = None;
+        }
     }
 
     /// Zeroes every new block.
     pub(crate) fn zero_all(&self) -> Result {
-        for r in self.runs.iter() {
+        for r in self.runs() {
             self.sbi
                 .pm()
                 .zero(r.blk << BLOCK_SHIFT, r.n << BLOCK_SHIFT)?;
         }
         Ok(())
     }
+
+    /// The blocks are committed: they are the file's now, not to be freed.
+    fn keep(&mut self) {
+        self.first = None;
+        self.more.clear();
+    }
 }
 
 impl Drop for NewRuns<'_> {
     fn drop(&mut self) {
-        for r in self.runs.iter() {
+        for r in self.runs() {
             let _ = self.sbi.alloc.free(r.blk, r.n);
         }
     }
@@ -215,9 +239,10 @@ fn clear_tail_copy(
 pub(crate) fn commit(ni: &NovaInode, mut runs: NewRuns<'_>, c: Commit<'_>) -> Result<u64> {
     let sbi = ni.sbi();
     let t_res = sbi.prof.span(Phase::Reserve);
-    let mut res = IndexReserve::new();
+    let mut res;
     {
-        let idx = ni.data.lock();
+        let mut idx = ni.data.lock();
+        res = idx.take_reserve();
         for r in runs.runs() {
             idx.reserve_insert(&mut res, r.pg, r.n)?;
         }
@@ -242,12 +267,12 @@ pub(crate) fn commit(ni: &NovaInode, mut runs: NewRuns<'_>, c: Commit<'_>) -> Re
     drop(t_commit);
     // Committed: nothing below can fail.
     let t_switch = sbi.prof.span(Phase::Switch);
-    let runs = core::mem::replace(&mut runs.runs, KVec::new());
     {
         let mut idx = ni.data.lock();
-        for r in runs.iter() {
+        for r in runs.runs() {
             idx.insert_reserved(&mut res, r.pg, r.blk, r.n, epoch);
         }
+        runs.keep();
         if let Some(pg) = c.cut {
             idx.truncate_reserved(&mut res, pg);
         }
@@ -271,6 +296,7 @@ pub(crate) fn commit(ni: &NovaInode, mut runs: NewRuns<'_>, c: Commit<'_>) -> Re
     } else {
         release::release_all(sbi, &res.dropped, epoch);
     }
+    ni.data.lock().recycle(res);
     Ok(epoch)
 }
 

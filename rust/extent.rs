@@ -32,7 +32,14 @@ pub(crate) struct FileIndex {
     map: RBTree<u64, Ext>,
     /// Pages mapped (for `st_blocks`).
     pages: u64,
+    /// The memory of the last change, kept for the next one (tree nodes
+    /// that left the index, vector capacity): a steady stream of
+    /// overwrites allocates nothing (see [`FileIndex::take_reserve`]).
+    spare: IndexReserve,
 }
+
+/// Most tree nodes a file index keeps for later changes.
+const SPARE_NODES: usize = 4;
 
 /// Memory for changing a file index, allocated before a commit so that
 /// the change after it cannot fail: tree nodes, and room in the list of
@@ -43,6 +50,8 @@ pub(crate) struct IndexReserve {
     pub(crate) dropped: KVec<Dropped>,
     /// Room reserved in `dropped`.
     want: usize,
+    /// Nodes the reserved changes may take from `nodes`.
+    want_nodes: usize,
     /// A reservation fell short (a bug): some blocks were not recorded
     /// and stay allocated until the next mount.
     pub(crate) short: bool,
@@ -54,6 +63,7 @@ impl IndexReserve {
             nodes: KVec::new(),
             dropped: KVec::new(),
             want: 0,
+            want_nodes: 0,
             short: false,
         }
     }
@@ -63,8 +73,10 @@ impl IndexReserve {
         self.want = self.want.checked_add(dropped).ok_or(ENOMEM)?;
         let more = self.want.saturating_sub(self.dropped.len());
         self.dropped.reserve(more, GFP_KERNEL)?;
-        self.nodes.reserve(nodes, GFP_KERNEL)?;
-        for _ in 0..nodes {
+        self.want_nodes = self.want_nodes.checked_add(nodes).ok_or(ENOMEM)?;
+        let more = self.want_nodes.saturating_sub(self.nodes.len());
+        self.nodes.reserve(more, GFP_KERNEL)?;
+        for _ in 0..more {
             let r = RBTreeNodeReservation::new(GFP_KERNEL)?;
             if self.nodes.push_within_capacity(r).is_err() {
                 return Err(ENOMEM);
@@ -76,6 +88,11 @@ impl IndexReserve {
     fn node(&mut self, k: u64, v: Ext) -> Option<RBTreeNode<u64, Ext>> {
         self.nodes.pop().map(|r| r.into_node(k, v))
     }
+
+    /// Keeps the memory of a node that left the index, if there is room.
+    fn give(&mut self, n: RBTreeNode<u64, Ext>) {
+        let _ = self.nodes.push_within_capacity(n.into_reservation());
+    }
 }
 
 impl FileIndex {
@@ -83,7 +100,27 @@ impl FileIndex {
         Self {
             map: RBTree::new(),
             pages: 0,
+            spare: IndexReserve::new(),
         }
+    }
+
+    /// An empty reservation for the next change, with the memory the last
+    /// one left (see [`FileIndex::recycle`]).
+    pub(crate) fn take_reserve(&mut self) -> IndexReserve {
+        let mut r = core::mem::replace(&mut self.spare, IndexReserve::new());
+        r.dropped.clear();
+        r.want = 0;
+        r.want_nodes = 0;
+        r.short = false;
+        r
+    }
+
+    /// Keeps the memory of a finished change (its unused nodes, up to a
+    /// few, and its vectors) for the next one.
+    pub(crate) fn recycle(&mut self, mut r: IndexReserve) {
+        r.nodes.truncate(SPARE_NODES);
+        r.dropped.clear();
+        self.spare = r;
     }
 
     /// How many pages have a block.
@@ -267,6 +304,7 @@ impl FileIndex {
                 self.map.insert(old.into_reservation().into_node(end, tail));
             } else {
                 self.dropped(res, b, l, e);
+                res.give(old);
             }
         }
         self.map.insert(node);

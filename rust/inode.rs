@@ -29,6 +29,10 @@ pub(crate) struct LogPos {
     pub(crate) gc_at: u64,
     /// Queued for the cleaner thread's log GC.
     pub(crate) queued: bool,
+    /// The log page an append last found to be this inode's (its page
+    /// tail checked: `log::check_own_page`); 0 for none. Appends to the
+    /// same page skip the check.
+    pub(crate) checked_page: u64,
 }
 
 /// An inode's three times; the values are the slots of `SetAttr` entries'
@@ -338,6 +342,12 @@ impl NovaInode {
         l.pages = pages;
         l.gc_at = gc_threshold(pages);
         l.queued = false;
+        l.checked_page = 0;
+    }
+
+    /// An append found `page` to be this inode's log page.
+    pub(crate) fn log_page_checked(&self, page: u64) {
+        self.log.lock().checked_page = page;
     }
 
     pub(crate) fn set_log(&self, p: LogPos) {

@@ -11,7 +11,7 @@ const BASE: u64 = JOURNAL_BLOCK * BLOCK_SIZE;
 
 /// One 8-byte word a transaction changes: at `addr`, from `old` (restored
 /// by a rollback) to `new`.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 pub(crate) struct WordUpdate {
     pub(crate) addr: u64,
     pub(crate) old: u64,

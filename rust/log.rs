@@ -124,6 +124,7 @@ pub(crate) fn put_entry(
 }
 
 /// One inode's part in a transaction.
+#[derive(Clone, Copy)]
 struct Part<'a> {
     /// Byte address of the inode's slot.
     slot: u64,
@@ -142,7 +143,10 @@ pub(crate) struct Tx<'a> {
     /// The epoch every entry of this transaction is stamped with (it
     /// cannot change while the log lock is held).
     epoch: u64,
-    parts: KVec<Part<'a>>,
+    /// The inodes' parts: the first inline (most transactions touch one
+    /// inode and then allocate nothing), the others in `more`.
+    first: Option<Part<'a>>,
+    more: KVec<Part<'a>>,
     words: KVec<WordUpdate>,
     new_pages: KVec<u64>,
 }
@@ -154,10 +158,16 @@ impl<'a> Tx<'a> {
             sbi,
             _guard: guard,
             epoch: sbi.epoch(),
-            parts: KVec::new(),
+            first: None,
+            more: KVec::new(),
             words: KVec::new(),
             new_pages: KVec::new(),
         }
+    }
+
+    /// The inodes' parts, in the order they joined.
+    fn parts(&self) -> impl Iterator<Item = &Part<'a>> + '_ {
+        Iterator::chain(self.first.iter(), self.more.iter())
     }
 
     /// The epoch this transaction's entries carry.
@@ -181,26 +191,32 @@ impl<'a> Tx<'a> {
             return Err(EINVAL);
         }
         let pos = inode.log_pos();
-        let idx = match self.parts.iter().position(|p| p.slot == pos.slot) {
-            Some(i) => i,
-            None => {
-                self.parts.push(
-                    Part {
-                        slot: pos.slot,
-                        old_tail: pos.tail,
-                        new_tail: pos.tail,
-                        added: 0,
-                        inode,
-                    },
-                    GFP_KERNEL,
-                )?;
-                self.parts.len() - 1
-            }
+        let fresh = Part {
+            slot: pos.slot,
+            old_tail: pos.tail,
+            new_tail: pos.tail,
+            added: 0,
+            inode,
         };
-        let part = self.parts.get_mut(idx).ok_or(EINVAL)?;
+        let part = match &mut self.first {
+            None => self.first.insert(fresh),
+            Some(p) if p.slot == pos.slot => p,
+            Some(_) => match self.more.iter().position(|p| p.slot == pos.slot) {
+                Some(i) => self.more.get_mut(i).ok_or(EINVAL)?,
+                None => {
+                    self.more.push(fresh, GFP_KERNEL)?;
+                    self.more.last_mut().ok_or(EINVAL)?
+                }
+            },
+        };
         let pm = self.sbi.pm();
-        // Never write outside this inode's log, whatever the tail says.
-        check_own_page(self.sbi, page_of(part.new_tail), inode.ino())?;
+        // Never write outside this inode's log, whatever the tail says
+        // (checked once per page: the tail moves on only through appends).
+        let tail_page = page_of(part.new_tail);
+        if tail_page != pos.checked_page {
+            check_own_page(self.sbi, tail_page, inode.ino())?;
+            inode.log_page_checked(tail_page);
+        }
         let (sbi, new_pages, added) = (self.sbi, &mut self.new_pages, &mut part.added);
         part.new_tail = put_entry(pm, part.new_tail, entry, || {
             // Room to record the page first: a page allocated but not
@@ -236,31 +252,28 @@ impl<'a> Tx<'a> {
     pub(crate) fn commit_and(mut self, f: impl FnOnce()) -> Result {
         let pm = self.sbi.pm();
         pm.fence();
-        let n = self.parts.len() + self.words.len();
-        let mut recs: KVec<WordUpdate> = KVec::with_capacity(n, GFP_KERNEL)?;
-        for p in self.parts.iter() {
-            recs.push(
-                WordUpdate {
-                    addr: p.slot + SLOT_LOG_TAIL,
-                    old: p.old_tail,
-                    new: p.new_tail,
-                },
-                GFP_KERNEL,
-            )?;
-        }
-        for &w in self.words.iter() {
-            recs.push(w, GFP_KERNEL)?;
+        let tail_word = |p: &Part<'_>| WordUpdate {
+            addr: p.slot + SLOT_LOG_TAIL,
+            old: p.old_tail,
+            new: p.new_tail,
+        };
+        let updates = Iterator::chain(self.parts().map(tail_word), self.words.iter().copied());
+        let mut recs = [WordUpdate::default(); crate::format::journal::MAX_RECORDS];
+        let mut n = 0;
+        for u in updates {
+            *recs.get_mut(n).ok_or(EINVAL)? = u;
+            n += 1;
         }
         if n > 1 {
-            journal::commit(self.sbi, &recs)?;
+            journal::commit(self.sbi, recs.get(..n).ok_or(EINVAL)?)?;
             self.sbi
                 .stats
                 .journal_commits
                 .fetch_add(1, Ordering::Relaxed);
-        } else if let Some(&WordUpdate { addr, new, .. }) = recs.first() {
-            pm.store_u64(addr, new)?;
+        } else if let (1, Some(u)) = (n, recs.first()) {
+            pm.store_u64(u.addr, u.new)?;
         }
-        for p in self.parts.iter() {
+        for p in self.parts() {
             let ni = p.inode;
             if ni.advance(p.new_tail, p.added) {
                 // Its log is due for GC: the cleaner thread does it.
