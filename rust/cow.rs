@@ -364,6 +364,11 @@ fn write_locked(ni: &NovaInode, iocb: &Kiocb, from: &mut IovIterSource<'_>) -> R
     iocb.file().remove_privs()?;
     drop(t_checks);
     let pos = iocb.pos() as u64;
+    if sbi.opts.inplace {
+        if let Some(r) = crate::inplace::write(ni, iocb, from, pos, n as u64) {
+            return r;
+        }
+    }
     // `generic_write_checks` bounded `pos + n` by the maximum file size.
     let end_req = pos.checked_add(n as u64).ok_or(EFBIG)?;
     let first = pos >> BLOCK_SHIFT;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-//! The fault gate: write faults pass it shared, taking a snapshot (and
+//! The fault gate: write faults (and in-place writes, `inplace.rs`) pass
+//! it shared, taking a snapshot (and
 //! the cleaner, before it frees blocks a fault may still be swapping out)
 //! closes it.
 
@@ -28,6 +29,14 @@ impl FaultGate {
         self.0.as_ptr()
     }
 
+    /// Passes the gate (shared, as write faults do) until the guard is
+    /// dropped: no snapshot is taken meanwhile.
+    pub(crate) fn pass(&self) -> GatePassed<'_> {
+        // SAFETY: a live semaphore (owned by `self`).
+        unsafe { bindings::down_read(self.as_ptr()) };
+        GatePassed(self)
+    }
+
     /// Closes the gate until the guard is dropped.
     pub(crate) fn close(&self) -> GateClosed<'_> {
         // SAFETY: a live semaphore (owned by `self`).
@@ -51,5 +60,15 @@ impl Drop for GateClosed<'_> {
     fn drop(&mut self) {
         // SAFETY: closed in `FaultGate::close`.
         unsafe { bindings::up_write(self.0.as_ptr()) };
+    }
+}
+
+/// The gate passed (held shared); released when this is dropped.
+pub(crate) struct GatePassed<'a>(&'a FaultGate);
+
+impl Drop for GatePassed<'_> {
+    fn drop(&mut self) {
+        // SAFETY: taken shared in `FaultGate::pass`.
+        unsafe { bindings::up_read(self.0.as_ptr()) };
     }
 }

@@ -34,6 +34,7 @@ mod gc;
 mod glue;
 mod iget;
 mod inode;
+mod inplace;
 mod iref;
 mod itable;
 mod journal;

@@ -31,6 +31,9 @@ pub(crate) struct MountOpts {
     pub(crate) init: bool,
     /// `snapshot=<epoch>`: mount that snapshot read-only.
     pub(crate) snapshot: Option<u64>,
+    /// `data=inplace`: overwrites of blocks no snapshot holds go in place
+    /// (`inplace.rs`); `data=cow` (the default): every write copies.
+    pub(crate) inplace: bool,
 }
 
 /// A decimal number (digits only; `None` if empty, not a number or past
@@ -60,6 +63,12 @@ impl MountOpts {
                     return Err(EINVAL);
                 }
             },
+            (b"data", Some(b"cow")) => self.inplace = false,
+            (b"data", Some(b"inplace")) => self.inplace = true,
+            (b"data", _) => {
+                pr_err!("data= is cow or inplace\n");
+                return Err(EINVAL);
+            }
             // Let the VFS handle `source` and report unknown options.
             _ => return Err(Error::from_errno(-(bindings::ENOPARAM as i32))),
         }

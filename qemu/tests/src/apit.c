@@ -15,6 +15,8 @@
  *                   written ranges, each at a device offset, the last one
  *                   flagged; a count-only call agrees; a range request
  *                   returns only the extents it overlaps
+ *   phys FILE       prints the device offset of the file's first byte (from
+ *                   FIEMAP): whether a write moved the block
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -156,6 +158,16 @@ int main(int argc, char **argv)
 	}
 	const char *c = argv[1];
 	char path[4096];
+	if (!strcmp(c, "phys")) {
+		int fd = open(argv[2], O_RDONLY);
+		if (fd < 0)
+			die("open %s", argv[2]);
+		struct fiemap *fm = map(fd, 0, 1, 1);
+		if (fm->fm_mapped_extents < 1 || fm->fm_extents[0].fe_logical != 0)
+			die("no extent at offset 0");
+		printf("%llu\n", (unsigned long long)fm->fm_extents[0].fe_physical);
+		return 0;
+	}
 	snprintf(path, sizeof(path), "%s/odirect", argv[2]);
 	if (!strcmp(c, "odirect")) {
 		static unsigned char buf[SIZE + PG] __attribute__((aligned(PG)));

@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: GPL-2.0
+//! In-place overwrites (`-o data=inplace`): a write that changes no size
+//! and lands only on blocks no snapshot holds stores the user's bytes
+//! into those blocks directly, as ext4-DAX and XFS-DAX do, instead of
+//! copying on write. What it gives up is the atomicity of a write: a
+//! crash during it may leave part of the new bytes and part of the old
+//! (never another file's bytes, never a block of a snapshot). Everything
+//! else keeps its rules:
+//!
+//! - **snapshots**: a block written in an epoch up to the newest live
+//!   snapshot is that snapshot's and is never written in place; such a
+//!   write takes the copy-on-write path (`cow.rs`), after which the new
+//!   block is the file's own and later overwrites go in place. The fault
+//!   gate is passed for the whole write, so no snapshot is taken between
+//!   the check and the stores (taking one closes the gate);
+//! - **times**: the modification and change times are logged (one
+//!   `SetAttr` entry) before the data when they change, which with the
+//!   coarse clock of `current_time` is at most once per tick;
+//! - **durability**: the bytes are stored with cache-flushing copies and
+//!   fenced before the write returns, so `fdatasync` has nothing left to
+//!   do;
+//! - **mappings** see the stores at once (the same block); the layout is
+//!   not broken, the blocks do not move.
+//!
+//! The user copy may fault (a read fault on the user's buffer): read
+//! faults never pass the gate, so holding it here cannot deadlock.
+
+use crate::format::entry::set_times;
+use crate::format::layout::*;
+use crate::inode::{NovaInode, Time};
+use crate::kfile::Kiocb;
+use crate::log::Tx;
+use kernel::iov::IovIterSource;
+use kernel::prelude::*;
+
+/// Most pages one in-place write handles (a longer write copies on write).
+const MAX_PAGES: u64 = 256;
+
+/// Writes `[pos, pos + n)` of `ni` in place if it can: `None` when the
+/// range is not wholly inside the file on blocks no snapshot holds (the
+/// caller then copies on write), else the bytes written. The caller holds
+/// the inode lock and did the write checks.
+pub(crate) fn write(
+    ni: &NovaInode,
+    iocb: &Kiocb,
+    from: &mut IovIterSource<'_>,
+    pos: u64,
+    n: u64,
+) -> Option<Result<isize>> {
+    let sbi = ni.sbi();
+    let end = pos.checked_add(n)?;
+    if n == 0 || end > ni.size() {
+        return None;
+    }
+    let (first, last) = (pos >> BLOCK_SHIFT, (end - 1) >> BLOCK_SHIFT);
+    if last - first >= MAX_PAGES {
+        return None;
+    }
+    let _passed = sbi.gate.pass();
+    // Every page mapped, to blocks written after the newest snapshot.
+    {
+        // Lock order: snapshots, then a file's index.
+        let snaps = sbi.snaps.lock();
+        let idx = ni.data.lock();
+        let mut pg = first;
+        while pg <= last {
+            let (_, run, born) = idx.extent(pg)?;
+            if snaps.holder(born, u64::MAX).is_some() {
+                return None;
+            }
+            pg = pg.saturating_add(run);
+        }
+    }
+    Some(store(ni, iocb, from, pos, end))
+}
+
+/// The stores of an in-place write (see [`write`]; the blocks are known
+/// to be the file's own).
+fn store(
+    ni: &NovaInode,
+    iocb: &Kiocb,
+    from: &mut IovIterSource<'_>,
+    pos: u64,
+    end: u64,
+) -> Result<isize> {
+    let sbi = ni.sbi();
+    let t = ni.now();
+    if t != ni.time(Time::Modify) || t != ni.time(Time::Change) {
+        let mut e = set_times(0, 0, t, t);
+        let mut tx = Tx::begin(sbi);
+        tx.append(ni, &mut e)?;
+        tx.commit()?;
+        ni.set_time(Time::Modify, t.0, t.1);
+        ni.set_time(Time::Change, t.0, t.1);
+    }
+    let pm = sbi.pm();
+    let mut at = pos;
+    while at < end {
+        let pg = at >> BLOCK_SHIFT;
+        // The index cannot change under us: writes and size changes hold
+        // the inode lock, faults only fill holes and copy blocks a
+        // snapshot holds, and the gate keeps snapshots out.
+        let Some((blk, run, _)) = ni.data.lock().extent(pg) else {
+            break;
+        };
+        let run_end = core::cmp::min(end, (pg + run) << BLOCK_SHIFT);
+        let dst = (blk << BLOCK_SHIFT) + (at & (BLOCK_SIZE - 1));
+        let want = run_end - at;
+        let c = pm.write_from_iter(dst, want as usize, from)? as u64;
+        at += c;
+        if c < want {
+            // The user buffer faulted: what was copied stays written.
+            break;
+        }
+    }
+    pm.fence();
+    if at == pos {
+        return Err(EFAULT);
+    }
+    iocb.set_pos(at as i64);
+    Ok((at - pos) as isize)
+}
