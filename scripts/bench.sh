@@ -24,10 +24,10 @@ python3 - "$out/results.txt" <<'PY'
 import re, sys
 v = {}
 for line in open(sys.argv[1]):
-    m = re.match(r"NOVA-BENCH (nova|ext4-dax) (\S+) ([\d.]+) MiB/s", line)
+    m = re.match(r"NOVA-BENCH (nova|nova-inplace|ext4-dax) (\S+) ([\d.]+) MiB/s", line)
     if m:
         v[(m.group(1), m.group(2))] = float(m.group(3))
 for (fs, mode), x in sorted(v.items()):
-    if fs == "nova" and ("ext4-dax", mode) in v and v[("ext4-dax", mode)] > 0:
-        print(f"ratio nova/ext4-dax {mode}: {x / v[('ext4-dax', mode)]:.2f}")
+    if fs != "ext4-dax" and ("ext4-dax", mode) in v and v[("ext4-dax", mode)] > 0:
+        print(f"ratio {fs}/ext4-dax {mode}: {x / v[('ext4-dax', mode)]:.2f}")
 PY

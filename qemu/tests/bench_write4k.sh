@@ -1,6 +1,6 @@
 # Benchmark (make bench T=bench_write4k): 4 KiB random overwrites of a
-# 64 MiB file, plain and with fdatasync after each, on nova, ext4 -o dax
-# and xfs -o dax (when the guest has mkfs.xfs), same pmem, same boot; the
+# 64 MiB file, plain and with fdatasync after each, on nova and ext4 -o dax,
+# same pmem, same boot (nova with data=cow and data=inplace); the
 # whole device is written once first (a first touch of a guest page costs
 # a host page fault). On nova, /proc/fs/nova/pmem0/prof shows where the
 # time of a write goes. Not a test: prints NOVA-BENCH lines.
@@ -27,6 +27,15 @@ for n in 800 $N; do
 done
 rm $M/f
 run nova $M
+umount $M
+# data=inplace: overwrites of blocks no snapshot holds go in place.
+mount -t nova -o data=inplace $DEV $M || exit 1
+rm -f $M/f
+run nova-inplace $M
+echo 1 >/proc/fs/nova/pmem0/prof
+pmbench randwrite $M/f 64 800
+cat /proc/fs/nova/pmem0/prof
+echo 0 >/proc/fs/nova/pmem0/prof
 umount $M
 mke2fs -q -b 4096 $DEV >/dev/null 2>&1 || mke2fs -b 4096 $DEV
 if mount -t ext4 -o dax $DEV /mnt/ext4; then
