@@ -103,7 +103,7 @@ pub(crate) fn setattr(d: &Dentry, attr: &Iattr) -> Result {
         match &ml {
             Some(ml) => crate::cow::resize(ni, ml, saved.size, new_size, &mut buf).map(|_| ()),
             None => {
-                let mut tx = Tx::begin(sbi);
+                let mut tx = Tx::begin(sbi, &[ni])?;
                 tx.append(ni, &mut buf)?;
                 tx.commit()
             }
@@ -119,7 +119,7 @@ pub(crate) fn setattr(d: &Dentry, attr: &Iattr) -> Result {
 /// Logs an inode's current modification and change times.
 pub(crate) fn log_times(ni: &NovaInode) -> Result {
     let mut buf = set_times(0, 0, ni.time(Time::Modify), ni.time(Time::Change));
-    let mut tx = Tx::begin(ni.sbi());
+    let mut tx = Tx::begin(ni.sbi(), &[ni])?;
     tx.append(ni, &mut buf)?;
     tx.commit()
 }

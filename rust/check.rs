@@ -26,9 +26,10 @@ pub(crate) struct CheckReport {
 pub(crate) fn check(sbi: &Sbi) -> Result<CheckReport> {
     // What the cleaner has not freed yet would count as leaked.
     crate::cleaner::clean(sbi)?;
-    // Lock order: snapshots, then the log.
+    // Lock order: snapshots, then the commit gate (closed: no transaction
+    // or log GC runs while the logs are walked).
     let snaps = sbi.snaps.lock();
-    let _g = sbi.log_lock.lock();
+    let _closed = sbi.commit_gate.close();
     let mut used = crate::itable::Bitmap::new(sbi.blocks)?;
     let mut r = CheckReport {
         used: 0,

@@ -252,7 +252,7 @@ pub(crate) fn commit(ni: &NovaInode, mut runs: NewRuns<'_>, c: Commit<'_>) -> Re
     }
     drop(t_res);
     let t_app = sbi.prof.span(Phase::Append);
-    let mut tx = Tx::begin(sbi);
+    let mut tx = Tx::begin(sbi, &[ni])?;
     let epoch = tx.epoch();
     for r in runs.runs() {
         let mut e = file_write(r.pg, r.blk, r.n, c.size, c.mtime)?;

@@ -54,9 +54,10 @@ fn delete(sbi: &Sbi, ino: u64, pos: LogPos, data: &[(u64, u64, u64)]) -> Result 
     let born = pi.create_epoch.get();
     let pages = log_pages(sbi, pos.head, pos.tail)?;
     {
-        // Lock order: snapshots, then the log.
+        // Lock order: snapshots, then the commit gate (the epoch cannot
+        // change: taking a snapshot needs the snapshots' lock too).
         let mut snaps = sbi.snaps.lock();
-        let _g = sbi.log_lock.lock();
+        let _pass = sbi.commit_gate.pass();
         let died = sbi.epoch();
         if let Some(s) = snaps.holder(born, died) {
             // A snapshot still needs the inode: it stays whole (slot, log,
@@ -125,7 +126,7 @@ pub(crate) fn free_kept_inode(sbi: &Sbi, ino: u64) -> Result {
         .for_each(|b, l, _| data.push((b, l), GFP_KERNEL).map_err(|_| ENOMEM))?;
     let pages = log_pages(sbi, head, tail)?;
     {
-        let _g = sbi.log_lock.lock();
+        let _pass = sbi.commit_gate.pass();
         sbi.pm().store_u64(slot, 0)?;
     }
     release_inode_blocks(sbi, &pages, data.iter().copied());

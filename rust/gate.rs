@@ -6,6 +6,7 @@
 
 use crate::shim;
 use kernel::bindings;
+use kernel::ffi::c_int;
 use kernel::prelude::*;
 
 /// The fault gate, an `rw_semaphore` in the shim: write faults pass it
@@ -18,10 +19,21 @@ unsafe impl Send for FaultGate {}
 // SAFETY: as above.
 unsafe impl Sync for FaultGate {}
 
+/// Which gate (each its own lockdep class).
+#[derive(Clone, Copy)]
+pub(crate) enum GateKind {
+    /// The fault gate (`Sbi::gate`).
+    Fault = 0,
+    /// The commit gate (`Sbi::commit_gate`): transactions and log GC pass
+    /// it; taking a snapshot (which starts a new epoch) and `check` close
+    /// it. Taken inside the fault gate and the snapshot table's lock.
+    Commit = 1,
+}
+
 impl FaultGate {
-    pub(crate) fn new() -> Result<Self> {
+    pub(crate) fn new(kind: GateKind) -> Result<Self> {
         // SAFETY: allocates and initialises a semaphore; null on failure.
-        let p = unsafe { shim::nova_shim_gate_new() };
+        let p = unsafe { shim::nova_shim_gate_new(kind as c_int) };
         core::ptr::NonNull::new(p).map(Self).ok_or(ENOMEM)
     }
 

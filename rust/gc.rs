@@ -62,10 +62,12 @@ fn collect_locked(ni: &NovaInode) -> Result<Outcome> {
     if sbi.read_only() {
         return Err(EROFS);
     }
-    // Lock order: snapshots, then the log. Holding the log lock keeps
-    // every append out until the inode's head and tail are final.
+    // Lock order: snapshots, then the commit gate, then the log's claim,
+    // which keeps every append to this inode out until its head and tail
+    // are final (other inodes' transactions go on).
     let snaps = sbi.snaps.lock();
-    let _g = sbi.log_lock.lock();
+    let _pass = sbi.commit_gate.pass();
+    let _claim = ni.claim_log();
     let pos = ni.log_pos();
     let pm = sbi.pm();
     let mut lv = Liveness::new();
@@ -152,7 +154,7 @@ fn collect_locked(ni: &NovaInode) -> Result<Outcome> {
 /// Writes the needed entries of `lv` into a new chain of log pages and
 /// switches the inode slot at `slot` from `old` (head, tail) to it with
 /// one journaled update. Returns the new head, tail and page count. The
-/// caller holds the log lock and frees the old pages.
+/// caller holds the inode's log claim and frees the old pages.
 fn copy_log(
     sbi: &Sbi,
     ino: u64,
@@ -186,6 +188,7 @@ fn copy_log(
         }
         pm.fence();
         // Commit point: head and tail move together.
+        let _j = sbi.journal_lock.lock();
         journal::commit(
             sbi,
             &[

@@ -349,8 +349,7 @@ pub(crate) fn new_inode(
         tail: page,
         pages: 1,
         gc_at: gc_threshold(1),
-        queued: false,
-        checked_page: 0,
+        ..LogPos::default()
     });
     if mode & bindings::S_IFMT == bindings::S_IFDIR {
         ni.dir.lock().set_parent(dir.ino());

@@ -33,6 +33,25 @@ pub(crate) struct LogPos {
     /// tail checked: `log::check_own_page`); 0 for none. Appends to the
     /// same page skip the check.
     pub(crate) checked_page: u64,
+    /// A transaction or a log GC owns the log (`NovaInode::claim_log`).
+    pub(crate) claimed: bool,
+}
+
+/// An inode's log, claimed: nothing else appends to it or collects it
+/// until this is dropped.
+pub(crate) struct LogClaim<'a>(&'a NovaInode);
+
+impl LogClaim<'_> {
+    pub(crate) fn inode(&self) -> &NovaInode {
+        self.0
+    }
+}
+
+impl Drop for LogClaim<'_> {
+    fn drop(&mut self) {
+        self.0.log.lock().claimed = false;
+        self.0.sbi().claim_wait.notify_all();
+    }
 }
 
 /// An inode's three times; the values are the slots of `SetAttr` entries'
@@ -351,7 +370,26 @@ impl NovaInode {
     }
 
     pub(crate) fn set_log(&self, p: LogPos) {
-        *self.log.lock() = p;
+        let mut l = self.log.lock();
+        let claimed = l.claimed;
+        *l = LogPos { claimed, ..p };
+    }
+
+    /// Claims the inode's log for a transaction or a log GC, waiting while
+    /// another one has it. Claims are exclusive, so the log's tail moves
+    /// only under a claim, and they are not a lock lockdep sees: whoever
+    /// claims several logs claims them in inode-number order
+    /// (`log::Tx::begin`), and nobody waits for a claim while holding
+    /// anything a claim holder waits for (see the lock order in
+    /// `Documentation/design.md`).
+    pub(crate) fn claim_log(&self) -> LogClaim<'_> {
+        let wait = &self.sbi().claim_wait;
+        let mut l = self.log.lock();
+        while l.claimed {
+            wait.wait(&mut l);
+        }
+        l.claimed = true;
+        LogClaim(self)
     }
 }
 

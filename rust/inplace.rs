@@ -87,7 +87,7 @@ fn store(
     let t = ni.now();
     if t != ni.time(Time::Modify) || t != ni.time(Time::Change) {
         let mut e = set_times(0, 0, t, t);
-        let mut tx = Tx::begin(sbi);
+        let mut tx = Tx::begin(sbi, &[ni])?;
         tx.append(ni, &mut e)?;
         tx.commit()?;
         ni.set_time(Time::Modify, t.0, t.1);

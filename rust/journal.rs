@@ -18,7 +18,7 @@ pub(crate) struct WordUpdate {
     pub(crate) new: u64,
 }
 
-/// Applies `updates` atomically. Caller holds the log lock.
+/// Applies `updates` atomically. The caller holds `Sbi::journal_lock`.
 pub(crate) fn commit(sbi: &Sbi, updates: &[WordUpdate]) -> Result {
     let pm = sbi.pm();
     let mut recs = [Record::default(); crate::format::journal::MAX_RECORDS];

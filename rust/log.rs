@@ -11,13 +11,14 @@
 use crate::format::layout::*;
 use crate::format::le::Pod;
 use crate::format::log::{fits_at, page_of, page_ok, LogWalker};
+use crate::gate::{GateClosed, GatePassed};
+use crate::inode::LogClaim;
 use crate::inode::NovaInode;
 use crate::journal::{self, WordUpdate};
 use crate::pm::Pm;
 use crate::sbi::Sbi;
 use core::sync::atomic::Ordering;
 use kernel::prelude::*;
-use kernel::sync::MutexGuard;
 
 /// Allocates and initialises a log page owned by `ino` for an append to
 /// its log; returns its byte address. It may take a block held back for
@@ -135,13 +136,21 @@ struct Part<'a> {
     inode: &'a NovaInode,
 }
 
-/// A batch of log appends committed atomically. Holds the file system's
-/// log lock from `begin` to `commit`.
+/// Most inodes one transaction appends to (a rename: two directories,
+/// the moved inode and the replaced one).
+pub(crate) const MAX_TX_INODES: usize = 4;
+
+/// A batch of log appends committed atomically. From `begin` to `commit`
+/// it holds the logs of its inodes (claimed in inode-number order, so
+/// transactions on other inodes run beside it) and passes the commit
+/// gate (so that no snapshot starts a new epoch meanwhile).
 pub(crate) struct Tx<'a> {
     sbi: &'a Sbi,
-    _guard: MutexGuard<'a, ()>,
+    /// The logs this transaction may append to.
+    claims: [Option<LogClaim<'a>>; MAX_TX_INODES],
+    _pass: Option<GatePassed<'a>>,
     /// The epoch every entry of this transaction is stamped with (it
-    /// cannot change while the log lock is held).
+    /// cannot change while the commit gate is passed).
     epoch: u64,
     /// The inodes' parts: the first inline (most transactions touch one
     /// inode and then allocate nothing), the others in `more`.
@@ -152,17 +161,61 @@ pub(crate) struct Tx<'a> {
 }
 
 impl<'a> Tx<'a> {
-    pub(crate) fn begin(sbi: &'a Sbi) -> Self {
-        let guard = sbi.log_lock.lock();
-        Self {
+    /// Begins a transaction that appends to the logs of `inodes` (at most
+    /// [`MAX_TX_INODES`]; repeats allowed).
+    pub(crate) fn begin(sbi: &'a Sbi, inodes: &[&'a NovaInode]) -> Result<Self> {
+        let pass = sbi.commit_gate.pass();
+        Self::claiming(sbi, inodes, Some(pass))
+    }
+
+    /// [`Tx::begin`] for the caller that holds the commit gate closed
+    /// (taking a snapshot: the epoch changes only there).
+    pub(crate) fn begin_closed(
+        sbi: &'a Sbi,
+        inodes: &[&'a NovaInode],
+        _closed: &GateClosed<'a>,
+    ) -> Result<Self> {
+        Self::claiming(sbi, inodes, None)
+    }
+
+    fn claiming(
+        sbi: &'a Sbi,
+        inodes: &[&'a NovaInode],
+        pass: Option<GatePassed<'a>>,
+    ) -> Result<Self> {
+        let mut sorted: [Option<&'a NovaInode>; MAX_TX_INODES] = [None; MAX_TX_INODES];
+        for (i, &ni) in inodes.iter().enumerate() {
+            *sorted.get_mut(i).ok_or(EINVAL)? = Some(ni);
+        }
+        // Claimed in inode-number order: two transactions sharing inodes
+        // never wait for each other's claims in a cycle.
+        sorted.sort_unstable_by_key(|n| n.map_or(u64::MAX, |n| n.ino()));
+        let mut claims = [const { None }; MAX_TX_INODES];
+        let mut last = None;
+        for (c, ni) in claims.iter_mut().zip(sorted.iter().flatten()) {
+            if last != Some(ni.ino()) {
+                *c = Some(ni.claim_log());
+                last = Some(ni.ino());
+            }
+        }
+        Ok(Self {
             sbi,
-            _guard: guard,
+            claims,
+            _pass: pass,
             epoch: sbi.epoch(),
             first: None,
             more: KVec::new(),
             words: KVec::new(),
             new_pages: KVec::new(),
-        }
+        })
+    }
+
+    /// Whether this transaction claimed `ni`'s log.
+    fn holds(&self, ni: &NovaInode) -> bool {
+        self.claims
+            .iter()
+            .flatten()
+            .any(|c| c.inode().ino() == ni.ino())
     }
 
     /// The inodes' parts, in the order they joined.
@@ -188,6 +241,14 @@ impl<'a> Tx<'a> {
             .ok_or(EINVAL)?
             .copy_from_slice(&self.epoch.to_le_bytes());
         if !seal_entry(entry) {
+            return Err(EINVAL);
+        }
+        if !self.holds(inode) {
+            pr_err!(
+                "{}: inode {}: append outside the transaction's inodes\n",
+                self.sbi.name(),
+                inode.ino()
+            );
             return Err(EINVAL);
         }
         let pos = inode.log_pos();
@@ -246,9 +307,7 @@ impl<'a> Tx<'a> {
         self.commit_and(|| {})
     }
 
-    /// Commits, then runs `f` before the log lock is released: no other
-    /// transaction commits between the two (used to start a new epoch
-    /// right after a snapshot record).
+    /// Commits, then runs `f` before the inodes' logs are released.
     pub(crate) fn commit_and(mut self, f: impl FnOnce()) -> Result {
         let pm = self.sbi.pm();
         pm.fence();
@@ -265,6 +324,7 @@ impl<'a> Tx<'a> {
             n += 1;
         }
         if n > 1 {
+            let _j = self.sbi.journal_lock.lock();
             journal::commit(self.sbi, recs.get(..n).ok_or(EINVAL)?)?;
             self.sbi
                 .stats

@@ -8,7 +8,7 @@ use crate::balloc::Allocator;
 use crate::format::layout::*;
 use crate::format::le::Pod;
 use crate::format::snapshot::SnapSet;
-use crate::gate::FaultGate;
+use crate::gate::{FaultGate, GateKind};
 use crate::glue::{cpu_regions, random_bytes, tables};
 use crate::ksuper::NewSuper;
 use crate::sbi::{now_secs, MountOpts, SbChoice, Sbi};
@@ -110,9 +110,10 @@ pub(crate) fn fill_super(vsb: NewSuper, opts: MountOpts) -> Result {
         return Err(EINVAL);
     }
     let alloc = Allocator::new(FIRST_DATA_BLOCK, blocks, cpu_regions())?;
-    let gate = FaultGate::new()?;
+    let gate = FaultGate::new(GateKind::Fault)?;
+    let commit_gate = FaultGate::new(GateKind::Commit)?;
     let sbi = KBox::pin_init(
-        Sbi::new(dax, vsb.raw(), devname, alloc, gate, opts),
+        Sbi::new(dax, vsb.raw(), devname, alloc, [gate, commit_gate], opts),
         GFP_KERNEL,
     )?;
     let sbi = vsb.install(sbi, tables, opts.snapshot.is_some());

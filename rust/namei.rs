@@ -100,7 +100,7 @@ pub(crate) fn create(
             }
             None => None,
         };
-        let mut tx = Tx::begin(sbi);
+        let mut tx = Tx::begin(sbi, &[&child, dir])?;
         if let Some(target) = target {
             // A symlink's target lives in one data block.
             let b = sbi.alloc.alloc_one(sbi.cpu())?;
@@ -171,7 +171,7 @@ pub(crate) fn link(old: &Dentry, dir: &NovaInode, d: &Dentry) -> Result {
         .dir
         .lock()
         .prepare_insert(name, src.ino(), dtype(src.mode()))?;
-    let mut tx = Tx::begin(sbi);
+    let mut tx = Tx::begin(sbi, &[dir, src])?;
     let (mut de, len) = dentry_entry(name, src.ino(), dtype(src.mode()), false, t)?;
     tx.append(dir, de.get_mut(..len).ok_or(EINVAL)?)?;
     let mut le = link_change(src.nlink() + 1, t);
@@ -200,7 +200,7 @@ pub(crate) fn unlink(dir: &NovaInode, d: &Dentry, rmdir: bool) -> Result {
     } else {
         victim.nlink().saturating_sub(1)
     };
-    let mut tx = Tx::begin(sbi);
+    let mut tx = Tx::begin(sbi, &[dir, victim])?;
     let (mut de, len) = dentry_entry(name, victim.ino(), dtype(victim.mode()), true, t)?;
     tx.append(dir, de.get_mut(..len).ok_or(EINVAL)?)?;
     if rmdir {
@@ -250,7 +250,7 @@ pub(crate) fn rename(
 
     if exchange {
         let tgt = tgt.ok_or(ENOENT)?;
-        let mut tx = Tx::begin(sbi);
+        let mut tx = Tx::begin(sbi, &[odir, ndir, src, tgt])?;
         let tgt_dir = tgt.is_dir();
         // Each name now points at the other inode.
         let (mut a, al) = dentry_entry(oname, src.ino(), dtype(src.mode()), true, t)?;
@@ -328,7 +328,7 @@ pub(crate) fn rename(
         ),
         Some(_) => None,
     };
-    let mut tx = Tx::begin(sbi);
+    let mut tx = Tx::begin(sbi, &[odir, ndir, src, tgt.unwrap_or(src)])?;
     // Remove the old name, (replace and) add the new one.
     let (mut a, al) = dentry_entry(oname, src.ino(), dtype(src.mode()), true, t)?;
     tx.append(odir, a.get_mut(..al).ok_or(EINVAL)?)?;

@@ -16,10 +16,11 @@ use crate::shim;
 use crate::snaplist::Snapshots;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use kernel::bindings;
+use kernel::new_condvar;
 use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::str::CString;
-use kernel::sync::Mutex;
+use kernel::sync::{CondVar, Mutex};
 
 /// The file system's magic number in statfs and `s_magic` ("NOVA").
 pub(crate) const NOVA_MAGIC: u64 = 0x4e4f_5641;
@@ -121,15 +122,22 @@ pub(crate) struct Sbi {
     pub(crate) alloc: Allocator,
     #[pin]
     pub(crate) itable: Mutex<ITable>,
-    /// Serialises log appends and commits (and the lite journal).
+    /// The lite journal (one block): held by a commit that uses it.
     #[pin]
-    pub(crate) log_lock: Mutex<()>,
+    pub(crate) journal_lock: Mutex<()>,
     /// Write faults pass it; taking a snapshot closes it.
     pub(crate) gate: FaultGate,
+    /// Transactions and log GC pass it; taking a snapshot (a new epoch)
+    /// and `check` close it (`log::Tx`).
+    pub(crate) commit_gate: FaultGate,
+    /// Woken when an inode's log is released by a transaction or a log
+    /// GC (`NovaInode::claim_log`).
+    #[pin]
+    pub(crate) claim_wait: CondVar,
     /// Serialises `snapshot::clean` (the thread, unmount, `check`).
     #[pin]
     pub(crate) clean_lock: Mutex<()>,
-    /// The live snapshots (`snapshot.rs`); taken before `log_lock`.
+    /// The live snapshots (`snapshot.rs`); taken before the commit gate.
     #[pin]
     pub(crate) snaps: Mutex<Snapshots>,
     /// Set while snapshot commands are refused (`remount,ro` in progress
@@ -138,7 +146,7 @@ pub(crate) struct Sbi {
     #[pin]
     pub(crate) commands: Mutex<bool>,
     /// Inodes whose logs are due for GC, for the cleaner thread (a leaf
-    /// lock: taken under the log lock).
+    /// lock).
     #[pin]
     gc_queue: Mutex<KVec<u64>>,
     pub(crate) stats: Stats,
@@ -168,7 +176,7 @@ impl Sbi {
         sb: *mut bindings::super_block,
         devname: CString,
         alloc: Allocator,
-        gate: FaultGate,
+        [gate, commit_gate]: [FaultGate; 2],
         opts: MountOpts,
     ) -> impl PinInit<Self, Error> {
         let (kaddr, len) = dax.mapping();
@@ -185,8 +193,10 @@ impl Sbi {
             epoch: AtomicU64::new(1),
             alloc,
             itable <- new_mutex!(ITable::new()),
-            log_lock <- new_mutex!(()),
+            journal_lock <- new_mutex!(()),
             gate,
+            commit_gate,
+            claim_wait <- new_condvar!(),
             clean_lock <- new_mutex!(()),
             snaps <- new_mutex!(Snapshots::new()),
             commands <- new_mutex!(false),

@@ -73,7 +73,7 @@ void nova_shim_mapping_unlock(struct inode *inode);
 int nova_shim_break_layout(struct inode *inode, u64 start, u64 end);
 void nova_shim_break_layout_final(struct inode *inode);
 void nova_shim_unmap_all(struct super_block *sb);
-struct rw_semaphore *nova_shim_gate_new(void);
+struct rw_semaphore *nova_shim_gate_new(int kind);
 void nova_shim_gate_free(struct rw_semaphore *gate);
 struct nova_cleaner;
 struct nova_cleaner *nova_shim_cleaner_start(void *sbi, const char *devname);
@@ -457,13 +457,22 @@ static struct nova_gate *nova_gate_of(struct super_block *sb)
 	return container_of(nova_rs_fault_gate(sb), struct nova_gate, sem);
 }
 
-struct rw_semaphore *nova_shim_gate_new(void)
+/*
+ * kind 0: the fault gate; kind 1: the commit gate (transactions pass it,
+ * taking a snapshot or checking closes it). Two init_rwsem() sites, so
+ * lockdep sees two lock classes: the commit gate is taken inside the
+ * fault gate.
+ */
+struct rw_semaphore *nova_shim_gate_new(int kind)
 {
 	struct nova_gate *gate = kzalloc(sizeof(*gate), GFP_KERNEL);
 
 	if (!gate)
 		return NULL;
-	init_rwsem(&gate->sem);
+	if (kind == 1)
+		init_rwsem(&gate->sem);
+	else
+		init_rwsem(&gate->sem);
 	return &gate->sem;
 }
 

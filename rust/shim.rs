@@ -112,8 +112,8 @@ unsafe extern "C" {
     pub(crate) fn nova_shim_break_layout_final(inode: *mut bindings::inode);
     // walks `s_inodes` under `s_inode_list_lock` and calls `unmap_mapping_range` per inode.
     pub(crate) fn nova_shim_unmap_all(sb: *mut bindings::super_block);
-    // `init_rwsem` is a macro (it needs a static lockdep class key).
-    pub(crate) fn nova_shim_gate_new() -> *mut bindings::rw_semaphore;
+    // `init_rwsem` is a macro (it needs a static lockdep class key; one per `kind`).
+    pub(crate) fn nova_shim_gate_new(kind: c_int) -> *mut bindings::rw_semaphore;
     // frees the gate `gate_new` allocated with its writable-mapping count.
     pub(crate) fn nova_shim_gate_free(gate: *mut bindings::rw_semaphore);
     // the thread loop (`kthread_run`, `wait_event_interruptible`, `kthread_should_stop`) is macros.

@@ -16,6 +16,7 @@ use crate::format::le::Pod;
 use crate::format::log::LogWalker;
 use crate::format::snapshot::SnapSet;
 use crate::format::snapshot::{replay_one, SnapError, SnapRecord};
+use crate::gate::GateClosed;
 use crate::iget;
 use crate::log::Tx;
 use crate::sbi::{now_secs, Sbi};
@@ -71,13 +72,16 @@ pub(crate) fn load(sbi: &Sbi) -> Result<u64> {
     Ok(max)
 }
 
-/// Appends `rec` to the snapshot inode's log; `then` runs after the
-/// commit with the log lock still held.
-fn append(sbi: &Sbi, rec: &mut [u8; 64], then: impl FnOnce()) -> Result {
+/// Appends `rec` to the snapshot inode's log (`closed`: the caller holds
+/// the commit gate closed).
+fn append(sbi: &Sbi, rec: &mut [u8; 64], closed: Option<&GateClosed<'_>>) -> Result {
     let ni = iget::iget(sbi, SNAPSHOT_INO)?;
-    let mut tx = Tx::begin(sbi);
+    let mut tx = match closed {
+        Some(c) => Tx::begin_closed(sbi, &[&ni], c)?,
+        None => Tx::begin(sbi, &[&ni])?,
+    };
     tx.append(&ni, rec)?;
-    tx.commit_and(then)
+    tx.commit()
 }
 
 /// Takes a snapshot of the current epoch and starts the next one.
@@ -97,10 +101,13 @@ pub(crate) fn create(sbi: &Sbi) -> Result<u64> {
     // Allocated first: nothing can fail after the record is committed.
     let node = Snapshots::prepare(epoch, time)?;
     let mut rec = snapshot_record(epoch, time, false);
-    // The bump happens under the log lock, right after the commit: every
-    // transaction committed before carries an epoch <= `epoch`, every
-    // later one `next`.
-    append(sbi, &mut rec, || sbi.epoch.store(next, Ordering::Relaxed))?;
+    // The commit gate is closed from before the record to after the bump:
+    // every transaction committed before carries an epoch <= `epoch`,
+    // every later one `next`.
+    let closed = sbi.commit_gate.close();
+    append(sbi, &mut rec, Some(&closed))?;
+    sbi.epoch.store(next, Ordering::Relaxed);
+    drop(closed);
     snaps.insert(node);
     sbi.stats.snapshots_taken.fetch_add(1, Ordering::Relaxed);
     Ok(epoch)
@@ -117,7 +124,7 @@ pub(crate) fn delete(sbi: &Sbi, epoch: u64) -> Result<bool> {
     }
     let (time, _) = now_secs();
     let mut rec = snapshot_record(epoch, time, true);
-    append(sbi, &mut rec, || {})?;
+    append(sbi, &mut rec, None)?;
     // Committed: nothing below may fail. An item that cannot be recorded
     // (no memory) stays allocated and counts as lost, so that the next
     // mount rebuilds the allocator from the logs instead of trusting a

@@ -9,6 +9,11 @@
  *   pmbench randwrite FILE MIB N   N 4 KiB writes at random aligned offsets
  *   pmbench randwrite-sync FILE MIB N   the same, each followed by fdatasync
  *   pmbench append FILE N          N 4 KiB appends
+ *   pmbench pair A B N             4 KiB random overwrites of A (64 MiB,
+ *                                  by a child process, the log GC busy)
+ *                                  while N overwrites of B (1 MiB) are
+ *                                  timed: do writers to different files
+ *                                  wait for each other?
  *   pmbench time LABEL CMD ARG...  run CMD, print its wall time in ms
  *
  * Prints "NOVA-BENCH <mode> <MiB/s> MiB/s <ops/s> ops/s", and for the
@@ -16,6 +21,7 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,6 +153,59 @@ int main(int argc, char **argv)
 		       sync ? "randwrite4k-sync" : "randwrite4k", lat[n / 2] * 1e6,
 		       lat[n * 99 / 100] * 1e6);
 		free(lat);
+	} else if (!strcmp(argv[1], "pair") && argc == 5) {
+		long n = atol(argv[4]);
+		double *lat;
+		pid_t pid;
+		int fa;
+
+		fa = open(argv[2], O_CREAT | O_TRUNC | O_WRONLY, 0644);
+		fd = open(argv[3], O_CREAT | O_TRUNC | O_WRONLY, 0644);
+		if (fa < 0 || fd < 0 || n <= 0)
+			die("open");
+		for (int i = 0; i < 64; i++)
+			if (write(fa, buf, sizeof(buf)) != sizeof(buf))
+				die("write A");
+		if (write(fd, buf, sizeof(buf)) != sizeof(buf))
+			die("write B");
+		lat = malloc(n * sizeof(*lat));
+		if (!lat)
+			die("malloc");
+		pid = fork();
+		if (pid < 0)
+			die("fork");
+		if (pid == 0) {
+			/* Overwrite A until killed. */
+			for (;;) {
+				x ^= x >> 12;
+				x ^= x << 25;
+				x ^= x >> 27;
+				off_t off = (off_t)((x * 2685821657736338717ull) % 16384) * 4096;
+				if (pwrite(fa, buf, 4096, off) != 4096)
+					_exit(1);
+			}
+		}
+		t0 = now();
+		for (long i = 0; i < n; i++) {
+			double s0 = now();
+
+			x ^= x >> 12;
+			x ^= x << 25;
+			x ^= x >> 27;
+			off_t off = (off_t)((x * 2685821657736338717ull) % 256) * 4096;
+			if (pwrite(fd, buf, 4096, off) != 4096)
+				die("pwrite B");
+			lat[i] = now() - s0;
+		}
+		t1 = now();
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		qsort(lat, n, sizeof(*lat), cmp_double);
+		report("pair-B", (double)n * 4096, n, t1 - t0);
+		printf("NOVA-BENCH pair-B-latency p50 %.2f us p99 %.2f us max %.2f us\n",
+		       lat[n / 2] * 1e6, lat[n * 99 / 100] * 1e6, lat[n - 1] * 1e6);
+		free(lat);
+		close(fa);
 	} else if (!strcmp(argv[1], "append") && argc == 4) {
 		long n = atol(argv[3]);
 
