@@ -350,6 +350,7 @@ pub(crate) fn new_inode(
         pages: 1,
         gc_at: gc_threshold(1),
         queued: false,
+        limit: 0,
     });
     if mode & bindings::S_IFMT == bindings::S_IFDIR {
         ni.dir.lock().set_parent(dir.ino());
