@@ -121,6 +121,10 @@ check_eq "... other files intact" "4096 0" "$(stat -c %s $M/a/f) $(tr -d x <$M/a
 check "... consistent" fsck_ok
 umount $M
 check_eq "... their slots are still valid" 1 $(($(PP get $(PP slot-addr $S) 4) & $(PP get $(PP slot-addr $G) 4) & 1))
+fsck.nova -n $DEV >/tmp/fsck.out 2>&1
+check_eq "fsck.nova -n agrees: errors (exit 4)" 4 $?
+check "... naming the directory and the inode" grep -q "inode $S.*no links, but directory $D names it" /tmp/fsck.out
+check "... and the file" grep -q "inode $G.*no links, but directory $A names it" /tmp/fsck.out
 
 # 6. An inode-table page whose next points to itself.
 need "fresh image" fresh
