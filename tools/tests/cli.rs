@@ -186,7 +186,10 @@ fn output_to_a_full_disk() {
         } else {
             &["-f", p.to_str().unwrap()]
         };
-        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
         let st = Command::new(bin)
             .args(args)
             .env("SOURCE_DATE_EPOCH", "1700000000")

@@ -74,7 +74,9 @@ fn main() {
         (None, None) => dev,
         (Some(o), Some(s)) => {
             let (Some(o), Some(s)) = (size_arg(o), size_arg(s)) else {
-                nova_tools::errln!("fsck.nova: -o and -s take a number of bytes (K, M, G suffixes)");
+                nova_tools::errln!(
+                    "fsck.nova: -o and -s take a number of bytes (K, M, G suffixes)"
+                );
                 exit(8)
             };
             dev.region(o, s).unwrap_or_else(|e| {
