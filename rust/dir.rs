@@ -243,6 +243,13 @@ impl DirIndex {
         Ok(core::mem::replace(&mut e.ino, ino))
     }
 
+    /// Calls `f` with the inode number of every name.
+    pub(crate) fn for_each_ino(&self, mut f: impl FnMut(u64)) {
+        for (_, e) in self.tree.iter() {
+            f(e.ino);
+        }
+    }
+
     /// Replays one dentry entry.
     pub(crate) fn apply(&mut self, d: &Dentry<'_>) -> Result {
         if d.name == b".." {

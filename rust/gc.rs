@@ -17,21 +17,16 @@ use core::sync::atomic::Ordering;
 use kernel::prelude::*;
 
 /// Collects `ni`'s log now if it has grown to twice its threshold (the
-/// cleaner thread did not keep up). The caller holds no nova lock but
-/// possibly the inode's `i_rwsem`.
+/// cleaner thread did not keep up), or, after a failed collection, at
+/// its threshold (a retry). The caller holds no nova lock but possibly
+/// the inode's `i_rwsem`.
 pub(crate) fn maybe(ni: &NovaInode) {
     let pos = ni.log_pos();
-    if pos.pages < pos.gc_at.saturating_mul(2) || ni.sbi().read_only() {
+    let retry = pos.limit != 0 && pos.pages >= pos.gc_at;
+    if (pos.pages < pos.gc_at.saturating_mul(2) && !retry) || ni.sbi().read_only() {
         return;
     }
-    if let Err(e) = collect(ni) {
-        pr_warn!(
-            "{}: log GC of inode {} failed: {:?}\n",
-            ni.sbi().name(),
-            ni.ino(),
-            e
-        );
-    }
+    let _ = collect(ni);
 }
 
 /// What one collection did.
@@ -46,13 +41,23 @@ pub(crate) struct Outcome {
 }
 
 /// Collects one inode's log: fast GC, then thorough GC if the needed
-/// entries fit in half the pages left. A failed collection is not retried
-/// before the log has doubled again.
+/// entries fit in half the pages left. A failed collection (the first of
+/// a row says so) is retried after a few more pages, and the log stops
+/// growing at a limit until one succeeds (`NovaInode::log_gc_failed`).
 pub(crate) fn collect(ni: &NovaInode) -> Result<Outcome> {
     let r = collect_locked(ni);
-    if r.is_err() {
-        let p = ni.log_pos();
-        ni.log_collected(p.head, p.tail, p.pages);
+    if let Err(e) = &r {
+        if ni.log_gc_failed() {
+            let p = ni.log_pos();
+            pr_warn!(
+                "{}: log GC of inode {} failed: {:?}; retried every {} pages, appends refused past {} pages until it succeeds\n",
+                ni.sbi().name(),
+                ni.ino(),
+                e,
+                crate::inode::GC_RETRY_PAGES,
+                p.limit
+            );
+        }
     }
     r
 }
@@ -229,9 +234,7 @@ pub(crate) fn run_queue(sbi: &Sbi) {
             continue;
         };
         if ni.nlink() != 0 {
-            if let Err(e) = collect(&ni) {
-                pr_warn!("{}: log GC of inode {} failed: {:?}\n", sbi.name(), ino, e);
-            }
+            let _ = collect(&ni);
         }
     }
 }

@@ -35,6 +35,9 @@ pub(crate) struct LogPos {
     pub(crate) checked_page: u64,
     /// A transaction or a log GC owns the log (`NovaInode::claim_log`).
     pub(crate) claimed: bool,
+    /// While log GC keeps failing: appends that need a new page fail
+    /// with `ENOMEM` once the log has this many pages (0: no limit).
+    pub(crate) limit: u64,
 }
 
 /// An inode's log, claimed: nothing else appends to it or collects it
@@ -362,11 +365,28 @@ impl NovaInode {
         l.gc_at = gc_threshold(pages);
         l.queued = false;
         l.checked_page = 0;
+        l.limit = 0;
     }
 
     /// An append found `page` to be this inode's log page.
     pub(crate) fn log_page_checked(&self, page: u64) {
         self.log.lock().checked_page = page;
+    }
+
+    /// After a failed log GC: it is retried once the log has grown by
+    /// [`GC_RETRY_PAGES`] (at once when the log is at its limit), and
+    /// until one succeeds the log may not grow past [`gc_limit`] of its
+    /// size at the first failure. Returns whether this failure is the
+    /// first in a row.
+    pub(crate) fn log_gc_failed(&self) -> bool {
+        let mut l = self.log.lock();
+        let first = l.limit == 0;
+        if first {
+            l.limit = gc_limit(l.pages);
+        }
+        l.gc_at = l.pages.saturating_add(GC_RETRY_PAGES).min(l.limit);
+        l.queued = false;
+        first
     }
 
     pub(crate) fn set_log(&self, p: LogPos) {
@@ -400,6 +420,16 @@ pub(crate) const GC_MIN_PAGES: u64 = 16;
 /// The log size at which a log of `pages` pages is next collected.
 pub(crate) fn gc_threshold(pages: u64) -> u64 {
     pages.saturating_mul(2).max(GC_MIN_PAGES)
+}
+
+/// After a failed log GC, the next attempt comes after this many more
+/// pages (not after the log has doubled: the growth stays linear).
+pub(crate) const GC_RETRY_PAGES: u64 = 16;
+
+/// The most pages a log of `pages` pages whose GC just failed may grow
+/// to before a GC succeeds: twice its size, at least 64 pages more.
+pub(crate) fn gc_limit(pages: u64) -> u64 {
+    pages.saturating_add(pages.max(64))
 }
 
 fn dtype_of(mode: u32) -> u8 {

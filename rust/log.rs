@@ -280,6 +280,10 @@ impl<'a> Tx<'a> {
         }
         let (sbi, new_pages, added) = (self.sbi, &mut self.new_pages, &mut part.added);
         part.new_tail = put_entry(pm, part.new_tail, entry, || {
+            // While its GC keeps failing, a log stops growing at its limit.
+            if pos.limit != 0 && pos.pages.saturating_add(*added) >= pos.limit {
+                return Err(ENOMEM);
+            }
             // Room to record the page first: a page allocated but not
             // recorded would never be freed if the append aborts.
             new_pages.reserve(1, GFP_KERNEL)?;

@@ -211,15 +211,34 @@ impl Pm {
 
     /// Copies `len` bytes inside pmem from `src` to `dst` (flushed, not
     /// ordered): the unchanged head and tail of a copy-on-write block.
+    /// Machine-check safe like [`Pm::read`]: a poisoned source line fails
+    /// the copy with `EIO` (what was copied before it is flushed and
+    /// traced).
     #[inline(never)]
     pub(crate) fn copy(&self, dst: u64, src: u64, len: u64) -> Result {
+        let n = u32::try_from(len).map_err(|_| EINVAL)?;
         let s = self.ptr(src, len as usize)?;
         let d = self.ptr(dst, len as usize)?;
         // SAFETY: both ranges are inside the mapping (checked); callers
         // copy between distinct blocks, so they do not overlap.
-        unsafe { bindings::__memcpy_flushcache(d.cast(), s.cast_const().cast(), len as usize) };
+        let left = unsafe { bindings::copy_mc_to_kernel(d.cast(), s.cast_const().cast(), n) };
+        let done = (len as usize).saturating_sub(left);
+        // SAFETY: `d..d+done` is inside the mapping (checked above).
+        unsafe { shim::nova_shim_flush(d.cast::<c_void>(), done) };
         if self.tracing() {
-            self.record(T_NT, dst, len as usize, Src::Pmem(d.cast_const()));
+            // Written with cached stores, each line flushed: durable at
+            // the next fence, as a non-temporal store.
+            self.record(T_NT, dst, done, Src::Pmem(d.cast_const()));
+        }
+        if left != 0 {
+            pr_err!(
+                "pmem copy {:#x}+{} to {:#x}: media error ({} bytes unreadable)\n",
+                src,
+                len,
+                dst,
+                left
+            );
+            return Err(EIO);
         }
         Ok(())
     }
@@ -599,6 +618,32 @@ mod tests {
         assert_eq!(records(&pm)?.1.len(), want.len());
         drop(pm);
         drop(dev);
+        Ok(())
+    }
+
+    #[test]
+    fn copy_is_traced_as_one_flushed_store() -> Result {
+        let mut dev = KVec::from_elem(0u8, 8192, GFP_KERNEL)?;
+        // SAFETY: as above.
+        let pm = unsafe { Pm::new(dev.as_mut_ptr(), 8192) };
+        let pat: [u8; 100] = core::array::from_fn(|i| i as u8 + 1);
+        pm.write(8, &pat)?;
+        pm.trace_start(4096)?;
+        pm.copy(4096 + 8, 8, 100)?;
+        pm.fence();
+        assert_eq!(pm.copy(8100, 0, 100), Err(EIO));
+        pm.trace_stop()?;
+        let (out, recs) = records(&pm)?;
+        let want: [(u8, u32, u64); 2] = [(T_NT, 100, 4096 + 8), (T_FENCE, 0, 0)];
+        assert_eq!(&recs[..], &want[..]);
+        assert_eq!(&out[TRACE_HDR + 16..TRACE_HDR + 116], &pat[..]);
+        let mut back = [0u8; 100];
+        pm.read(4096 + 8, &mut back)?;
+        assert_eq!(back, pat);
+        drop(pm);
+        assert_eq!(&dev[4096..4104], &[0u8; 8]);
+        assert_eq!(&dev[4104..4204], &pat[..]);
+        assert_eq!(dev[4204], 0);
         Ok(())
     }
 

@@ -24,15 +24,17 @@ pub(crate) fn recover(sbi: &Sbi) -> Result {
     let inos = sbi.itable.lock().live_inodes(sbi.pm())?;
     let mut snaps = sbi.snaps.lock();
     let mut files = 0u64;
+    let mut named = Named::new();
     for li in inos.iter() {
-        let live = mark_used(sbi, &mut snaps, li, &mut used).inspect_err(|e| {
-            pr_err!(
-                "{}: inode {} has a corrupt log ({:?}); refusing to mount\n",
-                sbi.name(),
-                li.ino,
-                e
-            )
-        })?;
+        let live =
+            mark_used(sbi, &mut snaps, li, &mut used, &mut named, &inos).inspect_err(|e| {
+                pr_err!(
+                    "{}: inode {} has a corrupt log ({:?}); refusing to mount\n",
+                    sbi.name(),
+                    li.ino,
+                    e
+                )
+            })?;
         if live {
             files += 1;
         }
@@ -125,13 +127,18 @@ fn mark_all_used(sbi: &Sbi, li: &LiveInode, used: &mut Bitmap) -> Result {
         .for_each(|b, l, _| (b..b + l).try_for_each(|x| used.set(x)))
 }
 
-/// Whether `li` is a directory whose log still names entries (replayed as
-/// `iget` would; a replay failure counts as entries, to stay on the safe
-/// side).
-fn still_names(sbi: &Sbi, li: &LiveInode) -> Result<bool> {
+/// A directory's names, replayed from its log as `iget` would.
+enum Replay {
+    NotDir,
+    /// An entry that does not replay: what the directory names is unknown.
+    Bad,
+    Dir(crate::dir::DirIndex),
+}
+
+fn replay_dir(sbi: &Sbi, li: &LiveInode) -> Result<Replay> {
     let (_, pi) = crate::iget::read_slot(sbi, li.ino)?;
     if pi.mode.get() & bindings::S_IFMT != bindings::S_IFDIR {
-        return Ok(false);
+        return Ok(Replay::NotDir);
     }
     let mut dir = crate::dir::DirIndex::new();
     let mut w = LogWalker::new(sbi.pm(), li.head, li.tail).owned_by(li.ino);
@@ -145,20 +152,85 @@ fn still_names(sbi: &Sbi, li: &LiveInode) -> Result<bool> {
             .and_then(crate::format::entry::decode_dentry)
             .is_some_and(|d| dir.apply(&d).is_ok());
         if !ok {
-            return Ok(true);
+            return Ok(Replay::Bad);
         }
     }
-    Ok(!dir.is_empty())
+    Ok(Replay::Dir(dir))
+}
+
+/// Whether `li` is a directory whose log still names entries (a replay
+/// failure counts as entries, to stay on the safe side).
+fn still_names(sbi: &Sbi, li: &LiveInode) -> Result<bool> {
+    Ok(match replay_dir(sbi, li)? {
+        Replay::NotDir => false,
+        Replay::Bad => true,
+        Replay::Dir(d) => !d.is_empty(),
+    })
+}
+
+/// The inode numbers the names of the live directories reach, built when
+/// the first inode without links turns up: such an inode is an orphan
+/// only if no name reaches it.
+pub(crate) struct Named {
+    bits: Option<Bitmap>,
+    /// A directory did not replay: any inode may be named.
+    unknown: bool,
+}
+
+impl Named {
+    pub(crate) fn new() -> Self {
+        Self {
+            bits: None,
+            unknown: false,
+        }
+    }
+
+    /// The directory that names `ino` (0 if one that did not replay may),
+    /// if any does.
+    fn namer(&mut self, sbi: &Sbi, inos: &[LiveInode], ino: u64) -> Result<Option<u64>> {
+        if self.bits.is_none() {
+            let n = sbi.itable.lock().pages().len() as u64 * INODES_PER_PAGE;
+            let mut bits = Bitmap::new(n)?;
+            for li in inos.iter().filter(|li| li.delete_epoch == 0) {
+                match replay_dir(sbi, li)? {
+                    Replay::NotDir => {}
+                    Replay::Bad => self.unknown = true,
+                    // A name of an inode past the table: refused by iget.
+                    Replay::Dir(d) => d.for_each_ino(|i| {
+                        let _ = bits.set(i);
+                    }),
+                }
+            }
+            self.bits = Some(bits);
+        }
+        if !self.bits.as_ref().is_some_and(|b| b.get(ino)) {
+            return Ok(self.unknown.then_some(0));
+        }
+        // Rare (a corrupt link count): find the directory for the message.
+        for li in inos.iter().filter(|li| li.delete_epoch == 0) {
+            if let Replay::Dir(d) = replay_dir(sbi, li)? {
+                let mut hit = false;
+                d.for_each_ino(|i| hit |= i == ino);
+                if hit {
+                    return Ok(Some(li.ino));
+                }
+            }
+        }
+        Ok(Some(0))
+    }
 }
 
 /// Recovery: marks the log pages and data block of one inode used, or,
 /// for an inode left with no links (unlinked while open when the system
-/// went down), deletes it. Returns whether the inode is still live.
+/// went down) and that no name reaches, deletes it. Returns whether the
+/// inode is still live.
 pub(crate) fn mark_used(
     sbi: &Sbi,
     snaps: &mut Snapshots,
     li: &LiveInode,
     used: &mut Bitmap,
+    named: &mut Named,
+    inos: &[LiveInode],
 ) -> Result<bool> {
     let ino = li.ino;
     if li.delete_epoch != 0 {
@@ -177,6 +249,28 @@ pub(crate) fn mark_used(
             ino
         );
         orphan = false;
+    }
+    if orphan {
+        if let Some(dir) = named.namer(sbi, inos, ino)? {
+            // Unlinking removes the name and the last link in one
+            // transaction: a name that still reaches the inode means
+            // this link count is wrong. Kept; `iget` refuses it.
+            if dir == 0 {
+                pr_err!(
+                    "{}: inode {} has no links but a directory that does not replay may name it; kept, not deleted\n",
+                    sbi.name(),
+                    ino
+                );
+            } else {
+                pr_err!(
+                    "{}: inode {} has no links but directory {} names it; kept, not deleted\n",
+                    sbi.name(),
+                    ino,
+                    dir
+                );
+            }
+            orphan = false;
+        }
     }
     if orphan && sbi.read_only() {
         // A read-only mount deletes nothing: the next writable mount does.

@@ -36,10 +36,19 @@ if [ "$phase" = 1 ]; then
 	# with it mounted.
 	mount -t nova $DEV $M && mkdir $M/keep && touch $M/keep/a $M/keep/b
 	ls $M/keep >/dev/null
+	# And a file unlinked while a process holds it open: an orphan that
+	# the recovery deletes (no name reaches it).
+	echo orphan >$M/keep/gone
+	exec 3<$M/keep/gone
+	sleep 1000 &
+	rm $M/keep/gone
+	exec 3<&-
 else
 	need "mount after reboot without umount (recovery)" mount -t nova $DEV $M
 	check_eq "tree survived" "a b" "$(ls $M/keep | tr '\n' ' ' | sed 's/ $//')"
 	check_eq "older files survived" "f" "$(ls $M/d | tr '\n' ' ' | sed 's/ $//')"
+	check "the file unlinked while open was removed as an orphan" sh -c "dmesg | grep -q 'removed orphan inode'"
+	check "consistent after recovery" fsck_ok
 	check "umount" umount $M
 	check "mount clean" mount -t nova $DEV $M
 	check "umount" umount $M

@@ -31,6 +31,7 @@ fresh() {
 	chmod 600 $M/a/f || return 1
 	echo hello >$M/a/g && dd if=/dev/null of=$M/a/g bs=1 seek=3 2>/dev/null || return 1
 	A=$(stat -c %i $M/a) D=$(stat -c %i $M/d) F=$(stat -c %i $M/a/f) G=$(stat -c %i $M/a/g)
+	S=$(stat -c %i $M/d/s)
 	umount $M
 }
 unclean() { PP sb 44 4 0; } # clear SB_CLEAN: the next mount runs recovery
@@ -103,6 +104,27 @@ check_fails "... and refused" mkdir $M/d/x
 check "... consistent" fsck_ok
 umount $M
 check_eq "... its slot is still valid" 1 $(($(PP get $(PP slot-addr $D) 4) & 1))
+# Nor is an empty directory or a file whose link count says 0 while its
+# parent still names it: recovery used to delete both.
+need "fresh image" fresh
+PP slot $S 76 4 0
+PP slot $G 76 4 0
+unclean
+dirty_log
+need "recovery mount with a named empty dir and file at nlink 0" mounts
+check "the empty directory is kept, not deleted" said "inode $S has no links but directory $D names it; kept"
+check "the file is kept, not deleted" said "inode $G has no links but directory $A names it; kept"
+check_eq "... still named" "a/f a/g d/s" "$(cd $M && echo a/* d/*)"
+check_fails "... the directory refused" stat $M/d/s
+check_fails "... the file refused" cat $M/a/g
+check_eq "... other files intact" "4096 0" "$(stat -c %s $M/a/f) $(tr -d x <$M/a/f | wc -c)"
+check "... consistent" fsck_ok
+umount $M
+check_eq "... their slots are still valid" 1 $(($(PP get $(PP slot-addr $S) 4) & $(PP get $(PP slot-addr $G) 4) & 1))
+fsck.nova -n $DEV >/tmp/fsck.out 2>&1
+check_eq "fsck.nova -n agrees: errors (exit 4)" 4 $?
+check "... naming the directory and the inode" grep -q "inode $S.*no links, but directory $D names it" /tmp/fsck.out
+check "... and the file" grep -q "inode $G.*no links, but directory $A names it" /tmp/fsck.out
 
 # 6. An inode-table page whose next points to itself.
 need "fresh image" fresh

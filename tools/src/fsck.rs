@@ -9,6 +9,7 @@
 //! adds is the offline bookkeeping: which structure owns every block.
 
 use crate::dev::Device;
+use crate::format::entry::decode_dentry;
 use crate::format::freelist::{Checker, FreeListError};
 use crate::format::journal::{plan, target_ok, JournalHeader, Replay};
 use crate::format::layout::*;
@@ -529,6 +530,7 @@ pub fn check(dev: &mut Device) -> Result<Report, Fatal> {
 
     // 5. Every inode slot and its log.
     let mut held_blocks = 0u64;
+    let mut names = Names::default();
     for (idx, &pb) in pages.iter().enumerate() {
         for s in 0..INODES_PER_PAGE {
             let ino = idx as u64 * INODES_PER_PAGE + s;
@@ -579,7 +581,22 @@ pub fn check(dev: &mut Device) -> Result<Report, Fatal> {
                 ino,
                 &pi,
                 &mut held_blocks,
+                &mut names,
             );
+        }
+    }
+    for &ino in &names.no_links {
+        match names.parent.get(&ino) {
+            Some(dir) => r.error(
+                format!("inode {ino}"),
+                "nlink",
+                format!("no links, but directory {dir} names it: the module's recovery keeps it and refuses it (EIO)"),
+            ),
+            None => r.warn(
+                format!("inode {ino}"),
+                "nlink",
+                "no links (an orphan): the next mount's recovery deletes it".into(),
+            ),
         }
     }
     r.info.push(format!("{} valid inodes", r.inodes));
@@ -768,6 +785,16 @@ fn report_doubles(r: &mut Report, d: &[(u64, Owner, Owner)]) {
 
 /// Walks one inode's log and claims its blocks.
 #[allow(clippy::too_many_arguments)]
+/// What the live directories name, and the inodes with no links: an
+/// inode without links that a name reaches is no orphan.
+#[derive(Default)]
+struct Names {
+    /// Named inode -> a directory naming it.
+    parent: BTreeMap<u64, u64>,
+    no_links: Vec<u64>,
+}
+
+#[allow(clippy::too_many_arguments)]
 fn check_inode(
     dev: &Device,
     r: &mut Report,
@@ -778,6 +805,7 @@ fn check_inode(
     ino: u64,
     pi: &PmInode,
     held_blocks: &mut u64,
+    names: &mut Names,
 ) {
     let st = format!("inode {ino}");
     let mode = pi.mode.get();
@@ -826,6 +854,8 @@ fn check_inode(
     let mut dropped = Vec::new();
     let mut entries = 0u64;
     let mut ok = true;
+    // This directory's names (replayed), if it is a live one.
+    let mut dir: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
     loop {
         let f = match w.next_entry(&mut buf) {
             Ok(Some(f)) => f,
@@ -921,6 +951,14 @@ fn check_inode(
                         "name_len",
                         format!("{name_len} does not fit the entry's {slots} slot(s)"),
                     );
+                } else if let Some(d) = buf.get(..f.len).and_then(decode_dentry) {
+                    if deleted == 0 && d.name != b".." {
+                        if d.remove {
+                            dir.remove(d.name);
+                        } else {
+                            dir.insert(d.name.to_vec(), d.ino);
+                        }
+                    }
                 }
             }
             EntryType::SnapshotInfo => {
@@ -970,12 +1008,11 @@ fn check_inode(
     if kept {
         *held_blocks += data;
     }
+    for &child in dir.values() {
+        names.parent.entry(child).or_insert(ino);
+    }
     if deleted == 0 && nlink == 0 && ino >= FIRST_FREE_INO {
-        r.warn(
-            &*st,
-            "nlink",
-            "no links (an orphan): the next mount's recovery deletes it".into(),
-        );
+        names.no_links.push(ino);
     }
     r.info.push(format!(
         "{st}: mode {mode:#o}, {entries} log entries, {data} data blocks, nlink {nlink}"

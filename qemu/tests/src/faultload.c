@@ -14,6 +14,11 @@
  *                                      allocations with nova.ko on the stack
  *   faultload injected TIMES           prints how many failures were
  *                                      injected since "arm", and disarms
+ *   faultload arm-gc TIMES             arms failslab and fail_page_alloc
+ *                                      for every task, but only for
+ *                                      allocations with nova's log GC
+ *                                      (gc::collect) on the stack: each
+ *                                      one fails
  *
  * Every operation either succeeds, and the model follows it, or fails
  * with ENOMEM or ENOSPC and changes nothing. "run" ends by comparing DIR
@@ -397,15 +402,50 @@ static void module_range(unsigned long long *start, unsigned long long *end)
 	die("nova is not in /proc/modules");
 }
 
+/* The address range of nova's gc::collect, from /proc/kallsyms: its
+ * symbol to the next symbol above it. */
+static void gc_range(unsigned long long *start, unsigned long long *end)
+{
+	static const char want[] = "9nova_main2gc7collect";
+	char line[1024], name[900];
+	unsigned long long a, s = 0, e = ~0ULL;
+	FILE *f = fopen("/proc/kallsyms", "r");
+
+	if (!f)
+		die("/proc/kallsyms: %s", strerror(errno));
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%llx %*s %899s", &a, name) != 2)
+			continue;
+		size_t n = strlen(name);
+		if (n >= sizeof(want) - 1 && !strcmp(name + n - (sizeof(want) - 1), want))
+			s = a;
+	}
+	if (!s)
+		die("nova's gc::collect is not in /proc/kallsyms");
+	rewind(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%llx", &a) == 1 && a > s && a < e)
+			e = a;
+	fclose(f);
+	*start = s;
+	*end = e;
+}
+
 static int arm(int percent, long times)
 {
 	unsigned long long s, e;
 	unsigned i;
+	int gc = percent < 0;
 
-	module_range(&s, &e);
+	if (gc) {
+		gc_range(&s, &e);
+		percent = 100;
+	} else {
+		module_range(&s, &e);
+	}
 	for (i = 0; i < 2; i++) {
 		const char *k = kinds[i];
-		put(k, "task-filter", "Y");
+		put(k, "task-filter", gc ? "N" : "Y");
 		put(k, "ignore-gfp-wait", "N");
 		put(k, "verbose", "0");
 		put(k, "interval", "1");
@@ -417,8 +457,8 @@ static int arm(int percent, long times)
 	}
 	put("fail_page_alloc", "ignore-gfp-highmem", "N");
 	put("fail_page_alloc", "min-order", "0");
-	printf("armed: %d%% of nova's allocations in marked tasks, at most %ld each, module %llx-%llx\n",
-	       percent, times, s, e);
+	printf("armed: %d%% of nova's allocations in %s, at most %ld each, %s %llx-%llx\n",
+	       percent, gc ? "any task" : "marked tasks", times, gc ? "gc::collect" : "module", s, e);
 	return 0;
 }
 
@@ -442,6 +482,8 @@ int main(int argc, char **argv)
 
 	if (argc == 4 && !strcmp(argv[1], "arm"))
 		return arm(atoi(argv[2]), atol(argv[3]));
+	if (argc == 3 && !strcmp(argv[1], "arm-gc"))
+		return arm(-1, atol(argv[2]));
 	if (argc == 3 && !strcmp(argv[1], "injected")) {
 		armed_times = atol(argv[2]);
 		return injected();

@@ -4,6 +4,8 @@
  *
  *   logload overwrite FILE N     write block 0 of FILE N times (each 4 KiB
  *                                block says which write it was); N=0: forever
+ *                                (-e: a write failing with ENOMEM is counted,
+ *                                not fatal; prints "enomem K last-ok L")
  *   logload verify FILE          block 0 is one whole write of `overwrite`
  *   logload churn DIR N          N create/unlink pairs in DIR
  *   logload sparse FILE BLOCKS   write BLOCKS one-block entries, then
@@ -31,6 +33,7 @@
 
 static long max_pages = -1;
 static long peak;
+static int enomem_ok;
 
 static long stat_of(const char *key)
 {
@@ -90,18 +93,24 @@ static int overwrite(const char *path, long n)
 {
 	static uint64_t b[BS / 8];
 	int fd = open(path, O_CREAT | O_WRONLY, 0644);
-	long step = n > 10 ? n / 10 : 1;
+	long step = n > 10 ? n / 10 : 1, enomem = 0, last = -1;
 
 	if (fd < 0)
 		return perror(path), 1;
 	for (long i = 0; n == 0 || i < n; i++) {
 		fill(b, 0, (uint64_t)i);
-		if (pwrite(fd, b, BS, 0) != BS)
+		if (pwrite(fd, b, BS, 0) == BS)
+			last = i;
+		else if (enomem_ok && errno == ENOMEM)
+			enomem++;
+		else
 			return perror("pwrite"), 1;
 		if ((n && (i + 1) % step == 0) || (!n && i % 20000 == 0))
 			if (sample("overwrite", i + 1))
 				return 1;
 	}
+	if (enomem_ok)
+		printf("enomem %ld last-ok %ld\n", enomem, last);
 	return close(fd) ? 1 : 0;
 }
 
@@ -179,9 +188,11 @@ int main(int argc, char **argv)
 {
 	int o;
 
-	while ((o = getopt(argc, argv, "m:")) != -1)
+	while ((o = getopt(argc, argv, "em:")) != -1)
 		if (o == 'm')
 			max_pages = atol(optarg);
+		else if (o == 'e')
+			enomem_ok = 1;
 	argc -= optind;
 	argv += optind;
 	if (argc < 2)
@@ -197,6 +208,6 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[0], "sparse-verify") && argc == 3)
 		return sparse(argv[1], atol(argv[2]), 1);
 usage:
-	fprintf(stderr, "usage: logload [-m MAXPAGES] overwrite|verify|churn|sparse|sparse-verify ...\n");
+	fprintf(stderr, "usage: logload [-e] [-m MAXPAGES] overwrite|verify|churn|sparse|sparse-verify ...\n");
 	return 2;
 }

@@ -7,6 +7,11 @@
  *       fill the range with BYTE, msync(MS_SYNC), print "ok".
  *       The range must lie inside the current file size.
  *
+ *   mmapstore -e FILE OFFSET LEN BYTE
+ *       The same, but the range may reach past the end of the file up to
+ *       the end of the page holding it (stores past EOF that stay in the
+ *       block; a later extension must not expose them).
+ *
  *   mmapstore -k FILE SECONDS BYTE
  *       Map the whole file MAP_SHARED and keep storing into every page for
  *       SECONDS seconds: round R fills each page with the byte (BYTE + R)
@@ -32,7 +37,7 @@
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: mmapstore FILE OFFSET LEN BYTE\n"
+		"usage: mmapstore [-e] FILE OFFSET LEN BYTE\n"
 		"       mmapstore -k FILE SECONDS BYTE\n");
 	exit(2);
 }
@@ -78,16 +83,18 @@ static int open_rw(const char *path, struct stat *st)
 	return fd;
 }
 
-/* mmapstore FILE OFFSET LEN BYTE */
-static int store_range(const char *path, uint64_t off, uint64_t len, int byte)
+/* mmapstore [-e] FILE OFFSET LEN BYTE */
+static int store_range(const char *path, uint64_t off, uint64_t len, int byte, int past_eof)
 {
 	long ps = sysconf(_SC_PAGESIZE);
 	struct stat st;
 	int fd = open_rw(path, &st);
-	uint64_t start, maplen;
+	uint64_t start, maplen, end = st.st_size;
 	unsigned char *p;
 
-	if (off + len < off || off + len > (uint64_t)st.st_size) {
+	if (past_eof)
+		end = (end + ps - 1) & ~(uint64_t)(ps - 1);
+	if (off + len < off || off + len > end) {
 		fprintf(stderr, "mmapstore: range %llu+%llu beyond end of %s (size %lld)\n",
 			(unsigned long long)off, (unsigned long long)len, path,
 			(long long)st.st_size);
@@ -187,7 +194,10 @@ int main(int argc, char **argv)
 				 (int)num(argv[4], "BYTE", 255));
 	if (argc == 5 && argv[1][0] != '-')
 		return store_range(argv[1], num(argv[2], "OFFSET", INT64_MAX),
-				   num(argv[3], "LEN", INT64_MAX), (int)num(argv[4], "BYTE", 255));
+				   num(argv[3], "LEN", INT64_MAX), (int)num(argv[4], "BYTE", 255), 0);
+	if (argc == 6 && strcmp(argv[1], "-e") == 0)
+		return store_range(argv[2], num(argv[3], "OFFSET", INT64_MAX),
+				   num(argv[4], "LEN", INT64_MAX), (int)num(argv[5], "BYTE", 255), 1);
 	usage();
 	return 2;
 }
