@@ -46,6 +46,7 @@ mod log;
 mod mount;
 mod namei;
 mod pm;
+mod pm_tests;
 mod procfs;
 mod prof;
 mod rbfloor;
