@@ -130,6 +130,10 @@ for t in qemu/tests/*.sh; do
 	# long_* tests (e.g. long_fuzz) run only when named: make test T=long_fuzz
 	case "$name" in long_*) [ "$only" = "$name" ] || continue ;; esac
 	[ -z "$only" ] || [ "$only" = "$name" ] || continue
+	# `# flavors: fast` runs a test on the fast kernel only (tests of the
+	# user-space tools, whose kernel paths other tests cover on both).
+	flavors=$(sed -n 's/^# flavors: *\([a-z ]*\).*/\1/p' "$t" | head -n 1)
+	case " ${flavors:-fast debug} " in *" $NOVA_KFLAVOR "*) ;; *) [ "$only" = "$name" ] || continue ;; esac
 	boots=$(sed -n 's/^# boots: *\([0-9]*\).*/\1/p' "$t" | head -n 1)
 	cutoff=$(sed -n 's/^# cutoff: *\([0-9]*\).*/\1/p' "$t" | head -n 1)
 	boots=${boots:-1}

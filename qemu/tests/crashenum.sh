@@ -76,8 +76,8 @@ EXH=${CRASH_EXH:-8}
 SAMPLES=${CRASH_SAMPLES:-6}
 MAX=${CRASH_MAX:-20}
 # The debug kernel (KASAN, lockdep) mounts about 20 times slower: the
-# states before and after and two more per case.
-grep -q nova.flavor=debug /proc/cmdline && [ -z "${CRASH_MAX:-}" ] && MAX=4
+# states before and after and one more per case.
+grep -q nova.flavor=debug /proc/cmdline && [ -z "${CRASH_MAX:-}" ] && MAX=3
 SEED=${CRASH_SEED:-1}
 total_states=0
 

@@ -7,6 +7,8 @@
 # tested on the host with a fixed clock: tools/src/retention.rs.)
 # pmem: 64M
 # boots: 1
+# flavors: fast (user-space tools; the kernel paths run on both kernels
+# in basic, snapshot and readonly)
 . /tests/lib.sh
 P=/proc/fs/nova/pmem0
 S=/mnt/snap

@@ -7,6 +7,8 @@
 # corruptions.
 # pmem: 64M
 # boots: 1
+# flavors: fast (user-space tools; the kernel paths run on both kernels
+# in basic, snapshot and readonly)
 . /tests/lib.sh
 PP() { /tests/pmpoke $DEV "$@"; }
 # The device as the module left it: past the block device's page cache.
