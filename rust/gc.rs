@@ -69,9 +69,20 @@ fn collect_locked(ni: &NovaInode) -> Result<Outcome> {
     }
     // Lock order: snapshots, then the commit gate, then the log's claim,
     // which keeps every append to this inode out until its head and tail
-    // are final (other inodes' transactions go on).
-    let snaps = sbi.snaps.lock();
-    let _pass = sbi.commit_gate.pass();
+    // are final (other inodes' transactions go on). The snapshots' lock
+    // is held only to copy their epochs: writers to other files need it
+    // to release blocks, and a collection takes long. No snapshot is
+    // taken while the gate is passed; one deleted meanwhile only keeps a
+    // few entries until the next collection.
+    let epochs = {
+        let snaps = sbi.snaps.lock();
+        let mut v: KVVec<u64> = KVVec::with_capacity(snaps.len(), GFP_KERNEL)?;
+        for (e, _) in snaps.iter() {
+            v.push(e, GFP_KERNEL)?;
+        }
+        (v, sbi.commit_gate.pass())
+    };
+    let (epochs, _pass) = epochs;
     let _claim = ni.claim_log();
     let pos = ni.log_pos();
     let pm = sbi.pm();
@@ -96,10 +107,14 @@ fn collect_locked(ni: &NovaInode) -> Result<Outcome> {
         ni.log_collected(pos.head, pos.tail, pos.pages);
         return Ok(out);
     }
-    let held = |b: u64, d: u64| snaps.holder(b, d).is_some();
+    // The epoch rule over the copied epochs (oldest first): a snapshot
+    // `s` with `b <= s < d`.
+    let held = |b: u64, d: u64| {
+        let i = epochs.partition_point(|&s| s < b);
+        epochs.get(i).is_some_and(|&s| s < d)
+    };
     let needed = lv.needed(&held)?;
     let keep_pages = lv.pages_needed(&held)?;
-    drop(snaps);
 
     // Fast GC: unlink each run of pages with no needed entry (one atomic
     // pointer store per run), then free them.

@@ -35,6 +35,8 @@ pub(crate) struct LogPos {
     pub(crate) checked_page: u64,
     /// A transaction or a log GC owns the log (`NovaInode::claim_log`).
     pub(crate) claimed: bool,
+    /// Threads waiting to claim the log.
+    pub(crate) waiting: u32,
     /// While log GC keeps failing: appends that need a new page fail
     /// with `ENOMEM` once the log has this many pages (0: no limit).
     pub(crate) limit: u64,
@@ -52,8 +54,14 @@ impl LogClaim<'_> {
 
 impl Drop for LogClaim<'_> {
     fn drop(&mut self) {
-        self.0.log.lock().claimed = false;
-        self.0.sbi().claim_wait.notify_all();
+        let waiting = {
+            let mut l = self.0.log.lock();
+            l.claimed = false;
+            l.waiting
+        };
+        if waiting != 0 {
+            self.0.sbi().claim_wait.notify_all();
+        }
     }
 }
 
@@ -391,8 +399,12 @@ impl NovaInode {
 
     pub(crate) fn set_log(&self, p: LogPos) {
         let mut l = self.log.lock();
-        let claimed = l.claimed;
-        *l = LogPos { claimed, ..p };
+        let (claimed, waiting) = (l.claimed, l.waiting);
+        *l = LogPos {
+            claimed,
+            waiting,
+            ..p
+        };
     }
 
     /// Claims the inode's log for a transaction or a log GC, waiting while
@@ -406,7 +418,9 @@ impl NovaInode {
         let wait = &self.sbi().claim_wait;
         let mut l = self.log.lock();
         while l.claimed {
+            l.waiting = l.waiting.saturating_add(1);
             wait.wait(&mut l);
+            l.waiting = l.waiting.saturating_sub(1);
         }
         l.claimed = true;
         LogClaim(self)

@@ -11,9 +11,11 @@
  *   pmbench append FILE N          N 4 KiB appends
  *   pmbench pair A B N             4 KiB random overwrites of A (64 MiB,
  *                                  by a child process, the log GC busy)
- *                                  while N overwrites of B (1 MiB) are
- *                                  timed: do writers to different files
- *                                  wait for each other?
+ *                                  while N 4 KiB overwrites of 64 files
+ *                                  B.0..B.63 (round robin: their logs
+ *                                  stay too short for a GC) are timed:
+ *                                  do writers to different files wait
+ *                                  for each other?
  *   pmbench time LABEL CMD ARG...  run CMD, print its wall time in ms
  *
  * Prints "NOVA-BENCH <mode> <MiB/s> MiB/s <ops/s> ops/s", and for the
@@ -159,15 +161,23 @@ int main(int argc, char **argv)
 		pid_t pid;
 		int fa;
 
+		int fb[64];
+
 		fa = open(argv[2], O_CREAT | O_TRUNC | O_WRONLY, 0644);
-		fd = open(argv[3], O_CREAT | O_TRUNC | O_WRONLY, 0644);
-		if (fa < 0 || fd < 0 || n <= 0)
+		if (fa < 0 || n <= 0)
 			die("open");
 		for (int i = 0; i < 64; i++)
 			if (write(fa, buf, sizeof(buf)) != sizeof(buf))
 				die("write A");
-		if (write(fd, buf, sizeof(buf)) != sizeof(buf))
-			die("write B");
+		for (int i = 0; i < 64; i++) {
+			char name[4096];
+
+			snprintf(name, sizeof(name), "%s.%d", argv[3], i);
+			fb[i] = open(name, O_CREAT | O_TRUNC | O_WRONLY, 0644);
+			if (fb[i] < 0 || write(fb[i], buf, 4096) != 4096)
+				die("create B");
+		}
+		fd = fb[0];
 		lat = malloc(n * sizeof(*lat));
 		if (!lat)
 			die("malloc");
@@ -189,11 +199,7 @@ int main(int argc, char **argv)
 		for (long i = 0; i < n; i++) {
 			double s0 = now();
 
-			x ^= x >> 12;
-			x ^= x << 25;
-			x ^= x >> 27;
-			off_t off = (off_t)((x * 2685821657736338717ull) % 256) * 4096;
-			if (pwrite(fd, buf, 4096, off) != 4096)
+			if (pwrite(fb[i % 64], buf, 4096, 0) != 4096)
 				die("pwrite B");
 			lat[i] = now() - s0;
 		}
