@@ -14,12 +14,28 @@ done
 install -m 755 "$NOVA_TOP/qemu/init.sh" "$root/init"
 cp "$NOVA_TOP/nova.ko" "$root/nova.ko"
 cp "$NOVA_TOP"/qemu/tests/*.sh "$root/tests/" 2>/dev/null || true
+cp "$NOVA_TOP"/qemu/tests/fio/*.fio "$root/tests/" 2>/dev/null || true
 if [ -d "$out/guest" ]; then
 	cp "$out"/guest/* "$root/tests/" 2>/dev/null || true
 fi
 # mkfs.nova and fsck.nova (scripts/build-tools.sh), where mkfs and fsck look.
 if [ -d "$out/tools" ]; then
 	cp "$out"/tools/* "$root/sbin/" 2>/dev/null || true
+fi
+# make bench: host programs with the shared libraries ldd lists (fio,
+# mkfs.xfs, mke2fs and its configuration), for the comparisons.
+if [ "${NOVA_BENCH:-0}" = 1 ]; then
+	for prog in fio mkfs.xfs mke2fs; do
+		p=$(command -v "$prog" || true)
+		[ -n "$p" ] || continue
+		install -m 755 "$p" "$root/sbin/$prog.host"
+		for lib in $(ldd "$p" | grep -o '/[^ ]*'); do
+			[ -e "$root$lib" ] || { mkdir -p "$root$(dirname "$lib")" && cp -L "$lib" "$root$lib"; }
+		done
+	done
+	[ -f /etc/mke2fs.conf ] && cp /etc/mke2fs.conf "$root/etc/"
+	# fio wants System V shared memory, which the guest kernel lacks.
+	gcc -shared -fPIC -O2 -o "$root/tests/noshm.so" "$NOVA_TOP/qemu/bench/noshm.c"
 fi
 (cd "$root" && find . -print0 | cpio --null -o -H newc 2>/dev/null | gzip -1) >"$out/initramfs.cpio.gz"
 echo "$out/initramfs.cpio.gz"

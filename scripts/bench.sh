@@ -7,6 +7,7 @@ only=${1:-}
 cd "$NOVA_TOP"
 out="$NOVA_TOP/build/bench"
 mkdir -p "$out"
+export NOVA_BENCH=1
 bash scripts/setup.sh >/dev/null && bash scripts/kernel.sh >/dev/null && bash scripts/build-module.sh >/dev/null
 make -s -C qemu/tests/src OUT="$NOVA_TOP/build/guest" >/dev/null
 for t in qemu/tests/bench_*.sh; do
@@ -31,3 +32,12 @@ for (fs, mode), x in sorted(v.items()):
     if fs != "ext4-dax" and ("ext4-dax", mode) in v and v[("ext4-dax", mode)] > 0:
         print(f"ratio {fs}/ext4-dax {mode}: {x / v[('ext4-dax', mode)]:.2f}")
 PY
+# The suite's table (median of its rounds) and chart (matplotlib, from
+# PyPI into the cache on first use).
+if [ -f "$out/bench_suite.1.log" ] && { [ -z "$only" ] || [ "$only" = bench_suite ]; }; then
+	export PYTHONPATH="$NOVA_CACHE/py"
+	python3 -c 'import matplotlib' 2>/dev/null ||
+		python3 -m pip install --quiet --target "$NOVA_CACHE/py" matplotlib >/dev/null 2>&1 ||
+		echo "bench: matplotlib unavailable, no chart"
+	python3 scripts/bench_table.py "$out/bench_suite.1.log" "$out"
+fi

@@ -16,6 +16,8 @@
  *                                  stay too short for a GC) are timed:
  *                                  do writers to different files wait
  *                                  for each other?
+ *   pmbench meta DIR N             N creates (of empty files), stats,
+ *                                  renames and unlinks in DIR
  *   pmbench time LABEL CMD ARG...  run CMD, print its wall time in ms
  *
  * Prints "NOVA-BENCH <mode> <MiB/s> MiB/s <ops/s> ops/s", and for the
@@ -29,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -212,6 +215,38 @@ int main(int argc, char **argv)
 		       lat[n / 2] * 1e6, lat[n * 99 / 100] * 1e6, lat[n - 1] * 1e6);
 		free(lat);
 		close(fa);
+	} else if (!strcmp(argv[1], "meta") && argc == 4) {
+		static const char *const phase[] = { "create", "stat", "rename", "unlink" };
+		long n = atol(argv[3]);
+		char p1[4096], p2[4096];
+		struct stat st;
+
+		if (n <= 0)
+			die("meta: N");
+		for (int ph = 0; ph < 4; ph++) {
+			t0 = now();
+			for (long i = 0; i < n; i++) {
+				snprintf(p1, sizeof(p1), "%s/f%ld", argv[2], i);
+				snprintf(p2, sizeof(p2), "%s/g%ld", argv[2], i);
+				if (ph == 0) {
+					int f = open(p1, O_CREAT | O_EXCL | O_WRONLY, 0644);
+
+					if (f < 0 || close(f))
+						die("create");
+				} else if (ph == 1) {
+					if (stat(p1, &st))
+						die("stat");
+				} else if (ph == 2) {
+					if (rename(p1, p2))
+						die("rename");
+				} else if (unlink(p2)) {
+					die("unlink");
+				}
+			}
+			t1 = now();
+			report(phase[ph], 0, n, t1 - t0);
+		}
+		return 0;
 	} else if (!strcmp(argv[1], "append") && argc == 4) {
 		long n = atol(argv[3]);
 
