@@ -215,6 +215,22 @@ extern "C" fn statfs(d: *mut bindings::dentry, buf: *mut bindings::kstatfs) -> c
     0
 }
 
+/// The options `/proc/mounts` shows beside `rw`/`ro`: `snapshot=E` and
+/// `data=inplace` (`data=cow` is the default and not shown).
+extern "C" fn show_options(m: *mut bindings::seq_file, d: *mut bindings::dentry) -> c_int {
+    // SAFETY: `d` is the root of a nova mount.
+    let sbi = unsafe { Sbi::from_sb((*d).d_sb) };
+    // SAFETY: `m` is the live seq_file of this read of /proc/mounts.
+    let m = unsafe { kernel::seq_file::SeqFile::from_raw(m) };
+    if let Some(e) = sbi.opts.snapshot {
+        kernel::seq_print!(m, ",snapshot={}", e);
+    }
+    if sbi.opts.inplace {
+        kernel::seq_print!(m, ",data=inplace");
+    }
+    0
+}
+
 extern "C" fn sync_fs(sb: *mut bindings::super_block, _wait: c_int) -> c_int {
     // Every nova operation is durable when it returns; nothing to do but
     // order any outstanding flushes.
@@ -231,6 +247,7 @@ static SUPER_OPS: Ops<bindings::super_operations> = Ops(bindings::super_operatio
     put_super: Some(put_super),
     statfs: Some(statfs),
     sync_fs: Some(sync_fs),
+    show_options: Some(show_options),
     // SAFETY: all-zero is a valid `super_operations` (no callbacks).
     ..unsafe { core::mem::zeroed() }
 });

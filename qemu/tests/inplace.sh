@@ -15,6 +15,7 @@ need "format" mkfs_mount
 umount $M
 check_fails "data= refuses other values" mount -t nova -o data=sometimes $DEV $M
 need "mount -o data=inplace" mount -t nova -o data=inplace $DEV $M
+check "/proc/mounts shows data=inplace" grep -q " $M nova rw.*,data=inplace" /proc/mounts
 dd if=/dev/urandom of=$M/f bs=4096 count=8 2>/dev/null
 b0=$(phys $M/f)
 head -c 4096 /dev/urandom > /tmp/p
@@ -47,9 +48,11 @@ cp $M/f /tmp/f.live
 check "fsck with data=inplace" fsck_ok
 umount $M
 need "mount snapshot" mount -t nova -o snapshot=$E $DEV $S
+check "/proc/mounts shows snapshot=$E" grep -q " $S nova ro.*,snapshot=$E" /proc/mounts
 check "the snapshot kept every byte" cmp $S/f /tmp/f.snap
 umount $S
 need "remount (data=cow)" mount -t nova $DEV $M
+check_fails "data=cow is not shown (the default)" grep -q "data=" /proc/mounts
 check "live bytes survive a remount" cmp $M/f /tmp/f.live
 check_eq "and the modification time" "$m" "$(stat -c %Y $M/f)"
 b=$(phys $M/f)
