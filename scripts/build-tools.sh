@@ -15,3 +15,4 @@ done
 install -m 755 "$NOVA_TOP/tools/target/release/novactl" "$NOVA_TOP/build/tools/novactl"
 # nova-crash: crash states of a traced operation (qemu/tests/crashenum.sh).
 install -m 755 "$NOVA_TOP/tools/target/release/nova-crash" "$NOVA_TOP/build/tools/nova-crash"
+install -m 755 "$NOVA_TOP/tools/target/release/nova-inspect" "$NOVA_TOP/build/tools/nova-inspect"

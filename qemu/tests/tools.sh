@@ -97,6 +97,14 @@ check_eq "fsck.nova refuses a mounted device (exit 8)" "8 busy" "$? $(grep -o bu
 check_fails "mkfs.nova refuses a mounted device, even with -f" mkfs.nova -f $DEV
 umount $M
 check "fsck.nova -n: clean after overwrites, truncate, links, unlink" fsck_clean
+# nova-inspect shows what the module wrote: the tree, the logs.
+nova-inspect $DEV tree >/tmp/tree.out 2>&1
+check "nova-inspect tree lists the names" grep -q "^  d/ (inode .*)" /tmp/tree.out
+check "... a hard link under d/" grep -q "^    hard (inode .*)" /tmp/tree.out
+check_fails "... not the removed ones" grep -q "gone\|^    e/" /tmp/tree.out
+ino=$(sed -n 's/^  big (inode \([0-9]*\))$/\1/p' /tmp/tree.out)
+nova-inspect $DEV log $ino >/tmp/log.out 2>&1
+check "nova-inspect log shows big's writes (dd: one write per page)" grep -q "write pages 7+1 -> blocks" /tmp/log.out
 # A snapshot keeps replaced blocks: fsck.nova counts them as held.
 need "mount" mount -t nova $DEV $M
 echo > /proc/fs/nova/pmem0/create_snapshot

@@ -98,3 +98,15 @@ mod tests {
         assert_eq!(parse(&v(&["--", "-n"]), "n", "").unwrap().rest, v(&["-n"]));
     }
 }
+
+/// A byte count with an optional K, M or G suffix (`-o`/`-s` of fsck.nova
+/// and nova-inspect).
+pub fn size(s: &str) -> Option<u64> {
+    let (num, shift) = match s.as_bytes().last()? {
+        b'K' | b'k' => (s.get(..s.len() - 1)?, 10),
+        b'M' | b'm' => (s.get(..s.len() - 1)?, 20),
+        b'G' | b'g' => (s.get(..s.len() - 1)?, 30),
+        _ => (s, 0),
+    };
+    num.parse::<u64>().ok()?.checked_mul(1u64 << shift)
+}

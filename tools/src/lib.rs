@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-//! nova's user-space tools: `mkfs.nova`, `fsck.nova`, `novactl` and
-//! `nova-crash` (crash states of a traced operation).
+//! nova's user-space tools: `mkfs.nova`, `fsck.nova`, `nova-inspect`,
+//! `novactl` and `nova-crash` (crash states of a traced operation).
 //!
 //! Everything about the on-pmem format comes from the module's own
 //! `nova-format` crate (layout, checksums, the log walker, the journal
@@ -15,6 +15,7 @@ pub mod args;
 pub mod crash;
 pub mod dev;
 pub mod fsck;
+pub mod inspect;
 pub mod mkfs;
 pub mod novactl;
 pub mod populate;

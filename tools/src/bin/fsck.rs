@@ -73,7 +73,7 @@ fn main() {
     let mut dev = match (p.value('o'), p.value('s')) {
         (None, None) => dev,
         (Some(o), Some(s)) => {
-            let (Some(o), Some(s)) = (size_arg(o), size_arg(s)) else {
+            let (Some(o), Some(s)) = (args::size(o), args::size(s)) else {
                 nova_tools::errln!(
                     "fsck.nova: -o and -s take a number of bytes (K, M, G suffixes)"
                 );
@@ -119,15 +119,4 @@ fn main() {
         }
     );
     exit(if errors == 0 { 0 } else { 4 })
-}
-
-/// A byte count with an optional K, M or G suffix (powers of 1024).
-fn size_arg(s: &str) -> Option<u64> {
-    let (num, shift) = match s.as_bytes().last()? {
-        b'K' | b'k' => (&s[..s.len() - 1], 10),
-        b'M' | b'm' => (&s[..s.len() - 1], 20),
-        b'G' | b'g' => (&s[..s.len() - 1], 30),
-        _ => (s, 0),
-    };
-    num.parse::<u64>().ok()?.checked_mul(1u64 << shift)
 }
