@@ -150,7 +150,10 @@ pub(crate) fn fill_super(vsb: NewSuper, opts: MountOpts) -> Result {
 /// root directory and the snapshot inode.
 fn format(sbi: &mut Sbi) -> Result {
     let pm = sbi.pm();
-    pm.zero(0, FIRST_DATA_BLOCK * BLOCK_SIZE)?;
+    // Other file systems' signatures go (the fixed blocks with them).
+    for (at, len) in wipe_ranges(sbi.blocks) {
+        pm.zero(at, len)?;
+    }
     crate::itable::init_page(pm, INODE_TABLE_BLOCK)?;
     // Every block after the fixed ones is free; the two first inodes
     // take their first log pages from there.

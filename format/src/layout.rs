@@ -25,6 +25,28 @@ pub const FIRST_DATA_BLOCK: u64 = 4;
 /// Smallest device nova formats: the fixed blocks plus room to work.
 pub const MIN_BLOCKS: u64 = 64;
 
+/// Formatting (`mount -o init` and `mkfs.nova`) zeroes this many bytes at
+/// the start of the device, where other file systems keep the signatures
+/// blkid looks for (XFS at 0, ext2/3/4 at 1080, swap at 4086, btrfs at
+/// 65600, ...): a formerly formatted device must not still look like one.
+pub const WIPE_HEAD: u64 = 1 << 20;
+
+/// ... and this many at its end (MD RAID superblocks, GPT's backup), when
+/// the device is larger than both together.
+pub const WIPE_TAIL: u64 = 128 << 10;
+
+/// The byte ranges formatting zeroes on a device of `blocks` blocks.
+pub const fn wipe_ranges(blocks: u64) -> [(u64, u64); 2] {
+    let len = blocks * BLOCK_SIZE;
+    let head = if len < WIPE_HEAD { len } else { WIPE_HEAD };
+    let tail = if len > WIPE_HEAD + WIPE_TAIL {
+        WIPE_TAIL
+    } else {
+        0
+    };
+    [(0, head), (len - tail, tail)]
+}
+
 /// "NOVA-RS1" read as a little-endian u64.
 pub const SB_MAGIC: u64 = u64::from_le_bytes(*b"NOVA-RS1");
 /// Format version written by this code.

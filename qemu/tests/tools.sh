@@ -37,6 +37,11 @@ uuid=$(od -A n -t x1 -j 72 -N 16 $DEV | tr -d ' \n')
 when=$(PP get 64 8)
 regions=$(PP get 40 4)
 echo "module's image: uuid $uuid, time $when, $regions regions"
+# Formatting wipes other file systems' signatures: the first MiB and the
+# last 128 KiB (format.md), nothing else.
+check_eq "formatting zeroed the start (btrfs's signature place, byte 65600)" 0 "$(PP get 65600 4)"
+check_eq "... and the end (MD's superblock place, 64 KiB before it)" 0 "$(PP get $((64 * 1048576 - 65536)) 4)"
+check_eq "... and left a free block in between alone" $((0xa5a5a5a5)) "$(PP get $((8 * 1048576)) 4)"
 
 pattern
 need "mkfs.nova with the module's uuid and time" env SOURCE_DATE_EPOCH=$when mkfs.nova -U $uuid $DEV

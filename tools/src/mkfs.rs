@@ -134,7 +134,10 @@ impl Fs {
             epoch: 1,
             sb: SuperBlock::new(total, regions, p.time, p.uuid),
         };
-        fs.w(0, &vec![0u8; (FIRST_DATA_BLOCK * BLOCK_SIZE) as usize]);
+        // As the module: other file systems' signatures go first.
+        for (at, len) in wipe_ranges(total) {
+            fs.w(at, &vec![0u8; len as usize]);
+        }
         // The first inode-table page (`itable::init_page`).
         fs.w(INODE_TABLE_BLOCK * BLOCK_SIZE, &[0u8; BLOCK_SIZE as usize]);
         let mut t = PageTail::zeroed();
