@@ -58,7 +58,11 @@ MSG
 	off
 	;;
 kunit)
-	# KUnit ran at insmod; nothing else to do.
+	# KUnit ran at insmod. The console prints the kernel's lines from a
+	# printk thread, behind the kernel log: give it time to print the
+	# last results before powering off (scripts/test.sh fails a suite
+	# whose results did not all arrive).
+	sleep 2
 	off
 	;;
 test)

@@ -86,27 +86,42 @@ fi
 if [ -z "$only" ] || [ "$only" = kunit ] || [[ "$only" == nova_* ]]; then
 	echo "== kunit: module suites"
 	bash qemu/run.sh --mode kunit --image "$out/kunit.img" --log "$out/kunit.log" --timeout 300
-	read -r p f s < <(python3 - "$out/kunit.log" "${only}" <<'PY'
+	suites=$(grep -ho 'kunit_tests(nova_[a-z_]*)' rust/*.rs | sed 's/kunit_tests(\(.*\))/\1/' | sort -u | tr '\n' ' ')
+	read -r p f s < <(python3 - "$out/kunit.log" "${only}" "$suites" <<'PY'
 import re, sys
-log, only = sys.argv[1], sys.argv[2]
+from collections import Counter
+log, only, expected = sys.argv[1], sys.argv[2], sys.argv[3].split()
 p = f = s = 0
 inside = False
 suite = None
+plan, done, counted = {}, set(), Counter()
+# The module's KTAP lines come after NOVA-BOOTED (the kernel's own suites
+# ran before). The console prints them from a printk thread, so some may
+# come after init's NOVA-INSMOD-OK: read to the end, and check that every
+# suite finished (its own "ok N suite" line) with as many results as its
+# plan ("1..N") announced.
 for raw in open(log, errors="replace"):
     line = re.sub(r"^\[\s*\d+\.\d+\]\s?", "", raw.rstrip("\n"))
     if "NOVA-BOOTED" in line:
         inside = True
         continue
-    if "NOVA-INSMOD" in line:
-        inside = False
     if not inside:
         continue
     m = re.match(r"\s+# Subtest: (\S+)", line)
     if m:
         suite = m.group(1)
         continue
+    m = re.match(r"\s+1\.\.(\d+)$", line)
+    if m and suite is not None and suite not in plan:
+        plan[suite] = int(m.group(1))
+        continue
+    m = re.match(r"(not ok|ok) \d+ (nova_\S+)", line)
+    if m:
+        done.add(m.group(2))
+        continue
     m = re.match(r"(\s+)(not ok|ok) \d+ (\S+)(.*)", line)
     if m and (not only.startswith("nova_") or suite == only):
+        counted[suite] += 1
         if "# SKIP" in m.group(4):
             s += 1
         elif m.group(2) == "ok":
@@ -114,6 +129,17 @@ for raw in open(log, errors="replace"):
         else:
             f += 1
             print(f"FAIL: kunit {suite}.{m.group(3)}", file=sys.stderr)
+# Every suite the module's sources declare (rust/*.rs), and any other
+# nova_ suite that started.
+for name in sorted(set(expected) | set(plan)):
+    if not name.startswith("nova_") or (only.startswith("nova_") and name != only):
+        continue
+    if name not in done:
+        f += 1
+        print(f"FAIL: kunit {name} did not finish", file=sys.stderr)
+    elif counted[name] != plan.get(name, -1):
+        f += 1
+        print(f"FAIL: kunit {name}: {counted[name]} results of {plan[name]} planned", file=sys.stderr)
 print(p, f, s)
 PY
 )
