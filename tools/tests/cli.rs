@@ -3,12 +3,13 @@
 //! clean; each corruption (made in a copy) is found, named, and makes
 //! fsck.nova exit 4.
 
+mod common;
+
 use nova_tools::dev::Device;
 use nova_tools::format::crc32c::crc32c_skip;
 use nova_tools::format::layout::*;
 use nova_tools::format::le::Pod;
-use nova_tools::mkfs::{Fs, Params};
-use nova_tools::populate::{add_file, Added};
+use nova_tools::populate::Added;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -27,12 +28,7 @@ fn run(bin: &str, args: &[&str]) -> (i32, String) {
         .env("SOURCE_DATE_EPOCH", "1700000000")
         .output()
         .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    (o.status.code().unwrap_or(-1), text)
+    common::text(&o)
 }
 
 fn fsck(path: &Path) -> (i32, String) {
@@ -49,21 +45,8 @@ fn blank(name: &str, mib: u64) -> PathBuf {
 /// An 8 MiB image with two files (inodes 8 and 9, 3 and 2 data blocks),
 /// unmounted cleanly: built offline the way the module writes.
 fn populated(name: &str) -> (PathBuf, Added, Added) {
-    let p = blank(name, 8);
-    let mut fs = Fs::format(Params {
-        total_blocks: 2048,
-        regions: 2,
-        cpu: 0,
-        time: 1_700_000_000,
-        uuid: [9; 16],
-    })
-    .unwrap();
-    let mut tail = fs.root_log;
-    let a = add_file(&mut fs, &mut tail, 8, b"a", 3, 0xaa).unwrap();
-    let b = add_file(&mut fs, &mut tail, 9, b"b", 2, 0xbb).unwrap();
-    assert!(fs.unmount());
-    let dev = Device::open(p.to_str().unwrap(), true).unwrap();
-    fs.apply(&dev).unwrap();
+    let p = tmp(name);
+    let (a, b) = common::two_files(&p, [b"a", b"b"], [9; 16]);
     (p, a, b)
 }
 

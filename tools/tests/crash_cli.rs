@@ -4,6 +4,8 @@
 //! a missing fence gives a state the checker rejects (exit 1), the same
 //! commit with its fence gives none (exit 0).
 
+mod common;
+
 use nova_tools::crash::{HEADER, K_FENCE, K_FLUSH, K_NT, K_STORE, MAGIC};
 use std::path::PathBuf;
 use std::process::Command;
@@ -71,12 +73,7 @@ fn run(name: &str, recs: &[Vec<u8>]) -> (i32, String) {
         .args(["sh", "-c", &check])
         .output()
         .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    (o.status.code().unwrap_or(-1), text)
+    common::text(&o)
 }
 
 #[test]

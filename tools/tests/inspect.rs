@@ -2,10 +2,11 @@
 //! Host tests of nova-inspect on image files built offline the way the
 //! module writes (two files in the root, unmounted cleanly).
 
+mod common;
+
 use nova_tools::dev::Device;
 use nova_tools::format::layout::*;
-use nova_tools::mkfs::{Fs, Params};
-use nova_tools::populate::{add_file, Added};
+use nova_tools::populate::Added;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -15,32 +16,12 @@ fn image(name: &str) -> (PathBuf, Added, Added) {
     let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("inspect");
     std::fs::create_dir_all(&d).unwrap();
     let p = d.join(name);
-    std::fs::File::create(&p).unwrap().set_len(8 << 20).unwrap();
-    let mut fs = Fs::format(Params {
-        total_blocks: 2048,
-        regions: 2,
-        cpu: 0,
-        time: 1_700_000_000,
-        uuid: [7; 16],
-    })
-    .unwrap();
-    let mut tail = fs.root_log;
-    let a = add_file(&mut fs, &mut tail, 8, b"alpha", 3, 0xaa).unwrap();
-    let b = add_file(&mut fs, &mut tail, 9, b"beta", 2, 0xbb).unwrap();
-    assert!(fs.unmount());
-    let dev = Device::open(p.to_str().unwrap(), true).unwrap();
-    fs.apply(&dev).unwrap();
+    let (a, b) = common::two_files(&p, [b"alpha", b"beta"], [7; 16]);
     (p, a, b)
 }
 
 fn run(args: &[&str]) -> (i32, String) {
-    let o = Command::new(INSPECT).args(args).output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    (o.status.code().unwrap_or(-1), text)
+    common::text(&Command::new(INSPECT).args(args).output().unwrap())
 }
 
 #[test]
