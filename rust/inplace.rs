@@ -22,13 +22,17 @@
 //! - **mappings** see the stores at once (the same block); the layout is
 //!   not broken, the blocks do not move.
 //!
-//! The user copy may fault (a read fault on the user's buffer): read
-//! faults never pass the gate, so holding it here cannot deadlock.
+//! The user copy runs with page faults disabled while the gate is held:
+//! a fault on the user's buffer would need `mmap_lock`, which a write
+//! fault holds while it waits at a gate a snapshot is closing. The buffer
+//! is faulted in before the gate is passed; should a page still be
+//! missing (reclaimed meanwhile), the write ends short there, or, with
+//! nothing written yet, takes the copy-on-write path.
 
 use crate::format::entry::set_times;
 use crate::format::layout::*;
 use crate::inode::{NovaInode, Time};
-use crate::kfile::Kiocb;
+use crate::kfile::{fault_in_readable, Kiocb};
 use crate::log::Tx;
 use kernel::iov::IovIterSource;
 use kernel::prelude::*;
@@ -56,8 +60,14 @@ pub(crate) fn write(
     if last - first >= MAX_PAGES {
         return None;
     }
+    // Before the gate (see the module comment).
+    if fault_in_readable(from, n as usize) != 0 {
+        return None;
+    }
     let _passed = sbi.gate.pass();
-    // Every page mapped, to blocks written after the newest snapshot.
+    // Every page mapped, to blocks written after the newest snapshot. The
+    // answer holds while the gate is passed: taking a snapshot and
+    // deleting one both close it.
     {
         // Lock order: snapshots, then a file's index.
         let snaps = sbi.snaps.lock();
@@ -71,25 +81,32 @@ pub(crate) fn write(
             pg = pg.saturating_add(run);
         }
     }
-    Some(store(ni, iocb, from, pos, end))
+    store(ni, iocb, from, pos, end)
 }
 
 /// The stores of an in-place write (see [`write`]; the blocks are known
-/// to be the file's own).
+/// to be the file's own). `None`: nothing could be copied (a user page
+/// went missing), the caller copies on write.
 fn store(
     ni: &NovaInode,
     iocb: &Kiocb,
     from: &mut IovIterSource<'_>,
     pos: u64,
     end: u64,
-) -> Result<isize> {
+) -> Option<Result<isize>> {
     let sbi = ni.sbi();
     let t = ni.now();
     if t != ni.time(Time::Modify) || t != ni.time(Time::Change) {
-        let mut e = set_times(0, 0, t, t);
-        let mut tx = Tx::begin(sbi, &[ni])?;
-        tx.append(ni, &mut e)?;
-        tx.commit()?;
+        // Logged first, as `file_update_time` precedes a write's copy.
+        let r = (|| {
+            let mut e = set_times(0, 0, t, t);
+            let mut tx = Tx::begin(sbi, &[ni])?;
+            tx.append(ni, &mut e)?;
+            tx.commit()
+        })();
+        if let Err(e) = r {
+            return Some(Err(e));
+        }
         ni.set_time(Time::Modify, t.0, t.1);
         ni.set_time(Time::Change, t.0, t.1);
     }
@@ -99,24 +116,28 @@ fn store(
         let pg = at >> BLOCK_SHIFT;
         // The index cannot change under us: writes and size changes hold
         // the inode lock, faults only fill holes and copy blocks a
-        // snapshot holds, and the gate keeps snapshots out.
+        // snapshot holds, and the gate keeps snapshots from coming or
+        // going.
         let Some((blk, run, _)) = ni.data.lock().extent(pg) else {
             break;
         };
         let run_end = core::cmp::min(end, (pg + run) << BLOCK_SHIFT);
         let dst = (blk << BLOCK_SHIFT) + (at & (BLOCK_SIZE - 1));
         let want = run_end - at;
-        let c = pm.write_from_iter(dst, want as usize, from)? as u64;
+        let c = match pm.write_from_iter_nofault(dst, want as usize, from) {
+            Ok(c) => c as u64,
+            Err(_) => 0,
+        };
         at += c;
         if c < want {
-            // The user buffer faulted: what was copied stays written.
+            // A user page went missing: what was copied stays written.
             break;
         }
     }
     pm.fence();
     if at == pos {
-        return Err(EFAULT);
+        return None;
     }
     iocb.set_pos(at as i64);
-    Ok((at - pos) as isize)
+    Some(Ok((at - pos) as isize))
 }

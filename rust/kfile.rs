@@ -7,7 +7,7 @@
 use crate::inode::NovaInode;
 use crate::shim;
 use kernel::bindings;
-use kernel::iov::IovIterDest;
+use kernel::iov::{IovIterDest, IovIterSource};
 use kernel::prelude::*;
 use kernel::types::Opaque;
 
@@ -100,6 +100,14 @@ impl Kiocb {
         // SAFETY: a live kiocb with its iterator.
         unsafe { bindings::generic_write_checks(self.raw(), from.as_raw()) }
     }
+}
+
+/// Faults in the first `n` bytes of a user iterator's buffer (for a copy
+/// that then runs with page faults disabled); returns how many bytes could
+/// not be faulted in.
+pub(crate) fn fault_in_readable(from: &mut IovIterSource<'_>, n: usize) -> usize {
+    // SAFETY: a live iterator (borrowed mutably); it is only read.
+    unsafe { bindings::fault_in_iov_iter_readable(from.as_raw(), n) }
 }
 
 /// Writes `n` zero bytes to a user iterator; returns how many it took.

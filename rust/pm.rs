@@ -196,6 +196,25 @@ impl Pm {
         Ok(n)
     }
 
+    /// `write_from_iter` with page faults disabled: it stops short at a
+    /// user page that is not present instead of faulting (for a caller
+    /// that holds a lock a fault path takes; it faults the buffer in first).
+    pub(crate) fn write_from_iter_nofault(
+        &self,
+        addr: u64,
+        len: usize,
+        iter: &mut IovIterSource<'_>,
+    ) -> Result<usize> {
+        let p = self.ptr(addr, len)?;
+        // SAFETY: destination inside the mapping (checked); `iter` is live
+        // (borrowed mutably).
+        let n = unsafe { shim::nova_shim_copy_from_iter_nofault(p.cast(), len, iter.as_raw()) };
+        if self.tracing() {
+            self.record(T_NT, addr, n, Src::Pmem(p.cast_const()));
+        }
+        Ok(n)
+    }
+
     /// Copies `len` bytes at `addr` to a user iterator (machine-check safe).
     pub(crate) fn read_to_iter(
         &self,

@@ -426,6 +426,22 @@ void nova_shim_statfs_fill(struct kstatfs *buf, u64 magic, u64 bsize, u64 blocks
 
 /* ---- data copies between user buffers and pmem ---- */
 
+/*
+ * A cache-flushing copy from a user iterator with page faults disabled
+ * (pagefault_disable() is an inline): it stops short at a page that is
+ * not present instead of faulting, so it can run under a lock that a
+ * fault path waits for (an in-place write holds the fault gate).
+ */
+size_t nova_shim_copy_from_iter_nofault(void *dst, size_t len, struct iov_iter *i)
+{
+	size_t n;
+
+	pagefault_disable();
+	n = _copy_from_iter_flushcache(dst, len, i);
+	pagefault_enable();
+	return n;
+}
+
 void nova_shim_inode_lock(struct inode *inode, bool shared)
 {
 	if (shared)

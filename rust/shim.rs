@@ -108,6 +108,12 @@ unsafe extern "C" {
         start: u64,
         end: u64,
     ) -> c_int;
+    // `pagefault_disable`/`pagefault_enable` around a flushcache user copy are inlines.
+    pub(crate) fn nova_shim_copy_from_iter_nofault(
+        dst: *mut c_void,
+        len: usize,
+        iter: *mut bindings::iov_iter,
+    ) -> usize;
     // `dax_break_layout_final` is not in the bindings.
     pub(crate) fn nova_shim_break_layout_final(inode: *mut bindings::inode);
     // walks `s_inodes` under `s_inode_list_lock` and calls `unmap_mapping_range` per inode.

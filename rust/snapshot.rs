@@ -118,6 +118,11 @@ pub(crate) fn create(sbi: &Sbi) -> Result<u64> {
 /// one, by the epoch rule); what no snapshot needs any more goes to the
 /// cleaner. Returns whether the cleaner has work (`cleaner::wake`).
 pub(crate) fn delete(sbi: &Sbi, epoch: u64) -> Result<bool> {
+    // Write faults and in-place writes decide under the fault gate whether
+    // a snapshot holds a block; closing it keeps a decision made before
+    // the delete from being acted on after it (an in-place store into a
+    // block a fault is still copying for the snapshot).
+    let _closed = sbi.gate.close();
     let mut snaps = sbi.snaps.lock();
     if !snaps.contains(epoch) {
         return Err(ENOENT);

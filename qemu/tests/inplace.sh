@@ -22,6 +22,14 @@ head -c 4096 /dev/urandom > /tmp/p
 dd if=/tmp/p of=$M/f bs=4096 seek=0 conv=notrunc 2>/dev/null
 check_eq "an overwrite keeps its block" "$b0" "$(phys $M/f)"
 check "and has the new bytes" cmp -n 4096 /tmp/p $M/f
+# A store through a shared mapping (a write fault: mmap_lock, then the
+# fault gate) beside in-place writes (the fault gate, then a user copy):
+# the copy must not be able to fault while the gate is held, or lockdep
+# (debug kernel) reports the cycle.
+dd if=/dev/zero of=$M/g bs=4096 count=2 2>/dev/null
+check "a store through a mapping" /tests/mmapstore $M/g 0 8192 0x41
+dd if=/tmp/p of=$M/g bs=4096 seek=1 conv=notrunc 2>/dev/null
+check "an in-place write beside it" cmp -n 4096 /tmp/p $M/g 0 4096
 # A partial overwrite in the middle of a page.
 printf 'hello' | dd of=$M/f bs=1 seek=100 conv=notrunc 2>/dev/null
 check_eq "a partial overwrite too" "$b0" "$(phys $M/f)"
