@@ -179,21 +179,13 @@ impl Pm {
     /// Copies `len` bytes from a user iterator to `addr` with a
     /// cache-flushing copy (not ordered). Returns the bytes copied, which
     /// is short if the user buffer faulted.
-    #[inline(never)]
     pub(crate) fn write_from_iter(
         &self,
         addr: u64,
         len: usize,
         iter: &mut IovIterSource<'_>,
     ) -> Result<usize> {
-        let p = self.ptr(addr, len)?;
-        // SAFETY: destination inside the mapping (checked); `iter` is live
-        // (borrowed mutably).
-        let n = unsafe { bindings::_copy_from_iter_flushcache(p.cast(), len, iter.as_raw()) };
-        if self.tracing() {
-            self.record(T_NT, addr, n, Src::Pmem(p.cast_const()));
-        }
-        Ok(n)
+        self.copy_from_iter(addr, len, iter, false)
     }
 
     /// `write_from_iter` with page faults disabled: it stops short at a
@@ -205,10 +197,26 @@ impl Pm {
         len: usize,
         iter: &mut IovIterSource<'_>,
     ) -> Result<usize> {
+        self.copy_from_iter(addr, len, iter, true)
+    }
+
+    #[inline(never)]
+    fn copy_from_iter(
+        &self,
+        addr: u64,
+        len: usize,
+        iter: &mut IovIterSource<'_>,
+        nofault: bool,
+    ) -> Result<usize> {
         let p = self.ptr(addr, len)?;
-        // SAFETY: destination inside the mapping (checked); `iter` is live
-        // (borrowed mutably).
-        let n = unsafe { shim::nova_shim_copy_from_iter_nofault(p.cast(), len, iter.as_raw()) };
+        let n = if nofault {
+            // SAFETY: destination inside the mapping (checked); `iter` is
+            // live (borrowed mutably).
+            unsafe { shim::nova_shim_copy_from_iter_nofault(p.cast(), len, iter.as_raw()) }
+        } else {
+            // SAFETY: as above.
+            unsafe { bindings::_copy_from_iter_flushcache(p.cast(), len, iter.as_raw()) }
+        };
         if self.tracing() {
             self.record(T_NT, addr, n, Src::Pmem(p.cast_const()));
         }
