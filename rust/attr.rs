@@ -102,11 +102,7 @@ pub(crate) fn setattr(d: &Dentry, attr: &Iattr) -> Result {
         buf.copy_from_slice(e.as_bytes());
         match &ml {
             Some(ml) => crate::cow::resize(ni, ml, saved.size, new_size, &mut buf).map(|_| ()),
-            None => {
-                let mut tx = Tx::begin(sbi, &[ni])?;
-                tx.append(ni, &mut buf)?;
-                tx.commit()
-            }
+            None => Tx::one(sbi, ni, &mut buf),
         }
     })();
     if r.is_err() {
@@ -119,7 +115,5 @@ pub(crate) fn setattr(d: &Dentry, attr: &Iattr) -> Result {
 /// Logs an inode's current modification and change times.
 pub(crate) fn log_times(ni: &NovaInode) -> Result {
     let mut buf = set_times(0, 0, ni.time(Time::Modify), ni.time(Time::Change));
-    let mut tx = Tx::begin(ni.sbi(), &[ni])?;
-    tx.append(ni, &mut buf)?;
-    tx.commit()
+    Tx::one(ni.sbi(), ni, &mut buf)
 }

@@ -98,13 +98,7 @@ fn store(
     let t = ni.now();
     if t != ni.time(Time::Modify) || t != ni.time(Time::Change) {
         // Logged first, as `file_update_time` precedes a write's copy.
-        let r = (|| {
-            let mut e = set_times(0, 0, t, t);
-            let mut tx = Tx::begin(sbi, &[ni])?;
-            tx.append(ni, &mut e)?;
-            tx.commit()
-        })();
-        if let Err(e) = r {
+        if let Err(e) = Tx::one(sbi, ni, &mut set_times(0, 0, t, t)) {
             return Some(Err(e));
         }
         ni.set_time(Time::Modify, t.0, t.1);

@@ -210,6 +210,14 @@ impl<'a> Tx<'a> {
         })
     }
 
+    /// Commits `entry` (stamped and sealed by `append`) to `ni`'s log as
+    /// a transaction of its own.
+    pub(crate) fn one(sbi: &'a Sbi, ni: &'a NovaInode, entry: &mut [u8]) -> Result {
+        let mut tx = Self::begin(sbi, &[ni])?;
+        tx.append(ni, entry)?;
+        tx.commit()
+    }
+
     /// Whether this transaction claimed `ni`'s log.
     fn holds(&self, ni: &NovaInode) -> bool {
         self.claims
