@@ -28,6 +28,7 @@ use crate::log::Tx;
 use crate::prof::Phase;
 use crate::release;
 use crate::sbi::Sbi;
+use core::sync::atomic::Ordering;
 use kernel::iov::IovIterSource;
 use kernel::prelude::*;
 
@@ -82,10 +83,26 @@ impl<'a> NewRuns<'a> {
             } else {
                 a.alloc(self.sbi.cpu(), end - p)?
             };
+            if let Err(x) = self.sbi.owners.claim(blk, got) {
+                // The allocator handed out a block a loaded file maps (a
+                // saved free list that lied): keep both away from it
+                // until a full recovery rebuilds the allocator.
+                pr_err!(
+                    "{}: free blocks {}+{} include block {}, which a file uses; the next mount rebuilds the free list\n",
+                    self.sbi.name(),
+                    blk,
+                    got,
+                    x
+                );
+                self.sbi.stats.lost_blocks.fetch_add(got, Ordering::Relaxed);
+                self.sbi.defer_to_recovery();
+                return Err(EIO);
+            }
             let r = Run { pg: p, blk, n: got };
             if self.first.is_none() {
                 self.first = Some(r);
             } else if self.more.push_within_capacity(r).is_err() {
+                self.sbi.owners.clear(blk, got);
                 let _ = self.sbi.alloc.free(blk, got);
                 return Err(ENOMEM);
             }
@@ -116,6 +133,7 @@ impl<'a> NewRuns<'a> {
                 core::cmp::min(r.n, last - r.pg + 1)
             };
             if keep < r.n {
+                sbi.owners.clear(r.blk + keep, r.n - keep);
                 let _ = sbi.alloc.free(r.blk + keep, r.n - keep);
                 r.n = keep;
             }
@@ -153,6 +171,7 @@ impl<'a> NewRuns<'a> {
 impl Drop for NewRuns<'_> {
     fn drop(&mut self) {
         for r in self.runs() {
+            self.sbi.owners.clear(r.blk, r.n);
             let _ = self.sbi.alloc.free(r.blk, r.n);
         }
     }
@@ -284,6 +303,9 @@ pub(crate) fn commit(ni: &NovaInode, mut runs: NewRuns<'_>, c: Commit<'_>) -> Re
     }
     drop(t_switch);
     let _t_rel = sbi.prof.span(Phase::Release);
+    for d in res.dropped.iter() {
+        sbi.owners.clear(d.block, d.len);
+    }
     if res.short {
         pr_err!(
             "{}: inode {}: index reservation fell short\n",

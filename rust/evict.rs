@@ -16,6 +16,7 @@ use kernel::prelude::*;
 pub(crate) fn evict(ni: &NovaInode) {
     ni.clear_for_eviction();
     let sbi = ni.sbi();
+    disown(ni);
     if ni.nlink() != 0 || ni.is_bad() || sbi.read_only_forever() {
         return;
     }
@@ -43,6 +44,21 @@ pub(crate) fn evict(ni: &NovaInode) {
             e
         );
         sbi.defer_to_recovery();
+    }
+}
+
+/// Clears the inode's data blocks from the owners map (`owners.rs`),
+/// if it claimed them: it leaves memory (or, failed while being created,
+/// gives its blocks back). Its index stays, for a deletion to free.
+pub(crate) fn disown(ni: &NovaInode) {
+    let sbi = ni.sbi();
+    let mut idx = ni.data.lock();
+    if idx.owned() {
+        let _ = idx.for_each(|b, l, _| {
+            sbi.owners.clear(b, l);
+            Ok(())
+        });
+        idx.set_owned(false);
     }
 }
 

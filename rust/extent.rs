@@ -36,6 +36,10 @@ pub(crate) struct FileIndex {
     /// that left the index, vector capacity): a steady stream of
     /// overwrites allocates nothing (see [`FileIndex::take_reserve`]).
     spare: IndexReserve,
+    /// The index's blocks are marked in the mount's `Owners` map (see
+    /// `owners.rs`): false while a file is being loaded and for one that
+    /// was refused, so eviction clears only what was claimed.
+    owned: bool,
 }
 
 /// Most tree nodes a file index keeps for later changes.
@@ -101,7 +105,17 @@ impl FileIndex {
             map: RBTree::new(),
             pages: 0,
             spare: IndexReserve::new(),
+            owned: true,
         }
+    }
+
+    /// Whether the blocks are marked in the mount's `Owners` map.
+    pub(crate) fn owned(&self) -> bool {
+        self.owned
+    }
+
+    pub(crate) fn set_owned(&mut self, owned: bool) {
+        self.owned = owned;
     }
 
     /// An empty reservation for the next change, with the memory the last

@@ -145,6 +145,9 @@ fn fill(sbi: &Sbi, ni: &NovaInode, ino: u64) -> Result {
     if mode & bindings::S_IFMT == bindings::S_IFDIR {
         ni.dir.lock().set_parent(ino);
     }
+    // Its blocks are claimed in the owners map only once the whole inode
+    // is accepted (`claim_blocks`).
+    ni.data.lock().set_owned(false);
     let mut w = LogWalker::new(sbi.pm(), head, tail).owned_by(ino);
     let mut buf = [0u8; MAX_ENTRY];
     // A block this inode uses must not be free in the allocator: a clean
@@ -232,6 +235,44 @@ fn fill(sbi: &Sbi, ni: &NovaInode, ino: u64) -> Result {
     if mode & bindings::S_IFMT == bindings::S_IFLNK {
         cache_link(sbi, ni)?;
     }
+    claim_blocks(sbi, ni)
+}
+
+/// Marks the data blocks of a freshly loaded inode in the owners map
+/// (`owners.rs`), or refuses the inode, claiming nothing, if another
+/// loaded file maps one of them: corrupt media made two files share a
+/// block, which a clean or snapshot mount cannot see any other way.
+fn claim_blocks(sbi: &Sbi, ni: &NovaInode) -> Result {
+    let mut idx = ni.data.lock();
+    let mut done = 0u64;
+    let r = idx.for_each(|b, l, _| match sbi.owners.claim(b, l) {
+        Ok(()) => {
+            done += 1;
+            Ok(())
+        }
+        Err(x) => {
+            pr_err!(
+                "{}: inode {}: data block {} is also used by another file; inode refused\n",
+                sbi.name(),
+                ni.ino(),
+                x
+            );
+            Err(EIO)
+        }
+    });
+    if r.is_err() {
+        let mut n = 0u64;
+        let _ = idx.for_each(|b, l, _| {
+            if n == done {
+                return Err(EINVAL);
+            }
+            n += 1;
+            sbi.owners.clear(b, l);
+            Ok(())
+        });
+        return r;
+    }
+    idx.set_owned(true);
     Ok(())
 }
 

@@ -11,6 +11,7 @@ use crate::format::snapshot::SnapSet;
 use crate::gate::{FaultGate, GateKind};
 use crate::glue::{cpu_regions, random_bytes, tables};
 use crate::ksuper::NewSuper;
+use crate::owners::Owners;
 use crate::sbi::{now_secs, MountOpts, SbChoice, Sbi};
 use crate::{cleaner, freelist, iget, journal, recovery};
 use core::sync::atomic::Ordering;
@@ -188,6 +189,7 @@ fn format(sbi: &mut Sbi) -> Result {
     // The allocator is rebuilt by mount (clean flag not set: full scan).
     let a = Allocator::new(FIRST_DATA_BLOCK, sbi.blocks, cpu_regions())?;
     sbi.alloc = a;
+    sbi.owners = Owners::new(sbi.blocks)?;
     pr_info!("{}: formatted, {} blocks\n", sbi.name(), sbi.blocks);
     Ok(())
 }
@@ -238,6 +240,7 @@ fn mount(sbi: &mut Sbi) -> Result {
     }
     let regions = sb.cpus.get();
     sbi.alloc = Allocator::new(FIRST_DATA_BLOCK, sbi.blocks, regions.min(64))?;
+    sbi.owners = Owners::new(sbi.blocks)?;
     let clean = sb.flags.get() & SB_CLEAN != 0;
     {
         let mut it = sbi.itable.lock();

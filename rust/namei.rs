@@ -104,6 +104,15 @@ pub(crate) fn create(
         if let Some(target) = target {
             // A symlink's target lives in one data block.
             let b = sbi.alloc.alloc_one(sbi.cpu())?;
+            if sbi.owners.claim(b, 1).is_err() {
+                pr_err!(
+                    "{}: free block {} is used by a file; the next mount rebuilds the free list\n",
+                    sbi.name(),
+                    b
+                );
+                sbi.defer_to_recovery();
+                return Err(EIO);
+            }
             data_block = b;
             sbi.pm().write(b * BLOCK_SIZE, target)?;
             let mut buf = file_write(0, b, 1, target.len() as u64, t)?;
@@ -133,6 +142,9 @@ pub(crate) fn create(
             // eviction's delete path only for valid inodes, so free them
             // here.
             if data_block != 0 {
+                // Not the index's to clear at eviction any more.
+                child.data.lock().set_owned(false);
+                sbi.owners.clear(data_block, 1);
                 let _ = sbi.alloc.free(data_block, 1);
             }
             child.set_nlink(0);

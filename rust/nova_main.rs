@@ -45,6 +45,7 @@ mod liveness;
 mod log;
 mod mount;
 mod namei;
+mod owners;
 mod pm;
 mod pm_tests;
 mod procfs;

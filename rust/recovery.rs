@@ -295,16 +295,30 @@ pub(crate) fn mark_used(
         walk_pages(sbi.pm(), li.head, li.tail, |b| used.set(b))?;
         s.data.for_each(|b, l, _| {
             for x in b..b + l {
-                used.set(x)
-                    .inspect_err(|_| pr_err!("inode {}: data block {} used twice\n", ino, x))?;
+                used.set(x).map_err(|_| {
+                    pr_err!(
+                        "{}: inode {}: data block {} is also used by another file\n",
+                        sbi.name(),
+                        ino,
+                        x
+                    );
+                    EIO
+                })?;
             }
             Ok(())
         })?;
     }
     for k in s.kept.iter() {
         for x in k.b..k.b + k.len {
-            used.set(x)
-                .inspect_err(|_| pr_err!("inode {}: snapshot block {} used twice\n", ino, x))?;
+            used.set(x).map_err(|_| {
+                pr_err!(
+                    "{}: inode {}: snapshot block {} is also used elsewhere\n",
+                    sbi.name(),
+                    ino,
+                    x
+                );
+                EIO
+            })?;
         }
         snaps.keep_recovered(*k)?;
     }

@@ -11,6 +11,7 @@ use crate::format::le::Pod;
 use crate::gate::FaultGate;
 use crate::itable::ITable;
 use crate::kthread::Cleaner;
+use crate::owners::Owners;
 use crate::pm::Pm;
 use crate::shim;
 use crate::snaplist::Snapshots;
@@ -120,6 +121,8 @@ pub(crate) struct Sbi {
     pub(crate) blocks: u64,
     pub(crate) epoch: AtomicU64,
     pub(crate) alloc: Allocator,
+    /// The data blocks loaded files map (`owners.rs`).
+    pub(crate) owners: Owners,
     #[pin]
     pub(crate) itable: Mutex<ITable>,
     /// The lite journal (one block): held by a commit that uses it.
@@ -192,6 +195,7 @@ impl Sbi {
             blocks,
             epoch: AtomicU64::new(1),
             alloc,
+            owners: Owners::empty(),
             itable <- new_mutex!(ITable::new()),
             journal_lock <- new_mutex!(()),
             gate,

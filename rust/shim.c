@@ -72,6 +72,7 @@ void nova_shim_mapping_lock(struct inode *inode);
 void nova_shim_mapping_unlock(struct inode *inode);
 int nova_shim_break_layout(struct inode *inode, u64 start, u64 end);
 void nova_shim_break_layout_final(struct inode *inode);
+size_t nova_shim_copy_from_iter_nofault(void *dst, size_t len, struct iov_iter *i);
 void nova_shim_unmap_all(struct super_block *sb);
 struct rw_semaphore *nova_shim_gate_new(int kind);
 void nova_shim_gate_free(struct rw_semaphore *gate);
