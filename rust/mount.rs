@@ -23,12 +23,17 @@ use kernel::str::CString;
 pub(crate) fn unmount(sbi: &Sbi) {
     // Stop the cleaner and do what it had left.
     sbi.stop_cleaner();
-    if sbi.read_only() {
-        // Not one byte changes on a read-only mount (a writable mount
-        // made read-only saved its state then).
-        return;
+    if !sbi.read_only() {
+        // (Not one byte changes on a read-only mount: a writable mount
+        // made read-only saved its state then.)
+        save_state(sbi);
     }
-    save_state(sbi);
+    // The test hook of hardening.sh: a snapshot command that could still
+    // run now would change the device after its state was saved.
+    let ms = crate::module_parameters::unmount_delay_ms.value();
+    if ms != 0 {
+        kernel::time::delay::fsleep(kernel::time::Delta::from_millis(i64::from(ms)));
+    }
 }
 
 /// `remount,ro`: the cleaner stops, what it had left is done, and the

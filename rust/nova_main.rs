@@ -66,6 +66,12 @@ module! {
     authors: ["the nova developers"],
     description: "NOVA log-structured file system for persistent memory",
     license: "GPL",
+    params: {
+        unmount_delay_ms: u32 {
+            default: 0,
+            description: "Test hook: milliseconds to pause at the end of an unmount's own work (widens unmount races for tests; 0 in use)",
+        },
+    },
 }
 
 struct NovaModule {
