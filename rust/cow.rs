@@ -20,10 +20,10 @@
 //! ever written in place, so a block a snapshot holds never changes, and
 //! a crash leaves either the old or the new content of the change.
 
-use crate::format::entry::{file_write, set_times};
+use crate::format::entry::{file_hole, file_write};
 use crate::format::layout::*;
 use crate::inode::{NovaInode, Time};
-use crate::kfile::{File, InodeLock, Kiocb, MappingLock};
+use crate::kfile::{InodeLock, Kiocb, MappingLock};
 use crate::log::Tx;
 use crate::prof::Phase;
 use crate::release;
@@ -211,6 +211,9 @@ pub(crate) struct Commit<'e> {
     pub(crate) setattr: Option<&'e mut [u8]>,
     /// Drop every page from this one on (a size change).
     pub(crate) cut: Option<u64>,
+    /// Make pages `[first, first + count)` holes (a `FW_HOLE` entry;
+    /// disjoint from the new runs).
+    pub(crate) punch: Option<(u64, u64)>,
     /// The fault path: replaced blocks no snapshot needs go to the dead
     /// list, not straight back to the allocator (`release_all_deferred`).
     pub(crate) defer: bool,
@@ -225,6 +228,7 @@ impl Commit<'_> {
             set_times: true,
             setattr: None,
             cut: None,
+            punch: None,
             defer: false,
         }
     }
@@ -265,6 +269,9 @@ pub(crate) fn commit(ni: &NovaInode, mut runs: NewRuns<'_>, c: Commit<'_>) -> Re
         for r in runs.runs() {
             idx.reserve_insert(&mut res, r.pg, r.n)?;
         }
+        if let Some((pg, n)) = c.punch {
+            idx.reserve_punch(&mut res, pg, n)?;
+        }
         if let Some(pg) = c.cut {
             idx.reserve_truncate(&mut res, pg)?;
         }
@@ -275,6 +282,10 @@ pub(crate) fn commit(ni: &NovaInode, mut runs: NewRuns<'_>, c: Commit<'_>) -> Re
     let epoch = tx.epoch();
     for r in runs.runs() {
         let mut e = file_write(r.pg, r.blk, r.n, c.size, c.mtime)?;
+        tx.append(ni, &mut e)?;
+    }
+    if let Some((pg, n)) = c.punch {
+        let mut e = file_hole(pg, n, c.size, c.mtime)?;
         tx.append(ni, &mut e)?;
     }
     if let Some(e) = c.setattr {
@@ -292,6 +303,9 @@ pub(crate) fn commit(ni: &NovaInode, mut runs: NewRuns<'_>, c: Commit<'_>) -> Re
             idx.insert_reserved(&mut res, r.pg, r.blk, r.n, epoch);
         }
         runs.keep();
+        if let Some((pg, n)) = c.punch {
+            idx.punch_reserved(&mut res, pg, n);
+        }
         if let Some(pg) = c.cut {
             idx.truncate_reserved(&mut res, pg);
         }
@@ -359,6 +373,7 @@ pub(crate) fn resize(
             set_times: false,
             setattr: Some(entry),
             cut: Some(cut),
+            punch: None,
             defer: false,
         },
     )
@@ -518,84 +533,9 @@ pub(crate) fn iomap_begin(ni: &NovaInode, pos: u64, write: bool) -> Result<(u64,
             set_times: false,
             setattr: None,
             cut: None,
+            punch: None,
             defer: true,
         },
     )?;
     Ok((b, 1, old.unwrap_or(0)))
-}
-
-/// `fallocate`: the default mode and `FALLOC_FL_KEEP_SIZE` give every
-/// hole in the range a zeroed block (one `FileWrite` entry per run,
-/// committed in batches); other modes are not supported.
-pub(crate) fn fallocate(file: &File, mode: i32, off: i64, len: i64) -> Result {
-    /// `FALLOC_FL_KEEP_SIZE` (a uapi macro the bindings lack).
-    const KEEP_SIZE: i32 = 0x01;
-    if mode & !KEEP_SIZE != 0 {
-        return Err(EOPNOTSUPP);
-    }
-    if off < 0 || len <= 0 {
-        return Err(EINVAL);
-    }
-    let ni = file.inode();
-    let _l = InodeLock::new(ni, false);
-    let end = (off as u64).checked_add(len as u64).ok_or(EFBIG)?;
-    if end > i64::MAX as u64 {
-        return Err(EFBIG);
-    }
-    let keep = mode & KEEP_SIZE != 0;
-    if !keep {
-        ni.newsize_ok(end)?;
-    }
-    file.modified()?;
-    fallocate_locked(ni, off as u64, end, keep)
-}
-
-fn fallocate_locked(ni: &NovaInode, off: u64, end: u64, keep: bool) -> Result {
-    let sbi = ni.sbi();
-    let old_size = ni.size();
-    let new_size = if keep {
-        old_size
-    } else {
-        core::cmp::max(old_size, end)
-    };
-    let last = (end - 1) >> BLOCK_SHIFT;
-    let t = ni.now();
-    let mut pg = off >> BLOCK_SHIFT;
-    // Held for the whole call: no fault fills a hole between finding it
-    // and committing its new block.
-    let ml = MappingLock::new(ni);
-    // Holes first, committed with the old size (blocks past the end, as
-    // KEEP_SIZE leaves them), then the size: a call that fails part-way
-    // leaves the file as it was, only with more blocks.
-    loop {
-        // The next hole of the range, at most one batch long.
-        let (hs, he) = {
-            let idx = ni.data.lock();
-            let h = idx.next_hole(pg);
-            if h > last {
-                break;
-            }
-            let he = idx
-                .next_mapped(h)
-                .map_or(last + 1, |m| core::cmp::min(m, last + 1));
-            (h, core::cmp::min(he, h + MAX_WRITE_PAGES))
-        };
-        let mut runs = NewRuns::new(sbi);
-        runs.alloc(hs, he - hs)?;
-        runs.zero_all()?;
-        // Read faults may have mapped the zero page over the holes.
-        ml.break_layout(hs << BLOCK_SHIFT, (he << BLOCK_SHIFT) - 1)?;
-        commit(ni, runs, Commit::data(old_size, t))?;
-        pg = he;
-    }
-    if new_size != old_size {
-        // The size grows, logged like a truncate (which also gives a
-        // partial last page a copy with its bytes past the old end
-        // cleared: they become file content).
-        let mut e = set_times(ATTR_SIZE, new_size, t, t);
-        resize(ni, &ml, old_size, new_size, &mut e)?;
-        ni.set_time(Time::Modify, t.0, t.1);
-        ni.set_time(Time::Change, t.0, t.1);
-    }
-    Ok(())
 }

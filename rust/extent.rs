@@ -3,6 +3,7 @@
 //! with the epoch each was written in (for the snapshot epoch rule when
 //! it is replaced), rebuilt from `FileWrite` entries.
 
+use crate::format::entry::WriteRun;
 use crate::format::layout::*;
 use kernel::prelude::*;
 use kernel::rbtree::{RBTree, RBTreeNode, RBTreeNodeReservation};
@@ -165,6 +166,23 @@ impl FileIndex {
         self.map.cursor_lower_bound(&pg).map(|c| *c.current().0)
     }
 
+    /// The mapped part of pages `[lo, hi)`: from its first mapped page to
+    /// the end of its last mapped one (holes between them included), or
+    /// `None` when all of it is holes.
+    pub(crate) fn mapped_span(&self, lo: u64, hi: u64) -> Option<(u64, u64)> {
+        if lo >= hi {
+            return None;
+        }
+        let first = if self.lookup(lo).is_some() {
+            lo
+        } else {
+            self.next_mapped(lo)?
+        };
+        let (k, (_, l, _)) = self.floor(hi - 1)?;
+        let end = core::cmp::min(k.saturating_add(l), hi);
+        (first < hi && end > first).then_some((first, end))
+    }
+
     /// First unmapped page at or after `pg`.
     pub(crate) fn next_hole(&self, pg: u64) -> u64 {
         let mut p = pg;
@@ -282,6 +300,14 @@ impl FileIndex {
             res.short = true;
             return;
         };
+        self.remove_range(res, pg, end);
+        self.map.insert(node);
+        self.pages += len;
+    }
+
+    /// Unmaps pages `[pg, end)`; the blocks that leave go to
+    /// `res.dropped`. Needs one reserved node (a split extent's tail).
+    fn remove_range(&mut self, res: &mut IndexReserve, pg: u64, end: u64) {
         // An extent starting before `pg` that reaches into the range.
         if let Some((k, (b, l, e))) = self.floor(pg) {
             if k < pg && k + l > pg {
@@ -321,8 +347,35 @@ impl FileIndex {
                 res.give(old);
             }
         }
-        self.map.insert(node);
-        self.pages += len;
+    }
+
+    /// Reserves in `res` what `punch_reserved` of `[pg, pg+len)` needs.
+    pub(crate) fn reserve_punch(&self, res: &mut IndexReserve, pg: u64, len: u64) -> Result {
+        let end = pg.checked_add(len).ok_or(EINVAL)?;
+        res.grow(self.overlapping(pg, end), 1)
+    }
+
+    /// Makes pages `[pg, pg+len)` holes with memory reserved by
+    /// `reserve_punch`: cannot fail. Their blocks go to `res.dropped`.
+    pub(crate) fn punch_reserved(&mut self, res: &mut IndexReserve, pg: u64, len: u64) {
+        self.remove_range(res, pg, pg.saturating_add(len));
+    }
+
+    /// Replays a checked `FileWrite` run written in `epoch`: maps its
+    /// pages, or makes them holes; what they replaced goes to `freed`.
+    /// All or nothing.
+    pub(crate) fn replay(&mut self, r: &WriteRun, epoch: u64, freed: &mut KVec<Dropped>) -> Result {
+        if !r.hole {
+            return self.insert(r.pgoff, r.block, r.pages, epoch, freed);
+        }
+        let mut res = IndexReserve::new();
+        self.reserve_punch(&mut res, r.pgoff, r.pages)?;
+        freed.reserve(res.want, GFP_KERNEL)?;
+        self.punch_reserved(&mut res, r.pgoff, r.pages);
+        for d in res.dropped.drain_all() {
+            let _ = freed.push_within_capacity(d);
+        }
+        Ok(())
     }
 
     /// Drops every page at or after `pg`; the dropped blocks go to
@@ -395,6 +448,51 @@ mod tests {
             v.push((*k, b, l), GFP_KERNEL).unwrap();
         }
         v
+    }
+
+    #[test]
+    fn punch_makes_holes() {
+        let mut ix = FileIndex::new();
+        let mut freed = KVec::new();
+        ix.insert(0, 100, 10, 1, &mut freed).unwrap();
+        ix.insert(20, 300, 2, 2, &mut freed).unwrap();
+        let hole = |pg, n| WriteRun {
+            pgoff: pg,
+            block: 0,
+            pages: n,
+            hole: true,
+        };
+        // The middle of an extent: split, the tail keeps its epoch.
+        ix.replay(&hole(3, 2), 3, &mut freed).unwrap();
+        assert_eq!(
+            all(&ix).as_slice(),
+            &[(0, 100, 3), (5, 105, 5), (20, 300, 2)]
+        );
+        assert_eq!(freed.as_slice(), &[Dropped::new(103, 2, 1)]);
+        assert_eq!(ix.lookup(3), None);
+        assert_eq!(ix.extent(6), Some((106, 4, 1)));
+        assert_eq!(ix.pages(), 10);
+        // Across two extents and a hole; a punch of holes drops nothing.
+        freed.clear();
+        ix.replay(&hole(8, 13), 3, &mut freed).unwrap();
+        assert_eq!(
+            all(&ix).as_slice(),
+            &[(0, 100, 3), (5, 105, 3), (21, 301, 1)]
+        );
+        assert_eq!(
+            freed.as_slice(),
+            &[Dropped::new(108, 2, 1), Dropped::new(300, 1, 2)]
+        );
+        freed.clear();
+        ix.replay(&hole(10, 5), 4, &mut freed).unwrap();
+        assert!(freed.is_empty());
+        assert_eq!(ix.pages(), 7);
+        assert_eq!(ix.mapped_span(0, 100), Some((0, 22)));
+        assert_eq!(ix.mapped_span(3, 5), None);
+        assert_eq!(ix.mapped_span(4, 7), Some((5, 7)));
+        assert_eq!(ix.mapped_span(8, 21), None);
+        assert_eq!(ix.mapped_span(2, 21), Some((2, 8)));
+        assert_eq!(ix.mapped_span(9, 9), None);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! Reading an inode from its slot and log (`iget`: replay of its entries
 //! into the in-memory inode), and creating a new one.
 
-use crate::format::entry::{check_file_write, WriteRun};
+use crate::format::entry::check_file_write;
 use crate::format::layout::*;
 use crate::format::le::Pod;
 use crate::format::log::LogWalker;
@@ -36,14 +36,10 @@ fn apply(ni: &NovaInode, buf: &[u8], etype: EntryType, epoch: u64) -> Result {
         }
         EntryType::FileWrite => {
             let e = FileWriteEntry::from_bytes(buf).ok_or(EINVAL)?;
-            let WriteRun {
-                pgoff: pg,
-                block: b,
-                pages: n,
-            } = check_file_write(&e, ni.sbi().blocks)?;
+            let run = check_file_write(&e, ni.sbi().blocks)?;
             // Blocks an entry replaced were released when it was written.
             let mut freed = KVec::new();
-            ni.data.lock().insert(pg, b, n, epoch, &mut freed)?;
+            ni.data.lock().replay(&run, epoch, &mut freed)?;
             ni.set_size(e.size.get());
             ni.set_time(Time::Modify, e.mtime_sec.get() as i64, e.mtime_nsec.get());
             ni.set_time(Time::Change, e.mtime_sec.get() as i64, e.mtime_nsec.get());

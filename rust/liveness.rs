@@ -12,8 +12,8 @@
 
 use crate::dir::DirIndex;
 use crate::extent::{Dropped, FileIndex};
+use crate::format::entry::check_file_write;
 use crate::format::entry::decode_dentry;
-use crate::format::entry::{check_file_write, WriteRun};
 use crate::format::layout::*;
 use crate::format::le::Pod;
 use crate::format::log::page_of;
@@ -171,16 +171,20 @@ impl Liveness {
         match etype {
             EntryType::FileWrite => {
                 let e = FileWriteEntry::from_bytes(buf).ok_or(EINVAL)?;
-                let WriteRun {
-                    pgoff: pg,
-                    block: b,
-                    pages: n,
-                } = check_file_write(&e, blocks)?;
-                self.data.insert(pg, b, n, idx as u64, &mut self.freed)?;
+                let run = check_file_write(&e, blocks)?;
+                self.data.replay(&run, idx as u64, &mut self.freed)?;
+                if run.hole {
+                    // Like a cut: it hides pages of older writes, so it
+                    // stays while one of them does.
+                    if !self.freed.is_empty() {
+                        kind = Kind::Cut;
+                    }
+                } else {
+                    self.ents.get_mut(idx).ok_or(EINVAL)?.parts += run.pages;
+                    kind = Kind::Write;
+                }
                 self.kill_freed(epoch)?;
-                self.ents.get_mut(idx).ok_or(EINVAL)?.parts += n;
                 self.set_fields(idx, F_SIZE | F_MTIME | F_CTIME, epoch)?;
-                kind = Kind::Write;
             }
             EntryType::SetAttr => {
                 let e = SetAttrEntry::from_bytes(buf).ok_or(EINVAL)?;
@@ -312,7 +316,7 @@ impl Liveness {
 #[kernel::macros::kunit_tests(nova_gc)]
 mod tests {
     use super::*;
-    use crate::format::entry::{encode_dentry, file_write, link_change, set_times};
+    use crate::format::entry::{encode_dentry, file_hole, file_write, link_change, set_times};
 
     const T: (i64, u32) = (1, 0);
 
@@ -338,6 +342,10 @@ mod tests {
         }
         fn write(&mut self, pg: u64, blk: u64, n: u64, epoch: u64) -> usize {
             let e = file_write(pg, blk, n, (pg + n) * BLOCK_SIZE, T).unwrap();
+            self.put(EntryType::FileWrite, &e, epoch)
+        }
+        fn hole(&mut self, pg: u64, n: u64, epoch: u64) -> usize {
+            let e = file_hole(pg, n, 8 * BLOCK_SIZE, T).unwrap();
             self.put(EntryType::FileWrite, &e, epoch)
         }
         fn size(&mut self, size: u64, epoch: u64) -> usize {
@@ -437,6 +445,31 @@ mod tests {
         // A snapshot that saw the first write keeps it, and the cut.
         let k = l.needed(&[1]);
         assert!(k[w] && k[cut]);
+    }
+
+    #[test]
+    fn a_hole_stays_while_the_write_it_hides_stays() {
+        let mut l = Log::new();
+        let w = l.write(0, 1000, 4, 1);
+        let h = l.hole(1, 1, 1);
+        let o = l.write(0, 1010, 1, 1);
+        // `w` still maps pages 2-3, so the hole over its page 1 stays.
+        let k = l.needed(&[]);
+        assert!(k[w] && k[h] && k[o]);
+        // A hole over holes hides nothing: only its times keep it.
+        let h2 = l.hole(5, 2, 1);
+        let k = l.needed(&[]);
+        assert!(k[h2] && k[h]);
+        let o2 = l.write(6, 1020, 1, 1);
+        let k = l.needed(&[]);
+        assert!(!k[h2] && k[o2]);
+        // Once pages 2-3 are rewritten, `w` and its hole can go.
+        let r = l.write(2, 1030, 2, 2);
+        let k = l.needed(&[]);
+        assert!(!k[w] && !k[h] && k[r]);
+        // A snapshot that saw `w` keeps it, and the hole.
+        let k = l.needed(&[1]);
+        assert!(k[w] && k[h]);
     }
 
     #[test]

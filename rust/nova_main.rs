@@ -26,6 +26,7 @@ mod dentry;
 mod dir;
 mod evict;
 mod extent;
+mod falloc;
 mod file;
 mod freelist;
 mod fstype;

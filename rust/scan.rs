@@ -5,7 +5,7 @@
 //! a snapshot kept.
 
 use crate::extent::FileIndex;
-use crate::format::entry::{check_file_write, WriteRun};
+use crate::format::entry::check_file_write;
 use crate::format::layout::*;
 use crate::format::le::Pod;
 use crate::format::log::LogWalker;
@@ -71,11 +71,7 @@ pub(crate) fn scan(
         match f.etype {
             EntryType::FileWrite => {
                 let e = FileWriteEntry::from_bytes(&buf).ok_or(EINVAL)?;
-                let WriteRun {
-                    pgoff: pg,
-                    block: b,
-                    pages: n,
-                } = check_file_write(&e, sbi.blocks).inspect_err(|_| {
+                let run = check_file_write(&e, sbi.blocks).inspect_err(|_| {
                     pr_err!(
                         "{}: inode {}: bad FileWrite entry at {:#x}\n",
                         sbi.name(),
@@ -83,7 +79,7 @@ pub(crate) fn scan(
                         f.addr
                     )
                 })?;
-                s.data.insert(pg, b, n, f.epoch, &mut freed)?;
+                s.data.replay(&run, f.epoch, &mut freed)?;
             }
             EntryType::SetAttr => {
                 let e = SetAttrEntry::from_bytes(&buf).ok_or(EINVAL)?;

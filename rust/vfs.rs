@@ -11,7 +11,7 @@ use crate::glue::{errno, Ops};
 use crate::inode::NovaInode;
 use crate::kfile::{DirContext, Fiemap, File, Kiocb};
 use crate::sbi::Sbi;
-use crate::{attr, cow, file, namei, shim};
+use crate::{attr, cow, falloc, file, namei, shim};
 use core::ptr;
 use kernel::bindings;
 use kernel::ffi::{c_char, c_int, c_long, c_uint, c_void};
@@ -342,7 +342,7 @@ extern "C" fn fallocate(
     len: bindings::loff_t,
 ) -> c_long {
     // SAFETY: the VFS passes an open nova regular file.
-    errno(cow::fallocate(
+    errno(falloc::fallocate(
         unsafe { File::from_raw(file) },
         mode,
         off,

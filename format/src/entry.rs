@@ -80,15 +80,27 @@ pub fn file_write(
     Ok(bytes(&e))
 }
 
+/// A `FileWrite` entry that makes pages `[pgoff, pgoff + pages)` holes
+/// (`FALLOC_FL_PUNCH_HOLE`, `FALLOC_FL_ZERO_RANGE`): flagged `FW_HOLE`,
+/// block 0. The file is `size` bytes, modified at `mtime`.
+pub fn file_hole(pgoff: u64, pages: u64, size: u64, mtime: Time) -> Result<[u8; 64], EntryError> {
+    let b = file_write(pgoff, 0, pages, size, mtime)?;
+    let mut e = FileWriteEntry::from_bytes(&b).ok_or(EntryError::Range)?;
+    e.hdr.flags.set(FW_HOLE);
+    Ok(bytes(&e))
+}
+
 /// The run a `FileWrite` entry maps, checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WriteRun {
     /// First page of the file.
     pub pgoff: u64,
-    /// First block.
+    /// First block (0 for a hole run).
     pub block: u64,
     /// Number of pages (and blocks).
     pub pages: u64,
+    /// The pages become holes (`FW_HOLE`): they map no block.
+    pub hole: bool,
 }
 
 /// Checks a `FileWrite` entry read from a device of `blocks` blocks: the
@@ -97,10 +109,19 @@ pub struct WriteRun {
 /// valid file size.
 pub fn check_file_write(e: &FileWriteEntry, blocks: u64) -> Result<WriteRun, EntryError> {
     let (pgoff, block, pages) = (e.pgoff.get(), e.block.get(), u64::from(e.num_pages.get()));
+    let hole = match e.hdr.flags.get() {
+        0 => false,
+        FW_HOLE => true,
+        _ => return Err(EntryError::Range),
+    };
     let end = block.checked_add(pages).ok_or(EntryError::Range)?;
+    let blocks_ok = if hole {
+        block == 0
+    } else {
+        block >= FIRST_DATA_BLOCK && end <= blocks
+    };
     if pages == 0
-        || block < FIRST_DATA_BLOCK
-        || end > blocks
+        || !blocks_ok
         || pgoff.checked_add(pages).is_none_or(|e| e > MAX_FILE_PAGES)
         || e.size.get() > MAX_FILE_SIZE
     {
@@ -110,6 +131,7 @@ pub fn check_file_write(e: &FileWriteEntry, blocks: u64) -> Result<WriteRun, Ent
         pgoff,
         block,
         pages,
+        hole,
     })
 }
 
@@ -244,9 +266,31 @@ mod tests {
             WriteRun {
                 pgoff: 3,
                 block: FIRST_DATA_BLOCK,
-                pages: 2
+                pages: 2,
+                hole: false,
             }
         );
+        // A hole run: block 0, flagged; any other flag or a block is refused.
+        let h = file_hole(7, 3, 0, (1, 0)).unwrap();
+        let he = FileWriteEntry::from_bytes(&h).unwrap();
+        assert_eq!(
+            check_file_write(&he, FIRST_DATA_BLOCK + 2),
+            Ok(WriteRun {
+                pgoff: 7,
+                block: 0,
+                pages: 3,
+                hole: true,
+            })
+        );
+        let mut bad = he;
+        bad.block.set(FIRST_DATA_BLOCK);
+        assert!(check_file_write(&bad, 1 << 20).is_err());
+        let mut bad = e;
+        bad.hdr.flags.set(2);
+        assert!(check_file_write(&bad, 1 << 20).is_err());
+        assert!(file_hole(MAX_FILE_PAGES, 1, 0, (0, 0))
+            .map(|b| check_file_write(&FileWriteEntry::from_bytes(&b).unwrap(), 1 << 20).is_err())
+            .unwrap());
         // Past the device, before the data area, too many pages.
         assert!(check_file_write(&e, FIRST_DATA_BLOCK + 1).is_err());
         let b = file_write(0, 1, 1, 0, (0, 0)).unwrap();

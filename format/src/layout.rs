@@ -500,6 +500,9 @@ pub struct FileWriteEntry {
 // SAFETY: repr(C), Pod fields only, no padding (asserted below).
 unsafe impl Pod for FileWriteEntry {}
 
+/// `FileWriteEntry` flag: the run's pages become holes (its block is 0).
+pub const FW_HOLE: u16 = 1;
+
 /// `SnapshotInfoEntry` flag: the record deletes snapshot `snap_epoch`
 /// (otherwise it creates it).
 pub const SNAP_DELETE: u16 = 1;

@@ -8,7 +8,7 @@ phase=${1:-1}
 if [ "$phase" = 1 ]; then
 	need "mount" mkfs_mount
 	mkdir $M/d
-	for c in shared coherent private hole sigbus sync tail falloc copy; do
+	for c in shared coherent private hole sigbus sync tail falloc punch copy; do
 		check "datat $c" datat $c $M/d
 	done
 	check "consistent after the cases" fsck_ok

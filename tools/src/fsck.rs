@@ -218,7 +218,12 @@ impl Extents {
         epoch: u64,
         dropped: &mut Vec<(u64, u64, u64)>,
     ) {
-        let end = pg + len;
+        self.punch(pg, pg + len, dropped);
+        self.0.insert(pg, (blk, len, epoch));
+    }
+
+    /// Unmaps pages `[pg, end)` (a `FW_HOLE` entry, or before an insert).
+    fn punch(&mut self, pg: u64, end: u64, dropped: &mut Vec<(u64, u64, u64)>) {
         if let Some((&k, &(b, l, e))) = self.0.range(..pg).next_back() {
             if k + l > pg {
                 let cut = (k + l).min(end) - pg;
@@ -239,7 +244,6 @@ impl Extents {
                 dropped.push((b, l, e));
             }
         }
-        self.0.insert(pg, (blk, len, epoch));
     }
 
     fn truncate(&mut self, pg: u64, dropped: &mut Vec<(u64, u64, u64)>) {
@@ -892,16 +896,32 @@ fn check_inode(
                     continue;
                 };
                 let (pg, b, n) = (e.pgoff.get(), e.block.get(), u64::from(e.num_pages.get()));
+                let hole = e.hdr.flags.get() == FW_HOLE;
+                if e.hdr.flags.get() & !FW_HOLE != 0 || (hole && b != 0) {
+                    r.error(
+                        &*at,
+                        "flags/block",
+                        format!(
+                            "flags {:#x} with block {b}: not a write nor a hole run",
+                            e.hdr.flags.get()
+                        ),
+                    );
+                    continue;
+                }
                 let bad = n == 0
-                    || b < FIRST_DATA_BLOCK
-                    || b.checked_add(n).is_none_or(|end| end > total)
+                    || (!hole && b < FIRST_DATA_BLOCK)
+                    || (!hole && b.checked_add(n).is_none_or(|end| end > total))
                     || pg.checked_add(n).is_none_or(|end| end > MAX_FILE_PAGES)
                     || e.size.get() > MAX_FILE_SIZE;
                 if bad {
                     r.error(&*at, "pgoff/num_pages/block/size", format!("run {pg}+{n} at block {b}, size {}: outside the data area or the largest file", e.size.get()));
                     continue;
                 }
-                ext.insert(pg, b, n, f.epoch, &mut dropped);
+                if hole {
+                    ext.punch(pg, pg + n, &mut dropped);
+                } else {
+                    ext.insert(pg, b, n, f.epoch, &mut dropped);
+                }
             }
             EntryType::SetAttr => {
                 let Some(e) = SetAttrEntry::from_bytes(&buf) else {

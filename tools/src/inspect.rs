@@ -216,6 +216,13 @@ fn entry_line(etype: EntryType, buf: &[u8]) -> String {
             None => "link (undecodable)".into(),
         },
         EntryType::FileWrite => match FileWriteEntry::from_bytes(buf) {
+            Some(e) if e.hdr.flags.get() == FW_HOLE => format!(
+                "hole pages {}+{}, size {}, mtime {}",
+                e.pgoff.get(),
+                e.num_pages.get(),
+                e.size.get(),
+                time(e.mtime_sec.get(), e.mtime_nsec.get())
+            ),
             Some(e) => format!(
                 "write pages {}+{} -> blocks {}+{}, size {}, mtime {}",
                 e.pgoff.get(),

@@ -20,7 +20,9 @@
  *   verify    checks the pattern of "persist"
  *   falloc    fallocate: default mode grows the file with zeros and
  *             allocates; KEEP_SIZE allocates without growing; data already
- *             there is kept; PUNCH_HOLE is EOPNOTSUPP
+ *             there is kept; COLLAPSE/INSERT_RANGE are EOPNOTSUPP
+ *   punch     PUNCH_HOLE and ZERO_RANGE: content, size, st_blocks,
+ *             SEEK_DATA/HOLE and an existing mapping agree
  *   copy      copy_file_range and sendfile between files give equal content
  */
 #define _GNU_SOURCE
@@ -43,6 +45,16 @@
 #endif
 #ifndef MAP_SYNC
 #define MAP_SYNC 0x80000
+#endif
+
+#ifndef FALLOC_FL_COLLAPSE_RANGE
+#define FALLOC_FL_COLLAPSE_RANGE 0x08
+#endif
+#ifndef FALLOC_FL_INSERT_RANGE
+#define FALLOC_FL_INSERT_RANGE 0x20
+#endif
+#ifndef FALLOC_FL_ZERO_RANGE
+#define FALLOC_FL_ZERO_RANGE 0x10
 #endif
 
 #define PG 4096
@@ -384,12 +396,99 @@ static void case_falloc(void)
 	for (int i = 0; i < 2 * PG; i++)
 		if (buf[i])
 			die("preallocated byte %d is %#x", i, buf[i]);
-	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, PG) == 0 ||
-	    errno != EOPNOTSUPP)
-		die("PUNCH_HOLE: expected EOPNOTSUPP");
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE, 0, PG) == 0 || errno != EOPNOTSUPP)
+		die("PUNCH_HOLE without KEEP_SIZE: expected EOPNOTSUPP");
+	if (fallocate(fd, FALLOC_FL_COLLAPSE_RANGE, 0, PG) == 0 || errno != EOPNOTSUPP)
+		die("COLLAPSE_RANGE: expected EOPNOTSUPP");
+	if (fallocate(fd, FALLOC_FL_INSERT_RANGE, 0, PG) == 0 || errno != EOPNOTSUPP)
+		die("INSERT_RANGE: expected EOPNOTSUPP");
 	if (fallocate(fd, 0, 0, 0) == 0 || errno != EINVAL)
 		die("fallocate len 0: expected EINVAL");
 	close(fd);
+}
+
+/* Checks `n` bytes of `fd` from `off` against `want` (NULL: zeros). */
+static void expect(int fd, const unsigned char *want, size_t n, off_t off, const char *what)
+{
+	unsigned char *got = malloc(n);
+
+	pread_all(fd, got, n, off);
+	for (size_t i = 0; i < n; i++)
+		if (got[i] != (want ? want[i] : 0))
+			die("%s: byte %lld is %#x, not %#x", what, (long long)(off + i), got[i],
+			    want ? want[i] : 0);
+	free(got);
+}
+
+static void case_punch(void)
+{
+	enum { N = 8 };
+	unsigned char *want = malloc(N * PG);
+	int fd = mkfile("punch", 0);
+	unsigned char *map;
+	long b0;
+
+	fill(want, N * PG, 11);
+	pwrite_all(fd, want, N * PG, 0);
+	map = mmap(NULL, N * PG, PROT_READ, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		die("mmap: %s", strerror(errno));
+	if (map[3 * PG] != want[3 * PG])
+		die("mapping reads wrong data");
+	b0 = blocks_of(fd);
+	/* Pages 2-4 whole, 1 and 5 in part. */
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, PG + 100,
+		      4 * PG + 100) < 0)
+		die("PUNCH_HOLE: %s", strerror(errno));
+	memset(want + PG + 100, 0, 4 * PG + 100);
+	expect(fd, want, N * PG, 0, "after punch");
+	if (size_of(fd) != N * PG)
+		die("punch changed the size to %lld", (long long)size_of(fd));
+	if (blocks_of(fd) != b0 - 3 * (PG / 512))
+		die("punch: st_blocks %ld -> %ld (3 pages should go)", b0, blocks_of(fd));
+	if (map[3 * PG] != 0 || map[PG + 99] != want[PG + 99] || map[PG + 100] != 0)
+		die("the mapping does not see the punch");
+	if (lseek(fd, 2 * PG, SEEK_DATA) != 5 * PG || lseek(fd, PG, SEEK_HOLE) != 2 * PG)
+		die("SEEK_DATA/SEEK_HOLE disagree with the punch");
+	/* Within one page; over holes only; past the end. */
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 6 * PG + 10, 20) < 0)
+		die("PUNCH_HOLE in one page: %s", strerror(errno));
+	memset(want + 6 * PG + 10, 0, 20);
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 2 * PG, 3 * PG) < 0 ||
+	    fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 7 * PG, 100 * PG) < 0)
+		die("PUNCH_HOLE over holes / past the end: %s", strerror(errno));
+	memset(want + 7 * PG, 0, PG);
+	expect(fd, want, N * PG, 0, "after more punches");
+	if (size_of(fd) != N * PG || blocks_of(fd) != b0 - 4 * (PG / 512))
+		die("punches: size %lld, st_blocks %ld", (long long)size_of(fd), blocks_of(fd));
+	munmap(map, N * PG);
+
+	/* ZERO_RANGE: zeros, and the range stays (or becomes) allocated. */
+	fill(want, N * PG, 12);
+	pwrite_all(fd, want, N * PG, 0);
+	b0 = blocks_of(fd);
+	if (fallocate(fd, FALLOC_FL_ZERO_RANGE, PG + 10, 3 * PG) < 0)
+		die("ZERO_RANGE: %s", strerror(errno));
+	memset(want + PG + 10, 0, 3 * PG);
+	expect(fd, want, N * PG, 0, "after zero range");
+	if (size_of(fd) != N * PG || blocks_of(fd) != b0)
+		die("zero range: size %lld, st_blocks %ld -> %ld", (long long)size_of(fd), b0,
+		    blocks_of(fd));
+	if (fallocate(fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, 7 * PG, 3 * PG) < 0)
+		die("ZERO_RANGE|KEEP_SIZE past the end: %s", strerror(errno));
+	memset(want + 7 * PG, 0, PG);
+	if (size_of(fd) != N * PG || blocks_of(fd) != b0 + 2 * (PG / 512))
+		die("zero range KEEP_SIZE: size %lld, st_blocks %ld", (long long)size_of(fd),
+		    blocks_of(fd));
+	if (fallocate(fd, FALLOC_FL_ZERO_RANGE, N * PG - 5, 2 * PG) < 0)
+		die("ZERO_RANGE past the end: %s", strerror(errno));
+	memset(want + N * PG - 5, 0, 5);
+	if (size_of(fd) != (N + 2) * PG - 5)
+		die("zero range did not grow the file: %lld", (long long)size_of(fd));
+	expect(fd, want, N * PG, 0, "after zero ranges");
+	expect(fd, NULL, 2 * PG - 5, N * PG, "the grown part");
+	close(fd);
+	free(want);
 }
 
 static void case_copy(void)
@@ -455,6 +554,8 @@ int main(int argc, char **argv)
 		case_persist(1);
 	else if (!strcmp(c, "falloc"))
 		case_falloc();
+	else if (!strcmp(c, "punch"))
+		case_punch();
 	else if (!strcmp(c, "copy"))
 		case_copy();
 	else {

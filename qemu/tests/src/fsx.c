@@ -10,7 +10,7 @@
  * suffixes k/m/g/t accepted; e.g. -S 8g exercises offsets beyond 4 GiB).
  * Random operations (seeded xorshift64* PRNG, default seed 1):
  *   write, read+compare, truncate up/down, fallocate (0, KEEP_SIZE,
- *   PUNCH_HOLE|KEEP_SIZE), mmap store/load (-m), fsync/fdatasync,
+ *   PUNCH_HOLE|KEEP_SIZE, ZERO_RANGE with and without KEEP_SIZE), mmap store/load (-m), fsync/fdatasync,
  *   O_APPEND write, SEEK_DATA/SEEK_HOLE sanity, close+reopen.
  * After every operation the file size is checked against the model, and
  * at the end every file is compared completely.
@@ -42,6 +42,9 @@
 #endif
 #ifndef FALLOC_FL_PUNCH_HOLE
 #define FALLOC_FL_PUNCH_HOLE 0x02
+#endif
+#ifndef FALLOC_FL_ZERO_RANGE
+#define FALLOC_FL_ZERO_RANGE 0x10
 #endif
 
 #define CHUNK       (64 * 1024)     /* model granularity */
@@ -396,7 +399,7 @@ static void full_compare(struct mfile *f, const char *what)
 /* ------------------------------------------------------------------ */
 
 static int opt_mmap;
-static unsigned long cnt_eopnotsupp[3];
+static unsigned long cnt_eopnotsupp[5];
 static unsigned long cnt_ops[16];
 
 enum { OP_READ, OP_WRITE, OP_MREAD, OP_MWRITE, OP_TRUNC, OP_FALLOC, OP_APPEND,
@@ -557,10 +560,13 @@ static void do_truncate(struct mfile *f)
 
 static void do_falloc(struct mfile *f)
 {
-	static const int modes[3] = { 0, FALLOC_FL_KEEP_SIZE,
-				      FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE };
-	static const char *mnames[3] = { "0", "KEEP_SIZE", "PUNCH_HOLE|KEEP_SIZE" };
-	int m = (int)rndn(3);
+	static const int modes[5] = { 0, FALLOC_FL_KEEP_SIZE,
+				      FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				      FALLOC_FL_ZERO_RANGE,
+				      FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE };
+	static const char *mnames[5] = { "0", "KEEP_SIZE", "PUNCH_HOLE|KEEP_SIZE",
+					 "ZERO_RANGE", "ZERO_RANGE|KEEP_SIZE" };
+	int m = (int)rndn(5);
 	uint64_t off = pick_off(f);
 	size_t len = pick_len(&off);
 
@@ -583,9 +589,13 @@ static void do_falloc(struct mfile *f)
 	if (m == 0) {
 		if (off + len > f->size)
 			f->size = off + len;
-	} else if (m == 2) {
+	} else if (m >= 2) {
+		/* Punch and zero range read as zeros inside the size; a zero
+		 * range without KEEP_SIZE also grows the file. */
 		if (off < f->size)
 			model_zero(f, off, (off + len > f->size ? f->size : off + len) - off);
+		if (m == 3 && off + len > f->size)
+			f->size = off + len;
 	}
 }
 
@@ -954,9 +964,12 @@ int main(int argc, char **argv)
 	for (int i = 0; i < OP_NR; i++)
 		printf(" %s=%lu", opnames[i], cnt_ops[i]);
 	printf("\n");
-	if (cnt_eopnotsupp[0] + cnt_eopnotsupp[1] + cnt_eopnotsupp[2])
-		printf("fsx: fallocate EOPNOTSUPP: mode0=%lu keep_size=%lu punch_hole=%lu\n",
-		       cnt_eopnotsupp[0], cnt_eopnotsupp[1], cnt_eopnotsupp[2]);
+	if (cnt_eopnotsupp[0] + cnt_eopnotsupp[1] + cnt_eopnotsupp[2] + cnt_eopnotsupp[3] +
+	    cnt_eopnotsupp[4])
+		printf("fsx: fallocate EOPNOTSUPP: mode0=%lu keep_size=%lu punch_hole=%lu "
+		       "zero_range=%lu zero_range_keep=%lu\n",
+		       cnt_eopnotsupp[0], cnt_eopnotsupp[1], cnt_eopnotsupp[2], cnt_eopnotsupp[3],
+		       cnt_eopnotsupp[4]);
 	printf("fsx: %" PRIu64 " ops ok (seed %" PRIu64 ")\n", nops, seed);
 	return 0;
 }
