@@ -4,6 +4,7 @@
 
 use crate::inode::NovaInode;
 use crate::iref::{InodeRef, NewInode};
+use crate::kfile::File;
 use kernel::bindings;
 use kernel::prelude::*;
 use kernel::types::Opaque;
@@ -134,5 +135,17 @@ impl Iattr {
                 self.raw(),
             )
         };
+    }
+}
+
+/// Gives a new inode to an `O_TMPFILE` open (`d_tmpfile`: its link count
+/// goes to 0, and `linkat` may name it later unless opened `O_EXCL`).
+pub(crate) fn instantiate_tmpfile(file: &File, i: NewInode) {
+    let p = i.into_raw();
+    // SAFETY: `p` is a new, valid inode with a link count of 1, not yet
+    // hashed; `file` is being opened by `tmpfile` and its dentry negative.
+    unsafe {
+        bindings::__insert_inode_hash(p, (*p).i_ino);
+        bindings::d_tmpfile(file.raw(), p);
     }
 }

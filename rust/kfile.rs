@@ -42,6 +42,19 @@ impl File {
         kernel::error::to_result(unsafe { bindings::file_modified(self.raw()) })
     }
 
+    /// `finish_open_simple`: completes an open that `tmpfile` made.
+    pub(crate) fn finish_open(&self, r: Result) -> Result {
+        r?;
+        // SAFETY: a file being opened by `->tmpfile`, its dentry set.
+        kernel::error::to_result(unsafe {
+            bindings::finish_open(
+                self.raw(),
+                (*self.raw()).__bindgen_anon_1.f_path.dentry,
+                None,
+            )
+        })
+    }
+
     /// `file_remove_privs` (the inode lock held).
     pub(crate) fn remove_privs(&self) -> Result {
         // SAFETY: an open file.

@@ -8,8 +8,10 @@ use crate::dir::PreparedInsert;
 use crate::format::entry::{encode_dentry, file_write, link_change};
 use crate::format::layout::*;
 use crate::inode::{dtype, NovaInode, Time};
+use crate::iref::NewInode;
 use crate::kfile::{DirContext, File};
 use crate::log::Tx;
+use crate::sbi::Sbi;
 use kernel::bindings;
 use kernel::prelude::*;
 
@@ -147,11 +149,7 @@ pub(crate) fn create(
                 sbi.owners.clear(data_block, 1);
                 let _ = sbi.alloc.free(data_block, 1);
             }
-            child.set_nlink(0);
-            let pos = child.log_pos();
-            let _ = sbi.alloc.free(pos.head / BLOCK_SIZE, 1);
-            let _ = sbi.itable.lock().release(child.ino());
-            child.discard();
+            abandon(sbi, child);
             return Err(e);
         }
     };
@@ -164,6 +162,40 @@ pub(crate) fn create(
         child.set_link(v);
     }
     d.instantiate_new(child);
+    Ok(())
+}
+
+/// Gives back a new inode whose slot never became valid: its log page
+/// and number (eviction's delete path frees only valid inodes).
+fn abandon(sbi: &Sbi, child: NewInode) {
+    child.set_nlink(0);
+    let pos = child.log_pos();
+    let _ = sbi.alloc.free(pos.head / BLOCK_SIZE, 1);
+    let _ = sbi.itable.lock().release(child.ino());
+    child.discard();
+}
+
+/// `tmpfile` (`O_TMPFILE`): a regular file with no name. Its slot
+/// becomes valid with a link count of 0 on pmem, so it is deleted at its
+/// last close unless `linkat` names it first, and a crash before that
+/// leaves an orphan for recovery to remove.
+pub(crate) fn tmpfile(dir: &NovaInode, file: &File, mode: u32) -> Result {
+    let sbi = dir.sbi();
+    let (child, slot, valid_word) = crate::iget::new_inode(sbi, dir, mode, 0)?;
+    let t = child.time(Time::Modify);
+    let r = (|| -> Result {
+        let mut tx = Tx::begin(sbi, &[&child])?;
+        let mut le = link_change(0, t);
+        tx.append(&child, &mut le)?;
+        tx.set_word(slot, 0, valid_word)?;
+        tx.commit()
+    })();
+    if let Err(e) = r {
+        abandon(sbi, child);
+        return Err(e);
+    }
+    // Committed: the VFS part (`d_tmpfile` takes the link count to 0).
+    crate::dentry::instantiate_tmpfile(file, child);
     Ok(())
 }
 

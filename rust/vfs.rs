@@ -53,6 +53,19 @@ extern "C" fn create(
     errno(r)
 }
 
+extern "C" fn tmpfile(
+    _idmap: *mut bindings::mnt_idmap,
+    dir: *mut bindings::inode,
+    file: *mut bindings::file,
+    mode: bindings::umode_t,
+) -> c_int {
+    // SAFETY: the VFS opens `file` with O_TMPFILE in `dir`, a nova
+    // directory it holds.
+    let (dir, f) = unsafe { (ni(dir), File::from_raw(file)) };
+    let r = namei::tmpfile(dir, f, u32::from(mode) | bindings::S_IFREG);
+    errno(f.finish_open(r))
+}
+
 extern "C" fn mknod(
     _idmap: *mut bindings::mnt_idmap,
     dir: *mut bindings::inode,
@@ -229,6 +242,7 @@ pub(crate) static DIR_IOPS: Ops<bindings::inode_operations> = Ops(bindings::inod
     mkdir: Some(mkdir),
     rmdir: Some(rmdir),
     mknod: Some(mknod),
+    tmpfile: Some(tmpfile),
     rename: Some(rename),
     setattr: Some(setattr),
     getattr: Some(getattr),

@@ -17,6 +17,11 @@
  *                   returns only the extents it overlaps
  *   phys FILE       prints the device offset of the file's first byte (from
  *                   FIEMAP): whether a write moved the block
+ *   tmpfile         O_TMPFILE: an unnamed file (link count 0) that takes
+ *                   data and that linkat(AT_EMPTY_PATH) names; with O_EXCL
+ *                   linkat is refused; no other name appears in DIR
+ *   tmpfile-hold    writes 1 MiB to an O_TMPFILE file, prints "held" and
+ *                   keeps it open until killed (for a crash with it open)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,6 +34,7 @@
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define PG 4096
@@ -166,6 +172,48 @@ int main(int argc, char **argv)
 		if (fm->fm_mapped_extents < 1 || fm->fm_extents[0].fe_logical != 0)
 			die("no extent at offset 0");
 		printf("%llu\n", (unsigned long long)fm->fm_extents[0].fe_physical);
+		return 0;
+	}
+	if (!strcmp(c, "tmpfile") || !strcmp(c, "tmpfile-hold")) {
+		static unsigned char buf[1 << 20], got[SIZE];
+		struct stat st;
+		int fd = open(argv[2], O_TMPFILE | O_RDWR, 0600);
+		if (fd < 0)
+			die("open O_TMPFILE");
+		for (long i = 0; i < (long)sizeof(buf); i++)
+			buf[i] = want(i);
+		if (!strcmp(c, "tmpfile-hold")) {
+			if (write(fd, buf, sizeof(buf)) != sizeof(buf) || fsync(fd))
+				die("write to the O_TMPFILE file");
+			printf("held\n");
+			fflush(stdout);
+			for (;;)
+				pause();
+		}
+		if (pwrite(fd, buf, SIZE, 0) != SIZE)
+			die("pwrite to the O_TMPFILE file");
+		if (fstat(fd, &st) || st.st_nlink != 0 || st.st_size != SIZE ||
+		    !S_ISREG(st.st_mode) || (st.st_mode & 07777) != 0600)
+			die("O_TMPFILE file: nlink %lu size %lld mode %o", (unsigned long)st.st_nlink,
+			    (long long)st.st_size, st.st_mode);
+		snprintf(path, sizeof(path), "%s/tmp-linked", argv[2]);
+		if (linkat(fd, "", AT_FDCWD, path, AT_EMPTY_PATH))
+			die("linkat AT_EMPTY_PATH");
+		if (fstat(fd, &st) || st.st_nlink != 1)
+			die("linked O_TMPFILE file: nlink %lu", (unsigned long)st.st_nlink);
+		close(fd);
+		fd = open(path, O_RDONLY);
+		if (fd < 0 || pread(fd, got, SIZE, 0) != SIZE || memcmp(got, buf, SIZE))
+			die("the linked file's data");
+		close(fd);
+		fd = open(argv[2], O_TMPFILE | O_RDWR | O_EXCL, 0600);
+		if (fd < 0)
+			die("open O_TMPFILE|O_EXCL");
+		snprintf(path, sizeof(path), "%s/tmp-excl", argv[2]);
+		if (linkat(fd, "", AT_FDCWD, path, AT_EMPTY_PATH) == 0 || errno != ENOENT)
+			die("linkat of an O_EXCL temporary file: expected ENOENT");
+		close(fd);
+		printf("ok tmpfile\n");
 		return 0;
 	}
 	snprintf(path, sizeof(path), "%s/odirect", argv[2]);
