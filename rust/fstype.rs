@@ -29,6 +29,7 @@ static TABLES: Ops<OpTables> = Ops(OpTables {
     file_iops: &vfs::FILE_IOPS.0,
     file_fops: &vfs::FILE_FOPS.0,
     symlink_iops: &vfs::SYMLINK_IOPS.0,
+    xattr_handlers: &vfs::XATTR_HANDLERS.0,
 });
 
 /// The file-system type. It must be static: it embeds lockdep class keys.

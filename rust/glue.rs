@@ -78,6 +78,8 @@ pub(crate) struct OpTables {
     pub(crate) file_iops: &'static bindings::inode_operations,
     pub(crate) file_fops: &'static bindings::file_operations,
     pub(crate) symlink_iops: &'static bindings::inode_operations,
+    /// `s_xattr`: the extended-attribute handlers, null-terminated.
+    pub(crate) xattr_handlers: &'static [*const bindings::xattr_handler; 4],
 }
 
 static TABLES: AtomicPtr<Ops<OpTables>> = AtomicPtr::new(core::ptr::null_mut());

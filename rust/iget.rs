@@ -2,7 +2,7 @@
 //! Reading an inode from its slot and log (`iget`: replay of its entries
 //! into the in-memory inode), and creating a new one.
 
-use crate::format::entry::check_file_write;
+use crate::format::entry::{check_file_write, decode_xattr};
 use crate::format::layout::*;
 use crate::format::le::Pod;
 use crate::format::log::LogWalker;
@@ -45,6 +45,11 @@ fn apply(ni: &NovaInode, buf: &[u8], etype: EntryType, epoch: u64) -> Result {
             ni.set_time(Time::Change, e.mtime_sec.get() as i64, e.mtime_nsec.get());
         }
         EntryType::SnapshotInfo => {}
+        EntryType::Xattr => {
+            let c = decode_xattr(buf).ok_or(EIO)?;
+            ni.xattrs.lock().replay(&c)?;
+            ni.set_time(Time::Change, c.ctime.0, c.ctime.1);
+        }
     }
     Ok(())
 }
@@ -209,6 +214,13 @@ fn fill(sbi: &Sbi, ni: &NovaInode, ino: u64) -> Result {
             return Err(err);
         }
     }
+    ni.xattrs.lock().finish_replay().inspect_err(|_| {
+        pr_err!(
+            "{}: inode {}: an extended attribute's value is cut short\n",
+            sbi.name(),
+            ino
+        )
+    })?;
     ni.data.lock().for_each(|b, l, _| in_use(b, l, "data"))?;
     // Found through a name (or the root): a live inode has links, a
     // directory at least two. Anything else would warn on the next link

@@ -9,6 +9,7 @@ use crate::extent::FileIndex;
 use crate::glue::tables;
 use crate::sbi::Sbi;
 use crate::shim;
+use crate::xmap::XattrMap;
 use core::ptr;
 use kernel::bindings;
 use kernel::new_mutex;
@@ -97,6 +98,9 @@ pub(crate) struct NovaInode {
     /// Data extents (regular files and symlinks).
     #[pin]
     pub(crate) data: Mutex<FileIndex>,
+    /// Extended attributes (`xattr.rs`).
+    #[pin]
+    pub(crate) xattrs: Mutex<XattrMap>,
 }
 
 impl NovaInode {
@@ -109,6 +113,7 @@ impl NovaInode {
                 log <- new_mutex!(LogPos::default()),
                 dir <- new_mutex!(DirIndex::new()),
                 data <- new_mutex!(FileIndex::new()),
+                xattrs <- new_mutex!(XattrMap::new()),
             }),
             GFP_KERNEL,
         )?;

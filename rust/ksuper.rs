@@ -62,6 +62,7 @@ impl NewSuper {
             (*sb).s_fs_info = raw.cast();
             (*sb).s_magic = NOVA_MAGIC as usize;
             (*sb).s_op = t.super_ops;
+            (*sb).s_xattr = t.xattr_handlers.as_ptr();
             (*sb).s_maxbytes = i64::MAX;
             (*sb).s_time_gran = 1;
             (*sb).s_blocksize = BLOCK_SIZE as _;

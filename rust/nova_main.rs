@@ -43,6 +43,7 @@ mod kfile;
 mod ksuper;
 mod kthread;
 mod liveness;
+mod liveness_tests;
 mod log;
 mod mount;
 mod namei;
@@ -60,6 +61,8 @@ mod shim;
 mod snaplist;
 mod snapshot;
 mod vfs;
+mod xattr;
+mod xmap;
 
 module! {
     type: NovaModule,

@@ -135,6 +135,106 @@ pub fn check_file_write(e: &FileWriteEntry, blocks: u64) -> Result<WriteRun, Ent
     })
 }
 
+/// A decoded xattr entry (name and chunk borrowed from the entry buffer).
+#[derive(Debug, PartialEq, Eq)]
+pub struct XattrChunk<'a> {
+    /// Namespace (`XATTR_USER`, ...).
+    pub index: u8,
+    /// The name, without its namespace prefix.
+    pub name: &'a [u8],
+    /// The attribute is removed (no value).
+    pub remove: bool,
+    /// Length of the whole value.
+    pub value_len: u32,
+    /// Offset of `chunk` in the value.
+    pub offset: u32,
+    /// This entry's bytes of the value.
+    pub chunk: &'a [u8],
+    /// The inode's ctime after the change.
+    pub ctime: Time,
+}
+
+/// How many value bytes one xattr entry with a `name_len`-byte name holds.
+pub const fn xattr_chunk_room(name_len: usize) -> usize {
+    MAX_ENTRY - XATTR_NAME_OFFSET - name_len
+}
+
+/// Encodes one xattr entry into `buf`: `c.chunk` at `c.offset` of a
+/// `c.value_len`-byte value (or a removal). Returns its length in bytes
+/// (whole slots).
+pub fn encode_xattr(buf: &mut [u8; MAX_ENTRY], c: &XattrChunk<'_>) -> Result<usize, EntryError> {
+    let (nl, cl) = (c.name.len(), c.chunk.len());
+    if nl == 0 || nl > XATTR_NAME_MAX {
+        return Err(EntryError::NameLength);
+    }
+    let end = (c.offset as usize)
+        .checked_add(cl)
+        .ok_or(EntryError::Range)?;
+    if !matches!(c.index, XATTR_USER | XATTR_TRUSTED | XATTR_SECURITY)
+        || cl > xattr_chunk_room(nl)
+        || end > c.value_len as usize
+        || c.value_len as usize > XATTR_VALUE_MAX
+        || (c.remove && (c.value_len != 0 || c.offset != 0))
+    {
+        return Err(EntryError::Range);
+    }
+    let len = (XATTR_NAME_OFFSET + nl + cl).div_ceil(SLOT as usize) * SLOT as usize;
+    let mut e = XattrEntry::zeroed();
+    e.hdr.etype = EntryType::Xattr as u8;
+    e.hdr.slots = (len / SLOT as usize) as u8;
+    e.hdr.flags.set(if c.remove { XATTR_REMOVE } else { 0 });
+    e.index = c.index;
+    e.name_len = nl as u8;
+    e.chunk_len.set(cl as u16);
+    e.value_len.set(c.value_len);
+    e.offset.set(c.offset);
+    e.ctime_sec.set(c.ctime.0 as u64);
+    e.ctime_nsec.set(c.ctime.1);
+    buf.fill(0);
+    buf.get_mut(..XATTR_NAME_OFFSET)
+        .ok_or(EntryError::Range)?
+        .copy_from_slice(e.as_bytes());
+    buf.get_mut(XATTR_NAME_OFFSET..XATTR_NAME_OFFSET + nl)
+        .ok_or(EntryError::Range)?
+        .copy_from_slice(c.name);
+    buf.get_mut(XATTR_NAME_OFFSET + nl..XATTR_NAME_OFFSET + nl + cl)
+        .ok_or(EntryError::Range)?
+        .copy_from_slice(c.chunk);
+    Ok(len)
+}
+
+/// Decodes an xattr entry read from the media, checking every field
+/// against the entry's length and the limits; `None` if any is wrong.
+pub fn decode_xattr(buf: &[u8]) -> Option<XattrChunk<'_>> {
+    let e = XattrEntry::from_bytes(buf)?;
+    let (nl, cl) = (usize::from(e.name_len), usize::from(e.chunk_len.get()));
+    let (value_len, offset) = (e.value_len.get(), e.offset.get());
+    let remove = match e.hdr.flags.get() {
+        0 => false,
+        XATTR_REMOVE => true,
+        _ => return None,
+    };
+    let end = (offset as usize).checked_add(cl)?;
+    if nl == 0
+        || !matches!(e.index, XATTR_USER | XATTR_TRUSTED | XATTR_SECURITY)
+        || XATTR_NAME_OFFSET + nl + cl > usize::from(e.hdr.slots) * SLOT as usize
+        || end > value_len as usize
+        || value_len as usize > XATTR_VALUE_MAX
+        || (remove && (value_len != 0 || offset != 0))
+    {
+        return None;
+    }
+    Some(XattrChunk {
+        index: e.index,
+        name: buf.get(XATTR_NAME_OFFSET..XATTR_NAME_OFFSET + nl)?,
+        remove,
+        value_len,
+        offset,
+        chunk: buf.get(XATTR_NAME_OFFSET + nl..XATTR_NAME_OFFSET + nl + cl)?,
+        ctime: (e.ctime_sec.get() as i64, e.ctime_nsec.get()),
+    })
+}
+
 /// A snapshot record in the snapshot inode's log: snapshot `epoch` taken
 /// (or, with `delete`, deleted) at `time`.
 pub fn snapshot_record(epoch: u64, time: u64, delete: bool) -> [u8; 64] {
@@ -254,6 +354,81 @@ mod tests {
         assert_eq!(len, usize::from(dentry_slots(NAME_MAX)) * SLOT as usize);
         let d = decode_dentry(&buf[..len]).unwrap();
         assert!(d.remove && d.name == &max[..]);
+    }
+
+    #[test]
+    fn xattr_round_trip_and_checks() {
+        let mut buf = [0u8; MAX_ENTRY];
+        let value = [7u8; 300];
+        let c = XattrChunk {
+            index: XATTR_USER,
+            name: b"mime_type",
+            remove: false,
+            value_len: 1000,
+            offset: 600,
+            chunk: &value,
+            ctime: (5, 6),
+        };
+        let len = encode_xattr(&mut buf, &c).unwrap();
+        assert_eq!(len, (48 + 9 + 300usize).div_ceil(64) * 64);
+        assert_eq!(decode_xattr(&buf[..len]), Some(c));
+        // A chunk past the value, a bad namespace, a removal with a value,
+        // a name or chunk too long for the entry.
+        let mut bad = XattrChunk {
+            index: XATTR_USER,
+            name: b"n",
+            remove: false,
+            value_len: 10,
+            offset: 5,
+            chunk: &value[..6],
+            ctime: (0, 0),
+        };
+        assert!(encode_xattr(&mut buf, &bad).is_err());
+        bad.chunk = &value[..5];
+        bad.index = 9;
+        assert!(encode_xattr(&mut buf, &bad).is_err());
+        bad.index = XATTR_SECURITY;
+        bad.remove = true;
+        assert!(encode_xattr(&mut buf, &bad).is_err());
+        let big = [1u8; MAX_ENTRY];
+        let c = XattrChunk {
+            index: XATTR_TRUSTED,
+            name: b"x",
+            remove: false,
+            value_len: 4096,
+            offset: 0,
+            chunk: &big[..xattr_chunk_room(1) + 1],
+            ctime: (0, 0),
+        };
+        assert!(encode_xattr(&mut buf, &c).is_err());
+        let c = XattrChunk {
+            chunk: &big[..xattr_chunk_room(1)],
+            ..c
+        };
+        let len = encode_xattr(&mut buf, &c).unwrap();
+        assert_eq!(len, MAX_ENTRY);
+        assert!(decode_xattr(&buf[..len]).is_some());
+        // Media: a chunk length past the entry, an unknown flag.
+        let mut e = buf;
+        e[18] = 0xff;
+        e[19] = 0x01;
+        assert!(decode_xattr(&e[..len]).is_none());
+        let mut e = buf;
+        e[2] = 2;
+        assert!(decode_xattr(&e[..len]).is_none());
+        // A removal.
+        let r = XattrChunk {
+            index: XATTR_USER,
+            name: b"gone",
+            remove: true,
+            value_len: 0,
+            offset: 0,
+            chunk: &[],
+            ctime: (1, 2),
+        };
+        let len = encode_xattr(&mut buf, &r).unwrap();
+        assert_eq!(len, 64);
+        assert_eq!(decode_xattr(&buf[..len]), Some(r));
     }
 
     #[test]

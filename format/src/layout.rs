@@ -334,6 +334,8 @@ pub enum EntryType {
     FileWrite = 4,
     /// A snapshot taken (snapshot inode only).
     SnapshotInfo = 5,
+    /// An extended attribute set or removed (one chunk of its value).
+    Xattr = 6,
 }
 
 impl EntryType {
@@ -345,6 +347,7 @@ impl EntryType {
             3 => Self::LinkChange,
             4 => Self::FileWrite,
             5 => Self::SnapshotInfo,
+            6 => Self::Xattr,
             _ => return None,
         })
     }
@@ -524,6 +527,54 @@ pub struct SnapshotInfoEntry {
 // SAFETY: repr(C), Pod fields only, no padding (asserted below).
 unsafe impl Pod for SnapshotInfoEntry {}
 
+/// `XattrEntry` flag: the attribute is removed (no value).
+pub const XATTR_REMOVE: u16 = 1;
+/// Namespaces of extended attributes (`XattrEntry::index`).
+pub const XATTR_USER: u8 = 1;
+/// `trusted.*`.
+pub const XATTR_TRUSTED: u8 = 2;
+/// `security.*`.
+pub const XATTR_SECURITY: u8 = 3;
+/// Longest extended-attribute name (after its namespace prefix).
+pub const XATTR_NAME_MAX: usize = 255;
+/// Largest extended-attribute value.
+pub const XATTR_VALUE_MAX: usize = 65536;
+
+/// One chunk of an extended attribute's value: `value_len` bytes in all,
+/// this entry holding `chunk_len` of them from `offset`. A value longer
+/// than one entry holds is set by consecutive entries of one transaction,
+/// offsets ascending from 0; a removal is one entry with no value.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct XattrEntry {
+    /// Common header; `flags` holds `XATTR_REMOVE`.
+    pub hdr: EntryHeader,
+    /// Namespace (`XATTR_USER`, ...).
+    pub index: u8,
+    /// Length of the name (1..=255).
+    pub name_len: u8,
+    /// Value bytes in this entry.
+    pub chunk_len: Le16,
+    /// Length of the whole value.
+    pub value_len: Le32,
+    /// Offset of this entry's bytes in the value.
+    pub offset: Le32,
+    /// Reserved, zero.
+    pub pad: Le32,
+    /// The inode's ctime after the change, seconds.
+    pub ctime_sec: Le64,
+    /// The inode's ctime after the change, nanoseconds.
+    pub ctime_nsec: Le32,
+    /// Reserved, zero.
+    pub pad2: Le32,
+}
+
+// SAFETY: repr(C), Pod fields only, no padding (asserted below).
+unsafe impl Pod for XattrEntry {}
+
+/// Offset of the name in an xattr entry (the value chunk follows it).
+pub const XATTR_NAME_OFFSET: usize = size_of::<XattrEntry>();
+
 /// Seals an encoded entry: sets its checksum over `slots * 64` bytes.
 /// Returns `false` if `buf` is shorter than the header says.
 pub fn seal_entry(buf: &mut [u8]) -> bool {
@@ -582,6 +633,9 @@ assert_layout!(SetAttrEntry, 128);
 assert_layout!(LinkChangeEntry, 64);
 assert_layout!(FileWriteEntry, 64);
 assert_layout!(SnapshotInfoEntry, 64);
+assert_layout!(XattrEntry, 48);
+assert_layout!(XattrEntry, value_len, 20);
+assert_layout!(XattrEntry, ctime_sec, 32);
 const _: () = assert!(dentry_slots(NAME_MAX) <= MAX_ENTRY_SLOTS);
 const _: () = assert!(INODES_PER_PAGE == 31);
 

@@ -9,7 +9,7 @@
 //! adds is the offline bookkeeping: which structure owns every block.
 
 use crate::dev::Device;
-use crate::format::entry::decode_dentry;
+use crate::format::entry::{decode_dentry, decode_xattr};
 use crate::format::freelist::{Checker, FreeListError};
 use crate::format::journal::{plan, target_ok, JournalHeader, Replay};
 use crate::format::layout::*;
@@ -860,6 +860,10 @@ fn check_inode(
     let mut ok = true;
     // This directory's names (replayed), if it is a live one.
     let mut dir: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
+    // An xattr value being set by consecutive chunks: namespace, name,
+    // length, bytes seen.
+    let mut xattr: Option<(u8, Vec<u8>, u32, u32)> = None;
+    let mut xattrs = 0u64;
     loop {
         let f = match w.next_entry(&mut buf) {
             Ok(Some(f)) => f,
@@ -981,6 +985,44 @@ fn check_inode(
                     }
                 }
             }
+            EntryType::Xattr => {
+                let Some(c) = decode_xattr(&buf) else {
+                    r.error(
+                        &*at,
+                        "index/name_len/chunk_len/value_len/offset",
+                        "not a valid extended-attribute chunk".into(),
+                    );
+                    continue;
+                };
+                let next = xattr.as_ref().map_or(0, |p| p.3);
+                let same = xattr
+                    .as_ref()
+                    .is_some_and(|p| p.0 == c.index && p.1 == c.name && p.2 == c.value_len);
+                if (c.offset == 0 && xattr.is_some())
+                    || (c.offset != 0 && (!same || c.offset != next))
+                {
+                    r.error(
+                        &*at,
+                        "offset",
+                        format!(
+                            "chunk at {} does not continue the value being set (at {next})",
+                            c.offset
+                        ),
+                    );
+                    xattr = None;
+                    continue;
+                }
+                if c.offset == 0 {
+                    xattrs += 1;
+                    xattr = Some((c.index, c.name.to_vec(), c.value_len, 0));
+                }
+                if let Some(p) = xattr.as_mut() {
+                    p.3 = c.offset + c.chunk.len() as u32;
+                    if c.remove || p.3 == p.2 {
+                        xattr = None;
+                    }
+                }
+            }
             EntryType::SnapshotInfo => {
                 if ino != SNAPSHOT_INO {
                     r.error(
@@ -997,6 +1039,16 @@ fn check_inode(
                 *held_blocks += n;
             }
         }
+    }
+    if let Some((_, name, len, seen)) = &xattr {
+        r.error(
+            format!("{st} log"),
+            "xattr",
+            format!(
+                "the value of {:?} ends after {seen} of {len} bytes",
+                String::from_utf8_lossy(name)
+            ),
+        );
     }
     // The log's pages: the chain from the head to the tail's page.
     if ok {
@@ -1035,7 +1087,7 @@ fn check_inode(
         names.no_links.push(ino);
     }
     r.info.push(format!(
-        "{st}: mode {mode:#o}, {entries} log entries, {data} data blocks, nlink {nlink}"
+        "{st}: mode {mode:#o}, {entries} log entries, {data} data blocks, nlink {nlink}, {xattrs} xattr changes"
     ));
 }
 

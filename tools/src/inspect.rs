@@ -5,7 +5,7 @@
 //! it cannot parse instead of stopping.
 
 use crate::dev::Device;
-use crate::format::entry::decode_dentry;
+use crate::format::entry::{decode_dentry, decode_xattr};
 use crate::format::freelist::PER_BLOCK;
 use crate::format::layout::*;
 use crate::format::le::Pod;
@@ -233,6 +233,24 @@ fn entry_line(etype: EntryType, buf: &[u8]) -> String {
                 time(e.mtime_sec.get(), e.mtime_nsec.get())
             ),
             None => "write (undecodable)".into(),
+        },
+        EntryType::Xattr => match decode_xattr(buf) {
+            Some(c) => format!(
+                "xattr {} {}{}: {}",
+                if c.remove { "remove" } else { "set" },
+                match c.index {
+                    XATTR_USER => "user.",
+                    XATTR_TRUSTED => "trusted.",
+                    _ => "security.",
+                },
+                String::from_utf8_lossy(c.name),
+                if c.remove {
+                    String::new()
+                } else {
+                    format!("bytes {}+{} of {}", c.offset, c.chunk.len(), c.value_len)
+                }
+            ),
+            None => "xattr (undecodable)".into(),
         },
         EntryType::SnapshotInfo => match SnapshotInfoEntry::from_bytes(buf) {
             Some(e) => format!(
