@@ -221,6 +221,8 @@ fn fill(sbi: &Sbi, ni: &NovaInode, ino: u64) -> Result {
             ino
         )
     })?;
+    let flags = ni.xattrs.lock().inode_flags();
+    ni.set_inode_flags(flags);
     ni.data.lock().for_each(|b, l, _| in_use(b, l, "data"))?;
     // Found through a name (or the root): a live inode has links, a
     // directory at least two. Anything else would warn on the next link

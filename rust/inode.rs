@@ -294,6 +294,14 @@ impl NovaInode {
         unsafe { (*self.raw()).__bindgen_anon_5.i_link = p.cast() };
     }
 
+    /// Sets the inode flags the VFS enforces (immutable, append-only,
+    /// no atime) from `FS_*_FL` flags.
+    pub(crate) fn set_inode_flags(&self, fs_flags: u32) {
+        // SAFETY: a live inode; `inode_set_flags` updates `i_flags`
+        // atomically.
+        unsafe { shim::nova_shim_set_inode_flags(self.raw(), fs_flags) };
+    }
+
     /// The VFS part of eviction: no page of the file stays mapped or
     /// pinned (its blocks may be freed next), the page cache entries go,
     /// and a symlink's cached target is freed. Called once, by `evict`.

@@ -33,6 +33,7 @@ mod fstype;
 mod gate;
 mod gc;
 mod glue;
+mod iflags;
 mod iget;
 mod inode;
 mod inplace;

@@ -22,6 +22,7 @@
 #include <linux/kthread.h>
 #include <linux/wait.h>
 #include <linux/fiemap.h>
+#include <linux/fileattr.h>
 
 /* Implemented in Rust (rust/vfs.rs and rust/procfs.rs). */
 int nova_rs_parse_param(void *opts, const char *key, const char *val);
@@ -72,6 +73,9 @@ void nova_shim_mapping_lock(struct inode *inode);
 void nova_shim_mapping_unlock(struct inode *inode);
 int nova_shim_break_layout(struct inode *inode, u64 start, u64 end);
 void nova_shim_break_layout_final(struct inode *inode);
+void nova_shim_fileattr_fill(struct file_kattr *fa, u32 flags);
+int nova_shim_fileattr_flags(const struct file_kattr *fa, u32 *flags);
+void nova_shim_set_inode_flags(struct inode *inode, u32 fs_flags);
 size_t nova_shim_copy_from_iter_nofault(void *dst, size_t len, struct iov_iter *i);
 void nova_shim_unmap_all(struct super_block *sb);
 struct rw_semaphore *nova_shim_gate_new(int kind);
@@ -687,6 +691,39 @@ int nova_shim_break_layout(struct inode *inode, u64 start, u64 end)
 void nova_shim_break_layout_final(struct inode *inode)
 {
 	dax_break_layout_final(inode);
+}
+
+/* FS_IOC_GETFLAGS/FS_IOC_FSGETXATTR: @flags (FS_*_FL) in both forms. */
+void nova_shim_fileattr_fill(struct file_kattr *fa, u32 flags)
+{
+	fileattr_fill_flags(fa, flags);
+}
+
+/*
+ * The FS_*_FL flags a FS_IOC_SETFLAGS or FS_IOC_FSSETXATTR asks for;
+ * -EOPNOTSUPP if it sets anything those flags cannot say (extent size,
+ * project, other xflags).
+ */
+int nova_shim_fileattr_flags(const struct file_kattr *fa, u32 *flags)
+{
+	if (fileattr_has_fsx(fa))
+		return -EOPNOTSUPP;
+	*flags = fa->flags;
+	return 0;
+}
+
+/* The inode flags the VFS enforces, from FS_*_FL flags. */
+void nova_shim_set_inode_flags(struct inode *inode, u32 fs_flags)
+{
+	unsigned int f = 0;
+
+	if (fs_flags & FS_IMMUTABLE_FL)
+		f |= S_IMMUTABLE;
+	if (fs_flags & FS_APPEND_FL)
+		f |= S_APPEND;
+	if (fs_flags & FS_NOATIME_FL)
+		f |= S_NOATIME;
+	inode_set_flags(inode, f, S_IMMUTABLE | S_APPEND | S_NOATIME);
 }
 
 /*

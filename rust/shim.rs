@@ -116,6 +116,15 @@ unsafe extern "C" {
     ) -> usize;
     // `dax_break_layout_final` is not in the bindings.
     pub(crate) fn nova_shim_break_layout_final(inode: *mut bindings::inode);
+    // `<linux/fileattr.h>` (`struct file_kattr`, `fileattr_fill_flags`) is not in the bindings.
+    pub(crate) fn nova_shim_fileattr_fill(fa: *mut bindings::file_kattr, flags: u32);
+    // as above (`fileattr_has_fsx` is an inline over the opaque struct).
+    pub(crate) fn nova_shim_fileattr_flags(
+        fa: *const bindings::file_kattr,
+        flags: *mut u32,
+    ) -> c_int;
+    // the `S_IMMUTABLE`/`S_APPEND`/`S_NOATIME` inode flags are macros.
+    pub(crate) fn nova_shim_set_inode_flags(inode: *mut bindings::inode, fs_flags: u32);
     // walks `s_inodes` under `s_inode_list_lock` and calls `unmap_mapping_range` per inode.
     pub(crate) fn nova_shim_unmap_all(sb: *mut bindings::super_block);
     // `init_rwsem` is a macro (it needs a static lockdep class key; one per `kind`).

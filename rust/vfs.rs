@@ -12,7 +12,7 @@ use crate::glue::{errno, Ops};
 use crate::inode::NovaInode;
 use crate::kfile::{DirContext, Fiemap, File, Kiocb};
 use crate::sbi::Sbi;
-use crate::{attr, cow, falloc, file, namei, shim, xattr};
+use crate::{attr, cow, falloc, file, iflags, namei, shim, xattr};
 use core::ptr;
 use kernel::bindings;
 use kernel::ffi::{c_char, c_int, c_long, c_uint, c_void};
@@ -325,6 +325,34 @@ extern "C" fn listxattr(d: *mut bindings::dentry, buf: *mut c_char, size: usize)
     }
 }
 
+extern "C" fn fileattr_get(d: *mut bindings::dentry, fa: *mut bindings::file_kattr) -> c_int {
+    // SAFETY: the VFS passes a positive nova dentry and the request to fill.
+    unsafe { shim::nova_shim_fileattr_fill(fa, iflags::get(ni((*d).d_inode))) };
+    0
+}
+
+extern "C" fn fileattr_set(
+    _idmap: *mut bindings::mnt_idmap,
+    d: *mut bindings::dentry,
+    fa: *mut bindings::file_kattr,
+) -> c_int {
+    let mut flags = 0u32;
+    // SAFETY: the VFS passes a positive nova dentry, its inode locked, and
+    // the checked request.
+    let (ni, r) = unsafe {
+        (
+            ni((*d).d_inode),
+            shim::nova_shim_fileattr_flags(fa, &mut flags),
+        )
+    };
+    if r != 0 {
+        return r;
+    }
+    let r = iflags::set(ni, flags);
+    crate::gc::maybe(ni);
+    errno(r)
+}
+
 pub(crate) static DIR_IOPS: Ops<bindings::inode_operations> = Ops(bindings::inode_operations {
     lookup: Some(lookup),
     create: Some(create),
@@ -339,6 +367,8 @@ pub(crate) static DIR_IOPS: Ops<bindings::inode_operations> = Ops(bindings::inod
     setattr: Some(setattr),
     getattr: Some(getattr),
     listxattr: Some(listxattr),
+    fileattr_get: Some(fileattr_get),
+    fileattr_set: Some(fileattr_set),
     // SAFETY: all-zero is a valid `inode_operations`.
     ..unsafe { core::mem::zeroed() }
 });
@@ -360,6 +390,8 @@ pub(crate) static FILE_IOPS: Ops<bindings::inode_operations> = Ops(bindings::ino
     update_time: Some(update_time),
     fiemap: Some(fiemap),
     listxattr: Some(listxattr),
+    fileattr_get: Some(fileattr_get),
+    fileattr_set: Some(fileattr_set),
     // SAFETY: all-zero is a valid `inode_operations`.
     ..unsafe { core::mem::zeroed() }
 });

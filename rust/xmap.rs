@@ -5,7 +5,11 @@
 //! and a log GC that moves the entries changes nothing in DRAM.
 
 use crate::format::entry::XattrChunk;
+use crate::format::layout::XATTR_NOVA;
 use kernel::prelude::*;
+
+/// The name of the inode flags in nova's own namespace (`XATTR_NOVA`).
+pub(crate) const INODE_FLAGS: &[u8] = b"flags";
 
 /// One extended attribute.
 pub(crate) struct Xattr {
@@ -68,6 +72,13 @@ impl XattrMap {
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Xattr> + '_ {
         self.items.iter()
+    }
+
+    /// The inode flags (`FS_*_FL`) kept in nova's own `flags` attribute.
+    pub(crate) fn inode_flags(&self) -> u32 {
+        self.get(XATTR_NOVA, INODE_FLAGS)
+            .and_then(|v| v.try_into().ok())
+            .map_or(0, u32::from_le_bytes)
     }
 
     /// Bytes of all names and values.

@@ -170,7 +170,7 @@ pub fn encode_xattr(buf: &mut [u8; MAX_ENTRY], c: &XattrChunk<'_>) -> Result<usi
     let end = (c.offset as usize)
         .checked_add(cl)
         .ok_or(EntryError::Range)?;
-    if !matches!(c.index, XATTR_USER | XATTR_TRUSTED | XATTR_SECURITY)
+    if !matches!(c.index, XATTR_USER..=XATTR_NOVA)
         || cl > xattr_chunk_room(nl)
         || end > c.value_len as usize
         || c.value_len as usize > XATTR_VALUE_MAX
@@ -216,7 +216,7 @@ pub fn decode_xattr(buf: &[u8]) -> Option<XattrChunk<'_>> {
     };
     let end = (offset as usize).checked_add(cl)?;
     if nl == 0
-        || !matches!(e.index, XATTR_USER | XATTR_TRUSTED | XATTR_SECURITY)
+        || !matches!(e.index, XATTR_USER..=XATTR_NOVA)
         || XATTR_NAME_OFFSET + nl + cl > usize::from(e.hdr.slots) * SLOT as usize
         || end > value_len as usize
         || value_len as usize > XATTR_VALUE_MAX
@@ -385,7 +385,7 @@ mod tests {
         };
         assert!(encode_xattr(&mut buf, &bad).is_err());
         bad.chunk = &value[..5];
-        bad.index = 9;
+        bad.index = XATTR_NOVA + 1;
         assert!(encode_xattr(&mut buf, &bad).is_err());
         bad.index = XATTR_SECURITY;
         bad.remove = true;

@@ -535,6 +535,9 @@ pub const XATTR_USER: u8 = 1;
 pub const XATTR_TRUSTED: u8 = 2;
 /// `security.*`.
 pub const XATTR_SECURITY: u8 = 3;
+/// nova's own attributes, never listed nor reachable by name: `flags`
+/// holds the inode flags (`FS_*_FL`, u32 little-endian).
+pub const XATTR_NOVA: u8 = 4;
 /// Longest extended-attribute name (after its namespace prefix).
 pub const XATTR_NAME_MAX: usize = 255;
 /// Largest extended-attribute value.

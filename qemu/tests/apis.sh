@@ -6,6 +6,7 @@
 #   a remount.
 # - FIEMAP (filefrag, xfs_io -c fiemap): the extents of a file with holes,
 #   from the extent index (failed with EOPNOTSUPP before).
+# - Inode flags (chattr +i/+a, lsattr; ENOTTY before).
 # - O_TMPFILE (failed with EOPNOTSUPP before): an unnamed file that linkat
 #   can name; freed at its last close unless named; an open one at a
 #   crash is removed by recovery.
@@ -28,6 +29,9 @@ check "O_DIRECT open, aligned and unaligned I/O" /tests/apit odirect $M
 need "remount" remount
 check "O_DIRECT data after remount" /tests/apit odirect-verify $M
 check "FIEMAP reports the written ranges" /tests/apit fiemap $M
+mkdir $M/fl
+check "inode flags: immutable, append-only, refused ones, a directory" /tests/apit flags $M/fl
+check "inode flags after remount" sh -c "umount $M && mount -t nova $DEV $M && /tests/apit flags-verify $M/fl"
 mkdir $M/d
 f0=$(free)
 check "O_TMPFILE: write, linkat names it, O_EXCL refuses linkat" /tests/apit tmpfile $M/d

@@ -241,7 +241,8 @@ fn entry_line(etype: EntryType, buf: &[u8]) -> String {
                 match c.index {
                     XATTR_USER => "user.",
                     XATTR_TRUSTED => "trusted.",
-                    _ => "security.",
+                    XATTR_SECURITY => "security.",
+                    _ => "nova.",
                 },
                 String::from_utf8_lossy(c.name),
                 if c.remove {

@@ -22,6 +22,11 @@
  *                   linkat is refused; no other name appears in DIR
  *   tmpfile-hold    writes 1 MiB to an O_TMPFILE file, prints "held" and
  *                   keeps it open until killed (for a crash with it open)
+ *   flags           FS_IOC_SETFLAGS/GETFLAGS and FS_IOC_FSGETXATTR:
+ *                   immutable refuses every change, append-only every
+ *                   non-append write, unsupported flags are refused; leaves
+ *                   DIR/flagged with append-only|nodump|noatime set
+ *   flags-verify    DIR/flagged still has those flags (after a remount)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -35,6 +40,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #define PG 4096
@@ -214,6 +220,77 @@ int main(int argc, char **argv)
 			die("linkat of an O_EXCL temporary file: expected ENOENT");
 		close(fd);
 		printf("ok tmpfile\n");
+		return 0;
+	}
+	if (!strcmp(c, "flags") || !strcmp(c, "flags-verify")) {
+		const int want_fl = FS_APPEND_FL | FS_NODUMP_FL | FS_NOATIME_FL;
+		char p2[4096];
+		int fl, fd;
+		snprintf(path, sizeof(path), "%s/flagged", argv[2]);
+		if (!strcmp(c, "flags-verify")) {
+			fd = open(path, O_RDONLY);
+			if (fd < 0 || ioctl(fd, FS_IOC_GETFLAGS, &fl) || fl != want_fl)
+				die("flags after remount: %#x", fl);
+			printf("ok flags-verify\n");
+			return 0;
+		}
+		fd = open(path, O_RDWR | O_CREAT, 0644);
+		if (fd < 0 || write(fd, "abc", 3) != 3)
+			die("create %s", path);
+		if (ioctl(fd, FS_IOC_GETFLAGS, &fl) || fl != 0)
+			die("FS_IOC_GETFLAGS of a new file: %#x", fl);
+		fl = FS_IMMUTABLE_FL;
+		if (ioctl(fd, FS_IOC_SETFLAGS, &fl))
+			die("FS_IOC_SETFLAGS immutable");
+		close(fd);
+		snprintf(p2, sizeof(p2), "%s/other", argv[2]);
+		if (open(path, O_WRONLY) >= 0 || errno != EPERM)
+			die("open for write of an immutable file: expected EPERM");
+		if (unlink(path) == 0 || errno != EPERM)
+			die("unlink of an immutable file: expected EPERM");
+		if (rename(path, p2) == 0 || errno != EPERM)
+			die("rename of an immutable file: expected EPERM");
+		if (chmod(path, 0600) == 0 || errno != EPERM)
+			die("chmod of an immutable file: expected EPERM");
+		if (truncate(path, 0) == 0 || errno != EPERM)
+			die("truncate of an immutable file: expected EPERM");
+		if (setxattr(path, "user.x", "1", 1, 0) == 0 || errno != EPERM)
+			die("setxattr on an immutable file: expected EPERM");
+		if (link(path, p2) == 0 || errno != EPERM)
+			die("link to an immutable file: expected EPERM");
+		fd = open(path, O_RDONLY);
+		struct fsxattr fx;
+		if (fd < 0 || ioctl(fd, FS_IOC_FSGETXATTR, &fx) || !(fx.fsx_xflags & FS_XFLAG_IMMUTABLE))
+			die("FS_IOC_FSGETXATTR: immutable not reported");
+		fl = FS_APPEND_FL | FS_NODUMP_FL | FS_NOATIME_FL;
+		if (ioctl(fd, FS_IOC_SETFLAGS, &fl))
+			die("FS_IOC_SETFLAGS append|nodump|noatime");
+		close(fd);
+		if (open(path, O_WRONLY) >= 0 || errno != EPERM)
+			die("open for write without O_APPEND of an append-only file: expected EPERM");
+		fd = open(path, O_WRONLY | O_APPEND);
+		if (fd < 0 || write(fd, "def", 3) != 3)
+			die("append to an append-only file");
+		if (ftruncate(fd, 1) == 0 || errno != EPERM)
+			die("ftruncate of an append-only file: expected EPERM");
+		fl = FS_COMPR_FL;
+		if (ioctl(fd, FS_IOC_SETFLAGS, &fl) == 0 || errno != EOPNOTSUPP)
+			die("FS_IOC_SETFLAGS compress: expected EOPNOTSUPP");
+		if (ioctl(fd, FS_IOC_GETFLAGS, &fl) || fl != want_fl)
+			die("FS_IOC_GETFLAGS: %#x", fl);
+		close(fd);
+		/* The directory too. */
+		fd = open(argv[2], O_RDONLY | O_DIRECTORY);
+		fl = FS_IMMUTABLE_FL;
+		if (fd < 0 || ioctl(fd, FS_IOC_SETFLAGS, &fl))
+			die("FS_IOC_SETFLAGS on the directory");
+		if (open(p2, O_WRONLY | O_CREAT, 0644) >= 0 || errno != EPERM)
+			die("create in an immutable directory: expected EPERM");
+		fl = 0;
+		if (ioctl(fd, FS_IOC_SETFLAGS, &fl))
+			die("clearing the directory's flags");
+		close(fd);
+		printf("ok flags\n");
 		return 0;
 	}
 	snprintf(path, sizeof(path), "%s/odirect", argv[2]);
