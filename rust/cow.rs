@@ -490,6 +490,9 @@ fn write_locked(ni: &NovaInode, iocb: &Kiocb, from: &mut IovIterSource<'_>) -> R
 pub(crate) fn iomap_begin(ni: &NovaInode, pos: u64, write: bool) -> Result<(u64, u64, u64)> {
     let pg = pos >> BLOCK_SHIFT;
     let sbi = ni.sbi();
+    if sbi.is_shut_down() {
+        return Err(EIO);
+    }
     let found = {
         let idx = ni.data.lock();
         match idx.extent(pg) {

@@ -20,9 +20,10 @@ pub(crate) fn evict(ni: &NovaInode) {
     if ni.nlink() != 0 || ni.is_bad() || sbi.read_only_forever() {
         return;
     }
-    if sbi.read_only() {
-        // Not one byte changes on a read-only mount: the inode stays on
-        // pmem with no links, and the next mount's recovery removes it.
+    if sbi.read_only() || sbi.is_shut_down() {
+        // Not one byte changes on a read-only (or shut down) mount: the
+        // inode stays on pmem with no links, and the next mount's
+        // recovery removes it.
         sbi.defer_to_recovery();
         return;
     }

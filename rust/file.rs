@@ -37,6 +37,9 @@ pub(crate) fn llseek(file: &File, off: i64, whence: i32) -> i64 {
 /// `read_iter`: from the position of `iocb` into `to`.
 pub(crate) fn read_iter(iocb: &Kiocb, to: &mut IovIterDest<'_>) -> Result<isize> {
     let ni = iocb.file().inode();
+    if ni.sbi().is_shut_down() {
+        return Err(EIO);
+    }
     let pm = ni.sbi().pm();
     let _l = InodeLock::new(ni, true);
     let mut pos = iocb.pos() as u64;

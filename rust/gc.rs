@@ -23,7 +23,8 @@ use kernel::prelude::*;
 pub(crate) fn maybe(ni: &NovaInode) {
     let pos = ni.log_pos();
     let retry = pos.limit != 0 && pos.pages >= pos.gc_at;
-    if (pos.pages < pos.gc_at.saturating_mul(2) && !retry) || ni.sbi().read_only() {
+    let sbi = ni.sbi();
+    if (pos.pages < pos.gc_at.saturating_mul(2) && !retry) || sbi.read_only() || sbi.is_shut_down() {
         return;
     }
     let _ = collect(ni);
@@ -45,6 +46,9 @@ pub(crate) struct Outcome {
 /// a row says so) is retried after a few more pages, and the log stops
 /// growing at a limit until one succeeds (`NovaInode::log_gc_failed`).
 pub(crate) fn collect(ni: &NovaInode) -> Result<Outcome> {
+    if ni.sbi().is_shut_down() {
+        return Err(EIO);
+    }
     let r = collect_locked(ni);
     if let Err(e) = &r {
         if ni.log_gc_failed() {

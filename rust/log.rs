@@ -164,6 +164,9 @@ impl<'a> Tx<'a> {
     /// Begins a transaction that appends to the logs of `inodes` (at most
     /// [`MAX_TX_INODES`]; repeats allowed).
     pub(crate) fn begin(sbi: &'a Sbi, inodes: &[&'a NovaInode]) -> Result<Self> {
+        if sbi.is_shut_down() {
+            return Err(EIO);
+        }
         let pass = sbi.commit_gate.pass();
         Self::claiming(sbi, inodes, Some(pass))
     }

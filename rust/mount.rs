@@ -23,7 +23,7 @@ use kernel::str::CString;
 pub(crate) fn unmount(sbi: &Sbi) {
     // Stop the cleaner and do what it had left.
     sbi.stop_cleaner();
-    if !sbi.read_only() {
+    if !sbi.read_only() && !sbi.is_shut_down() {
         // (Not one byte changes on a read-only mount: a writable mount
         // made read-only saved its state then.)
         save_state(sbi);

@@ -450,6 +450,9 @@ pub(crate) fn rename(
 /// lock is held while the VFS copies names to user space.
 pub(crate) fn readdir(file: &File, ctx: &DirContext) -> Result {
     let ni = file.inode();
+    if ni.sbi().is_shut_down() {
+        return Err(EIO);
+    }
     if !ctx.emit_dots(file) {
         return Ok(());
     }

@@ -46,6 +46,9 @@ pub(crate) struct Pm {
     overlay: [(u64, u64); OVERLAY_MAX],
     overlay_len: AtomicUsize,
     trace: Trace,
+    /// Set by a shutdown (`FS_IOC_SHUTDOWN`): every store fails with
+    /// `EIO` from then on, so nothing more reaches the device.
+    dead: AtomicBool,
 }
 
 // SAFETY: `Pm` is an address range of device memory that stays mapped
@@ -70,7 +73,27 @@ impl Pm {
             overlay: [(0, 0); OVERLAY_MAX],
             overlay_len: AtomicUsize::new(0),
             trace: Trace::new(),
+            dead: AtomicBool::new(false),
         }
+    }
+
+    /// Refuses every later store (a shutdown). Stores already made stay;
+    /// the device holds what a crash at this moment would leave.
+    pub(crate) fn kill(&self) {
+        self.dead.store(true, Ordering::Release);
+    }
+
+    /// Whether stores are refused (see [`Pm::kill`]).
+    pub(crate) fn is_dead(&self) -> bool {
+        self.dead.load(Ordering::Acquire)
+    }
+
+    /// `ptr` for a store: refused once the device is dead.
+    fn ptr_w(&self, addr: u64, n: usize) -> Result<*mut u8> {
+        if self.dead.load(Ordering::Relaxed) {
+            return Err(EIO);
+        }
+        self.ptr(addr, n)
     }
 
     /// Makes reads show `words` (`(aligned address, value)`) instead of
@@ -165,7 +188,7 @@ impl Pm {
     /// follow with [`Pm::fence`] before a commit point.
     #[inline(never)]
     pub(crate) fn write(&self, addr: u64, data: &[u8]) -> Result {
-        let p = self.ptr(addr, data.len())?;
+        let p = self.ptr_w(addr, data.len())?;
         // SAFETY: destination inside the mapping (checked), source a DRAM slice.
         unsafe {
             bindings::__memcpy_flushcache(p.cast::<c_void>(), data.as_ptr().cast(), data.len())
@@ -208,7 +231,7 @@ impl Pm {
         iter: &mut IovIterSource<'_>,
         nofault: bool,
     ) -> Result<usize> {
-        let p = self.ptr(addr, len)?;
+        let p = self.ptr_w(addr, len)?;
         let n = if nofault {
             // SAFETY: destination inside the mapping (checked); `iter` is
             // live (borrowed mutably).
@@ -245,7 +268,7 @@ impl Pm {
     pub(crate) fn copy(&self, dst: u64, src: u64, len: u64) -> Result {
         let n = u32::try_from(len).map_err(|_| EINVAL)?;
         let s = self.ptr(src, len as usize)?;
-        let d = self.ptr(dst, len as usize)?;
+        let d = self.ptr_w(dst, len as usize)?;
         // SAFETY: both ranges are inside the mapping (checked); callers
         // copy between distinct blocks, so they do not overlap.
         let left = unsafe { bindings::copy_mc_to_kernel(d.cast(), s.cast_const().cast(), n) };
@@ -290,7 +313,7 @@ impl Pm {
         if addr % 8 != 0 {
             return Err(EINVAL);
         }
-        let p = self.ptr(addr, 8)?;
+        let p = self.ptr_w(addr, 8)?;
         let traced = self.tracing();
         Self::fence_raw();
         // SAFETY: `p` is 8-byte aligned (the mapping is page aligned and

@@ -189,6 +189,9 @@ extern "C" fn nova_rs_proc_write(
     let Some(_running) = sbi.command_guard() else {
         return EROFS.to_errno() as _;
     };
+    if sbi.is_shut_down() {
+        return EIO.to_errno() as _;
+    }
     // SAFETY: the shim passes its NUL-terminated copy of the user's
     // `len` bytes, valid for this call.
     let text = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), len) };

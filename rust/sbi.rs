@@ -388,6 +388,25 @@ impl Sbi {
         self.lost_blocks() != 0 || self.stats.recover_next.load(Ordering::Relaxed)
     }
 
+    /// Shuts the file system down (`FS_IOC_SHUTDOWN`): from now on every
+    /// store to the device fails with `EIO` (`Pm::kill`), so the device
+    /// keeps what a crash now would leave, and the next mount recovers.
+    pub(crate) fn shut_down(&self) {
+        if !self.pm.is_dead() {
+            self.pm.kill();
+            self.defer_to_recovery();
+            pr_warn!(
+                "{}: shut down: nothing more is written; the next mount recovers\n",
+                self.name()
+            );
+        }
+    }
+
+    /// Whether the file system was shut down.
+    pub(crate) fn is_shut_down(&self) -> bool {
+        self.pm.is_dead()
+    }
+
     /// Leaves work to the next mount's recovery (see `Stats::recover_next`).
     pub(crate) fn defer_to_recovery(&self) {
         self.stats.recover_next.store(true, Ordering::Relaxed);

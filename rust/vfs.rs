@@ -421,11 +421,46 @@ extern "C" fn dir_llseek(
     unsafe { bindings::generic_file_llseek(file, off, whence) }
 }
 
+/// `FS_IOC_SHUTDOWN` (`_IOR('X', 125, __u32)`, a macro the bindings lack).
+const FS_IOC_SHUTDOWN: c_uint = 0x8004_587d;
+
+/// `ioctl` of files and directories: `FS_IOC_SHUTDOWN` (the inode flags
+/// ioctls reach `fileattr_get`/`fileattr_set` through the VFS).
+extern "C" fn ioctl(file: *mut bindings::file, cmd: c_uint, arg: c_ulong) -> c_long {
+    if cmd != FS_IOC_SHUTDOWN {
+        return ENOTTY.to_errno() as c_long;
+    }
+    // SAFETY: the VFS passes an open nova file; `capable` has no
+    // preconditions.
+    let (sbi, admin) = unsafe {
+        (
+            File::from_raw(file).inode().sbi(),
+            bindings::capable(bindings::CAP_SYS_ADMIN as c_int),
+        )
+    };
+    let r = (|| -> Result {
+        if !admin {
+            return Err(EPERM);
+        }
+        let ptr = kernel::uaccess::UserPtr::from_addr(arg as usize);
+        let how: u32 = kernel::uaccess::UserSlice::new(ptr, 4).reader().read()?;
+        // FS_GOING_FLAGS_DEFAULT, _LOGFLUSH, _NOLOGFLUSH: on DAX every
+        // write is already on the device, so all three stop alike.
+        if how > 2 {
+            return Err(EINVAL);
+        }
+        sbi.shut_down();
+        Ok(())
+    })();
+    errno(r) as c_long
+}
+
 pub(crate) static DIR_FOPS: Ops<bindings::file_operations> = Ops(bindings::file_operations {
     llseek: Some(dir_llseek),
     read: Some(bindings::generic_read_dir),
     iterate_shared: Some(iterate_shared),
     fsync: Some(bindings::noop_fsync),
+    unlocked_ioctl: Some(ioctl),
     // SAFETY: all-zero is a valid `file_operations`.
     ..unsafe { core::mem::zeroed() }
 });
@@ -473,6 +508,11 @@ extern "C" fn file_fsync(
     // SAFETY: as above.
     let sbi = unsafe { Sbi::from_sb((*shim::nova_shim_file_inode(file)).i_sb) };
     sbi.pm().fence();
+    if sbi.is_shut_down() {
+        // Stores through mappings may have reached the device, but no
+        // promise is kept any more.
+        return EIO.to_errno();
+    }
     r
 }
 
@@ -542,6 +582,7 @@ pub(crate) static FILE_FOPS: Ops<bindings::file_operations> = Ops(bindings::file
     splice_write: Some(bindings::iter_file_splice_write),
     fsync: Some(file_fsync),
     fallocate: Some(fallocate),
+    unlocked_ioctl: Some(ioctl),
     fop_flags: FOP_MMAP_SYNC,
     // SAFETY: all-zero is a valid `file_operations`.
     ..unsafe { core::mem::zeroed() }

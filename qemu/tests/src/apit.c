@@ -27,6 +27,8 @@
  *                   non-append write, unsupported flags are refused; leaves
  *                   DIR/flagged with append-only|nodump|noatime set
  *   flags-verify    DIR/flagged still has those flags (after a remount)
+ *   shutdown        FS_IOC_SHUTDOWN (FS_GOING_FLAGS_NOLOGFLUSH) on DIR
+ *   shutdown-bad    FS_IOC_SHUTDOWN with an unknown flag: EINVAL
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -42,6 +44,10 @@
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+
+#ifndef FS_IOC_SHUTDOWN
+#define FS_IOC_SHUTDOWN _IOR('X', 125, __u32)
+#endif
 
 #define PG 4096
 #define SIZE (3 * PG + 100)
@@ -220,6 +226,20 @@ int main(int argc, char **argv)
 			die("linkat of an O_EXCL temporary file: expected ENOENT");
 		close(fd);
 		printf("ok tmpfile\n");
+		return 0;
+	}
+	if (!strcmp(c, "shutdown") || !strcmp(c, "shutdown-bad")) {
+		unsigned int how = !strcmp(c, "shutdown") ? 2 : 7;
+		int fd = open(argv[2], O_RDONLY | O_DIRECTORY);
+		if (fd < 0)
+			die("open %s", argv[2]);
+		if (!strcmp(c, "shutdown-bad")) {
+			if (ioctl(fd, FS_IOC_SHUTDOWN, &how) == 0 || errno != EINVAL)
+				die("FS_IOC_SHUTDOWN with flag 7: expected EINVAL");
+		} else if (ioctl(fd, FS_IOC_SHUTDOWN, &how)) {
+			die("FS_IOC_SHUTDOWN");
+		}
+		printf("ok %s\n", c);
 		return 0;
 	}
 	if (!strcmp(c, "flags") || !strcmp(c, "flags-verify")) {

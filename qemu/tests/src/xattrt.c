@@ -11,6 +11,11 @@
  *   xattrt getsmall FILE NAME        a buffer one byte too small
  *   xattrt list FILE                 the names, one per line
  *   xattrt rm FILE NAME
+ *   xattrt fill FILE PREFIX MAX      sets PREFIX0, PREFIX1, ... (empty
+ *                                    values) until one fails or MAX;
+ *                                    prints the count and the error
+ *   xattrt churn FILE NAME N LEN     sets NAME N times to setn's values of
+ *                                    LEN bytes, seeds 0..N-1
  * The l* forms (lset, lget, llist, lrm) act on a symlink itself.
  */
 #define _GNU_SOURCE
@@ -98,6 +103,32 @@ int main(int argc, char **argv)
 		}
 		for (char *p = buf; p < buf + n; p += strlen(p) + 1)
 			printf("%s\n", p);
+	} else if (!strcmp(op, "fill") && argc == 5) {
+		char name[512];
+		long i, max = atol(argv[4]);
+		for (i = 0; i < max; i++) {
+			snprintf(name, sizeof(name), "%s%ld", argv[3], i);
+			if (setxattr(argv[2], name, "", 0, 0))
+				break;
+		}
+		printf("%ld ", i);
+		if (i == max) {
+			printf("none\n");
+			return 0;
+		}
+		fail();
+	} else if (!strcmp(op, "churn") && argc == 6) {
+		long count = atol(argv[4]);
+		n = atol(argv[5]);
+		if (n > (long)sizeof(buf))
+			return 2;
+		for (long i = 0; i < count; i++) {
+			pattern(buf, n, i);
+			if (setxattr(argv[2], argv[3], buf, n, 0)) {
+				printf("change %ld: ", i);
+				return fail();
+			}
+		}
 	} else if (!strcmp(op, "rm") && argc == 4) {
 		if ((l ? lremovexattr : removexattr)(argv[2], argv[3]))
 			return fail();
