@@ -18,7 +18,7 @@ stat() { sed -n "s/^$1 //p" $P/stats; }
 # A million overwrites; a tenth of that on the (slow) debug kernel.
 N=1000000
 C=100000 S=20000
-grep -q nova.flavor=debug /proc/cmdline && N=20000 C=5000 S=2000
+is_debug && N=20000 C=5000 S=2000
 phase=${1:-1}
 if [ "$phase" = 1 ]; then
 	mkfs_mount || exit 1
