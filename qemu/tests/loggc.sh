@@ -6,6 +6,7 @@
 # (a power cut in the middle of an overwrite loop) still work.
 # boots: 2
 # cutoff: 30
+# cutoff-debug: 15
 . /tests/lib.sh
 # run DESC CMD...: like check, with the command's output on the console.
 run() {
