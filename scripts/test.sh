@@ -5,7 +5,8 @@
 #   - kunit: the module's KUnit suites (KTAP read from the guest console),
 #   - every guest test in qemu/tests/*.sh (one or more boots each on its
 #     own pmem image; a `# boots: N` header asks for N boots, and
-#     `# cutoff: S` kills the first boot after S seconds, as a power cut),
+#     `# cutoff: S` kills the first boot after S seconds, as a power cut;
+#     `# cutoff-debug: S` instead on the debug kernel),
 #     and after its last boot `fsck.nova` checks the image it left (unless
 #     the test says `# fsck: no`),
 # and ends with the line "N passed, N failed". A kernel splat (oops,
@@ -162,6 +163,10 @@ for t in qemu/tests/*.sh; do
 	case " ${flavors:-fast debug} " in *" $NOVA_KFLAVOR "*) ;; *) [ "$only" = "$name" ] || continue ;; esac
 	boots=$(sed -n 's/^# boots: *\([0-9]*\).*/\1/p' "$t" | head -n 1)
 	cutoff=$(sed -n 's/^# cutoff: *\([0-9]*\).*/\1/p' "$t" | head -n 1)
+	if [ "$NOVA_KFLAVOR" = debug ]; then
+		c=$(sed -n 's/^# cutoff-debug: *\([0-9]*\).*/\1/p' "$t" | head -n 1)
+		cutoff=${c:-$cutoff}
+	fi
 	boots=${boots:-1}
 	export NOVA_PMEM
 	NOVA_PMEM=$(sed -n 's/^# pmem: *\([0-9]*[KMG]\).*/\1/p' "$t" | head -n 1)

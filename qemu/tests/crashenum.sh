@@ -77,7 +77,7 @@ SAMPLES=${CRASH_SAMPLES:-6}
 MAX=${CRASH_MAX:-20}
 # The debug kernel (KASAN, lockdep) mounts about 20 times slower: the
 # states before and after and one more per case.
-grep -q nova.flavor=debug /proc/cmdline && [ -z "${CRASH_MAX:-}" ] && MAX=3
+is_debug && [ -z "${CRASH_MAX:-}" ] && MAX=3
 SEED=${CRASH_SEED:-1}
 total_states=0
 

@@ -3,6 +3,7 @@
 # readable, everything deletable back to an empty file system).
 # boots: 2
 # cutoff: 20
+# cutoff-debug: 10
 . /tests/lib.sh
 phase=${1:-1}
 if [ "$phase" = 1 ]; then

@@ -4,6 +4,7 @@
 # consistent.
 # boots: 2
 # cutoff: 15
+# cutoff-debug: 10
 . /tests/lib.sh
 phase=${1:-1}
 if [ "$phase" = 1 ]; then

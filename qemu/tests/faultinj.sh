@@ -12,7 +12,7 @@ D=/sys/kernel/debug
 mount -t debugfs none $D 2>/dev/null
 need "fault injection in the kernel" test -w $D/failslab/probability
 SEEDS=6 OPS=1500
-grep -q nova.flavor=debug /proc/cmdline && SEEDS=4 OPS=800
+is_debug && SEEDS=4 OPS=800
 n=$(sed -n 's/.*nova.faultinj=\([0-9]*\).*/\1/p' /proc/cmdline)
 [ -n "$n" ] && SEEDS=$n
 TIMES=1000000

@@ -49,3 +49,9 @@ free_blocks() { sed -n 's/^free_blocks //p' /proc/fs/nova/pmem0/stats; }
 poke() {
 	printf "$2" | dd of=$DEV bs=1 seek=$1 conv=notrunc,fsync 2>/dev/null
 }
+# The debug kernel (make test-debug: KASAN, lockdep) runs the tests many
+# times slower. There a test is worth a splat on each code path it
+# exercises, not volume: its repetitive parts run fewer rounds.
+is_debug() { grep -q nova.flavor=debug /proc/cmdline; }
+# scale FAST DEBUG: prints FAST, or DEBUG on the debug kernel.
+scale() { if is_debug; then echo "$2"; else echo "$1"; fi; }
