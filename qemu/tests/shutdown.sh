@@ -30,7 +30,8 @@ check_fails "truncate" truncate -s 0 $M/d/big
 check_fails "chmod" chmod 600 $M/d/f
 check_fails "setxattr" /tests/xattrt set $M/d/f user.k w
 check_fails "read" cat $M/d/f
-check_fails "readdir" ls $M/d
+# (busybox ls takes the EIO of getdents for the end of the directory.)
+check_fails "readdir" sh -c "ls $M/d | grep -q ."
 check_fails "fsync" sync $M/d/big
 check_fails "take a snapshot" sh -c "echo >$P/create_snapshot"
 check_eq "not one byte of the device changed" "$S0" "$(dev_sum)"
