@@ -3,9 +3,11 @@
 //! slot made invalid, its log pages and data freed or kept for a
 //! snapshot), and later by the cleaner for one a snapshot kept.
 
+use crate::format::entry::set_atime;
 use crate::format::layout::*;
-use crate::inode::{LogPos, NovaInode};
+use crate::inode::{LogPos, NovaInode, Time};
 use crate::log::walk_pages;
+use crate::log::Tx;
 use crate::sbi::Sbi;
 use crate::scan::scan;
 use crate::snaplist::{Kept, Snapshots};
@@ -14,8 +16,25 @@ use kernel::prelude::*;
 /// Eviction: an inode with no links left is deleted on pmem (slot made
 /// invalid, log pages and data freed, number returned).
 pub(crate) fn evict(ni: &NovaInode) {
-    ni.clear_for_eviction();
     let sbi = ni.sbi();
+    if ni.take_atime_dirty()
+        && ni.nlink() != 0
+        && !ni.is_bad()
+        && !sbi.read_only()
+        && !sbi.is_shut_down()
+    {
+        // The access time reads changed, logged once as the inode goes.
+        let mut e = set_atime(ni.time(Time::Access));
+        if let Err(e) = Tx::one(sbi, ni, &mut e) {
+            pr_warn!(
+                "{}: inode {}: access time not saved ({:?})\n",
+                sbi.name(),
+                ni.ino(),
+                e
+            );
+        }
+    }
+    ni.clear_for_eviction();
     disown(ni);
     if ni.nlink() != 0 || ni.is_bad() || sbi.read_only_forever() {
         return;

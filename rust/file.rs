@@ -41,7 +41,7 @@ pub(crate) fn read_iter(iocb: &Kiocb, to: &mut IovIterDest<'_>) -> Result<isize>
         return Err(EIO);
     }
     let pm = ni.sbi().pm();
-    let _l = InodeLock::new(ni, true);
+    let l = InodeLock::new(ni, true);
     let mut pos = iocb.pos() as u64;
     let size = ni.size();
     let want = to.len() as u64;
@@ -84,6 +84,8 @@ pub(crate) fn read_iter(iocb: &Kiocb, to: &mut IovIterDest<'_>) -> Result<isize>
     if done == 0 {
         return Err(EFAULT);
     }
+    drop(l);
+    iocb.file().accessed();
     Ok(done as isize)
 }
 

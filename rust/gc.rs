@@ -24,7 +24,8 @@ pub(crate) fn maybe(ni: &NovaInode) {
     let pos = ni.log_pos();
     let retry = pos.limit != 0 && pos.pages >= pos.gc_at;
     let sbi = ni.sbi();
-    if (pos.pages < pos.gc_at.saturating_mul(2) && !retry) || sbi.read_only() || sbi.is_shut_down() {
+    if (pos.pages < pos.gc_at.saturating_mul(2) && !retry) || sbi.read_only() || sbi.is_shut_down()
+    {
         return;
     }
     let _ = collect(ni);

@@ -11,6 +11,7 @@ use crate::sbi::Sbi;
 use crate::shim;
 use crate::xmap::XattrMap;
 use core::ptr;
+use core::sync::atomic::AtomicBool;
 use kernel::bindings;
 use kernel::new_mutex;
 use kernel::prelude::*;
@@ -101,6 +102,9 @@ pub(crate) struct NovaInode {
     /// Extended attributes (`xattr.rs`).
     #[pin]
     pub(crate) xattrs: Mutex<XattrMap>,
+    /// The access time changed in memory since it was last logged: it is
+    /// logged when the inode leaves memory (`evict`), not on every read.
+    atime_dirty: AtomicBool,
 }
 
 impl NovaInode {
@@ -114,6 +118,7 @@ impl NovaInode {
                 dir <- new_mutex!(DirIndex::new()),
                 data <- new_mutex!(FileIndex::new()),
                 xattrs <- new_mutex!(XattrMap::new()),
+                atime_dirty: AtomicBool::new(false),
             }),
             GFP_KERNEL,
         )?;
@@ -292,6 +297,18 @@ impl NovaInode {
         // SAFETY: the inode is new (not yet visible) or being filled
         // (I_NEW); `p` is a kmalloc buffer nothing else owns.
         unsafe { (*self.raw()).__bindgen_anon_5.i_link = p.cast() };
+    }
+
+    /// The access time changed in memory (a read, `update_time`).
+    pub(crate) fn mark_atime_dirty(&self) {
+        self.atime_dirty
+            .store(true, core::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether the access time changed since the last call.
+    pub(crate) fn take_atime_dirty(&self) -> bool {
+        self.atime_dirty
+            .swap(false, core::sync::atomic::Ordering::Relaxed)
     }
 
     /// Sets the inode flags the VFS enforces (immutable, append-only,

@@ -55,6 +55,19 @@ impl File {
         })
     }
 
+    /// `file_accessed`: updates the access time as the mount's atime
+    /// rules say (none for an `O_NOATIME` open). Called without the inode
+    /// lock.
+    pub(crate) fn accessed(&self) {
+        // SAFETY: an open file; `touch_atime` takes what locks it needs.
+        unsafe {
+            let f = self.raw();
+            if (*f).f_flags & bindings::O_NOATIME == 0 {
+                bindings::touch_atime(&raw const (*f).__bindgen_anon_1.f_path);
+            }
+        }
+    }
+
     /// `file_remove_privs` (the inode lock held).
     pub(crate) fn remove_privs(&self) -> Result {
         // SAFETY: an open file.

@@ -214,7 +214,12 @@ extern "C" fn update_time(
     // memory and says whether they changed.
     let r = unsafe { bindings::inode_update_time(i, kind, flags) };
     if r <= 0 || kind != bindings::fs_update_time_FS_UPD_CMTIME {
-        // Access times are kept in memory only.
+        // Access times change in memory; the inode logs its atime when
+        // it leaves memory (`evict`), not once per read.
+        if r > 0 {
+            // SAFETY: as above.
+            unsafe { ni(i) }.mark_atime_dirty();
+        }
         return r.min(0);
     }
     // Modification times (a store through a mapping, fallocate) are
@@ -366,6 +371,7 @@ pub(crate) static DIR_IOPS: Ops<bindings::inode_operations> = Ops(bindings::inod
     rename: Some(rename),
     setattr: Some(setattr),
     getattr: Some(getattr),
+    update_time: Some(update_time),
     listxattr: Some(listxattr),
     fileattr_get: Some(fileattr_get),
     fileattr_set: Some(fileattr_set),

@@ -58,6 +58,20 @@ pub fn set_times(extra: u32, size: u64, mtime: Time, ctime: Time) -> [u8; 128] {
     bytes(&e)
 }
 
+/// A `SetAttr` entry that records only the access time (written when an
+/// inode whose atime changed in memory leaves it).
+pub fn set_atime(atime: Time) -> [u8; 128] {
+    let mut e = SetAttrEntry::zeroed();
+    e.hdr.etype = EntryType::SetAttr as u8;
+    e.hdr.slots = 2;
+    e.mask.set(ATTR_ATIME);
+    if let (Some(ts), Some(tn)) = (e.time_sec.get_mut(0), e.time_nsec.get_mut(0)) {
+        ts.set(atime.0 as u64);
+        tn.set(atime.1);
+    }
+    bytes(&e)
+}
+
 /// A `FileWrite` entry: pages `[pgoff, pgoff + pages)` are in blocks
 /// `[block, block + pages)`, the file is `size` bytes, modified at `mtime`.
 pub fn file_write(
