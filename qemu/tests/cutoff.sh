@@ -8,8 +8,6 @@
 phase=${1:-1}
 if [ "$phase" = 1 ]; then
 	mkfs_mount || exit 1
-	free_blocks > /dev/null
-	cat /proc/fs/nova/pmem0/stats | sed -n 's/^free_blocks //p' > /tmp/start
 	i=0
 	while :; do
 		d=$M/d$((i % 7))

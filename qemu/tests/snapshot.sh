@@ -27,7 +27,7 @@ if [ "$phase" = 1 ]; then
 	check_fails "deleting it again fails" sh -c "echo 2 > $P/delete_snapshot"
 	check_fails "an unknown epoch is refused" sh -c "echo 77 > $P/delete_snapshot"
 	check_fails "a non-number is refused" sh -c "echo abc > $P/delete_snapshot"
-	check_fails "an empty write is refused" sh -c "printf '' > $P/delete_snapshot; echo > $P/delete_snapshot"
+	check_fails "a write of only a newline is refused" sh -c "echo > $P/delete_snapshot"
 	check_fails "an epoch past 64 bits is refused" sh -c "echo 18446744073709551616 > $P/delete_snapshot"
 	check_eq "still two" "1 3 " "$(snaps)"
 	check "remount" remount
