@@ -181,6 +181,8 @@ crash_cases() {
 	crash_case fallocate "echo hello >f" fallocate $M/f 0 40000
 	RELAX=
 	crash_case chmod "echo a >f" chmod $M/f 600
+	crash_case chown "echo a >f" chown $M/f 1000 100
+	crash_case utimes "echo a >f" utimes $M/f 1000000000
 	crash_case snapshot "$D" snapshot $P
 	crash_case snapshot_delete "fill f 8 o && echo 1 >$P/create_snapshot && fill f 8 n" delsnap $P 1
 	# Sequences: each crash state is before, between two, or after all.

@@ -9,6 +9,7 @@
  *       link OLD NEW | symlink TARGET PATH |
  *       write PATH OFF LEN BYTE  (one pwrite of LEN bytes of BYTE) |
  *       truncate PATH LEN | fallocate PATH OFF LEN | chmod PATH MODE(octal) |
+ *       chown PATH UID GID | utimes PATH SEC  (atime and mtime SEC.0) |
  *       snapshot PROCDIR  (writes 1 to PROCDIR/create_snapshot) |
  *       delsnap PROCDIR EPOCH  (writes EPOCH to PROCDIR/delete_snapshot)
  *
@@ -30,6 +31,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef RENAME_NOREPLACE
@@ -129,6 +131,13 @@ static int call(struct op *o)
 		return fallocate(o->fd, 0, atoll(a[2]), atoll(a[3]));
 	if (is(o, "chmod", 2))
 		return chmod(a[1], strtoul(a[2], NULL, 8));
+	if (is(o, "chown", 3))
+		return chown(a[1], atoi(a[2]), atoi(a[3]));
+	if (is(o, "utimes", 2)) {
+		struct timespec ts[2] = { { atoll(a[2]), 0 }, { atoll(a[2]), 0 } };
+
+		return utimensat(AT_FDCWD, a[1], ts, 0);
+	}
 	if (is(o, "snapshot", 1))
 		return write(o->fd, "1", 1) == 1 ? 0 : -1;
 	if (is(o, "delsnap", 2))
