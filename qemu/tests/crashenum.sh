@@ -183,6 +183,19 @@ crash_cases() {
 	crash_case chmod "echo a >f" chmod $M/f 600
 	crash_case chown "echo a >f" chown $M/f 1000 100
 	crash_case utimes "echo a >f" utimes $M/f 1000000000
+	# A store through a shared mapping, then msync: the user's store is
+	# not traced (DAX), nova's part of the write fault is: a block for a
+	# hole (zeroed) or for a page a snapshot keeps (a copy), committed
+	# with a FileWrite entry before it is mapped. The store puts the
+	# bytes the page already shows (zeros in the hole, 'o' over 'o'), so
+	# the page reads the same before and after and a block mapped before
+	# its zeroing or copy is durable shows (the hole's block is taken
+	# from the blocks of a deleted file of 'g's); the mtime tells before
+	# from after.
+	crash_case mmap_hole "fill g 4096 g && rm g && fill f 4 o && crashop - 0 write f 8192 4096 111" \
+		mmapstore $M/f 5000 0
+	crash_case mmap_cow "fill f 12 o && echo 1 >$P/create_snapshot" \
+		mmapstore $M/f 5000 111
 	crash_case snapshot "$D" snapshot $P
 	crash_case snapshot_delete "fill f 8 o && echo 1 >$P/create_snapshot && fill f 8 n" delsnap $P 1
 	# Sequences: each crash state is before, between two, or after all.

@@ -10,6 +10,8 @@
  *       write PATH OFF LEN BYTE  (one pwrite of LEN bytes of BYTE) |
  *       truncate PATH LEN | fallocate PATH OFF LEN | chmod PATH MODE(octal) |
  *       chown PATH UID GID | utimes PATH SEC  (atime and mtime SEC.0) |
+ *       mmapstore PATH OFF BYTE  (maps PATH shared, stores BYTE at OFF
+ *         through the mapping, msync(MS_SYNC)s its page) |
  *       snapshot PROCDIR  (writes 1 to PROCDIR/create_snapshot) |
  *       delsnap PROCDIR EPOCH  (writes EPOCH to PROCDIR/delete_snapshot)
  *
@@ -21,7 +23,7 @@
  * CRASHOP_STEP=1, 2, ... (crashenum takes the tree manifest there: the
  * states between the operations). Exit status 0 when every call
  * succeeded, 1 when one failed (the rest are not made), 2 on bad usage or
- * a trace that could not be switched.
+ * a trace that could not be switched. TRACE "-": no trace (set-ups).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -45,6 +48,8 @@ static int trace_fd;
 
 static void trace(const char *cmd)
 {
+	if (trace_fd < 0)
+		return;
 	if (write(trace_fd, cmd, strlen(cmd)) != (ssize_t)strlen(cmd)) {
 		fprintf(stderr, "crashop: trace '%s': %s\n", cmd, strerror(errno));
 		exit(2);
@@ -80,6 +85,21 @@ static int prepare(struct op *o)
 		o->fd = open(o->a[1], O_WRONLY);
 	} else if (is(o, "truncate", 2) || is(o, "fallocate", 3)) {
 		o->fd = open(o->a[1], O_WRONLY);
+	} else if (is(o, "mmapstore", 3)) {
+		struct stat st;
+
+		o->fd = open(o->a[1], O_RDWR);
+		if (o->fd < 0 || fstat(o->fd, &st)) {
+			perror(o->a[1]);
+			return -1;
+		}
+		o->len = st.st_size;
+		o->buf = mmap(NULL, o->len, PROT_READ | PROT_WRITE, MAP_SHARED, o->fd, 0);
+		if (o->buf == MAP_FAILED || strtoull(o->a[2], NULL, 0) >= o->len) {
+			fprintf(stderr, "crashop: cannot map %s up to %s\n", o->a[1], o->a[2]);
+			return -1;
+		}
+		return 0;
 	} else if (is(o, "snapshot", 1) || is(o, "delsnap", 2)) {
 		snprintf(path, sizeof(path), "%s/%s_snapshot", o->a[1],
 			 is(o, "snapshot", 1) ? "create" : "delete");
@@ -138,6 +158,12 @@ static int call(struct op *o)
 
 		return utimensat(AT_FDCWD, a[1], ts, 0);
 	}
+	if (is(o, "mmapstore", 3)) {
+		size_t off = strtoull(a[2], NULL, 0);
+
+		o->buf[off] = (char)strtol(a[3], NULL, 0);
+		return msync(o->buf + (off & ~(size_t)4095), 4096, MS_SYNC);
+	}
 	if (is(o, "snapshot", 1))
 		return write(o->fd, "1", 1) == 1 ? 0 : -1;
 	if (is(o, "delsnap", 2))
@@ -172,8 +198,8 @@ int main(int argc, char **argv)
 		nops++;
 		i = j + 1;
 	}
-	trace_fd = open(argv[1], O_WRONLY);
-	if (trace_fd < 0) {
+	trace_fd = strcmp(argv[1], "-") ? open(argv[1], O_WRONLY) : -1;
+	if (trace_fd < 0 && strcmp(argv[1], "-")) {
 		perror(argv[1]);
 		return 2;
 	}
