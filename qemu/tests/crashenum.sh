@@ -198,6 +198,22 @@ crash_cases() {
 		mmapstore $M/f 5000 111
 	crash_case snapshot "$D" snapshot $P
 	crash_case snapshot_delete "fill f 8 o && echo 1 >$P/create_snapshot && fill f 8 n" delsnap $P 1
+	# The cleaner thread's work, traced until it is done (crashop's
+	# wait): the log GC of a file whose log the chmod brings to its
+	# threshold (16 pages; set up by logfill: 14 more pages of chmods,
+	# the last one full), fast (every older page holds only dead
+	# entries) and thorough (a 4 KiB write every 16 entries keeps each
+	# page needed: the live entries are copied to a new log); and a
+	# cleaner run after a snapshot delete (it frees the blocks and the
+	# deleted inode the snapshot kept). GC and cleaner change nothing
+	# visible: each of their crash states must be the state after the
+	# chmod or the delete.
+	crash_case gc_fast "echo a >f && crashop - 0 logfill f $P 14" \
+		chmod $M/f 640 -- wait $P log_gc_runs
+	crash_case gc_thorough "echo a >f && crashop - 0 logfill f $P 14 119" \
+		chmod $M/f 640 -- wait $P log_gc_copies
+	crash_case cleaner "fill f 8 o && echo g >g && echo 1 >$P/create_snapshot && fill f 8 n && rm g" \
+		delsnap $P 1 -- wait $P cleaner_runs
 	# Sequences: each crash state is before, between two, or after all.
 	crash_case seq_create_write "$D" create $M/d/f -- write $M/d/f 0 6000 120
 	crash_case seq_mkdir_create_rename "$D && mkdir e" \
