@@ -123,6 +123,16 @@ pub(crate) fn fill_super(vsb: NewSuper, opts: MountOpts) -> Result {
         GFP_KERNEL,
     )?;
     let sbi = vsb.install(sbi, tables, opts.snapshot.is_some());
+    // Test hooks (crashenum): the trace an unmount parked becomes this
+    // mount's; `trace_mount_mib` traces this mount from here on.
+    sbi.pm().trace_adopt_parked();
+    let mib = crate::module_parameters::trace_mount_mib.value();
+    if mib != 0 {
+        let cap = usize::try_from(mib).map_or(usize::MAX, |m| m.saturating_mul(1 << 20));
+        if let Err(e) = sbi.pm().trace_start(cap) {
+            pr_warn!("{}: trace_mount_mib={}: {:?}\n", sbi.name(), mib, e);
+        }
+    }
     if opts.init {
         if opts.snapshot.is_some() {
             pr_err!("{}: init and snapshot= do not go together\n", sbi.name());
