@@ -20,6 +20,8 @@
  *         (the next entry begins a new page); with BYTE, every 16th entry
  *         is instead a 4 KiB pwrite of BYTE into the next page of PATH,
  *         so every log page keeps a needed entry) |
+ *       umount PATH  (last only: the trace stays on; nova parks it at the
+ *         end of the unmount for the next mount's trace file) |
  *       snapshot PROCDIR  (writes 1 to PROCDIR/create_snapshot) |
  *       delsnap PROCDIR EPOCH  (writes EPOCH to PROCDIR/delete_snapshot)
  *
@@ -40,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -257,6 +260,8 @@ static int call(struct op *o)
 	}
 	if (is(o, "logfill", 3) || is(o, "logfill", 4))
 		return logfill(a, o->n);
+	if (is(o, "umount", 1))
+		return umount(a[1]);
 	if (is(o, "snapshot", 1))
 		return write(o->fd, "1", 1) == 1 ? 0 : -1;
 	if (is(o, "delsnap", 2))
@@ -334,6 +339,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	trace("0");
+	/* After an unmount the trace file is gone (the trace is parked). */
+	if (!is(&ops[nops - 1], "umount", 1))
+		trace("0");
 	return 0;
 }
