@@ -227,6 +227,52 @@ crash_unmount() {
 	[ -s $W/trace ] && crash_same $name
 }
 
+# crash_recovery NAME SETUP: a crash during mount-time recovery. SETUP
+# runs in the mount point and the image is taken (the power cut) still
+# inside it (so a file it keeps open is an orphan); the image is put back
+# on the device and mounted with the module's trace_mount_mib hook: the
+# traced operation is that mount (recovery). Each crash state must
+# recover again to the tree SETUP left.
+crash_recovery() {
+	name=$1 setup=$2
+	ncase=$((ncase + 1))
+	[ $((ncase % ${CRASH_PARTS:-1})) = $((${CRASH_PART:-1} % ${CRASH_PARTS:-1})) ] || return 0
+	umount $M 2>/dev/null
+	if ! mkfs_mount; then
+		fail "$name: format"
+		return
+	fi
+	if ! (cd $M && eval "$setup" && nova-crash dump $DEV $W/base.img); then
+		fail "$name: set-up"
+		return
+	fi
+	manifest >$W/before
+	umount $M
+	nova-crash put $W/base.img $DEV
+	if ! { rmmod nova && insmod /nova.ko trace_mount_mib=16; }; then
+		fail "$name: insmod trace_mount_mib=16"
+		return
+	fi
+	mount -t nova $DEV $M
+	r=$?
+	dmesg | tail -n 3 | grep -q ': clean mount' && fail "$name: the traced mount did not recover"
+	if [ $r = 0 ]; then
+		echo 0 >$P/trace
+		cat $P/trace >$W/trace
+		manifest >$W/after
+		umount $M
+	fi
+	if ! { rmmod nova && insmod /nova.ko; }; then
+		fail "$name: insmod"
+		return
+	fi
+	if [ $r != 0 ]; then
+		fail "$name: the recovering mount failed"
+		return
+	fi
+	crash_same $name
+}
+
 # fill FILE KIB CHAR: a file of KIB KiB of CHAR (for the set-ups).
 fill() {
 	dd if=/dev/zero bs=1024 count=$2 2>/dev/null | tr '\0' "$3" >$1
@@ -300,9 +346,12 @@ crash_cases() {
 		delsnap $P 1 -- wait $P cleaner_runs
 	# The unmount (the free list saved, the clean flag; the next mount
 	# loads the list), and the same with a snapshot (the next mount scans
-	# the logs).
+	# the logs). Then a mount that recovers an image cut while three
+	# files were open after their last unlink: one a snapshot keeps
+	# (recovery sets its delete epoch and keeps it), two it deletes.
 	crash_unmount unmount "fill f 8 o && $D && mkdir e && mv d/a e/b && fill f 4 n"
 	crash_unmount unmount_snapshot "fill f 8 o && $D && echo 1 >$P/create_snapshot && fill f 8 n && rm d/a"
+	crash_recovery recovery "$D && exec 3>o1 && echo x >&3 && echo 1 >$P/create_snapshot && rm o1 && fill o2 16 z && exec 4<o2 && rm o2 && fill o3 4 y && exec 5<o3 && rm o3"
 	# Sequences: each crash state is before, between two, or after all.
 	crash_case seq_create_write "$D" create $M/d/f -- write $M/d/f 0 6000 120
 	crash_case seq_mkdir_create_rename "$D && mkdir e" \
