@@ -124,13 +124,13 @@ pub(crate) fn fill_super(vsb: NewSuper, opts: MountOpts) -> Result {
     )?;
     let sbi = vsb.install(sbi, tables, opts.snapshot.is_some());
     // Test hooks (crashenum): the trace an unmount parked becomes this
-    // mount's; `trace_mount_mib` traces this mount from here on.
+    // mount's; a trace armed by `echo next > trace` traces this mount
+    // from here on.
     sbi.pm().trace_adopt_parked();
-    let mib = crate::module_parameters::trace_mount_mib.value();
-    if mib != 0 {
-        let cap = usize::try_from(mib).map_or(usize::MAX, |m| m.saturating_mul(1 << 20));
+    let cap = crate::pm::take_armed();
+    if cap != 0 {
         if let Err(e) = sbi.pm().trace_start(cap) {
-            pr_warn!("{}: trace_mount_mib={}: {:?}\n", sbi.name(), mib, e);
+            pr_warn!("{}: the armed trace: {:?}\n", sbi.name(), e);
         }
     }
     if opts.init {

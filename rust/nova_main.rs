@@ -71,10 +71,6 @@ module! {
             default: 0,
             description: "Test hook: milliseconds to pause at the end of an unmount's own work (widens unmount races for tests; 0 in use)",
         },
-        trace_mount_mib: u32 {
-            default: 0,
-            description: "Test hook: trace every mount's pmem stores from its start (recovery included) into a buffer of this many MiB (/proc/fs/nova/<dev>/trace; 0: off)",
-        },
     },
 }
 

@@ -17,8 +17,8 @@
 //! of `tools/src/bin/crash.rs`. When off it costs one relaxed load per
 //! call. The format is in Documentation/testing.md ("Crash states").
 //! Two test hooks: a trace still on at unmount is parked for the next
-//! mount's `trace` file, and the `trace_mount_mib` module parameter
-//! starts one at every mount, before recovery.
+//! mount's `trace` file, and `echo next > trace` arms a trace of the next
+//! mount from its start (recovery included).
 
 use crate::format::layout::BLOCK_SIZE;
 use crate::format::log::Media;
@@ -589,6 +589,24 @@ fn take_parked() -> Option<KBox<Parked>> {
     // SAFETY: a non-null `PARKED` is a `KBox::into_raw` whose ownership
     // the swap just took.
     (!p.is_null()).then(|| unsafe { KBox::from_raw(p) })
+}
+
+/// The buffer size (bytes) of a trace armed for the next mount, or 0.
+static ARMED: AtomicUsize = AtomicUsize::new(0);
+
+/// Arms a trace of `cap` bytes for the next mount (`trace_start` at its
+/// start, `take_armed`).
+pub(crate) fn arm_next_mount(cap: usize) -> Result {
+    if !(TRACE_HDR + 64..=TRACE_MAX).contains(&cap) {
+        return Err(EINVAL);
+    }
+    ARMED.store(cap, Ordering::SeqCst);
+    Ok(())
+}
+
+/// The armed trace's size, disarming it (0: none).
+pub(crate) fn take_armed() -> usize {
+    ARMED.swap(0, Ordering::SeqCst)
 }
 
 /// Frees a parked trace (module unload).
