@@ -19,6 +19,17 @@ manifest() {
 	treesum -d $M && cat $P/snapshots
 }
 
+# kmark: writes a line unique to this moment into the kernel log;
+# since_kmark: the kernel log from it on (line counts do not work once
+# the ring buffer is full).
+kmark() {
+	kmark_id="crashenum mark $$ $(cut -d' ' -f1 /proc/uptime)"
+	echo "<7>$kmark_id" >/dev/kmsg
+}
+since_kmark() {
+	dmesg | sed -n "/$kmark_id\$/,\$p"
+}
+
 # One crash state (run by nova-crash for each image): mount, check,
 # compare, unmount, fsck. Failures are printed with the state.
 state() {
@@ -38,7 +49,7 @@ state() {
 			why="fsck.nova -n before mount: $(grep -v '^ ' $W/fsck.out | head -n 3 | tr '\n' ' ')"
 		fi
 	fi
-	[ -f $W/mounts ] && n0=$(dmesg | wc -l)
+	[ -f $W/mounts ] && kmark
 	if ! mount -t nova $DEV $M 2>$W/mount.err; then
 		why="$why; mount failed: $(cat $W/mount.err) $(dmesg | grep nova | tail -n 2 | tr '\n' ' ')"
 	else
@@ -62,7 +73,7 @@ state() {
 			why="$why; tree is neither before nor after: $(diff $W/before $W/now | grep '^[-+][^-+]' | head -n 4 | tr '\n' ' ') / after: $(diff $W/after $W/now | grep '^[-+][^-+]' | head -n 4 | tr '\n' ' ')"
 		fi
 		# The unmount and recovery cases count clean and recovering mounts.
-		[ -f $W/mounts ] && { dmesg | sed -n "$((n0 + 1)),\$p" | grep -q ': clean mount' && echo clean || echo recovered; } >>$W/mounts
+		[ -f $W/mounts ] && { since_kmark | grep -q ': clean mount' && echo clean || echo recovered; } >>$W/mounts
 		umount $M || why="$why; umount failed"
 		if ! fsck.nova -n $DEV >$W/fsck.out 2>&1; then
 			why="$why; fsck.nova -n: $(grep -v '^ ' $W/fsck.out | head -n 3 | tr '\n' ' ')"
@@ -262,12 +273,12 @@ crash_recovery() {
 	fi
 	umount $M
 	nova-crash put $W/base.img $DEV
-	n0=$(dmesg | wc -l)
+	kmark
 	if ! mount -t nova $DEV $M; then
 		fail "$name: the recovering mount failed"
 		return
 	fi
-	dmesg | sed -n "$((n0 + 1)),\$p" | grep -q ': clean mount' && fail "$name: the traced mount did not recover"
+	since_kmark | grep -q ': clean mount' && fail "$name: the traced mount did not recover"
 	echo 0 >$P/trace
 	cat $P/trace >$W/trace
 	manifest >$W/after
