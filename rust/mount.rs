@@ -123,6 +123,16 @@ pub(crate) fn fill_super(vsb: NewSuper, opts: MountOpts) -> Result {
         GFP_KERNEL,
     )?;
     let sbi = vsb.install(sbi, tables, opts.snapshot.is_some());
+    // Test hooks (crashenum): the trace an unmount parked becomes this
+    // mount's; a trace armed by `echo next > trace` traces this mount
+    // from here on.
+    sbi.pm().trace_adopt_parked();
+    let cap = crate::pm::take_armed();
+    if cap != 0 {
+        if let Err(e) = sbi.pm().trace_start(cap) {
+            pr_warn!("{}: the armed trace: {:?}\n", sbi.name(), e);
+        }
+    }
     if opts.init {
         if opts.snapshot.is_some() {
             pr_err!("{}: init and snapshot= do not go together\n", sbi.name());

@@ -101,6 +101,7 @@ impl kernel::Module for NovaModule {
 impl Drop for NovaModule {
     fn drop(&mut self) {
         procfs::exit();
+        pm::drop_parked_trace();
         pr_info!("unloaded\n");
     }
 }

@@ -16,6 +16,9 @@
 //! allocated when tracing is switched on, for the crash-state enumeration
 //! of `tools/src/bin/crash.rs`. When off it costs one relaxed load per
 //! call. The format is in Documentation/testing.md ("Crash states").
+//! Two test hooks: a trace still on at unmount is parked for the next
+//! mount's `trace` file, and `echo next > trace` arms a trace of the next
+//! mount from its start (recovery included).
 
 use crate::format::layout::BLOCK_SIZE;
 use crate::format::log::Media;
@@ -581,11 +584,112 @@ impl Pm {
     }
 }
 
+/// A trace still on when its device went (the unmount's own stores,
+/// `Pm::drop`), kept for the next mount's `trace` file
+/// (`Pm::trace_adopt_parked`): null or a leaked `KBox<Parked>`.
+static PARKED: AtomicPtr<Parked> = AtomicPtr::new(core::ptr::null_mut());
+
+/// A parked trace: a `VVec<u8>` buffer of `cap` bytes, `used` of them
+/// records, header written.
+struct Parked {
+    buf: *mut u8,
+    cap: usize,
+    used: usize,
+    overflow: bool,
+}
+
+impl Drop for Parked {
+    fn drop(&mut self) {
+        // SAFETY: `buf` came from `VVec::into_raw_parts` with this
+        // capacity and belongs to this `Parked` alone.
+        drop(unsafe { VVec::<u8>::from_raw_parts(self.buf, 0, self.cap) });
+    }
+}
+
+/// Takes the parked trace, if any.
+fn take_parked() -> Option<KBox<Parked>> {
+    let p = PARKED.swap(core::ptr::null_mut(), Ordering::AcqRel);
+    // SAFETY: a non-null `PARKED` is a `KBox::into_raw` whose ownership
+    // the swap just took.
+    (!p.is_null()).then(|| unsafe { KBox::from_raw(p) })
+}
+
+/// The buffer size (bytes) of a trace armed for the next mount, or 0.
+static ARMED: AtomicUsize = AtomicUsize::new(0);
+
+/// Arms a trace of `cap` bytes for the next mount (`trace_start` at its
+/// start, `take_armed`).
+pub(crate) fn arm_next_mount(cap: usize) -> Result {
+    if !(TRACE_HDR + 64..=TRACE_MAX).contains(&cap) {
+        return Err(EINVAL);
+    }
+    ARMED.store(cap, Ordering::SeqCst);
+    Ok(())
+}
+
+/// The armed trace's size, disarming it (0: none).
+pub(crate) fn take_armed() -> usize {
+    ARMED.swap(0, Ordering::SeqCst)
+}
+
+/// Frees a parked trace (module unload).
+pub(crate) fn drop_parked_trace() {
+    drop(take_parked());
+}
+
+impl Pm {
+    /// Makes a trace an unmount parked (see `Drop`) this device's stopped
+    /// trace, unless it has one; then `trace` reads it.
+    pub(crate) fn trace_adopt_parked(&self) {
+        let Some(k) = take_parked() else {
+            return;
+        };
+        if self.trace.lock().is_err() {
+            return;
+        }
+        let t = &self.trace;
+        if t.buf.load(Ordering::Relaxed).is_null() && !t.on.load(Ordering::SeqCst) {
+            // The buffer is the trace's now, not the `Parked`'s.
+            let k = core::mem::ManuallyDrop::new(KBox::into_inner(k));
+            t.cap.store(k.cap, Ordering::Relaxed);
+            t.used.store(k.used, Ordering::Relaxed);
+            t.overflow.store(k.overflow, Ordering::Relaxed);
+            t.buf.store(k.buf, Ordering::Relaxed);
+        }
+        t.unlock();
+    }
+}
+
 impl Drop for Pm {
     fn drop(&mut self) {
         // No other user is left; `ctl` cannot be held.
         if self.trace.lock().is_ok() {
+            let on = self.trace.on.load(Ordering::SeqCst);
             self.trace.stop_locked();
+            // A trace the unmount did not stop (crashenum traces the
+            // unmount itself): parked for the next mount to read.
+            let p = self.trace.buf.load(Ordering::Relaxed);
+            if on && !p.is_null() {
+                let t = &self.trace;
+                let k = KBox::new(
+                    Parked {
+                        buf: p,
+                        cap: t.cap.load(Ordering::Relaxed),
+                        used: t.used.load(Ordering::Relaxed),
+                        overflow: t.overflow.load(Ordering::Relaxed),
+                    },
+                    GFP_KERNEL,
+                );
+                if let Ok(k) = k {
+                    // The buffer is the `Parked`'s now.
+                    t.buf.store(core::ptr::null_mut(), Ordering::Relaxed);
+                    let old = PARKED.swap(KBox::into_raw(k), Ordering::AcqRel);
+                    if !old.is_null() {
+                        // SAFETY: as in `take_parked`.
+                        drop(unsafe { KBox::from_raw(old) });
+                    }
+                }
+            }
             self.trace.free_locked();
         }
     }

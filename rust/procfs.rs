@@ -230,21 +230,27 @@ extern "C" fn nova_rs_proc_write(
 }
 
 /// `trace`: `1` starts tracing into a new buffer of the default size,
-/// `1 N` into one of N MiB, `0` stops it.
+/// `1 N` into one of N MiB, `0` stops it; `next` (`next N`) arms such a
+/// trace for the next mount of any device, from its start.
 fn trace_command(sbi: &Sbi, text: &[u8]) -> Result {
     let mut words = text.trim_ascii().split(|c| c.is_ascii_whitespace());
     match (words.next(), words.next(), words.next()) {
         (Some(b"0"), None, None) => sbi.pm().trace_stop(),
         (Some(b"1"), None, None) => sbi.pm().trace_start(crate::pm::TRACE_DEFAULT),
-        (Some(b"1"), Some(mib), None) => {
-            let mib = crate::sbi::parse_u64(mib).ok_or(EINVAL)?;
-            let cap = usize::try_from(mib)
-                .ok()
-                .and_then(|m| m.checked_mul(1 << 20));
-            sbi.pm().trace_start(cap.ok_or(EINVAL)?)
-        }
+        (Some(b"1"), Some(mib), None) => sbi.pm().trace_start(mib_bytes(mib)?),
+        (Some(b"next"), None, None) => crate::pm::arm_next_mount(crate::pm::TRACE_DEFAULT),
+        (Some(b"next"), Some(mib), None) => crate::pm::arm_next_mount(mib_bytes(mib)?),
         _ => Err(EINVAL),
     }
+}
+
+/// A decimal count of MiB in bytes.
+fn mib_bytes(mib: &[u8]) -> Result<usize> {
+    let mib = crate::sbi::parse_u64(mib).ok_or(EINVAL)?;
+    usize::try_from(mib)
+        .ok()
+        .and_then(|m| m.checked_mul(1 << 20))
+        .ok_or(EINVAL)
 }
 
 /// Reads the stopped trace (`trace`): `count` bytes at `*pos` to `ubuf`.

@@ -9,6 +9,19 @@
  *       link OLD NEW | symlink TARGET PATH |
  *       write PATH OFF LEN BYTE  (one pwrite of LEN bytes of BYTE) |
  *       truncate PATH LEN | fallocate PATH OFF LEN | chmod PATH MODE(octal) |
+ *       chown PATH UID GID | utimes PATH SEC  (atime and mtime SEC.0) |
+ *       mmapstore PATH OFF BYTE  (maps PATH shared, stores BYTE at OFF
+ *         through the mapping, msync(MS_SYNC)s its page) |
+ *       wait PROCDIR STAT  (waits, up to 20 s, until PROCDIR/stats shows
+ *         STAT above its value before the trace: a cleaner-thread run) |
+ *       logfill PATH PROCDIR PAGES [BYTE]  (set-up, untraced: chmods PATH,
+ *         alternating 0600/0644, until log_pages_allocated has grown by
+ *         PAGES, then until the log page the last growth began is full
+ *         (the next entry begins a new page); with BYTE, every 16th entry
+ *         is instead a 4 KiB pwrite of BYTE into the next page of PATH,
+ *         so every log page keeps a needed entry) |
+ *       umount PATH  (last only: the trace stays on; nova parks it at the
+ *         end of the unmount for the next mount's trace file) |
  *       snapshot PROCDIR  (writes 1 to PROCDIR/create_snapshot) |
  *       delsnap PROCDIR EPOCH  (writes EPOCH to PROCDIR/delete_snapshot)
  *
@@ -20,7 +33,7 @@
  * CRASHOP_STEP=1, 2, ... (crashenum takes the tree manifest there: the
  * states between the operations). Exit status 0 when every call
  * succeeded, 1 when one failed (the rest are not made), 2 on bad usage or
- * a trace that could not be switched.
+ * a trace that could not be switched. TRACE "-": no trace (set-ups).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -28,8 +41,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef RENAME_NOREPLACE
@@ -43,6 +59,8 @@ static int trace_fd;
 
 static void trace(const char *cmd)
 {
+	if (trace_fd < 0)
+		return;
 	if (write(trace_fd, cmd, strlen(cmd)) != (ssize_t)strlen(cmd)) {
 		fprintf(stderr, "crashop: trace '%s': %s\n", cmd, strerror(errno));
 		exit(2);
@@ -56,7 +74,75 @@ struct op {
 	int fd;
 	char *buf;
 	size_t len;
+	long long base;
 };
+
+/* The value of STAT in PROCDIR/stats, or -1. */
+static long long stat_of(const char *procdir, const char *stat)
+{
+	char path[512], line[256];
+	size_t n = strlen(stat);
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/stats", procdir);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, stat, n) && line[n] == ' ')
+			v = atoll(line + n + 1);
+	fclose(f);
+	return v;
+}
+
+/*
+ * logfill (see the usage above): 0, or -1 (errno). Knows nova's log
+ * format: 63 slots of 64 bytes a page, a setattr entry takes 2, a
+ * FileWrite entry 1 (format/src/layout.rs).
+ */
+static int logfill(char **a, int n)
+{
+	long long base = stat_of(a[2], "log_pages_allocated");
+	long pages = atol(a[3]), i;
+	int wbyte = n > 4 ? atoi(a[4]) : -1, fd = -1, used = -1;
+	off_t wpos = 0;
+	char page[4096];
+
+	if (base < 0)
+		return -1;
+	if (wbyte >= 0) {
+		memset(page, wbyte, sizeof(page));
+		fd = open(a[1], O_WRONLY);
+		if (fd < 0)
+			return -1;
+	}
+	for (i = 0;; i++) {
+		int w = fd >= 0 && i % 16 == 0, slots = w ? 1 : 2;
+
+		/* The page the last growth began has no room for this one. */
+		if (used >= 0 && used + slots > 63)
+			break;
+		if (w) {
+			if (pwrite(fd, page, sizeof(page), wpos) != sizeof(page))
+				return -1;
+			wpos += sizeof(page);
+		} else if (chmod(a[1], i % 2 ? 0600 : 0644)) {
+			return -1;
+		}
+		if (used >= 0)
+			used += slots;
+		else if (stat_of(a[2], "log_pages_allocated") - base >= pages)
+			used = slots;
+		if (i > 1000000) {
+			errno = E2BIG;
+			return -1;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	return 0;
+}
 
 static int is(const struct op *o, const char *name, int nargs)
 {
@@ -78,6 +164,21 @@ static int prepare(struct op *o)
 		o->fd = open(o->a[1], O_WRONLY);
 	} else if (is(o, "truncate", 2) || is(o, "fallocate", 3)) {
 		o->fd = open(o->a[1], O_WRONLY);
+	} else if (is(o, "mmapstore", 3)) {
+		struct stat st;
+
+		o->fd = open(o->a[1], O_RDWR);
+		if (o->fd < 0 || fstat(o->fd, &st)) {
+			perror(o->a[1]);
+			return -1;
+		}
+		o->len = st.st_size;
+		o->buf = mmap(NULL, o->len, PROT_READ | PROT_WRITE, MAP_SHARED, o->fd, 0);
+		if (o->buf == MAP_FAILED || strtoull(o->a[2], NULL, 0) >= o->len) {
+			fprintf(stderr, "crashop: cannot map %s up to %s\n", o->a[1], o->a[2]);
+			return -1;
+		}
+		return 0;
 	} else if (is(o, "snapshot", 1) || is(o, "delsnap", 2)) {
 		snprintf(path, sizeof(path), "%s/%s_snapshot", o->a[1],
 			 is(o, "snapshot", 1) ? "create" : "delete");
@@ -129,6 +230,38 @@ static int call(struct op *o)
 		return fallocate(o->fd, 0, atoll(a[2]), atoll(a[3]));
 	if (is(o, "chmod", 2))
 		return chmod(a[1], strtoul(a[2], NULL, 8));
+	if (is(o, "chown", 3))
+		return chown(a[1], atoi(a[2]), atoi(a[3]));
+	if (is(o, "utimes", 2)) {
+		struct timespec ts[2] = { { atoll(a[2]), 0 }, { atoll(a[2]), 0 } };
+
+		return utimensat(AT_FDCWD, a[1], ts, 0);
+	}
+	if (is(o, "mmapstore", 3)) {
+		size_t off = strtoull(a[2], NULL, 0);
+
+		o->buf[off] = (char)strtol(a[3], NULL, 0);
+		return msync(o->buf + (off & ~(size_t)4095), 4096, MS_SYNC);
+	}
+	if (is(o, "wait", 2)) {
+		int t;
+
+		for (t = 0; t < 2000; t++) {
+			long long v = stat_of(a[1], a[2]);
+
+			if (v < 0)
+				return -1;
+			if (v > o->base)
+				return 0;
+			usleep(10000);
+		}
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	if (is(o, "logfill", 3) || is(o, "logfill", 4))
+		return logfill(a, o->n);
+	if (is(o, "umount", 1))
+		return umount(a[1]);
 	if (is(o, "snapshot", 1))
 		return write(o->fd, "1", 1) == 1 ? 0 : -1;
 	if (is(o, "delsnap", 2))
@@ -163,8 +296,15 @@ int main(int argc, char **argv)
 		nops++;
 		i = j + 1;
 	}
-	trace_fd = open(argv[1], O_WRONLY);
-	if (trace_fd < 0) {
+	/* The values a "wait" waits to see exceeded, before the trace. */
+	for (i = 0; i < nops; i++)
+		if (is(&ops[i], "wait", 2) &&
+		    (ops[i].base = stat_of(ops[i].a[1], ops[i].a[2])) < 0) {
+			fprintf(stderr, "crashop: no %s in %s/stats\n", ops[i].a[2], ops[i].a[1]);
+			return 2;
+		}
+	trace_fd = strcmp(argv[1], "-") ? open(argv[1], O_WRONLY) : -1;
+	if (trace_fd < 0 && strcmp(argv[1], "-")) {
 		perror(argv[1]);
 		return 2;
 	}
@@ -199,6 +339,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	trace("0");
+	/* After an unmount the trace file is gone (the trace is parked). */
+	if (!is(&ops[nops - 1], "umount", 1))
+		trace("0");
 	return 0;
 }

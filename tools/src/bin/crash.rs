@@ -11,11 +11,14 @@ use std::time::Instant;
 
 const HELP: &str = "\
 Usage: nova-crash dump DEVICE FILE
+       nova-crash put FILE DEVICE
        nova-crash info TRACE
        nova-crash run [-e N] [-s N] [-m N] [-r SEED] [-k FILE] BASE TRACE DEVICE [CMD ARGS...]
 
 dump: copies DEVICE to FILE, bypassing the page cache (the image before
   the operation, taken while nova is mounted).
+put: writes FILE (an image of the same size) to DEVICE, bypassing the
+  page cache (a crashed image back on the device, to be mounted).
 info: prints the records of a trace (/proc/fs/nova/<dev>/trace).
 run: computes the crash states of the traced operation over the image
   BASE (see Documentation/testing.md) and, for each state, writes it to
@@ -85,6 +88,20 @@ fn dump(dev: &str, out: &str) {
     f.read_exact(a.buf())
         .unwrap_or_else(|e| die(&format!("{dev}: {e}")));
     std::fs::write(out, a.buf()).unwrap_or_else(|e| die(&format!("{out}: {e}")));
+}
+
+fn put(img: &str, dev: &str) {
+    let b = std::fs::read(img).unwrap_or_else(|e| die(&format!("{img}: {e}")));
+    let mut f = open(dev, true);
+    let n = dev_size(&mut f, dev);
+    if n != b.len() {
+        die(&format!("{img} has {} bytes, {dev} {n}", b.len()));
+    }
+    let mut a = Aligned::new(n);
+    a.buf().copy_from_slice(&b);
+    f.write_all(a.buf())
+        .and_then(|_| f.sync_all())
+        .unwrap_or_else(|e| die(&format!("{dev}: {e}")));
 }
 
 fn info(path: &str) {
@@ -220,6 +237,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("dump") if args.len() == 3 => dump(&args[1], &args[2]),
+        Some("put") if args.len() == 3 => put(&args[1], &args[2]),
         Some("info") if args.len() == 2 => info(&args[1]),
         Some("run") => run(&args[1..]),
         Some("-h" | "--help") => nova_tools::outln!("{HELP}"),
