@@ -51,6 +51,8 @@ graph = {m: uses(m) for m in src}
 WRAPPERS = {
     "shim", "pm", "glue", "gate", "kthread", "dax", "kfile", "dentry", "iref",
     "ksuper", "inode", "sbi", "vfs", "fstype", "procfs",
+    # The trace of `pm` (its child module).
+    "pm_trace",
     # The KUnit tests of `pm` build `Pm`s over test buffers.
     "pm_tests",
 }
