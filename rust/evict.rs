@@ -17,12 +17,7 @@ use kernel::prelude::*;
 /// invalid, log pages and data freed, number returned).
 pub(crate) fn evict(ni: &NovaInode) {
     let sbi = ni.sbi();
-    if ni.take_atime_dirty()
-        && ni.nlink() != 0
-        && !ni.is_bad()
-        && !sbi.read_only()
-        && !sbi.is_shut_down()
-    {
+    if ni.take_atime_dirty() && ni.nlink() != 0 && !ni.is_bad() && sbi.may_log_in_evict() {
         // The access time reads changed, logged once as the inode goes.
         let mut e = set_atime(ni.time(Time::Access));
         if let Err(e) = Tx::one(sbi, ni, &mut e) {

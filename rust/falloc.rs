@@ -16,6 +16,7 @@ use crate::format::entry::set_times;
 use crate::format::layout::*;
 use crate::inode::{NovaInode, Time};
 use crate::kfile::{File, InodeLock, MappingLock};
+use crate::log::Tx;
 use kernel::prelude::*;
 
 // The uapi `FALLOC_FL_*` flags (macros the bindings lack).
@@ -49,25 +50,30 @@ pub(crate) fn fallocate(file: &File, mode: i32, off: i64, len: i64) -> Result {
     if !keep {
         ni.newsize_ok(end)?;
     }
-    file.modified()?;
+    // Not `file_modified`: its time update would be a commit of its own
+    // before the change (a crash between the two would show the new times
+    // with the old data). The times go with the change's own commits.
+    file.remove_privs()?;
     let off = off as u64;
+    // One time for every commit of the call.
+    let t = ni.now();
     match op {
-        PUNCH_HOLE => punch_locked(ni, off, end),
+        PUNCH_HOLE => punch_locked(ni, off, end, t),
         ZERO_RANGE => {
             // The range reads zeros once the punch is committed; filling
             // its holes with zeroed blocks again only adds blocks (a
             // crash part-way changes no byte).
-            punch_locked(ni, off, end)?;
-            allocate_locked(ni, off, end, keep)
+            punch_locked(ni, off, end, t)?;
+            allocate_locked(ni, off, end, keep, t)
         }
-        _ => allocate_locked(ni, off, end, keep),
+        _ => allocate_locked(ni, off, end, keep, t),
     }
 }
 
 /// Gives every hole in `[off, end)` a zeroed block (one `FileWrite` entry
 /// per run, committed in batches) and, unless `keep`, grows the size to
 /// `end`.
-fn allocate_locked(ni: &NovaInode, off: u64, end: u64, keep: bool) -> Result {
+fn allocate_locked(ni: &NovaInode, off: u64, end: u64, keep: bool, t: (i64, u32)) -> Result {
     let sbi = ni.sbi();
     let old_size = ni.size();
     let new_size = if keep {
@@ -76,7 +82,6 @@ fn allocate_locked(ni: &NovaInode, off: u64, end: u64, keep: bool) -> Result {
         core::cmp::max(old_size, end)
     };
     let last = (end - 1) >> BLOCK_SHIFT;
-    let t = ni.now();
     let mut pg = off >> BLOCK_SHIFT;
     // Held for the whole call: no fault fills a hole between finding it
     // and committing its new block.
@@ -121,10 +126,9 @@ fn allocate_locked(ni: &NovaInode, off: u64, end: u64, keep: bool) -> Result {
 /// whole pages become holes, a partial page at either end is replaced by
 /// a copy with the range cleared. One transaction (per 2^32 pages of
 /// mapped range).
-fn punch_locked(ni: &NovaInode, off: u64, end: u64) -> Result {
+fn punch_locked(ni: &NovaInode, off: u64, end: u64, t: (i64, u32)) -> Result {
     let sbi = ni.sbi();
     let size = ni.size();
-    let t = ni.now();
     let (first, last) = (off >> BLOCK_SHIFT, (end - 1) >> BLOCK_SHIFT);
     let ml = MappingLock::new(ni);
     // No fault maps a page of the range again until the commit, and no
@@ -163,6 +167,13 @@ fn punch_locked(ni: &NovaInode, off: u64, end: u64) -> Result {
         let span = ni.data.lock().mapped_span(from, hi);
         let punch = span.map(|(a, b)| (a, core::cmp::min(b - a, MAX_HOLE_PAGES)));
         if punch.is_none() && runs.runs().next().is_none() {
+            if from == lo {
+                // Nothing mapped in the range: only the times change.
+                let mut e = set_times(0, 0, t, t);
+                Tx::one(sbi, ni, &mut e)?;
+                ni.set_time(Time::Modify, t.0, t.1);
+                ni.set_time(Time::Change, t.0, t.1);
+            }
             return Ok(());
         }
         let c = Commit {

@@ -35,13 +35,6 @@ impl File {
         unsafe { NovaInode::from_raw(shim::nova_shim_file_inode(self.raw())) }
     }
 
-    /// `file_modified`: updates the times and drops privileges before a
-    /// change of the file (the inode lock held).
-    pub(crate) fn modified(&self) -> Result {
-        // SAFETY: an open file.
-        kernel::error::to_result(unsafe { bindings::file_modified(self.raw()) })
-    }
-
     /// `finish_open_simple`: completes an open that `tmpfile` made.
     pub(crate) fn finish_open(&self, r: Result) -> Result {
         r?;

@@ -41,6 +41,10 @@ enum Kind {
     Add,
     /// A dentry removal; `victim` is the add it removed.
     Remove,
+    /// An xattr value that replaced another (`victim`, its first chunk):
+    /// it stays while the value it replaced stays, or replay would bring
+    /// that one back.
+    Replace,
     /// Never collected (snapshot records).
     Pinned,
     Other,
@@ -295,13 +299,17 @@ impl Liveness {
             self.xattrs.push((c.index, name, idx, 1), GFP_KERNEL)?;
         }
         let e = self.ents.get_mut(idx).ok_or(EINVAL)?;
+        e.victim = victim;
         if c.remove {
-            e.victim = victim;
             return Ok(Kind::Remove);
         }
         e.group = idx;
         e.parts += 1;
-        Ok(Kind::Other)
+        Ok(if victim == NONE {
+            Kind::Other
+        } else {
+            Kind::Replace
+        })
     }
 
     /// Which entries must stay, given which pages stay anyway (every
@@ -320,7 +328,7 @@ impl Liveness {
                 || forced.get(e.page).copied().unwrap_or(false);
             match e.kind {
                 Kind::Cut => keep |= write_before,
-                Kind::Remove if e.victim != NONE => {
+                Kind::Remove | Kind::Replace if e.victim != NONE => {
                     keep |= out.get(e.victim).copied().unwrap_or(true)
                 }
                 _ => {}

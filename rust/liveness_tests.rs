@@ -188,6 +188,23 @@ mod tests {
     }
 
     #[test]
+    fn a_replaced_xattr_value_cannot_come_back() {
+        // V1, then (after snapshot 1) V2 and a removal, then a write that
+        // takes the ctime: snapshot 1 keeps V1, so V2 and the removal must
+        // stay too, or replay would reinstall V1 in the live file.
+        let mut l = Log::new();
+        let v1 = l.xattr(b"a", 1, false, 1);
+        let v2 = l.xattr(b"a", 1, false, 2);
+        let r = l.xattr(b"a", 0, true, 2);
+        l.write(0, 1000, 1, 2);
+        let k = l.needed(&[1]);
+        assert!(k[v1] && k[v2] && k[r]);
+        // With no snapshot, all three can go.
+        let k = l.needed(&[]);
+        assert!(!k[v1] && !k[v2] && !k[r]);
+    }
+
+    #[test]
     fn xattr_values_stay_whole() {
         let mut l = Log::new();
         let a = l.xattr(b"a", 3, false, 1);

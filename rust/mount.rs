@@ -47,6 +47,9 @@ pub(crate) fn make_read_only(sbi: &Sbi) {
     // (The VFS refuses it while a file open after its last unlink
     // waits for deletion, `s_remove_count`.)
     sbi.stop_cleaner();
+    // An eviction between the save and the VFS's `SB_RDONLY` must not log
+    // (its access time is lost, as for any read-only mount).
+    sbi.set_state_saved(true);
     save_state(sbi);
 }
 
@@ -63,6 +66,7 @@ pub(crate) fn make_writable(sbi: &Sbi) -> Result {
         .set(sb.flags.get() & !(SB_CLEAN | SB_FREELIST_CSUM));
     sb.freelist.set(0);
     sbi.write_sb(&mut sb)?;
+    sbi.set_state_saved(false);
     sbi.start_cleaner();
     *sbi.commands.lock() = false;
     Ok(())

@@ -112,6 +112,9 @@ pub(crate) fn create(
                     sbi.name(),
                     b
                 );
+                sbi.stats
+                    .lost_blocks
+                    .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
                 sbi.defer_to_recovery();
                 return Err(EIO);
             }

@@ -158,6 +158,8 @@ pub(crate) struct Sbi {
     pub(crate) opts: MountOpts,
     /// `/proc/fs/nova/<dev>/` exists (removed first at unmount).
     proc_added: AtomicBool,
+    /// `remount,ro` saved the state (see `set_state_saved`).
+    state_saved: AtomicBool,
     /// The device reference; last, so it is put after everything else
     /// that could use the mapping is gone.
     dax: DaxDev,
@@ -209,6 +211,7 @@ impl Sbi {
             prof: crate::prof::Prof::new(),
             opts,
             proc_added: AtomicBool::new(false),
+            state_saved: AtomicBool::new(false),
             dax,
         }? Error)
     }
@@ -394,12 +397,31 @@ impl Sbi {
     pub(crate) fn shut_down(&self) {
         if !self.pm.is_dead() {
             self.pm.kill();
+            // Stores through existing writable mappings fault again, and
+            // the fault path refuses them (SIGBUS).
+            self.unmap_all();
             self.defer_to_recovery();
             pr_warn!(
                 "{}: shut down: nothing more is written; the next mount recovers\n",
                 self.name()
             );
         }
+    }
+
+    /// Whether an eviction may log now (an access time): not from memory
+    /// reclaim, not while frozen, not once `remount,ro` saved the state.
+    pub(crate) fn may_log_in_evict(&self) -> bool {
+        // SAFETY: the super block is live while the `Sbi` is.
+        !self.read_only()
+            && !self.state_saved.load(Ordering::Acquire)
+            && !self.is_shut_down()
+            && unsafe { shim::nova_shim_may_log_in_evict(self.sb) }
+    }
+
+    /// `remount,ro` saved the state (or `remount,rw` lifts that): nothing
+    /// may be logged in between, before the VFS marks the mount read-only.
+    pub(crate) fn set_state_saved(&self, saved: bool) {
+        self.state_saved.store(saved, Ordering::Release);
     }
 
     /// Whether the file system was shut down.

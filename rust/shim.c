@@ -76,6 +76,7 @@ void nova_shim_break_layout_final(struct inode *inode);
 void nova_shim_fileattr_fill(struct file_kattr *fa, u32 flags);
 int nova_shim_fileattr_flags(const struct file_kattr *fa, u32 *flags);
 void nova_shim_set_inode_flags(struct inode *inode, u32 fs_flags);
+bool nova_shim_may_log_in_evict(struct super_block *sb);
 size_t nova_shim_copy_from_iter_nofault(void *dst, size_t len, struct iov_iter *i);
 void nova_shim_unmap_all(struct super_block *sb);
 struct rw_semaphore *nova_shim_gate_new(int kind);
@@ -710,6 +711,17 @@ int nova_shim_fileattr_flags(const struct file_kattr *fa, u32 *flags)
 		return -EOPNOTSUPP;
 	*flags = fa->flags;
 	return 0;
+}
+
+/*
+ * Whether an eviction may log (an inode's access time): not from memory
+ * reclaim (a shrinker can run inside any allocation, with nova's locks
+ * held) and not while the file system is frozen.
+ */
+bool nova_shim_may_log_in_evict(struct super_block *sb)
+{
+	return !(current->flags & PF_MEMALLOC) &&
+	       sb->s_writers.frozen == SB_UNFROZEN;
 }
 
 /* The inode flags the VFS enforces, from FS_*_FL flags. */

@@ -123,6 +123,8 @@ unsafe extern "C" {
         fa: *const bindings::file_kattr,
         flags: *mut u32,
     ) -> c_int;
+    // `current` and `PF_MEMALLOC` are macros, `s_writers.frozen` an inline's business.
+    pub(crate) fn nova_shim_may_log_in_evict(sb: *mut bindings::super_block) -> bool;
     // the `S_IMMUTABLE`/`S_APPEND`/`S_NOATIME` inode flags are macros.
     pub(crate) fn nova_shim_set_inode_flags(inode: *mut bindings::inode, fs_flags: u32);
     // walks `s_inodes` under `s_inode_list_lock` and calls `unmap_mapping_range` per inode.

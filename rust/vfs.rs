@@ -467,6 +467,7 @@ pub(crate) static DIR_FOPS: Ops<bindings::file_operations> = Ops(bindings::file_
     iterate_shared: Some(iterate_shared),
     fsync: Some(bindings::noop_fsync),
     unlocked_ioctl: Some(ioctl),
+    compat_ioctl: bindings::compat_ptr_ioctl,
     // SAFETY: all-zero is a valid `file_operations`.
     ..unsafe { core::mem::zeroed() }
 });
@@ -589,6 +590,7 @@ pub(crate) static FILE_FOPS: Ops<bindings::file_operations> = Ops(bindings::file
     fsync: Some(file_fsync),
     fallocate: Some(fallocate),
     unlocked_ioctl: Some(ioctl),
+    compat_ioctl: bindings::compat_ptr_ioctl,
     fop_flags: FOP_MMAP_SYNC,
     // SAFETY: all-zero is a valid `file_operations`.
     ..unsafe { core::mem::zeroed() }

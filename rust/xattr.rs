@@ -100,13 +100,26 @@ pub(crate) fn set(
             } else {
                 0
             };
-        if after > XATTR_TOTAL_MAX || names > XATTR_LIST_MAX {
+        // nova's own attributes (the inode flags) are not the user's to
+        // fill: the limits leave them alone.
+        if index != XATTR_NOVA && (after > XATTR_TOTAL_MAX || names > XATTR_LIST_MAX) {
             return Err(ENOSPC);
         }
         m.prepare(index, name, value)?
     };
     let t = ni.now();
     let room_per = xattr_chunk_room(name.len());
+    if value.is_some() {
+        // The log pages of a value come from the blocks held back for log
+        // appends; a value may take them only while ordinary blocks are
+        // left for as many pages, so that freeing space always works on a
+        // full device.
+        let entries = vlen.div_ceil(room_per).max(1) as u64;
+        let pages = (entries * MAX_ENTRY as u64).div_ceil(LOG_TAIL_OFFSET) + 1;
+        if sbi.alloc.available() < pages {
+            return Err(ENOSPC);
+        }
+    }
     let data = value.unwrap_or(&[]);
     let mut tx = Tx::begin(sbi, &[ni])?;
     let mut off = 0;

@@ -230,6 +230,8 @@ pub fn decode_xattr(buf: &[u8]) -> Option<XattrChunk<'_>> {
     };
     let end = (offset as usize).checked_add(cl)?;
     if nl == 0
+        || e.pad.get() != 0
+        || e.pad2.get() != 0
         || !matches!(e.index, XATTR_USER..=XATTR_NOVA)
         || XATTR_NAME_OFFSET + nl + cl > usize::from(e.hdr.slots) * SLOT as usize
         || end > value_len as usize

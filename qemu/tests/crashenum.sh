@@ -323,6 +323,15 @@ crash_cases() {
 	RELAX='s/^\(f file .*\) mtime=[0-9.]*/\1/'
 	crash_case fallocate "echo hello >f" fallocate $M/f 0 40000
 	RELAX=
+	# fallocate modes: a punch is one transaction (the hole entry and the
+	# copies of the partial pages at both ends); a zero range is a punch,
+	# then blocks for the holes, which change no byte.
+	crash_case punch "fill f 16 o" punch $M/f 5000 30000
+	nodebug && crash_case zero_range "fill f 16 o" zero $M/f 3000 10000
+	# Extended attributes: a 3000-byte value is 7 entries of one
+	# transaction; a removal is one.
+	crash_case setxattr "echo a >f && xattrt set f user.k old >/dev/null" setxattr $M/f user.k 3000
+	crash_case rmxattr "echo a >f && xattrt setn f user.k 600 1 >/dev/null" rmxattr $M/f user.k
 	crash_case chmod "echo a >f" chmod $M/f 600
 	crash_case chown "echo a >f" chown $M/f 1000 100
 	nodebug && crash_case utimes "echo a >f" utimes $M/f 1000000000

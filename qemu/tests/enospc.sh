@@ -44,6 +44,8 @@ dd if=/dev/zero of=$M/big bs=4096 2>/dev/null
 dd if=/dev/zero of=$M/big bs=4096 seek=$(($(stat -c %s $M/big) / 4096)) conv=notrunc 2>/dev/null
 echo "full: $(free_blocks) blocks free (held back for log appends), $(df $M | tail -1)"
 check_fails "full: no more data" sh -c "echo x > $M/one-more"
+# The blocks held back for log appends are not for extended attributes.
+check_eq "full: a 64 KiB xattr value is refused (ENOSPC)" ENOSPC "$(/tests/xattrt setn $M/big user.x 65536 1)"
 check "unlink every g file on a full device" sh -c "rm $M/r/g*"
 check "truncate to a partial page on a full device" truncate -s 5000 $M/big
 check "delete the snapshot on a full device" sh -c "echo $E > $P/delete_snapshot"

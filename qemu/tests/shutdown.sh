@@ -46,4 +46,9 @@ check "big as before" cmp $M/d/big /tmp/big
 check_eq "its attribute" v "$(/tests/xattrt get $M/d/f user.k)"
 check "nothing made after the shutdown" sh -c "! ls $M/d | grep -q 'new\|sub\|^g$'"
 check "consistent" fsck_ok
+# A mapping made before the shutdown: its next store faults and is refused.
+check "a store through an older mapping after a shutdown: SIGBUS" /tests/apit shutdown-mmap $M/d
+umount $M
+need "mount" mount -t nova $DEV $M
+check "consistent after that one too" fsck_ok
 umount $M

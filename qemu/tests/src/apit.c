@@ -29,9 +29,13 @@
  *   flags-verify    DIR/flagged still has those flags (after a remount)
  *   shutdown        FS_IOC_SHUTDOWN (FS_GOING_FLAGS_NOLOGFLUSH) on DIR
  *   shutdown-bad    FS_IOC_SHUTDOWN with an unknown flag: EINVAL
+ *   shutdown-mmap   a store through a mapping made before FS_IOC_SHUTDOWN
+ *                   gets SIGBUS after it (shuts DIR down)
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -168,6 +172,14 @@ static void fiemap_case(const char *dir)
 	close(fd);
 }
 
+static sigjmp_buf jb;
+
+static void on_sigbus(int sig)
+{
+	(void)sig;
+	siglongjmp(jb, 1);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
@@ -226,6 +238,27 @@ int main(int argc, char **argv)
 			die("linkat of an O_EXCL temporary file: expected ENOENT");
 		close(fd);
 		printf("ok tmpfile\n");
+		return 0;
+	}
+	if (!strcmp(c, "shutdown-mmap")) {
+		unsigned int how = 2;
+		int dfd = open(argv[2], O_RDONLY | O_DIRECTORY);
+		snprintf(path, sizeof(path), "%s/mapped", argv[2]);
+		int fd = open(path, O_RDWR | O_CREAT, 0644);
+		if (dfd < 0 || fd < 0 || ftruncate(fd, PG))
+			die("create %s", path);
+		volatile char *m = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (m == MAP_FAILED)
+			die("mmap");
+		m[0] = 'a';
+		if (ioctl(dfd, FS_IOC_SHUTDOWN, &how))
+			die("FS_IOC_SHUTDOWN");
+		signal(SIGBUS, on_sigbus);
+		if (sigsetjmp(jb, 1) == 0) {
+			m[1] = 'b';
+			die("a store through an old mapping after the shutdown succeeded");
+		}
+		printf("ok shutdown-mmap\n");
 		return 0;
 	}
 	if (!strcmp(c, "shutdown") || !strcmp(c, "shutdown-bad")) {

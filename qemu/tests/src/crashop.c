@@ -9,6 +9,9 @@
  *       link OLD NEW | symlink TARGET PATH |
  *       write PATH OFF LEN BYTE  (one pwrite of LEN bytes of BYTE) |
  *       truncate PATH LEN | fallocate PATH OFF LEN | chmod PATH MODE(octal) |
+ *       punch PATH OFF LEN | zero PATH OFF LEN  (fallocate PUNCH_HOLE|KEEP_SIZE,
+ *       ZERO_RANGE) | setxattr PATH NAME LEN  (a LEN-byte value) |
+ *       rmxattr PATH NAME |
  *       chown PATH UID GID | utimes PATH SEC  (atime and mtime SEC.0) |
  *       mmapstore PATH OFF BYTE  (maps PATH shared, stores BYTE at OFF
  *         through the mapping, msync(MS_SYNC)s its page) |
@@ -44,6 +47,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -162,8 +166,17 @@ static int prepare(struct op *o)
 			return -1;
 		memset(o->buf, atoi(o->a[4]), o->len);
 		o->fd = open(o->a[1], O_WRONLY);
-	} else if (is(o, "truncate", 2) || is(o, "fallocate", 3)) {
+	} else if (is(o, "truncate", 2) || is(o, "fallocate", 3) || is(o, "punch", 3) ||
+		   is(o, "zero", 3)) {
 		o->fd = open(o->a[1], O_WRONLY);
+	} else if (is(o, "setxattr", 3)) {
+		o->len = strtoul(o->a[3], NULL, 0);
+		o->buf = malloc(o->len ? o->len : 1);
+		if (!o->buf)
+			return -1;
+		for (size_t i = 0; i < o->len; i++)
+			o->buf[i] = (char)('a' + i % 23);
+		return 0;
 	} else if (is(o, "mmapstore", 3)) {
 		struct stat st;
 
@@ -228,6 +241,14 @@ static int call(struct op *o)
 		return ftruncate(o->fd, atoll(a[2]));
 	if (is(o, "fallocate", 3))
 		return fallocate(o->fd, 0, atoll(a[2]), atoll(a[3]));
+	if (is(o, "punch", 3))
+		return fallocate(o->fd, 0x02 | 0x01, atoll(a[2]), atoll(a[3]));
+	if (is(o, "zero", 3))
+		return fallocate(o->fd, 0x10, atoll(a[2]), atoll(a[3]));
+	if (is(o, "setxattr", 3))
+		return setxattr(a[1], a[2], o->buf, o->len, 0);
+	if (is(o, "rmxattr", 2))
+		return removexattr(a[1], a[2]);
 	if (is(o, "chmod", 2))
 		return chmod(a[1], strtoul(a[2], NULL, 8));
 	if (is(o, "chown", 3))

@@ -8,7 +8,9 @@
  *   PATH TYPE MODE nlink=N uid=U gid=G size=S mtime=SEC.NSEC [EXTRA]
  *
  * EXTRA is "-> TARGET" for symlinks, "fnv=HASH" (FNV-1a 64 of the contents
- * read with read(2)) for regular files and "rdev=MAJ:MIN" for device nodes.
+ * read with read(2)) for regular files and "rdev=MAJ:MIN" for device nodes,
+ * then "xattr=HASH" (FNV-1a 64 of the sorted names, each with its value)
+ * for an entry that has extended attributes.
  * Bytes outside printable ASCII, spaces and backslashes in names are
  * escaped as \xHH so every line is unambiguous.
  *
@@ -28,6 +30,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 static const char **excludes;
@@ -119,6 +122,52 @@ static void put_escaped(const char *s, size_t n)
 		else
 			putchar(c);
 	}
+}
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The extended attributes of PATH (not followed), hashed in name order:
+ * 1 and the hash if it has any, 0 if none, -1 on error. */
+static int hash_xattrs(const char *path, uint64_t *out)
+{
+	static char names[1 << 16], value[1 << 16];
+	char *list[4096];
+	ssize_t n = llistxattr(path, names, sizeof(names));
+	int k = 0;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	if (n < 0)
+		return errno == ENOTSUP ? 0 : -1;
+	for (char *p = names; p < names + n && k < 4096; p += strlen(p) + 1)
+		list[k++] = p;
+	if (!k)
+		return 0;
+	qsort(list, k, sizeof(list[0]), cmp_str);
+	for (int i = 0; i < k; i++) {
+		ssize_t v = lgetxattr(path, list[i], value, sizeof(value));
+
+		if (v < 0)
+			return -1;
+		h = fnv(h, list[i], strlen(list[i]) + 1);
+		h = fnv(h, &v, sizeof(v));
+		h = fnv(h, value, v);
+	}
+	*out = h;
+	return 1;
 }
 
 static int hash_file(const char *path, uint64_t *out)
@@ -213,6 +262,18 @@ static void entry(const char *root, const char *rel)
 		}
 	} else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
 		printf(" rdev=%u:%u", major(st.st_rdev), minor(st.st_rdev));
+	}
+	{
+		uint64_t h;
+		int r = hash_xattrs(full, &h);
+
+		if (r < 0) {
+			fprintf(stderr, "treesum: xattrs of %s: %s\n", full, strerror(errno));
+			errors++;
+			printf(" xattr=?");
+		} else if (r) {
+			printf(" xattr=%016llx", (unsigned long long)h);
+		}
 	}
 	putchar('\n');
 }
