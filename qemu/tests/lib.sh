@@ -55,3 +55,9 @@ poke() {
 is_debug() { grep -q nova.flavor=debug /proc/cmdline; }
 # scale FAST DEBUG: prints FAST, or DEBUG on the debug kernel.
 scale() { if is_debug; then echo "$2"; else echo "$1"; fi; }
+# dev_sum: the device's checksum, read past the block device's page cache
+# (nova writes pmem directly).
+dev_sum() {
+	echo 3 >/proc/sys/vm/drop_caches
+	md5sum $DEV | cut -d' ' -f1
+}

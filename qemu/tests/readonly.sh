@@ -6,25 +6,19 @@
 # boots: 1
 . /tests/lib.sh
 P=/proc/fs/nova/pmem0
-# The device's checksum, read past the block device's page cache (nova
-# writes pmem directly).
-sum() {
-	echo 3 > /proc/sys/vm/drop_caches
-	md5sum $DEV | cut -d' ' -f1
-}
 need "mount" mkfs_mount
 mkdir $M/d
 for i in 1 2 3; do echo hello$i > $M/d/f$i; done
 dd if=/dev/urandom of=$M/d/big bs=4096 count=100 2>/dev/null
 umount $M
-a=$(sum)
+a=$(dev_sum)
 need "mount -o ro" mount -t nova -o ro $DEV $M
-check_eq "an -o ro mount changes nothing" "$a" "$(sum)"
+check_eq "an -o ro mount changes nothing" "$a" "$(dev_sum)"
 check "read under -o ro" sh -c "cat $M/d/f1 $M/d/big > /dev/null"
 check_fails "no write under -o ro" touch $M/d/new
 check_fails "no snapshot under -o ro" sh -c "echo > $P/create_snapshot"
 umount $M
-check_eq "-o ro mount and unmount change nothing" "$a" "$(sum)"
+check_eq "-o ro mount and unmount change nothing" "$a" "$(dev_sum)"
 
 need "mount read-write" mount -t nova $DEV $M
 echo more > $M/d/f4
@@ -34,13 +28,13 @@ check_fails "no remount,ro while an unlinked file is open (VFS: EBUSY)" mount -o
 exec 3<&-
 echo > $P/create_snapshot
 need "remount,ro" mount -o remount,ro $M
-b=$(sum)
+b=$(dev_sum)
 cat $M/d/f1 > /dev/null
 check_fails "no snapshot after remount,ro" sh -c "echo > $P/create_snapshot"
 check_fails "no snapshot deletion after remount,ro" sh -c "echo 1 > $P/delete_snapshot"
-check_eq "reads and refused commands on a mount made read-only change nothing" "$b" "$(sum)"
+check_eq "reads and refused commands on a mount made read-only change nothing" "$b" "$(dev_sum)"
 umount $M
-check_eq "unmount of a mount made read-only changes nothing" "$b" "$(sum)"
+check_eq "unmount of a mount made read-only changes nothing" "$b" "$(dev_sum)"
 need "mount read-write again" mount -t nova $DEV $M
 check_fails "the unlinked file is gone" test -e $M/d/big
 check_eq "data written before remount,ro" more "$(cat $M/d/f4)"
@@ -48,9 +42,9 @@ check "consistent" fsck_ok
 echo 1 > $P/delete_snapshot
 
 need "remount,ro" mount -o remount,ro $M
-c=$(sum)
+c=$(dev_sum)
 check "read after remount,ro" cat $M/d/f1
-check_eq "remount,ro then reads change nothing" "$c" "$(sum)"
+check_eq "remount,ro then reads change nothing" "$c" "$(dev_sum)"
 need "remount,rw" mount -o remount,rw $M
 echo again > $M/d/f5
 check "consistent after ro, then rw" fsck_ok
@@ -73,11 +67,11 @@ need "mount" mount -t nova $DEV $M
 mkdir $M/j2
 umount $M
 need "an active journal" /tests/pmpoke $DEV journal $((ROOT_SLOT + 32)) $t0
-j=$(sum)
+j=$(dev_sum)
 need "-o ro mount with an interrupted operation" mount -t nova -o ro $DEV $M
 check "j1 is there" test -d $M/j1
 check_fails "j2 is rolled back (in memory)" test -e $M/j2
-check_eq "the -o ro rollback wrote nothing" "$j" "$(sum)"
+check_eq "the -o ro rollback wrote nothing" "$j" "$(dev_sum)"
 need "remount,rw" mount -o remount,rw $M
 check "the rollback reached pmem" sh -c "dmesg | grep -q 'rolled back an interrupted operation'"
 check_fails "j2 is still rolled back" test -e $M/j2
@@ -96,10 +90,10 @@ first2() {
 	dd if=$DEV bs=1 count=2 2>/dev/null | od -An -tx1 | tr -d ' '
 }
 poke 0 '\001\002'
-k=$(sum)
+k=$(dev_sum)
 need "-o ro mount with a bad primary superblock" mount -t nova -o ro $DEV $M
 check "the replica was used" sh -c "dmesg | grep -q 'primary superblock bad'"
-check_eq "the -o ro mount did not repair the primary" "$k" "$(sum)"
+check_eq "the -o ro mount did not repair the primary" "$k" "$(dev_sum)"
 k2=$(first2)
 need "remount,rw" mount -o remount,rw $M
 umount $M

@@ -5,11 +5,6 @@
 # boots: 1
 . /tests/lib.sh
 P=/proc/fs/nova/pmem0
-# The device's checksum, past the block device's page cache.
-dev_sum() {
-	echo 3 >/proc/sys/vm/drop_caches
-	md5sum $DEV | cut -d' ' -f1
-}
 need "mount" mkfs_mount
 mkdir $M/d
 echo before >$M/d/f
