@@ -2,7 +2,7 @@
 //! `novactl`: the command line, the help texts, and what it reads from and
 //! prints about `/proc/fs/nova/<dev>/` (the I/O is in `src/bin/novactl.rs`).
 
-use crate::retention::{civil_from_days, days_from_civil, Decision, Policy, Snap};
+use crate::retention::{civil_from_days, days_from_civil, Decision, Policy, Snap, Span};
 
 pub const HELP: &str = "\
 Usage: novactl [-d DEV] COMMAND [ARGS]
@@ -102,7 +102,7 @@ pub const HELP_PRUNE: &str = "\
 Usage: novactl [-d DEV] prune [--keep-last N] [--keep-hourly N]
                               [--keep-daily N] [--keep-weekly N]
                               [--keep-monthly N] [--keep-yearly N]
-                              [--dry-run]
+                              [--keep-within SPAN] [--dry-run]
 
 Deletes every snapshot that no rule keeps, with the rules of restic's
 `forget`. The snapshots are taken newest first (by creation time; in the
@@ -117,6 +117,9 @@ keeps it:
   --keep-weekly N   the same per ISO week (Monday to Sunday, UTC)
   --keep-monthly N  the same per calendar month
   --keep-yearly N   the same per calendar year
+  --keep-within SPAN  every snapshot taken no earlier than SPAN before
+                    the newest one: years, months, weeks, days, hours as
+                    in 1y6m, 2w, 3d12h (months and years by the calendar)
 
 N = 0 turns a rule off. At least one rule must be above 0: prune with
 no rule would delete everything and is refused (exit status 2); use
@@ -268,6 +271,7 @@ pub fn parse_cli(args: &[String]) -> Result<Cli, Usage> {
                 | "--keep-weekly"
                 | "--keep-monthly"
                 | "--keep-yearly"
+                | "--keep-within"
         );
         let value = if takes_value {
             match inline {
@@ -326,6 +330,15 @@ pub fn parse_cli(args: &[String]) -> Result<Cli, Usage> {
             }
             "--keep-yearly" => {
                 policy.yearly = count(&value)?;
+                given.push("--keep")
+            }
+            "--keep-within" => {
+                policy.within = Span::parse(&value).ok_or_else(|| {
+                    usage(
+                        format!("--keep-within needs a span such as 2d12h or 1y6m, not '{value}'"),
+                        HELP_PRUNE,
+                    )
+                })?;
                 given.push("--keep")
             }
             _ => return Err(usage(format!("unknown option {a}"), HELP)),
@@ -750,6 +763,19 @@ total 2 snapshots, current epoch 1006
                 dry_run: true
             }
         );
+        assert_eq!(
+            cmd(&["prune", "--keep-within", "1w2d"]),
+            Command::Prune {
+                policy: Policy {
+                    within: Span {
+                        days: 9,
+                        ..Span::default()
+                    },
+                    ..Policy::default()
+                },
+                dry_run: false
+            }
+        );
         let c = parse_cli(&v(&["-d", "/dev/pmem1", "list"])).unwrap();
         assert_eq!(c.device.as_deref(), Some("/dev/pmem1"));
         let c = parse_cli(&v(&["list", "-dpmem2"])).unwrap();
@@ -782,6 +808,8 @@ total 2 snapshots, current epoch 1006
         assert!(err(&["prune", "--keep-last", "-1"]).contains("needs a count"));
         assert!(err(&["prune", "--keep-daily", "x"]).contains("needs a count"));
         assert!(err(&["prune", "--keep-hourly"]).contains("needs a value"));
+        assert!(err(&["prune", "--keep-within", "5"]).contains("needs a span"));
+        assert!(err(&["prune", "--keep-within=2x"]).contains("needs a span"));
         assert!(err(&["list", "--keep-last", "1"]).contains("takes no --keep-*"));
         assert!(err(&["stats", "--json"]).contains("takes no --json"));
         assert!(err(&["list", "extra"]).contains("unexpected argument"));

@@ -16,11 +16,78 @@
 //!   of the last month keeps one per day of those three days, then goes on
 //!   to older days until it has seven.
 //!
+//! - `within` D: it was taken no earlier than D (years, months, days,
+//!   hours; calendar arithmetic in UTC) before the newest snapshot, as
+//!   restic's `--keep-within` (measured from the newest snapshot, not
+//!   from "now", so a pause in taking snapshots does not let everything
+//!   go).
+//!
 //! A snapshot whose time lies after "now" (the clock was set back since it
 //! was taken) cannot be placed: it is always kept, with the reason
 //! [`Reason::Future`], and takes no place of any rule. A policy in which
 //! every count is 0 keeps everything ([`Reason::NoPolicy`], as restic does);
 //! `novactl prune` refuses such a policy before calling this.
+
+/// A span of calendar time (`--keep-within 1y2m3d4h`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Span {
+    pub years: u32,
+    pub months: u32,
+    pub days: u32,
+    pub hours: u32,
+}
+
+impl Span {
+    pub fn is_zero(&self) -> bool {
+        *self == Span::default()
+    }
+
+    /// Parses `NyNmNdNh` (each part optional, in any order, at least one;
+    /// `w` for 7 days is accepted too), e.g. `2d12h`, `1y6m`.
+    pub fn parse(text: &str) -> Option<Span> {
+        let mut span = Span::default();
+        let mut num = String::new();
+        let mut any = false;
+        for c in text.chars() {
+            if c.is_ascii_digit() {
+                num.push(c);
+                continue;
+            }
+            let n: u32 = num.parse().ok()?;
+            num.clear();
+            let slot = match c {
+                'y' => &mut span.years,
+                'm' => &mut span.months,
+                'w' => {
+                    span.days = span.days.checked_add(n.checked_mul(7)?)?;
+                    any = true;
+                    continue;
+                }
+                'd' => &mut span.days,
+                'h' => &mut span.hours,
+                _ => return None,
+            };
+            *slot = slot.checked_add(n)?;
+            any = true;
+        }
+        (num.is_empty() && any).then_some(span)
+    }
+
+    /// `t` less this span (months and years by the calendar, the day of
+    /// the month clamped to the month's length).
+    pub fn before(&self, t: i64) -> i64 {
+        let (y, m, d) = civil_from_days(day(t));
+        let months =
+            y * 12 + i64::from(m) - 1 - i64::from(self.years) * 12 - i64::from(self.months);
+        let (ny, nm) = (months.div_euclid(12), months.rem_euclid(12) as u32 + 1);
+        let len =
+            days_from_civil(ny + i64::from(nm == 12), nm % 12 + 1, 1) - days_from_civil(ny, nm, 1);
+        let nd = d.min(len as u32);
+        let secs = t.rem_euclid(86_400);
+        (days_from_civil(ny, nm, nd) - i64::from(self.days)) * 86_400 + secs
+            - i64::from(self.hours) * 3600
+    }
+}
 
 /// How many snapshots (or periods) each rule keeps; 0: the rule is off.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -31,6 +98,8 @@ pub struct Policy {
     pub weekly: u32,
     pub monthly: u32,
     pub yearly: u32,
+    /// Keep everything this close to the newest snapshot (zero: off).
+    pub within: Span,
 }
 
 impl Policy {
@@ -42,6 +111,7 @@ impl Policy {
             && self.weekly == 0
             && self.monthly == 0
             && self.yearly == 0
+            && self.within.is_zero()
     }
 }
 
@@ -54,6 +124,8 @@ pub enum Reason {
     Weekly,
     Monthly,
     Yearly,
+    /// Taken within the span of `--keep-within` before the newest.
+    Within,
     /// Its time is after "now".
     Future,
     /// The policy has no rule.
@@ -69,6 +141,7 @@ impl Reason {
             Reason::Weekly => "weekly",
             Reason::Monthly => "monthly",
             Reason::Yearly => "yearly",
+            Reason::Within => "within",
             Reason::Future => "future",
             Reason::NoPolicy => "no-policy",
         }
@@ -147,6 +220,12 @@ pub fn plan(snaps: &[Snap], now: i64, policy: &Policy) -> Vec<Decision> {
             })
             .collect();
     }
+    // The newest snapshot that can be placed (not after "now").
+    let newest = order.iter().map(|s| s.time).filter(|&t| t <= now).max();
+    let within_from = match newest {
+        Some(t) if !policy.within.is_zero() => Some(policy.within.before(t)),
+        _ => None,
+    };
     let mut last = policy.last;
     // (rule, places left, period of the last snapshot it kept)
     let mut rules = [
@@ -167,6 +246,9 @@ pub fn plan(snaps: &[Snap], now: i64, policy: &Policy) -> Vec<Decision> {
             if last > 0 {
                 last -= 1;
                 reasons.push(Reason::Last);
+            }
+            if within_from.is_some_and(|from| snap.time >= from) {
+                reasons.push(Reason::Within);
             }
             for (rule, left, seen) in rules.iter_mut() {
                 if *left == 0 {
@@ -247,6 +329,90 @@ mod tests {
             period(Reason::Weekly, at(2026, 11, 30, 0, 0)),
             days_from_civil(2026, 11, 30)
         );
+    }
+
+    #[test]
+    fn within_spans() {
+        assert_eq!(
+            Span::parse("2d12h"),
+            Some(Span {
+                days: 2,
+                hours: 12,
+                ..Span::default()
+            })
+        );
+        assert_eq!(
+            Span::parse("1y6m"),
+            Some(Span {
+                years: 1,
+                months: 6,
+                ..Span::default()
+            })
+        );
+        assert_eq!(
+            Span::parse("3w"),
+            Some(Span {
+                days: 21,
+                ..Span::default()
+            })
+        );
+        for bad in ["", "5", "d", "2x", "1d2", "99999999999d"] {
+            assert_eq!(Span::parse(bad), None, "{bad}");
+        }
+        // Calendar months: March 31 less one month is February 28.
+        let m = Span {
+            months: 1,
+            ..Span::default()
+        };
+        assert_eq!(m.before(at(2026, 3, 31, 10, 0)), at(2026, 2, 28, 10, 0));
+        let y = Span {
+            years: 1,
+            ..Span::default()
+        };
+        assert_eq!(y.before(at(2024, 2, 29, 0, 0)), at(2023, 2, 28, 0, 0));
+        let dh = Span {
+            days: 1,
+            hours: 2,
+            ..Span::default()
+        };
+        assert_eq!(dh.before(NOW), NOW - 26 * 3600);
+        let jan = Span {
+            months: 2,
+            ..Span::default()
+        };
+        assert_eq!(jan.before(at(2026, 1, 15, 0, 0)), at(2025, 11, 15, 0, 0));
+    }
+
+    #[test]
+    fn keep_within_counts_from_the_newest() {
+        // Hourly for three days, the newest two days before now.
+        let s = snaps(
+            &(0..72)
+                .map(|i| NOW - 2 * 86_400 - (71 - i) * 3600)
+                .collect::<Vec<_>>(),
+        );
+        let p = Policy {
+            within: Span {
+                hours: 5,
+                ..Span::default()
+            },
+            ..Policy::default()
+        };
+        // The newest and the five hours before it: 6 snapshots.
+        assert_eq!(kept(&s, p), (67..=72).collect::<Vec<u64>>());
+        let d = plan(&s, NOW, &p);
+        assert_eq!(d[0].reasons, [Reason::Within]);
+        assert!(!p.is_empty());
+        // With another rule, each keeps its own.
+        let p = Policy {
+            last: 1,
+            within: Span {
+                hours: 1,
+                ..Span::default()
+            },
+            ..Policy::default()
+        };
+        assert_eq!(kept(&s, p), vec![71, 72]);
     }
 
     #[test]
