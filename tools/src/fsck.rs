@@ -19,6 +19,7 @@ use crate::format::snapshot::{holder, replay, SnapError, SnapRecord, SnapSet};
 use crate::mkfs::{S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+use std::mem::size_of;
 
 /// How bad a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -334,6 +335,49 @@ pub struct Fatal(pub String);
 /// Checks the nova file system on `dev`. `Err` is an operational error
 /// (not nova at all, I/O); everything else is in the report.
 pub fn check(dev: &mut Device) -> Result<Report, Fatal> {
+    check_inner(dev)
+}
+
+/// The repairs of `-y`. Today one: a superblock copy that is invalid
+/// while the other is valid (or that differs from a valid primary) is
+/// rewritten from the valid one, as the next writable mount would do.
+/// Returns what was repaired, for the report.
+pub fn repair(dev: &mut Device) -> Result<Vec<String>, Fatal> {
+    let io = |e: std::io::Error| Fatal(format!("I/O error: {e}"));
+    let dev_blocks = dev.len() / BLOCK_SIZE;
+    let mut blocks = vec![vec![0u8; BLOCK_SIZE as usize]; 2];
+    for (b, blk) in blocks.iter_mut().zip([SB_BLOCK, SB_REPLICA_BLOCK]) {
+        dev.read_at(blk * BLOCK_SIZE, b).map_err(io)?;
+    }
+    let valid = |b: &[u8]| {
+        SuperBlock::from_bytes(&b[..size_of::<SuperBlock>()])
+            .is_some_and(|sb| sb.validate(dev_blocks).is_ok())
+    };
+    let n = size_of::<SuperBlock>();
+    let (from, to, what) = match (valid(&blocks[0]), valid(&blocks[1])) {
+        (true, false) => (
+            0,
+            SB_REPLICA_BLOCK,
+            "the replica superblock (block 1), from the primary",
+        ),
+        (false, true) => (
+            1,
+            SB_BLOCK,
+            "the primary superblock (block 0), from the replica",
+        ),
+        (true, true) if blocks[0][..n] != blocks[1][..n] => (
+            0,
+            SB_REPLICA_BLOCK,
+            "the replica superblock (block 1), which differed, from the primary",
+        ),
+        _ => return Ok(Vec::new()),
+    };
+    dev.write_at(to * BLOCK_SIZE, &blocks[from]).map_err(io)?;
+    dev.sync().map_err(io)?;
+    Ok(vec![format!("rewrote {what}")])
+}
+
+fn check_inner(dev: &mut Device) -> Result<Report, Fatal> {
     let io = |e: std::io::Error| Fatal(format!("read error: {e}"));
     let mut r = Report::default();
     let dev_blocks = dev.len() / BLOCK_SIZE;

@@ -204,6 +204,48 @@ fn superblock_checksum() {
     assert!(out.contains("superblock (replica, block 1): csum"), "{out}");
 }
 
+/// `-y` rewrites a bad superblock copy from the good one (exit 1), after
+/// which the image is clean; a clean image is left byte for byte.
+#[test]
+fn superblock_repair() {
+    let (p, ..) = populated("sbfix.img");
+    let ps = p.to_str().unwrap();
+    let clean = std::fs::read(&p).unwrap();
+    let (rc, out) = run(FSCK, &["-y", ps]);
+    assert_eq!(rc, 0, "{out}");
+    assert!(!out.contains("repaired"), "{out}");
+    assert_eq!(
+        std::fs::read(&p).unwrap(),
+        clean,
+        "-y changed a clean image"
+    );
+    for (at, which) in [
+        (72, "primary superblock (block 0)"),
+        (4096 + 72, "replica superblock (block 1)"),
+    ] {
+        let mut u = read(&p, at, 1);
+        u[0] ^= 0xff;
+        patch(&p, at, &u);
+        let (rc, out) = fsck(&p);
+        assert_eq!(rc, 4, "{out}");
+        let (rc, out) = run(FSCK, &["-y", ps]);
+        assert_eq!(rc, 1, "{out}");
+        assert!(
+            out.contains(&format!("repaired: rewrote the {which}")),
+            "{out}"
+        );
+        let (rc, out) = fsck(&p);
+        assert_eq!(rc, 0, "{out}");
+        assert_eq!(
+            std::fs::read(&p).unwrap(),
+            clean,
+            "the repair differs from the original"
+        );
+    }
+    let (rc, _) = run(FSCK, &["-n", "-y", ps]);
+    assert_eq!(rc, 8);
+}
+
 #[test]
 fn superblock_geometry() {
     let (p, ..) = populated("geo.img");

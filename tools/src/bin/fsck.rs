@@ -3,7 +3,7 @@
 
 use nova_tools::args;
 use nova_tools::dev::Device;
-use nova_tools::fsck::{check, render};
+use nova_tools::fsck::{check, render, repair};
 use std::process::exit;
 
 const HELP: &str = "\
@@ -35,12 +35,16 @@ Options:
   -o OFFSET   the file system starts OFFSET bytes into the file (K, M, G
               suffixes), e.g. the pmem region of a VM's memory file
   -s SIZE     and is SIZE bytes long (with -o)
-  -y, -p, -a  repairs: not implemented yet (exit 8)
+  -y, -p, -a  repair what fsck.nova can repair, then check: today a
+              superblock copy that is invalid while the other is valid
+              (e.g. torn by a crash during an unmount) is rewritten from
+              the valid one, as the next writable mount would; every
+              other finding is only reported
   -h, --help  this text
 
-Exit status (fsck(8)): 0 no errors (warnings may be printed), 4 errors
-left uncorrected, 8 operational error (cannot open or read, not nova, or
-bad usage).
+Exit status (fsck(8)): 0 no errors (warnings may be printed), 1 errors
+corrected and none left, 4 errors left uncorrected, 8 operational error
+(cannot open or read, not nova, or bad usage).
 ";
 
 fn main() {
@@ -54,15 +58,16 @@ fn main() {
         nova_tools::out!("{HELP}");
         return;
     }
-    if p.has('y') || p.has('p') || p.has('a') {
-        nova_tools::errln!("fsck.nova: repairs are not implemented yet; run fsck.nova -n to check");
+    let repairing = p.has('y') || p.has('p') || p.has('a');
+    if repairing && p.has('n') {
+        nova_tools::errln!("fsck.nova: -n and -y (-p, -a) do not go together");
         exit(8);
     }
     let [path] = p.rest.as_slice() else {
         nova_tools::err!("{HELP}");
         exit(8)
     };
-    let dev = Device::open(path, false).unwrap_or_else(|e| {
+    let dev = Device::open(path, repairing).unwrap_or_else(|e| {
         if e.raw_os_error() == Some(16) {
             nova_tools::errln!("fsck.nova: {path}: device is busy (mounted?); fsck.nova checks unmounted file systems");
             exit(8)
@@ -89,6 +94,17 @@ fn main() {
             exit(8)
         }
     };
+    let repaired = if repairing {
+        repair(&mut dev).unwrap_or_else(|e| {
+            nova_tools::errln!("fsck.nova: {path}: {}", e.0);
+            exit(8)
+        })
+    } else {
+        Vec::new()
+    };
+    for what in &repaired {
+        nova_tools::outln!("{path}: repaired: {what}");
+    }
     let r = match check(&mut dev) {
         Ok(r) => r,
         Err(e) => {
@@ -118,5 +134,9 @@ fn main() {
             " (free space not checked)"
         }
     );
-    exit(if errors == 0 { 0 } else { 4 })
+    exit(match (errors, repaired.is_empty()) {
+        (0, true) => 0,
+        (0, false) => 1,
+        _ => 4,
+    })
 }
