@@ -132,9 +132,11 @@ fn fill(sbi: &Sbi, ni: &NovaInode, ino: u64) -> Result {
     ni.set_nlink(pi.nlink.get());
     ni.set_size(0);
     let t = pi.time_sec.get() as i64;
+    let tn = pi.time_nsec.get().min(999_999_999);
     for w in Time::ALL {
-        ni.set_time(w, t, pi.time_nsec.get().min(999_999_999));
+        ni.set_time(w, t, tn);
     }
+    ni.set_btime((t, tn));
     let (head, tail) = (pi.log_head.get(), pi.log_tail.get());
     check_log_bounds(sbi, ino, head, tail)?;
     ni.set_log(LogPos {
@@ -353,6 +355,7 @@ pub(crate) fn new_inode(
     for w in Time::ALL {
         ni.set_time(w, sec, nsec);
     }
+    ni.set_btime((sec, nsec));
     // On failure the unused inode goes with `ni` (`NewInode`).
     let page = crate::log::new_inode_log_page(sbi, ino).map_err(fail)?;
     let staged = (|| -> Result<(u64, u64)> {

@@ -11,7 +11,7 @@ use crate::sbi::Sbi;
 use crate::shim;
 use crate::xmap::XattrMap;
 use core::ptr;
-use core::sync::atomic::AtomicBool;
+use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU32};
 use kernel::bindings;
 use kernel::new_mutex;
 use kernel::prelude::*;
@@ -105,6 +105,9 @@ pub(crate) struct NovaInode {
     /// The access time changed in memory since it was last logged: it is
     /// logged when the inode leaves memory (`evict`), not on every read.
     atime_dirty: AtomicBool,
+    /// The creation time (the slot's time; `statx` birth time).
+    btime_sec: AtomicI64,
+    btime_nsec: AtomicU32,
 }
 
 impl NovaInode {
@@ -119,6 +122,8 @@ impl NovaInode {
                 data <- new_mutex!(FileIndex::new()),
                 xattrs <- new_mutex!(XattrMap::new()),
                 atime_dirty: AtomicBool::new(false),
+                btime_sec: AtomicI64::new(0),
+                btime_nsec: AtomicU32::new(0),
             }),
             GFP_KERNEL,
         )?;
@@ -297,6 +302,22 @@ impl NovaInode {
         // SAFETY: the inode is new (not yet visible) or being filled
         // (I_NEW); `p` is a kmalloc buffer nothing else owns.
         unsafe { (*self.raw()).__bindgen_anon_5.i_link = p.cast() };
+    }
+
+    /// Sets the creation time (from the slot, or at creation).
+    pub(crate) fn set_btime(&self, t: (i64, u32)) {
+        self.btime_sec
+            .store(t.0, core::sync::atomic::Ordering::Relaxed);
+        self.btime_nsec
+            .store(t.1, core::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The creation time.
+    pub(crate) fn btime(&self) -> (i64, u32) {
+        (
+            self.btime_sec.load(core::sync::atomic::Ordering::Relaxed),
+            self.btime_nsec.load(core::sync::atomic::Ordering::Relaxed),
+        )
     }
 
     /// The access time changed in memory (a read, `update_time`).

@@ -196,6 +196,13 @@ extern "C" fn getattr(
         );
         // Data blocks in 512-byte units (nova does not keep `i_blocks`).
         (*stat).blocks = ni(i).data.lock().pages() << (crate::format::layout::BLOCK_SHIFT - 9);
+        // The birth time: the slot records when the inode was created.
+        let (s, n) = ni(i).btime();
+        (*stat).btime = bindings::timespec64 {
+            tv_sec: s,
+            tv_nsec: n as isize,
+        };
+        (*stat).result_mask |= bindings::STATX_BTIME;
     }
     0
 }

@@ -7,6 +7,7 @@
 # - FIEMAP (filefrag, xfs_io -c fiemap): the extents of a file with holes,
 #   from the extent index (failed with EOPNOTSUPP before).
 # - Inode flags (chattr +i/+a, lsattr; ENOTTY before).
+# - statx birth time (the slot's creation time; not reported before).
 # - O_TMPFILE (failed with EOPNOTSUPP before): an unnamed file that linkat
 #   can name; freed at its last close unless named; an open one at a
 #   crash is removed by recovery.
@@ -29,6 +30,9 @@ check "O_DIRECT open, aligned and unaligned I/O" /tests/apit odirect $M
 need "remount" remount
 check "O_DIRECT data after remount" /tests/apit odirect-verify $M
 check "FIEMAP reports the written ranges" /tests/apit fiemap $M
+check "statx birth time: the creation time, kept by writes and chmod" /tests/apit btime $M
+b0=$(/tests/apit btime-of $M/born)
+check_eq "... and after a remount" "$b0" "$(umount $M && mount -t nova $DEV $M && /tests/apit btime-of $M/born)"
 mkdir $M/fl
 check "inode flags: immutable, append-only, refused ones, a directory" /tests/apit flags $M/fl
 check "inode flags after remount" sh -c "umount $M && mount -t nova $DEV $M && /tests/apit flags-verify $M/fl"

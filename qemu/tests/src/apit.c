@@ -29,6 +29,9 @@
  *   flags-verify    DIR/flagged still has those flags (after a remount)
  *   shutdown        FS_IOC_SHUTDOWN (FS_GOING_FLAGS_NOLOGFLUSH) on DIR
  *   shutdown-bad    FS_IOC_SHUTDOWN with an unknown flag: EINVAL
+ *   btime           statx reports a birth time: a new file's is its
+ *                   creation time, unchanged by writes and chmod
+ *   btime-of FILE   prints FILE's birth time (seconds.nanoseconds)
  *   shutdown-mmap   a store through a mapping made before FS_IOC_SHUTDOWN
  *                   gets SIGBUS after it (shuts DIR down)
  */
@@ -47,6 +50,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef FS_IOC_SHUTDOWN
@@ -238,6 +242,39 @@ int main(int argc, char **argv)
 			die("linkat of an O_EXCL temporary file: expected ENOENT");
 		close(fd);
 		printf("ok tmpfile\n");
+		return 0;
+	}
+	if (!strcmp(c, "btime") || !strcmp(c, "btime-of")) {
+		struct statx a, b;
+		if (!strcmp(c, "btime-of")) {
+			if (statx(AT_FDCWD, argv[2], 0, STATX_BTIME, &a) ||
+			    !(a.stx_mask & STATX_BTIME))
+				die("statx %s: no birth time", argv[2]);
+			printf("%lld.%09u\n", (long long)a.stx_btime.tv_sec, a.stx_btime.tv_nsec);
+			return 0;
+		}
+		struct timespec t0, t1;
+		snprintf(path, sizeof(path), "%s/born", argv[2]);
+		clock_gettime(CLOCK_REALTIME, &t0);
+		int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0644);
+		clock_gettime(CLOCK_REALTIME, &t1);
+		if (fd < 0)
+			die("create %s", path);
+		if (statx(AT_FDCWD, path, 0, STATX_BTIME, &a) || !(a.stx_mask & STATX_BTIME))
+			die("statx: no birth time");
+		if (a.stx_btime.tv_sec < t0.tv_sec - 1 || a.stx_btime.tv_sec > t1.tv_sec + 1)
+			die("birth time %lld not the creation time (%lld..%lld)",
+			    (long long)a.stx_btime.tv_sec, (long long)t0.tv_sec, (long long)t1.tv_sec);
+		sleep(1);
+		if (write(fd, "x", 1) != 1 || fchmod(fd, 0600))
+			die("write/chmod");
+		if (statx(AT_FDCWD, path, 0, STATX_BTIME, &b) ||
+		    b.stx_btime.tv_sec != a.stx_btime.tv_sec ||
+		    b.stx_btime.tv_nsec != a.stx_btime.tv_nsec ||
+		    b.stx_mtime.tv_sec == b.stx_btime.tv_sec)
+			die("the birth time moved with a write or chmod");
+		close(fd);
+		printf("ok btime\n");
 		return 0;
 	}
 	if (!strcmp(c, "shutdown-mmap")) {
