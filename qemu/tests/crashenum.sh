@@ -113,6 +113,24 @@ total_states=0
 # in a state between before and after (fallocate: the mtime).
 # CRASH_PARTS/CRASH_PART run every PARTS-th case only (long_crashenum
 # spreads the cases over boots).
+# run_states NAME: the crash states of $W/trace over $W/base.img, each
+# checked by "crashenum.sh state" (which tallies what it found in
+# $W/tally); sets rc (nova-crash's status), sum (its summary), n (states
+# checked), d (produced) and secs, and adds n to total_states.
+run_states() {
+	: >$W/tally
+	t0=$(date +%s)
+	nova-crash run -e $EXH -s $SAMPLES -m $MAX -r $SEED -k $W/$1.bad.img \
+		$W/base.img $W/trace $DEV sh /tests/crashenum.sh state >$W/out 2>&1
+	rc=$?
+	secs=$(($(date +%s) - t0))
+	grep -v '^nova-crash: \(trace\|points\)' $W/out | head -n 24
+	sum=$(grep '^nova-crash: points' $W/out | sed 's/^nova-crash: //')
+	n=$(echo "$sum" | sed -n 's/.* checked \([0-9]*\) .*/\1/p')
+	d=$(echo "$sum" | sed -n 's/.* produced \([0-9]*\) .*/\1/p')
+	total_states=$((total_states + ${n:-0}))
+}
+
 ncase=0
 crash_case() {
 	name=$1 setup=$2
@@ -143,22 +161,13 @@ crash_case() {
 		fail "$name: the operation changed nothing visible (bad case)"
 		return
 	fi
-	: >$W/tally
-	t0=$(date +%s)
-	nova-crash run -e $EXH -s $SAMPLES -m $MAX -r $SEED -k $W/$name.bad.img \
-		$W/base.img $W/trace $DEV sh /tests/crashenum.sh state >$W/out 2>&1
-	rc=$?
-	t1=$(date +%s)
-	grep -v '^nova-crash: \(trace\|points\)' $W/out | head -n 24
-	sum=$(grep '^nova-crash: points' $W/out | sed 's/^nova-crash: //')
+	run_states $name
 	nb=$(grep -c before $W/tally)
 	na=$(grep -c after $W/tally)
 	nm=$(grep -c between $W/tally)
-	echo "CRASHENUM $name: $sum; before $nb after $na between $nm; $((t1 - t0))s"
-	n=$(echo "$sum" | sed -n 's/.* checked \([0-9]*\) .*/\1/p')
-	total_states=$((total_states + ${n:-0}))
+	echo "CRASHENUM $name: $sum; before $nb after $na between $nm; ${secs}s"
 	if [ $rc = 0 ] && [ "$nb" -gt 0 ] && [ "$na" -gt 0 ]; then
-		pass "$name: ${n:-0} crash states (of $(echo "$sum" | sed -n 's/.* produced \([0-9]*\) .*/\1/p') produced), each the state before or after"
+		pass "$name: ${n:-0} crash states (of ${d:-0} produced), each the state before or after"
 	elif [ $rc = 0 ]; then
 		fail "$name: crash states did not show both before ($nb) and after ($na)"
 	elif [ $rc = 1 ]; then
@@ -187,24 +196,14 @@ crash_same() {
 		fail "$name: the tree after is not the tree before: $(diff $W/before $W/after | grep '^[-+][^-+]' | head -n 4 | tr '\n' ' ')"
 		return
 	fi
-	: >$W/tally
 	: >$W/mounts
 	: >$W/sbtorn
-	t0=$(date +%s)
-	nova-crash run -e $EXH -s $SAMPLES -m $MAX -r $SEED -k $W/$name.bad.img \
-		$W/base.img $W/trace $DEV sh /tests/crashenum.sh state >$W/out 2>&1
-	rc=$?
-	t1=$(date +%s)
-	grep -v '^nova-crash: \(trace\|points\)' $W/out | head -n 24
-	sum=$(grep '^nova-crash: points' $W/out | sed 's/^nova-crash: //')
+	run_states $name
 	nb=$(grep -c before $W/tally)
 	nc=$(grep -c clean $W/mounts)
 	nr=$(grep -c recovered $W/mounts)
 	rm -f $W/mounts
-	echo "CRASHENUM $name: $sum; before=after $nb (clean mounts $nc, recovering $nr, a superblock copy torn $(grep -c torn $W/sbtorn)); $((t1 - t0))s"
-	n=$(echo "$sum" | sed -n 's/.* checked \([0-9]*\) .*/\1/p')
-	d=$(echo "$sum" | sed -n 's/.* produced \([0-9]*\) .*/\1/p')
-	total_states=$((total_states + ${n:-0}))
+	echo "CRASHENUM $name: $sum; before=after $nb (clean mounts $nc, recovering $nr, a superblock copy torn $(grep -c torn $W/sbtorn)); ${secs}s"
 	if [ $rc = 0 ] && [ "${d:-0}" -gt 1 ] && [ "$nb" = "${n:-0}" ]; then
 		pass "$name: ${n:-0} crash states (of $d produced), each the tree before (= after)"
 	elif [ $rc = 0 ]; then
