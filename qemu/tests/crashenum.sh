@@ -131,19 +131,26 @@ run_states() {
 	total_states=$((total_states + ${n:-0}))
 }
 
+# case_start: counts the case ($name); returns 1 when CRASH_PARTS/
+# CRASH_PART leave it to another boot, or when a fresh file system cannot
+# be made (a failure then).
+case_start() {
+	ncase=$((ncase + 1))
+	[ $((ncase % ${CRASH_PARTS:-1})) = $((${CRASH_PART:-1} % ${CRASH_PARTS:-1})) ] || return 1
+	umount $M 2>/dev/null
+	if ! mkfs_mount; then
+		fail "$name: format"
+		return 1
+	fi
+}
+
 ncase=0
 crash_case() {
 	name=$1 setup=$2
 	shift 2
-	ncase=$((ncase + 1))
-	[ $((ncase % ${CRASH_PARTS:-1})) = $((${CRASH_PART:-1} % ${CRASH_PARTS:-1})) ] || return 0
 	: >$W/relax
 	[ -z "${RELAX:-}" ] || printf '%s\n' "$RELAX" >$W/relax
-	umount $M 2>/dev/null
-	if ! mkfs_mount; then
-		fail "$name: format"
-		return
-	fi
+	case_start || return 0
 	(cd $M && eval "$setup")
 	sync
 	rm -f $W/mid.*
@@ -221,13 +228,7 @@ crash_same() {
 # state must mount (clean or recovering) with the tree intact.
 crash_unmount() {
 	name=$1 setup=$2
-	ncase=$((ncase + 1))
-	[ $((ncase % ${CRASH_PARTS:-1})) = $((${CRASH_PART:-1} % ${CRASH_PARTS:-1})) ] || return 0
-	umount $M 2>/dev/null
-	if ! mkfs_mount; then
-		fail "$name: format"
-		return
-	fi
+	case_start || return 0
 	(cd $M && eval "$setup")
 	sync
 	manifest >$W/before
@@ -254,13 +255,7 @@ crash_unmount() {
 # Each crash state must recover again to the tree SETUP left.
 crash_recovery() {
 	name=$1 setup=$2
-	ncase=$((ncase + 1))
-	[ $((ncase % ${CRASH_PARTS:-1})) = $((${CRASH_PART:-1} % ${CRASH_PARTS:-1})) ] || return 0
-	umount $M 2>/dev/null
-	if ! mkfs_mount; then
-		fail "$name: format"
-		return
-	fi
+	case_start || return 0
 	if ! (cd $M && eval "$setup" && nova-crash dump $DEV $W/base.img); then
 		fail "$name: set-up"
 		return
