@@ -280,6 +280,57 @@ crash_recovery() {
 	crash_same $name
 }
 
+# crash_journal NAME SETUP OP ARGS...: a crash during the recovery of an
+# interrupted multi-inode operation. OP (through the lite journal) is
+# traced as in crash_case; of its crash states, the last whose journal
+# is active (fsck.nova -n: "journal (block 2): active") is kept (states
+# come in trace order: the one with the most tails moved); the mount that rolls that
+# journal back is traced (as in crash_recovery), and each of its crash
+# states must recover again to the tree before OP.
+crash_journal() {
+	name=$1 setup=$2
+	shift 2
+	case_start || return 0
+	(cd $M && eval "$setup")
+	sync
+	manifest >$W/before
+	nova-crash dump $DEV $W/base.img
+	if ! crashop $P/trace 4 "$@"; then
+		fail "$name: the operation failed"
+		return
+	fi
+	cat $P/trace >$W/trace
+	umount $M
+	rm -f $W/journal.img
+	nova-crash run -e $EXH -s $SAMPLES $W/base.img $W/trace $DEV sh -c \
+		"! fsck.nova -n $DEV | grep -q '^warning: journal (block 2): active' || nova-crash dump $DEV $W/journal.img" \
+		>$W/out 2>&1
+	if [ ! -s $W/journal.img ]; then
+		fail "$name: no crash state of the operation has an active journal"
+		return
+	fi
+	# Arming needs a mount: the image before the operation (recovered).
+	nova-crash put $W/base.img $DEV
+	if ! mount -t nova $DEV $M || ! echo next 16 >$P/trace; then
+		fail "$name: arming the trace of the next mount"
+		return
+	fi
+	umount $M
+	nova-crash put $W/journal.img $DEV
+	cp $W/journal.img $W/base.img
+	kmark
+	if ! mount -t nova $DEV $M; then
+		fail "$name: the mount rolling the journal back failed"
+		return
+	fi
+	since_kmark | grep -q 'rolled back an interrupted operation' || fail "$name: the traced mount did not mention the journal: $(since_kmark | grep nova | tail -n 2 | tr '\n' ' ')"
+	echo 0 >$P/trace
+	cat $P/trace >$W/trace
+	manifest >$W/after
+	umount $M
+	crash_same $name
+}
+
 # fill FILE KIB CHAR: a file of KIB KiB of CHAR (for the set-ups).
 fill() {
 	dd if=/dev/zero bs=1024 count=$2 2>/dev/null | tr '\0' "$3" >$1
@@ -368,6 +419,12 @@ crash_cases() {
 	crash_unmount unmount "fill f 8 o && $D && mkdir e && mv d/a e/b && fill f 4 n"
 	nodebug && crash_unmount unmount_snapshot "fill f 8 o && $D && echo 1 >$P/create_snapshot && fill f 8 n && rm d/a"
 	crash_recovery recovery "$D && exec 3>o1 && echo x >&3 && echo 1 >$P/create_snapshot && rm o1 && fill o2 16 z && exec 4<o2 && rm o2 && fill o3 4 y && exec 5<o3 && rm o3"
+	# A crash while recovery rolls back a rename over an existing file
+	# across directories (four inodes' log tails in the journal).
+	crash_journal journal "$D && mkdir e && echo b >e/b" rename $M/d/a $M/e/b
+	# O_TMPFILE: the unnamed file (an orphan until linked: recovery
+	# deletes it) written and linked, all traced.
+	crash_case tmpfile "$D" tmpfile $M/d 6000 116 $M/d/t
 	# Sequences: each crash state is before, between two, or after all.
 	crash_case seq_create_write "$D" create $M/d/f -- write $M/d/f 0 6000 120
 	crash_case seq_mkdir_create_rename "$D && mkdir e" \

@@ -26,7 +26,9 @@
  *       umount PATH  (last only: the trace stays on; nova parks it at the
  *         end of the unmount for the next mount's trace file) |
  *       snapshot PROCDIR  (writes 1 to PROCDIR/create_snapshot) |
- *       delsnap PROCDIR EPOCH  (writes EPOCH to PROCDIR/delete_snapshot)
+ *       delsnap PROCDIR EPOCH  (writes EPOCH to PROCDIR/delete_snapshot) |
+ *       tmpfile DIR LEN BYTE PATH  (an O_TMPFILE file in DIR, LEN bytes of
+ *         BYTE written to it, then linked as PATH: all three traced)
  *
  * Prepares the first operation (opens its file, fills its buffer), writes
  * "1 MIB" to TRACE (/proc/fs/nova/<dev>/trace), makes the system call,
@@ -283,6 +285,23 @@ static int call(struct op *o)
 		return logfill(a, o->n);
 	if (is(o, "umount", 1))
 		return umount(a[1]);
+	if (is(o, "tmpfile", 4)) {
+		size_t len = strtoul(a[2], NULL, 0);
+		int fd = open(a[1], O_TMPFILE | O_RDWR, 0644);
+
+		if (fd < 0)
+			return -1;
+		while (len) {
+			char b[4096];
+			size_t n = len < sizeof(b) ? len : sizeof(b);
+
+			memset(b, atoi(a[3]), n);
+			if (write(fd, b, n) != (ssize_t)n)
+				return -1;
+			len -= n;
+		}
+		return linkat(fd, "", AT_FDCWD, a[4], AT_EMPTY_PATH);
+	}
 	if (is(o, "snapshot", 1))
 		return write(o->fd, "1", 1) == 1 ? 0 : -1;
 	if (is(o, "delsnap", 2))
