@@ -26,7 +26,11 @@ off() {
 }
 
 echo "NOVA-BOOTED mode=$mode test=$test phase=$phase"
-if ! insmod /nova.ko; then
+# The kunit boot loads the build with the KUnit suites compiled in
+# (scripts/build-module.sh); every other boot the module people install.
+ko=/nova.ko
+[ "$mode" = kunit ] && ko=/nova-kunit.ko
+if ! insmod $ko; then
 	echo "NOVA-INSMOD-FAILED"
 	off
 fi

@@ -13,6 +13,8 @@ for app in $("$root/bin/busybox" --list); do
 done
 install -m 755 "$NOVA_TOP/qemu/init.sh" "$root/init"
 cp "$NOVA_TOP/nova.ko" "$root/nova.ko"
+# The KUnit build (scripts/build-module.sh), for the kunit boot only.
+[ ! -f "$NOVA_TOP/build/kunit/nova.ko" ] || cp "$NOVA_TOP/build/kunit/nova.ko" "$root/nova-kunit.ko"
 cp "$NOVA_TOP"/qemu/tests/*.sh "$root/tests/" 2>/dev/null || true
 cp "$NOVA_TOP"/qemu/tests/fio/*.fio "$root/tests/" 2>/dev/null || true
 if [ -d "$out/guest" ]; then

@@ -131,6 +131,7 @@ impl RangeSet {
     }
 
     /// Removes `[start, start+len)`, which must be entirely free.
+    #[cfg(nova_kunit)]
     pub(crate) fn remove(&mut self, start: u64, len: u64) -> Result {
         let (rs, rl) = self.floor(start).ok_or(EINVAL)?;
         let end = start.checked_add(len).ok_or(EINVAL)?;
@@ -346,6 +347,7 @@ impl Allocator {
     }
 
     /// Marks `[start, start+len)` busy (used when loading saved state).
+    #[cfg(nova_kunit)]
     pub(crate) fn reserve(&self, start: u64, len: u64) -> Result {
         let r = self.region_of(start).ok_or(EIO)?;
         let e = start.checked_add(len).ok_or(EIO)?;
@@ -358,6 +360,7 @@ impl Allocator {
     }
 }
 
+#[cfg(nova_kunit)]
 #[kernel::macros::kunit_tests(nova_balloc)]
 mod tests {
     use super::*;

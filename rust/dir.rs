@@ -290,6 +290,7 @@ impl DirIndex {
     }
 }
 
+#[cfg(nova_kunit)]
 #[kernel::macros::kunit_tests(nova_dir)]
 mod tests {
     use super::*;

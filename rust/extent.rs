@@ -438,6 +438,7 @@ impl FileIndex {
     }
 }
 
+#[cfg(nova_kunit)]
 #[kernel::macros::kunit_tests(nova_file_index)]
 mod tests {
     use super::*;

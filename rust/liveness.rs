@@ -110,6 +110,7 @@ impl Liveness {
     }
 
     /// Number of entries seen.
+    #[cfg(nova_kunit)]
     pub(crate) fn len(&self) -> usize {
         self.ents.len()
     }

@@ -420,6 +420,7 @@ pub(crate) fn walk_pages(
     Ok(())
 }
 
+#[cfg(nova_kunit)]
 #[kernel::macros::kunit_tests(nova_log)]
 mod tests {
     use super::*;

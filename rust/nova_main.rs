@@ -44,12 +44,14 @@ mod kfile;
 mod ksuper;
 mod kthread;
 mod liveness;
+#[cfg(nova_kunit)]
 mod liveness_tests;
 mod log;
 mod mount;
 mod namei;
 mod owners;
 mod pm;
+#[cfg(nova_kunit)]
 mod pm_tests;
 mod procfs;
 mod prof;

@@ -108,12 +108,13 @@ impl Owners {
     }
 
     /// Whether any block of `[b, b + len)` is used.
-    #[cfg(CONFIG_KUNIT)]
+    #[cfg(nova_kunit)]
     fn any(&self, b: u64, len: u64) -> bool {
         words(b, len).any(|(w, m)| self.words[w].load(Ordering::Acquire) & m != 0)
     }
 }
 
+#[cfg(nova_kunit)]
 #[kernel::macros::kunit_tests(nova_owners)]
 mod tests {
     use super::*;

@@ -303,6 +303,7 @@ fn parse_epoch(text: &[u8]) -> Option<u64> {
     crate::sbi::parse_u64(text.trim_ascii())
 }
 
+#[cfg(nova_kunit)]
 #[kernel::macros::kunit_tests(nova_procfs)]
 mod tests {
     use super::*;

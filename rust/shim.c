@@ -23,6 +23,14 @@
 #include <linux/wait.h>
 #include <linux/fiemap.h>
 #include <linux/fileattr.h>
+#include <linux/module.h>
+
+/*
+ * modinfo: the module version (the on-pmem format it writes is
+ * FORMAT_VERSION 1, format/src/layout.rs). The rest of modinfo comes from
+ * `module!` in nova_main.rs.
+ */
+MODULE_VERSION("0.9-format1");
 
 /* Implemented in Rust (rust/vfs.rs and rust/procfs.rs). */
 int nova_rs_parse_param(void *opts, const char *key, const char *val);

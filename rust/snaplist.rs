@@ -164,6 +164,7 @@ impl Snapshots {
 /// A snapshot's table entry, allocated before the snapshot is committed.
 pub(crate) struct NewSnap(RBTreeNode<u64, Snap>);
 
+#[cfg(nova_kunit)]
 #[kernel::macros::kunit_tests(nova_snapshot)]
 mod tests {
     use super::*;

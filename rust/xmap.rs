@@ -206,6 +206,7 @@ impl XattrMap {
     }
 }
 
+#[cfg(nova_kunit)]
 #[kernel::macros::kunit_tests(nova_xmap)]
 mod tests {
     use super::*;

@@ -147,6 +147,24 @@ PY
 	if ! grep -q NOVA-INSMOD-OK "$out/kunit.log"; then f=$((f + 1)); report_fail "kunit: module did not load"; fi
 	if [ "$p" = 0 ] && [ "$f" = 0 ]; then f=$((f + 1)); report_fail "kunit: no KTAP results found"; fi
 	if ! splats "$out/kunit.log"; then f=$((f + 1)); report_fail "kunit: kernel splat"; fi
+	# The suites live in the test build only: the nova.ko people install
+	# has no KUnit section (nothing runs at its insmod), and its modinfo
+	# names it.
+	if readelf -SW build/kunit/nova.ko | grep -q '\.kunit_test_suites' &&
+		! readelf -SW nova.ko | grep -q kunit; then
+		p=$((p + 1))
+	else
+		f=$((f + 1))
+		report_fail "kunit: the suites must be in build/kunit/nova.ko and not in nova.ko"
+	fi
+	mi=$(modinfo nova.ko 2>&1)
+	if echo "$mi" | grep -q '^description: *NOVA' && echo "$mi" | grep -q '^version: ' &&
+		echo "$mi" | grep -q '^license: *GPL' && echo "$mi" | grep -q '^parm: *unmount_delay_ms:.* (u32)'; then
+		p=$((p + 1))
+	else
+		f=$((f + 1))
+		report_fail "kunit: modinfo nova.ko lacks description, version, license or parameter descriptions"
+	fi
 	echo "   $p passed, $f failed"
 	add "$p" "$f" "$s"
 fi
