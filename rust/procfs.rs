@@ -5,7 +5,8 @@
 //! files themselves are made by the shim; this module answers reads and
 //! writes.
 
-use crate::format::snapshot::civil;
+use crate::format::layout::SNAP_TAG_MAX;
+use crate::format::snapshot::{civil, Tag};
 use crate::sbi::Sbi;
 use crate::shim;
 use core::sync::atomic::Ordering;
@@ -51,19 +52,30 @@ extern "C" fn nova_rs_proc_show(
     let m = unsafe { SeqFile::from_raw(m) };
     if which == ProcWhich::Snapshots as c_int {
         let snaps = sbi.snaps.lock();
-        seq_print!(m, "{:>20}  {}\n", "epoch", "created (UTC)");
-        for (e, t) in snaps.iter() {
+        seq_print!(
+            m,
+            "{:>20}  {:<19}  {:>12}  {}\n",
+            "epoch",
+            "created (UTC)",
+            "held_blocks",
+            "tag"
+        );
+        for (e, t, tag, held) in snaps.listing() {
             let (y, mo, d, h, mi, s) = civil(t);
+            // A tag is ASCII by `Tag`'s invariant; "-" for none.
+            let tag = core::str::from_utf8(tag.as_bytes()).unwrap_or("?");
             seq_print!(
                 m,
-                "{:>20}  {:04}-{:02}-{:02} {:02}:{:02}:{:02}\n",
+                "{:>20}  {:04}-{:02}-{:02} {:02}:{:02}:{:02}  {:>12}  {}\n",
                 e,
                 y,
                 mo,
                 d,
                 h,
                 mi,
-                s
+                s,
+                held,
+                if tag.is_empty() { "-" } else { tag }
             );
         }
         seq_print!(
@@ -196,9 +208,19 @@ extern "C" fn nova_rs_proc_write(
     // `len` bytes, valid for this call.
     let text = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), len) };
     let r = if which == ProcWhich::Create as c_int {
-        crate::snapshot::create(sbi).map(|e| {
-            pr_info!("{}: snapshot {} taken\n", sbi.name(), e);
-        })
+        match parse_create(text) {
+            Some(tag) => crate::snapshot::create(sbi, tag).map(|e| {
+                pr_info!("{}: snapshot {} taken\n", sbi.name(), e);
+            }),
+            None => {
+                pr_err!(
+                    "{}: create_snapshot: a tag is 1 to {} bytes of A-Z a-z 0-9 . _ : + @ -\n",
+                    sbi.name(),
+                    SNAP_TAG_MAX
+                );
+                Err(EINVAL)
+            }
+        }
     } else if which == ProcWhich::Delete as c_int {
         match parse_epoch(text) {
             Some(e) => match crate::snapshot::delete(sbi, e) {
@@ -303,10 +325,33 @@ fn parse_epoch(text: &[u8]) -> Option<u64> {
     crate::sbi::parse_u64(text.trim_ascii())
 }
 
+/// What a write to `create_snapshot` asks for: `tag=TAG` a tagged
+/// snapshot (`None` when TAG is not a valid `Tag`); anything else (`1`,
+/// an empty line) an untagged one.
+fn parse_create(text: &[u8]) -> Option<Tag> {
+    match text.trim_ascii().strip_prefix(b"tag=") {
+        Some(t) => Tag::new(t),
+        None => Some(Tag::NONE),
+    }
+}
+
 #[cfg(nova_kunit)]
 #[kernel::macros::kunit_tests(nova_procfs)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn create_text_parse() {
+        assert_eq!(parse_create(b"1\n"), Some(Tag::NONE));
+        assert_eq!(parse_create(b"\n"), Some(Tag::NONE));
+        assert_eq!(
+            parse_create(b"tag=daily-1\n").map(|t| t.as_bytes() == b"daily-1"),
+            Some(true)
+        );
+        assert_eq!(parse_create(b"tag=\n"), None);
+        assert_eq!(parse_create(b"tag=a b"), None);
+        assert_eq!(parse_create(b"tag=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"), None);
+    }
 
     #[test]
     fn epochs_parse() {

@@ -4,7 +4,7 @@
 //! holds a dropped block. Rebuilt at every mount (`snapshot::load`, and
 //! the recovery scan for the lists).
 
-use crate::format::snapshot::{SnapError, SnapSet};
+use crate::format::snapshot::{SnapError, SnapSet, Tag};
 use kernel::prelude::*;
 use kernel::rbtree::{RBTree, RBTreeNode};
 
@@ -25,6 +25,7 @@ pub(crate) struct Kept {
 /// oldest snapshot that needs an item holds it).
 struct Snap {
     time: u64,
+    tag: Tag,
     kept: KVec<Kept>,
 }
 
@@ -42,9 +43,10 @@ impl SnapSet for Snapshots {
         self.map.get(&epoch).is_some()
     }
 
-    fn add(&mut self, epoch: u64, time: u64) -> core::result::Result<(), SnapError> {
+    fn add(&mut self, epoch: u64, time: u64, tag: Tag) -> core::result::Result<(), SnapError> {
         let snap = Snap {
             time,
+            tag,
             kept: KVec::new(),
         };
         self.map
@@ -88,6 +90,14 @@ impl Snapshots {
         self.map.iter().map(|(e, s)| (*e, s.time))
     }
 
+    /// `(epoch, creation time, tag, blocks its list keeps)` of every live
+    /// snapshot, oldest first (for `/proc`'s listing).
+    pub(crate) fn listing(&self) -> impl Iterator<Item = (u64, u64, &Tag, u64)> + '_ {
+        self.map
+            .iter()
+            .map(|(e, s)| (*e, s.time, &s.tag, s.kept.iter().map(|k| k.len).sum()))
+    }
+
     /// The epoch rule (`format::snapshot::holder`): the oldest live
     /// snapshot that needs data written in `born` and dropped in `died`.
     pub(crate) fn holder(&self, born: u64, died: u64) -> Option<u64> {
@@ -114,11 +124,12 @@ impl Snapshots {
     }
 
     /// Memory for recording a new snapshot, taken before its commit.
-    pub(crate) fn prepare(epoch: u64, time: u64) -> Result<NewSnap> {
+    pub(crate) fn prepare(epoch: u64, time: u64, tag: Tag) -> Result<NewSnap> {
         let node = RBTreeNode::new(
             epoch,
             Snap {
                 time,
+                tag,
                 kept: KVec::new(),
             },
             GFP_KERNEL,
@@ -172,7 +183,7 @@ mod tests {
     fn set(epochs: &[u64]) -> Snapshots {
         let mut s = Snapshots::new();
         for &e in epochs {
-            assert!(s.add(e, 0).is_ok());
+            assert!(s.add(e, 0, Tag::NONE).is_ok());
         }
         s
     }

@@ -15,7 +15,7 @@ use crate::format::layout::*;
 use crate::format::le::Pod;
 use crate::format::log::LogWalker;
 use crate::format::snapshot::SnapSet;
-use crate::format::snapshot::{replay_one, SnapError, SnapRecord};
+use crate::format::snapshot::{replay_one, SnapError, SnapRecord, Tag};
 use crate::gate::GateClosed;
 use crate::iget;
 use crate::log::Tx;
@@ -51,15 +51,10 @@ pub(crate) fn load(sbi: &Sbi) -> Result<u64> {
             return Err(EINVAL);
         }
         let e = SnapshotInfoEntry::from_bytes(&buf).ok_or(EINVAL)?;
-        let epoch = e.snap_epoch.get();
-        let rec = if e.hdr.flags.get() & SNAP_DELETE != 0 {
-            SnapRecord::Delete { epoch }
-        } else {
-            SnapRecord::Create {
-                epoch,
-                time: e.timestamp.get(),
-            }
-        };
+        let rec = SnapRecord::decode(&e).map_err(|e| {
+            pr_err!("{}: snapshot log: a bad record ({:?})\n", sbi.name(), e);
+            EINVAL
+        })?;
         max = replay_one(rec, max, &mut *snaps).map_err(|e| {
             pr_err!("{}: snapshot log is inconsistent ({:?})\n", sbi.name(), e);
             if e == SnapError::NoMemory {
@@ -84,9 +79,9 @@ fn append(sbi: &Sbi, rec: &mut [u8; 64], closed: Option<&GateClosed<'_>>) -> Res
     tx.commit()
 }
 
-/// Takes a snapshot of the current epoch and starts the next one.
-/// Returns the snapshot's epoch.
-pub(crate) fn create(sbi: &Sbi) -> Result<u64> {
+/// Takes a snapshot of the current epoch, tagged `tag`, and starts the
+/// next one. Returns the snapshot's epoch.
+pub(crate) fn create(sbi: &Sbi, tag: Tag) -> Result<u64> {
     // No store through a mapping from here until the new epoch: every
     // writable mapping is dropped, so the next store faults and copies
     // its page if this snapshot holds the block.
@@ -99,8 +94,8 @@ pub(crate) fn create(sbi: &Sbi) -> Result<u64> {
     let next = epoch.checked_add(1).ok_or(EOVERFLOW)?;
     let (time, _) = now_secs();
     // Allocated first: nothing can fail after the record is committed.
-    let node = Snapshots::prepare(epoch, time)?;
-    let mut rec = snapshot_record(epoch, time, false);
+    let node = Snapshots::prepare(epoch, time, tag)?;
+    let mut rec = snapshot_record(epoch, time, false, &tag);
     // The commit gate is closed from before the record to after the bump:
     // every transaction committed before carries an epoch <= `epoch`,
     // every later one `next`.
@@ -128,7 +123,7 @@ pub(crate) fn delete(sbi: &Sbi, epoch: u64) -> Result<bool> {
         return Err(ENOENT);
     }
     let (time, _) = now_secs();
-    let mut rec = snapshot_record(epoch, time, true);
+    let mut rec = snapshot_record(epoch, time, true, &Tag::NONE);
     append(sbi, &mut rec, None)?;
     // Committed: nothing below may fail. An item that cannot be recorded
     // (no memory) stays allocated and counts as lost, so that the next

@@ -6,6 +6,7 @@
 
 use super::layout::*;
 use super::le::Pod;
+use super::snapshot::Tag;
 
 /// A time as seconds and nanoseconds.
 pub type Time = (i64, u32);
@@ -252,14 +253,18 @@ pub fn decode_xattr(buf: &[u8]) -> Option<XattrChunk<'_>> {
 }
 
 /// A snapshot record in the snapshot inode's log: snapshot `epoch` taken
-/// (or, with `delete`, deleted) at `time`.
-pub fn snapshot_record(epoch: u64, time: u64, delete: bool) -> [u8; 64] {
+/// (or, with `delete`, deleted) at `time`, with `tag` (none for a
+/// deletion).
+pub fn snapshot_record(epoch: u64, time: u64, delete: bool, tag: &Tag) -> [u8; 64] {
     let mut e = SnapshotInfoEntry::zeroed();
     e.hdr.etype = EntryType::SnapshotInfo as u8;
     e.hdr.slots = 1;
     e.hdr.flags.set(if delete { SNAP_DELETE } else { 0 });
     e.snap_epoch.set(epoch);
     e.timestamp.set(time);
+    if !delete {
+        e.tag = tag.field();
+    }
     bytes(&e)
 }
 
@@ -509,7 +514,7 @@ mod tests {
         let e = SetAttrEntry::from_bytes(&set_times(ATTR_SIZE, 77, (1, 2), (3, 4))).unwrap();
         assert_eq!(e.mask.get(), ATTR_SIZE | ATTR_MTIME | ATTR_CTIME);
         assert_eq!((e.size.get(), e.hdr.slots), (77, 2));
-        let e = SnapshotInfoEntry::from_bytes(&snapshot_record(9, 10, true)).unwrap();
+        let e = SnapshotInfoEntry::from_bytes(&snapshot_record(9, 10, true, &Tag::NONE)).unwrap();
         assert_eq!(
             (e.snap_epoch.get(), e.timestamp.get(), e.hdr.flags.get()),
             (9, 10, SNAP_DELETE)

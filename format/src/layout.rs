@@ -520,9 +520,15 @@ pub struct SnapshotInfoEntry {
     pub snap_epoch: Le64,
     /// Creation time, seconds since the epoch.
     pub timestamp: Le64,
-    /// Reserved, zero.
-    pub reserved: [u8; 32],
+    /// The snapshot's tag (creation records): up to 32 bytes of
+    /// `[A-Za-z0-9._:+@-]`, NUL-padded; all zero for none (and in records
+    /// written before tags, where this was reserved and zero). Zero in
+    /// deletion records. `snapshot::Tag`.
+    pub tag: [u8; SNAP_TAG_MAX],
 }
+
+/// Longest snapshot tag (`SnapshotInfoEntry::tag`).
+pub const SNAP_TAG_MAX: usize = 32;
 
 // SAFETY: repr(C), Pod fields only, no padding (asserted below).
 unsafe impl Pod for SnapshotInfoEntry {}

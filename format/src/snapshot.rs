@@ -13,13 +13,106 @@ pub fn holder(live: impl IntoIterator<Item = u64>, born: u64, died: u64) -> Opti
     live.into_iter().find(|&s| s >= born).filter(|&s| s < died)
 }
 
+use super::layout::{SnapshotInfoEntry, SNAP_DELETE, SNAP_TAG_MAX};
+
+/// A snapshot's tag: empty, or 1 to `SNAP_TAG_MAX` bytes of
+/// `[A-Za-z0-9._:+@-]` (no blank, so `/proc`'s listing stays one word per
+/// column).
+///
+/// # Invariants
+///
+/// `len <= SNAP_TAG_MAX`, `bytes[..len]` are allowed characters and
+/// `bytes[len..]` are zero.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Tag {
+    bytes: [u8; SNAP_TAG_MAX],
+    len: u8,
+}
+
+impl Tag {
+    /// No tag.
+    pub const NONE: Tag = Tag {
+        bytes: [0; SNAP_TAG_MAX],
+        len: 0,
+    };
+
+    /// Whether `c` may appear in a tag.
+    pub fn allowed(c: u8) -> bool {
+        c.is_ascii_alphanumeric() || b"._:+@-".contains(&c)
+    }
+
+    /// A tag from user text: 1 to `SNAP_TAG_MAX` allowed bytes, else
+    /// `None`.
+    pub fn new(text: &[u8]) -> Option<Tag> {
+        if text.is_empty() || text.len() > SNAP_TAG_MAX || !text.iter().all(|&c| Self::allowed(c)) {
+            return None;
+        }
+        let mut bytes = [0; SNAP_TAG_MAX];
+        bytes[..text.len()].copy_from_slice(text);
+        Some(Tag {
+            bytes,
+            len: text.len() as u8,
+        })
+    }
+
+    /// The tag field of a record as stored (untrusted): allowed bytes, then
+    /// only zeros; all zero is no tag. `None` when it breaks that rule.
+    pub fn from_media(field: &[u8; SNAP_TAG_MAX]) -> Option<Tag> {
+        let len = field.iter().position(|&c| c == 0).unwrap_or(SNAP_TAG_MAX);
+        if field[len..].iter().any(|&c| c != 0) {
+            return None;
+        }
+        if len == 0 {
+            return Some(Self::NONE);
+        }
+        Self::new(&field[..len])
+    }
+
+    /// The tag's bytes (empty for none).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+
+    /// The field as stored: the bytes, NUL-padded.
+    pub fn field(&self) -> [u8; SNAP_TAG_MAX] {
+        self.bytes
+    }
+
+    /// Whether there is no tag.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
 /// One record of the snapshot inode's log, decoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SnapRecord {
-    /// Snapshot `epoch` taken at `time` (seconds since 1970).
-    Create { epoch: u64, time: u64 },
+    /// Snapshot `epoch` taken at `time` (seconds since 1970), tagged `tag`.
+    Create { epoch: u64, time: u64, tag: Tag },
     /// Snapshot `epoch` deleted.
     Delete { epoch: u64 },
+}
+
+impl SnapRecord {
+    /// Decodes a record read from the snapshot inode's log (untrusted):
+    /// `BadTag` for a tag field that breaks `Tag`'s rule, or any tag byte
+    /// in a deletion record.
+    pub fn decode(e: &SnapshotInfoEntry) -> Result<SnapRecord, SnapError> {
+        let epoch = e.snap_epoch.get();
+        let tag = Tag::from_media(&e.tag).ok_or(SnapError::BadTag(epoch))?;
+        if e.hdr.flags.get() & SNAP_DELETE != 0 {
+            if !tag.is_empty() {
+                return Err(SnapError::BadTag(epoch));
+            }
+            Ok(SnapRecord::Delete { epoch })
+        } else {
+            Ok(SnapRecord::Create {
+                epoch,
+                time: e.timestamp.get(),
+                tag,
+            })
+        }
+    }
 }
 
 /// Why a sequence of snapshot records is not valid.
@@ -33,14 +126,16 @@ pub enum SnapError {
     BadEpoch(u64),
     /// The set could not grow (out of memory).
     NoMemory,
+    /// A record of this epoch with a malformed tag field.
+    BadTag(u64),
 }
 
 /// The live snapshots, as the replay sees them.
 pub trait SnapSet {
     /// Whether `epoch` is a live snapshot.
     fn contains(&self, epoch: u64) -> bool;
-    /// Adds snapshot `epoch`, taken at `time`.
-    fn add(&mut self, epoch: u64, time: u64) -> Result<(), SnapError>;
+    /// Adds snapshot `epoch`, taken at `time`, tagged `tag`.
+    fn add(&mut self, epoch: u64, time: u64, tag: Tag) -> Result<(), SnapError>;
     /// Removes snapshot `epoch`.
     fn remove(&mut self, epoch: u64);
 }
@@ -63,14 +158,14 @@ pub fn replay(
 /// new highest is returned.
 pub fn replay_one(r: SnapRecord, max: u64, set: &mut impl SnapSet) -> Result<u64, SnapError> {
     match r {
-        SnapRecord::Create { epoch, time } => {
+        SnapRecord::Create { epoch, time, tag } => {
             if epoch == 0 || epoch == u64::MAX {
                 return Err(SnapError::BadEpoch(epoch));
             }
             if epoch <= max {
                 return Err(SnapError::NotIncreasing(epoch));
             }
-            set.add(epoch, time)?;
+            set.add(epoch, time, tag)?;
             Ok(epoch)
         }
         SnapRecord::Delete { epoch } => {
@@ -146,12 +241,12 @@ mod tests {
         assert_eq!(holder([], 1, 20), None);
     }
 
-    impl SnapSet for BTreeMap<u64, u64> {
+    impl SnapSet for BTreeMap<u64, (u64, Tag)> {
         fn contains(&self, epoch: u64) -> bool {
             self.contains_key(&epoch)
         }
-        fn add(&mut self, epoch: u64, time: u64) -> Result<(), SnapError> {
-            self.insert(epoch, time);
+        fn add(&mut self, epoch: u64, time: u64, tag: Tag) -> Result<(), SnapError> {
+            self.insert(epoch, (time, tag));
             Ok(())
         }
         fn remove(&mut self, epoch: u64) {
@@ -163,18 +258,38 @@ mod tests {
     fn replay_records() {
         let mut live = BTreeMap::new();
         let recs = [
-            SnapRecord::Create { epoch: 1, time: 10 },
-            SnapRecord::Create { epoch: 4, time: 11 },
+            SnapRecord::Create {
+                epoch: 1,
+                time: 10,
+                tag: Tag::NONE,
+            },
+            SnapRecord::Create {
+                epoch: 4,
+                time: 11,
+                tag: Tag::NONE,
+            },
             SnapRecord::Delete { epoch: 1 },
-            SnapRecord::Create { epoch: 9, time: 12 },
+            SnapRecord::Create {
+                epoch: 9,
+                time: 12,
+                tag: Tag::new(b"daily").unwrap(),
+            },
         ];
         assert_eq!(replay(recs, &mut live), Ok(9));
         assert_eq!(live.keys().copied().collect::<Vec<_>>(), vec![4, 9]);
-        assert_eq!(live.get(&9), Some(&12));
+        assert_eq!(live.get(&9), Some(&(12, Tag::new(b"daily").unwrap())));
         // Bad sequences are refused, not trusted.
         let bad = [
-            SnapRecord::Create { epoch: 4, time: 0 },
-            SnapRecord::Create { epoch: 4, time: 0 },
+            SnapRecord::Create {
+                epoch: 4,
+                time: 0,
+                tag: Tag::NONE,
+            },
+            SnapRecord::Create {
+                epoch: 4,
+                time: 0,
+                tag: Tag::NONE,
+            },
         ];
         assert_eq!(
             replay(bad, &mut BTreeMap::new()),
@@ -186,10 +301,61 @@ mod tests {
         );
         assert_eq!(
             replay(
-                [SnapRecord::Create { epoch: 0, time: 0 }],
+                [SnapRecord::Create {
+                    epoch: 0,
+                    time: 0,
+                    tag: Tag::NONE
+                }],
                 &mut BTreeMap::new()
             ),
             Err(SnapError::BadEpoch(0))
         );
+    }
+
+    #[test]
+    fn tags() {
+        let t = Tag::new(b"hourly-2026.11.26_17:00+x@y").unwrap();
+        assert_eq!(t.as_bytes(), b"hourly-2026.11.26_17:00+x@y");
+        assert_eq!(Tag::from_media(&t.field()), Some(t));
+        assert_eq!(Tag::new(&[b'a'; 32]).unwrap().as_bytes().len(), 32);
+        // Refused: empty, too long, blanks, control bytes, '/'.
+        for bad in [&b""[..], &[b'a'; 33], b"a b", b"a\n", b"a/b", b"\xff"] {
+            assert_eq!(Tag::new(bad), None, "{bad:?}");
+        }
+        // On the media: all zero is no tag; a byte after the NUL padding,
+        // or a bad byte, is refused.
+        assert_eq!(Tag::from_media(&[0; 32]), Some(Tag::NONE));
+        let mut f = [0u8; 32];
+        f[0] = b'a';
+        f[5] = b'b';
+        assert_eq!(Tag::from_media(&f), None);
+        f = [0; 32];
+        f[0] = b' ';
+        assert_eq!(Tag::from_media(&f), None);
+        let full = [b'z'; 32];
+        assert_eq!(Tag::from_media(&full).unwrap().as_bytes(), &full[..]);
+    }
+
+    #[test]
+    fn records_decode() {
+        use super::super::entry::snapshot_record;
+        use super::super::le::Pod;
+        let tag = Tag::new(b"before-upgrade").unwrap();
+        let e = SnapshotInfoEntry::from_bytes(&snapshot_record(7, 99, false, &tag)).unwrap();
+        assert_eq!(
+            SnapRecord::decode(&e),
+            Ok(SnapRecord::Create {
+                epoch: 7,
+                time: 99,
+                tag
+            })
+        );
+        let e = SnapshotInfoEntry::from_bytes(&snapshot_record(7, 99, true, &Tag::NONE)).unwrap();
+        assert_eq!(SnapRecord::decode(&e), Ok(SnapRecord::Delete { epoch: 7 }));
+        // A deletion record carrying a tag is malformed.
+        let mut raw = snapshot_record(7, 99, true, &Tag::NONE);
+        raw[40] = b'x';
+        let e = SnapshotInfoEntry::from_bytes(&raw).unwrap();
+        assert_eq!(SnapRecord::decode(&e), Err(SnapError::BadTag(7)));
     }
 }

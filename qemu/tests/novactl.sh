@@ -47,7 +47,7 @@ status "no command: exit 2" 2 "no command given" novactl
 
 need "mount" mkfs_mount
 check_eq "an empty list" "" "$(listed)"
-status "an empty list is no error" 0 "^EPOCH  CREATED \(UTC\) +AGE$" novactl list
+status "an empty list is no error" 0 "^EPOCH  CREATED \(UTC\) +AGE +HELD_BLOCKS  TAG$" novactl list
 
 # Six snapshots, the file f holding v1..v6 when each is taken.
 ok=1
@@ -69,9 +69,9 @@ novactl list
 check_eq "list shows 1..6" "1 2 3 4 5 6 " "$(listed)"
 check_eq "as /proc does" "$(proc_snaps)" "$(listed)"
 check "creation times in ISO 8601 UTC, and an age" sh -c \
-	"novactl list | awk 'NR > 1' | grep -vqE '^ +[0-9]+  [0-9]{4}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9]Z  [0-9]+[smhd]( [0-9]+[smhd])?$' && exit 1; exit 0"
+	"novactl list | awk 'NR > 1' | grep -vqE '^ +[0-9]+  [0-9]{4}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9]Z  [0-9]+[smhd]( [0-9]+[smhd])? +[0-9]+  -$' && exit 1; exit 0"
 check_eq "the same times as /proc" \
-	"$(sed -n 's/^ *[0-9][0-9]*  \(.*\) \(.*\)$/\1T\2Z/p' $P/snapshots | tr '\n' ' ')" \
+	"$(sed -n 's/^ *[0-9][0-9]*  \([0-9-]*\) \([0-9:]*\) .*$/\1T\2Z/p' $P/snapshots | tr '\n' ' ')" \
 	"$(novactl list | awk 'NR > 1 { printf "%s ", $2 }')"
 
 # --json, checked with the shell: one object, six snapshots with the
@@ -86,7 +86,7 @@ check_eq "list --json: the times" "$(novactl list | awk 'NR > 1 { printf "%s ", 
 check_eq "list --json: braces balanced" "$(tr -cd '{' < /tmp/j | wc -c)" "$(tr -cd '}' < /tmp/j | wc -c)"
 check_eq "list --json: one object per snapshot" 7 "$(tr -cd '{' < /tmp/j | wc -c)"
 check "list --json ends the array and the object" sh -c "tail -n 1 /tmp/j | grep -qx ']}'"
-check_eq "list --json: created_unix fields" 6 "$(grep -c '"created_unix": [0-9][0-9]*, "age_seconds": -*[0-9][0-9]*}' /tmp/j)"
+check_eq "list --json: created_unix fields" 6 "$(grep -c '"created_unix": [0-9][0-9]*, "age_seconds": -*[0-9][0-9]*, "held_blocks": [0-9][0-9]*, "tag": null}' /tmp/j)"
 
 # delete
 status "delete 2" 0 "" novactl delete 2
@@ -118,7 +118,39 @@ status "prune --keep-last 5 removes nothing" 0 "removed 0 snapshot\(s\), kept 2"
 status "prune --keep-daily 1 keeps the newest (all were taken today)" 0 "keep +6 .*daily" novactl prune --keep-daily 1 --dry-run
 status "stats" 0 "^snapshots 2$" novactl stats
 status "stats shows the epoch" 0 "^epoch 9$" novactl stats
-status "--tag is refused (no kernel support): exit 2" 2 "not supported" novactl snapshot create --tag daily
+
+# Tags: stored with the snapshot record, listed by /proc and novactl,
+# kept by a remount; bad ones refused by novactl and by the kernel.
+echo g1 > $M/g
+status "snapshot create --tag before-upgrade" 0 "^9$" novactl snapshot create --tag before-upgrade
+check "/proc lists the tag" grep -qE '^ +9  [0-9-]+ [0-9:]+ +[0-9]+  before-upgrade$' $P/snapshots
+check "novactl list shows it" sh -c "novactl list | grep -qE '^ +9  .*  before-upgrade\$'"
+check "list --json too" sh -c "novactl list --json | grep -q '\"epoch\": 9, .*\"tag\": \"before-upgrade\"}'"
+check "a tag written to /proc directly" sh -c "echo tag=nightly:2026-11-26+x@y_z.1 > $P/create_snapshot"
+check "listed" grep -qE '^ +10  .*  nightly:2026-11-26\+x@y_z\.1$' $P/snapshots
+status "a tag with a blank: exit 2" 2 "is not a tag" novactl snapshot create --tag "a b"
+status "a 33-character tag: exit 2" 2 "is not a tag" novactl snapshot create --tag aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
+check_fails "the kernel refuses a tag with a slash" sh -c "echo tag=a/b > $P/create_snapshot"
+check_fails "and an empty one" sh -c "echo tag= > $P/create_snapshot"
+check_eq "nothing taken by the refused ones" "5 6 9 10 " "$(proc_snaps)"
+# Blocks held: g, written in epoch 9, is overwritten after snapshot 10:
+# its old block is kept by the oldest snapshot that needs it, 9.
+check_eq "snapshot 9 holds no block yet" 0 "$(awk '$1 == 9 { print $4 }' $P/snapshots)"
+echo g2 > $M/g
+sync
+check "after an overwrite it holds g's old block" sh -c "[ \$(awk '\$1 == 9 { print \$4 }' $P/snapshots) -ge 1 ]"
+check_eq "snapshot 10 holds none" 0 "$(awk '$1 == 10 { print $4 }' $P/snapshots)"
+check_eq "novactl list shows the same count" "$(awk '$1 == 9 { print $4 }' $P/snapshots)" \
+	"$(novactl list | awk '$1 == 9 { print $4 }')"
+held9=$(awk '$1 == 9 { print $4 }' $P/snapshots)
+umount $M
+check "nova-inspect shows the tags" sh -c "nova-inspect $DEV log 2 | grep -q 'tag before-upgrade'"
+need "remount" mount -t nova $DEV $M
+check "after a remount the tags are kept" sh -c \
+	"grep -qE '^ +9  .*  before-upgrade\$' $P/snapshots && grep -qE '^ +10  .*  nightly:2026-11-26\\+x@y_z\\.1\$' $P/snapshots"
+check_eq "and snapshot 9 holds as many blocks (the recovery scan's count)" "$held9" \
+	"$(awk '$1 == 9 { print $4 }' $P/snapshots)"
+check "novactl delete 9 10" novactl delete 9 10
 status "an unknown command: exit 2" 2 "unknown command" novactl frobnicate
 check "consistent" fsck_ok
 

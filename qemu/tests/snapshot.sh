@@ -21,7 +21,7 @@ if [ "$phase" = 1 ]; then
 	check_eq "total 3" 3 "$(total)"
 	check_eq "current epoch 4" 4 "$(epoch)"
 	check "lines show a UTC date and time" sh -c \
-		"grep -qE '^ +1  [0-9]{4}-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9]$' $P/snapshots"
+		"grep -qE '^ +1  [0-9]{4}-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9] +[0-9]+  -$' $P/snapshots"
 	check "delete snapshot 2" sh -c "echo 2 > $P/delete_snapshot"
 	check_eq "two left" "1 3 " "$(snaps)"
 	check_fails "deleting it again fails" sh -c "echo 2 > $P/delete_snapshot"

@@ -15,7 +15,7 @@ use crate::format::journal::{plan, target_ok, JournalHeader, Replay};
 use crate::format::layout::*;
 use crate::format::le::Pod;
 use crate::format::log::{log_bounds_ok, page_of, LogError, LogWalker};
-use crate::format::snapshot::{holder, replay, SnapError, SnapRecord, SnapSet};
+use crate::format::snapshot::{holder, replay, SnapError, SnapRecord, SnapSet, Tag};
 use crate::mkfs::{S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -195,7 +195,7 @@ impl SnapSet for Snaps {
     fn contains(&self, epoch: u64) -> bool {
         self.0.contains_key(&epoch)
     }
-    fn add(&mut self, epoch: u64, time: u64) -> Result<(), SnapError> {
+    fn add(&mut self, epoch: u64, time: u64, _tag: Tag) -> Result<(), SnapError> {
         self.0.insert(epoch, time);
         Ok(())
     }
@@ -543,15 +543,16 @@ fn check_inner(dev: &mut Device) -> Result<Report, Fatal> {
             while let Ok(Some(f)) = w.next_entry(&mut buf) {
                 if f.etype == EntryType::SnapshotInfo {
                     if let Some(e) = SnapshotInfoEntry::from_bytes(&buf) {
-                        let ep = e.snap_epoch.get();
-                        recs.push(if e.hdr.flags.get() & SNAP_DELETE != 0 {
-                            SnapRecord::Delete { epoch: ep }
-                        } else {
-                            SnapRecord::Create {
-                                epoch: ep,
-                                time: e.timestamp.get(),
-                            }
-                        });
+                        match SnapRecord::decode(&e) {
+                            Ok(rec) => recs.push(rec),
+                            Err(err) => r.error(
+                                "inode 2 (snapshots)",
+                                "tag",
+                                format!(
+                                    "{err:?}: a record with a malformed tag: the module refuses to mount"
+                                ),
+                            ),
+                        }
                     }
                 }
             }

@@ -10,6 +10,7 @@ use crate::format::freelist::PER_BLOCK;
 use crate::format::layout::*;
 use crate::format::le::Pod;
 use crate::format::log::{log_bounds_ok, LogWalker};
+use crate::format::snapshot::Tag;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
@@ -255,14 +256,19 @@ fn entry_line(etype: EntryType, buf: &[u8]) -> String {
         },
         EntryType::SnapshotInfo => match SnapshotInfoEntry::from_bytes(buf) {
             Some(e) => format!(
-                "snapshot {} epoch {}, time {}",
+                "snapshot {} epoch {}, time {}{}",
                 if e.hdr.flags.get() & SNAP_DELETE != 0 {
                     "delete"
                 } else {
                     "create"
                 },
                 e.snap_epoch.get(),
-                e.timestamp.get()
+                e.timestamp.get(),
+                match Tag::from_media(&e.tag) {
+                    Some(t) if t.is_empty() => String::new(),
+                    Some(t) => format!(", tag {}", String::from_utf8_lossy(t.as_bytes())),
+                    None => ", tag (malformed)".into(),
+                }
             ),
             None => "snapshot (undecodable)".into(),
         },

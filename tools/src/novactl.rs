@@ -12,8 +12,10 @@ Manages the snapshots of a mounted nova file system through its
 stats).
 
 Commands:
-  snapshot create   take a snapshot; prints its epoch
-  list [--json]     the snapshots: epoch, creation time (UTC), age
+  snapshot create [--tag TAG]
+                    take a snapshot; prints its epoch
+  list [--json]     the snapshots: epoch, creation time (UTC), age,
+                    blocks held, tag
   delete EPOCH...   delete snapshots
   prune --keep-... [--dry-run]
                     delete the snapshots no retention rule keeps
@@ -32,8 +34,8 @@ Options:
 Snapshots are named by their epoch, a number that only grows: a
 snapshot taken later has a higher epoch. Times are UTC.
 
-Tags (--tag) are not supported: the snapshot record on the media and the
-/proc interface have no place for one yet (kernel support is needed).
+A snapshot may carry a tag (snapshot create --tag daily): up to 32
+characters of A-Z a-z 0-9 . _ : + @ -, stored with the snapshot.
 
 Exit status: 0 success, 1 error (nothing mounted, no such snapshot, the
 kernel refused), 2 usage error.
@@ -45,11 +47,11 @@ See `novactl help COMMAND` and Documentation/tools.md.
 ";
 
 pub const HELP_SNAPSHOT: &str = "\
-Usage: novactl [-d DEV] snapshot create
+Usage: novactl [-d DEV] snapshot create [--tag TAG]
 
 Takes a snapshot of the mounted file system (a write to
-/proc/fs/nova/DEV/create_snapshot) and prints its epoch on standard
-output, alone on a line, so that a script can keep it:
+/proc/fs/nova/DEV/create_snapshot: \"1\", or \"tag=TAG\") and prints its
+epoch on standard output, alone on a line, so that a script can keep it:
 
     epoch=$(novactl snapshot create)
 
@@ -57,8 +59,9 @@ The epoch is found by comparing the list of snapshots before and after.
 A snapshot needs a read-write mount.
 
 Options:
-  --tag TEXT   not supported: nova stores no tag with a snapshot yet
-               (this needs kernel support); refused with exit status 2
+  --tag TAG    store TAG with the snapshot (list shows it): 1 to 32
+               characters of A-Z a-z 0-9 . _ : + @ - (anything else is
+               refused with exit status 2). Tags need not be unique.
 
 Exit status: 0 taken, 1 error (e.g. a read-only mount, no space), 2 usage.
 ";
@@ -67,20 +70,21 @@ pub const HELP_LIST: &str = "\
 Usage: novactl [-d DEV] list [--json]
 
 Lists the live snapshots, oldest first: epoch, creation time in UTC
-(ISO 8601, 2026-11-26T12:00:00Z) and age (3d 4h: days, hours, minutes,
-seconds, the two largest units; a time after now shows as \"future\").
+(ISO 8601, 2026-11-26T12:00:00Z), age (3d 4h: days, hours, minutes,
+seconds, the two largest units; a time after now shows as \"future\"),
+the blocks its list holds (data the live file system replaced or
+deleted that only snapshots keep, counted once, at the oldest snapshot
+that needs it) and its tag (- for none).
 
 Options:
   --json   one JSON object instead:
            {\"device\": \"pmem0\", \"current_epoch\": 12, \"snapshots\": [
              {\"epoch\": 3, \"created\": \"2026-11-26T12:00:00Z\",
-              \"created_unix\": 1795694400, \"age_seconds\": 42}, ...]}
+              \"created_unix\": 1795694400, \"age_seconds\": 42,
+              \"held_blocks\": 12, \"tag\": \"daily\"}, ...]}
            (current_epoch is the epoch the next snapshot takes; null if
-           the kernel did not print it)
-
-Not shown: tags and the blocks each snapshot holds; nova's /proc does not
-give them yet (kernel support needed; `novactl stats` has the total of
-snapshot_held_blocks).
+           the kernel did not print it; tag is null for none;
+           held_blocks null from a kernel that does not print it)
 
 Exit status: 0 listed (also when there are none), 1 error, 2 usage.
 ";
@@ -189,7 +193,7 @@ pub fn help_for(command: Option<&str>) -> &'static str {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
     Help(Option<String>),
-    Create,
+    Create { tag: Option<String> },
     List { json: bool },
     Delete(Vec<u64>),
     Prune { policy: Policy, dry_run: bool },
@@ -232,7 +236,7 @@ pub fn parse_cli(args: &[String]) -> Result<Cli, Usage> {
     let mut help = false;
     let mut json = false;
     let mut dry_run = false;
-    let mut tag = false;
+    let mut tag: Option<String> = None;
     let mut policy = Policy::default();
     let mut words: Vec<String> = Vec::new();
     // Options are accepted anywhere; which ones a command takes is
@@ -307,7 +311,16 @@ pub fn parse_cli(args: &[String]) -> Result<Cli, Usage> {
                 dry_run = true;
                 given.push("--dry-run")
             }
-            "--tag" => tag = true,
+            "--tag" => {
+                if nova_format::snapshot::Tag::new(value.as_bytes()).is_none() {
+                    return Err(usage(
+                        format!("--tag: '{value}' is not a tag: 1 to 32 characters of A-Z a-z 0-9 . _ : + @ -"),
+                        HELP_SNAPSHOT,
+                    ));
+                }
+                tag = Some(value);
+                given.push("--tag")
+            }
             "--keep-last" => {
                 policy.last = count(&value)?;
                 given.push("--keep")
@@ -362,18 +375,12 @@ pub fn parse_cli(args: &[String]) -> Result<Cli, Usage> {
     let allowed: &[&str] = match first {
         "list" | "ls" => &["--json"],
         "prune" => &["--keep", "--dry-run"],
+        "snapshot" | "create" => &["--tag"],
         _ => &[],
     };
     if let Some(o) = given.iter().find(|o| !allowed.contains(o)) {
         let o = if *o == "--keep" { "--keep-*" } else { o };
         return Err(usage(format!("{first} takes no {o} option"), this_help));
-    }
-    if tag {
-        return Err(usage(
-            "--tag is not supported: nova stores no tag with a snapshot yet \
-             (the snapshot record and /proc need kernel support)",
-            this_help,
-        ));
     }
     let no_operands = |cmd: Command| {
         if rest.is_empty() {
@@ -388,14 +395,14 @@ pub fn parse_cli(args: &[String]) -> Result<Cli, Usage> {
     let command = match first {
         "help" => Command::Help(rest.first().cloned()),
         "snapshot" => match rest {
-            [c] if c == "create" => Command::Create,
+            [c] if c == "create" => Command::Create { tag },
             [] => return Err(usage("snapshot: which action? (create)", this_help)),
             [c, ..] if c != "create" => {
                 return Err(usage(format!("snapshot: unknown action '{c}'"), this_help))
             }
             _ => return Err(usage("snapshot create takes no argument", this_help)),
         },
-        "create" => no_operands(Command::Create)?,
+        "create" => no_operands(Command::Create { tag })?,
         "list" | "ls" => no_operands(Command::List { json })?,
         "stats" => no_operands(Command::Stats)?,
         "delete" | "rm" => {
@@ -453,10 +460,21 @@ pub struct Listing {
     pub snaps: Vec<Snap>,
     /// The epoch the next snapshot takes.
     pub current_epoch: Option<u64>,
+    /// Per snapshot, in the order of `snaps`: what the kernel says besides
+    /// epoch and time (older kernels: nothing).
+    pub details: Vec<Details>,
+}
+
+/// A snapshot's blocks held and tag, as listed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Details {
+    pub held_blocks: Option<u64>,
+    pub tag: Option<String>,
 }
 
 /// Parses the `snapshots` file: a header line, then
-/// `<epoch, right-aligned>  YYYY-MM-DD HH:MM:SS` per snapshot, then
+/// `<epoch, right-aligned>  YYYY-MM-DD HH:MM:SS  <held blocks>  <tag or ->`
+/// per snapshot (kernels before tags: the first three columns only), then
 /// `total N snapshots, current epoch E`.
 pub fn parse_snapshots(text: &str) -> Result<Listing, String> {
     let mut l = Listing::default();
@@ -470,11 +488,24 @@ pub fn parse_snapshots(text: &str) -> Result<Listing, String> {
                 total = count.parse::<usize>().ok();
                 l.current_epoch = parse_epoch(e);
             }
-            [e, date, time] => {
+            [e, date, time, more @ ..] if more.is_empty() || more.len() == 2 => {
                 let (Some(epoch), Some(t)) = (parse_epoch(e), parse_time(date, time)) else {
                     return Err(format!("line {}: cannot parse '{line}'", n + 1));
                 };
+                let mut d = Details::default();
+                if let [held, tag] = more {
+                    let ok = nova_format::snapshot::Tag::new(tag.as_bytes()).is_some();
+                    match (parse_epoch(held), *tag) {
+                        (Some(h), "-") => d.held_blocks = Some(h),
+                        (Some(h), t) if ok => {
+                            d.held_blocks = Some(h);
+                            d.tag = Some(t.to_string());
+                        }
+                        _ => return Err(format!("line {}: cannot parse '{line}'", n + 1)),
+                    }
+                }
                 l.snaps.push(Snap { epoch, time: t });
+                l.details.push(d);
             }
             _ => return Err(format!("line {}: cannot parse '{line}'", n + 1)),
         }
@@ -552,13 +583,20 @@ pub fn render_list(l: &Listing, now: i64) -> String {
         .max()
         .unwrap_or(0)
         .max(5);
-    let mut out = format!("{:>w$}  {:<20}  AGE\n", "EPOCH", "CREATED (UTC)");
-    for s in &l.snaps {
+    let mut out = format!(
+        "{:>w$}  {:<20}  {:<8}  {:>11}  TAG\n",
+        "EPOCH", "CREATED (UTC)", "AGE", "HELD_BLOCKS"
+    );
+    for (i, s) in l.snaps.iter().enumerate() {
+        let d = l.details.get(i).cloned().unwrap_or_default();
         out.push_str(&format!(
-            "{:>w$}  {:<20}  {}\n",
+            "{:>w$}  {:<20}  {:<8}  {:>11}  {}\n",
             s.epoch,
             iso(s.time),
-            age(now - s.time)
+            age(now - s.time),
+            d.held_blocks
+                .map_or_else(|| "?".to_string(), |h| h.to_string()),
+            d.tag.as_deref().unwrap_or("-")
         ));
     }
     out
@@ -588,13 +626,16 @@ pub fn render_json(device: &str, l: &Listing, now: i64) -> String {
             .map_or_else(|| "null".to_string(), |e| e.to_string())
     );
     for (i, s) in l.snaps.iter().enumerate() {
+        let d = l.details.get(i).cloned().unwrap_or_default();
         out.push_str(if i == 0 { "\n  " } else { ",\n  " });
         out.push_str(&format!(
-            "{{\"epoch\": {}, \"created\": {}, \"created_unix\": {}, \"age_seconds\": {}}}",
+            "{{\"epoch\": {}, \"created\": {}, \"created_unix\": {}, \"age_seconds\": {}, \"held_blocks\": {}, \"tag\": {}}}",
             s.epoch,
             json_str(&iso(s.time)),
             s.time,
-            now - s.time
+            now - s.time,
+            d.held_blocks.map_or_else(|| "null".to_string(), |h| h.to_string()),
+            d.tag.as_deref().map_or_else(|| "null".to_string(), json_str)
         ));
     }
     out.push_str(if l.snaps.is_empty() { "]}\n" } else { "\n]}\n" });
@@ -687,6 +728,49 @@ total 2 snapshots, current epoch 1006
         )
         .is_err());
         assert!(parse_snapshots("epoch\ngarbage\n").is_err());
+        // Kernels before tags print no more: nothing known.
+        assert_eq!(l.details, [Details::default(), Details::default()]);
+    }
+
+    /// The listing of a kernel with tags and held blocks.
+    const PROC2: &str = "               epoch  created (UTC)        held_blocks  tag
+                   1  2026-11-26 07:45:53            12  before-upgrade
+                1005  2026-11-26 11:59:59             0  -
+total 2 snapshots, current epoch 1006
+";
+
+    #[test]
+    fn parses_tags_and_held_blocks() {
+        let l = parse_snapshots(PROC2).unwrap();
+        assert_eq!(l.snaps, parse_snapshots(PROC).unwrap().snaps);
+        assert_eq!(
+            l.details,
+            [
+                Details {
+                    held_blocks: Some(12),
+                    tag: Some("before-upgrade".into())
+                },
+                Details {
+                    held_blocks: Some(0),
+                    tag: None
+                }
+            ]
+        );
+        // A tag the kernel could not have stored, or a missing column.
+        assert!(parse_snapshots("epoch\n 1 2026-01-01 00:00:00 3 a/b\n").is_err());
+        assert!(parse_snapshots("epoch\n 1 2026-01-01 00:00:00 3\n").is_err());
+        assert!(parse_snapshots("epoch\n 1 2026-01-01 00:00:00 x t\n").is_err());
+        let now = 1_795_694_400;
+        assert_eq!(
+            render_list(&l, now),
+            "EPOCH  CREATED (UTC)         AGE       HELD_BLOCKS  TAG\n    \
+             1  2026-11-26T07:45:53Z  4h 14m             12  before-upgrade\n \
+             1005  2026-11-26T11:59:59Z  1s                  0  -\n"
+        );
+        assert!(render_json("pmem0", &l, now)
+            .contains("\"age_seconds\": 15247, \"held_blocks\": 12, \"tag\": \"before-upgrade\"}"));
+        assert!(render_json("pmem0", &l, now)
+            .contains("\"age_seconds\": 1, \"held_blocks\": 0, \"tag\": null}"));
     }
 
     #[test]
@@ -714,15 +798,16 @@ total 2 snapshots, current epoch 1006
         let t = render_list(&l, now);
         assert_eq!(
             t,
-            "EPOCH  CREATED (UTC)         AGE\n    1  2026-11-26T07:45:53Z  4h 14m\n \
-             1005  2026-11-26T11:59:59Z  1s\n"
+            "EPOCH  CREATED (UTC)         AGE       HELD_BLOCKS  TAG\n    \
+             1  2026-11-26T07:45:53Z  4h 14m              ?  -\n \
+             1005  2026-11-26T11:59:59Z  1s                  ?  -\n"
         );
         let j = render_json("pmem0", &l, now);
         assert_eq!(
             j,
             "{\"device\": \"pmem0\", \"current_epoch\": 1006, \"snapshots\": [\n  \
-             {\"epoch\": 1, \"created\": \"2026-11-26T07:45:53Z\", \"created_unix\": 1795679153, \"age_seconds\": 15247},\n  \
-             {\"epoch\": 1005, \"created\": \"2026-11-26T11:59:59Z\", \"created_unix\": 1795694399, \"age_seconds\": 1}\n]}\n"
+             {\"epoch\": 1, \"created\": \"2026-11-26T07:45:53Z\", \"created_unix\": 1795679153, \"age_seconds\": 15247, \"held_blocks\": null, \"tag\": null},\n  \
+             {\"epoch\": 1005, \"created\": \"2026-11-26T11:59:59Z\", \"created_unix\": 1795694399, \"age_seconds\": 1, \"held_blocks\": null, \"tag\": null}\n]}\n"
         );
         assert_eq!(
             render_json("a\"b", &Listing::default(), now),
@@ -740,7 +825,19 @@ total 2 snapshots, current epoch 1006
 
     #[test]
     fn command_lines() {
-        assert_eq!(cmd(&["snapshot", "create"]), Command::Create);
+        assert_eq!(cmd(&["snapshot", "create"]), Command::Create { tag: None });
+        assert_eq!(
+            cmd(&["snapshot", "create", "--tag", "daily-2026.11.26"]),
+            Command::Create {
+                tag: Some("daily-2026.11.26".into())
+            }
+        );
+        assert_eq!(
+            cmd(&["create", "--tag=x"]),
+            Command::Create {
+                tag: Some("x".into())
+            }
+        );
         assert_eq!(cmd(&["list"]), Command::List { json: false });
         assert_eq!(cmd(&["list", "--json"]), Command::List { json: true });
         assert_eq!(cmd(&["delete", "3", "5"]), Command::Delete(vec![3, 5]));
@@ -798,7 +895,10 @@ total 2 snapshots, current epoch 1006
         assert!(err(&["frobnicate"]).contains("unknown command"));
         assert!(err(&["snapshot"]).contains("which action"));
         assert!(err(&["snapshot", "destroy"]).contains("unknown action"));
-        assert!(err(&["snapshot", "create", "--tag", "x"]).contains("not supported"));
+        assert!(err(&["snapshot", "create", "--tag", "a b"]).contains("'a b' is not a tag"));
+        assert!(err(&["snapshot", "create", "--tag", ""]).contains("is not a tag"));
+        assert!(err(&["snapshot", "create", "--tag", &"t".repeat(33)]).contains("is not a tag"));
+        assert!(err(&["list", "--tag", "x"]).contains("takes no --tag"));
         assert!(err(&["delete"]).contains("which epoch"));
         assert!(err(&["delete", "3", "x"]).contains("'x' is not an epoch"));
         assert!(err(&["delete", "-1"]).contains("unknown option"));

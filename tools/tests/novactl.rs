@@ -60,12 +60,12 @@ fn list() {
     assert_eq!(rc, 0);
     assert_eq!(
         out,
-        "EPOCH  CREATED (UTC)         AGE
-    2  2026-11-24T12:00:00Z  2d
-    5  2026-11-25T23:00:00Z  13h
-    7  2026-11-26T11:00:00Z  1h
-    8  2026-11-26T11:30:00Z  30m
-    9  2026-11-26T11:59:59Z  1s
+        "EPOCH  CREATED (UTC)         AGE       HELD_BLOCKS  TAG
+    2  2026-11-24T12:00:00Z  2d                  ?  -
+    5  2026-11-25T23:00:00Z  13h                 ?  -
+    7  2026-11-26T11:00:00Z  1h                  ?  -
+    8  2026-11-26T11:30:00Z  30m                 ?  -
+    9  2026-11-26T11:59:59Z  1s                  ?  -
 "
     );
     let (rc, out, _) = run(&root, &["-d", "/dev/pmem0", "list", "--json"]);
@@ -73,7 +73,7 @@ fn list() {
     assert!(out.starts_with("{\"device\": \"pmem0\", \"current_epoch\": 10, \"snapshots\": [\n"));
     assert_eq!(out.matches("\"epoch\": ").count(), 5);
     assert!(out.contains(
-        "{\"epoch\": 8, \"created\": \"2026-11-26T11:30:00Z\", \"created_unix\": 1795692600, \"age_seconds\": 1800}"
+        "{\"epoch\": 8, \"created\": \"2026-11-26T11:30:00Z\", \"created_unix\": 1795692600, \"age_seconds\": 1800, \"held_blocks\": null, \"tag\": null}"
     ));
     assert!(out.ends_with("}\n]}\n"));
 }
@@ -167,9 +167,15 @@ fn create_needs_the_new_epoch() {
     let (rc, _, err) = run(&root, &["snapshot", "create"]);
     assert_eq!(rc, 1);
     assert!(err.contains("not in the list"), "{err}");
+    // The tag goes to the kernel as "tag=TAG".
     let (rc, _, err) = run(&root, &["snapshot", "create", "--tag", "daily"]);
+    assert_eq!(rc, 1);
+    assert!(err.contains("not in the list"), "{err}");
+    let sent = std::fs::read_to_string(root.join("pmem0/create_snapshot")).unwrap();
+    assert_eq!(sent, "tag=daily\n");
+    let (rc, _, err) = run(&root, &["snapshot", "create", "--tag", "no/slash"]);
     assert_eq!(rc, 2);
-    assert!(err.contains("--tag is not supported"), "{err}");
+    assert!(err.contains("is not a tag"), "{err}");
 }
 
 #[test]

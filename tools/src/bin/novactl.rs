@@ -140,7 +140,7 @@ fn run(cli: Cli) -> Res<()> {
             nova_tools::out!("{}", help_for(c.as_deref()));
             Ok(())
         }
-        Command::Create => create(dev),
+        Command::Create { tag } => create(dev, tag.as_deref()),
         Command::List { json } => {
             let (name, dir) = proc_dir(dev)?;
             let l = listing(&dir)?;
@@ -206,10 +206,11 @@ fn run(cli: Cli) -> Res<()> {
     }
 }
 
-fn create(dev: Option<&str>) -> Res<()> {
+fn create(dev: Option<&str>, tag: Option<&str>) -> Res<()> {
     let (name, dir) = proc_dir(dev)?;
     let before = listing(&dir)?;
-    if let Err(e) = write(&dir.join("create_snapshot"), "1\n") {
+    let text = tag.map_or_else(|| "1\n".to_string(), |t| format!("tag={t}\n"));
+    if let Err(e) = write(&dir.join("create_snapshot"), &text) {
         return fail(match e.raw_os_error() {
             Some(EROFS) => format!("{name}: cannot take a snapshot: the file system is mounted read-only (or is a snapshot)"),
             Some(ENOSPC) => format!("{name}: cannot take a snapshot: no space left"),
