@@ -318,6 +318,25 @@ umount $M
 unclean
 check "pgoff 2^51: recovery refuses the mount" refused
 
+# 12. A snapshot record's tag (format.md: 32 bytes at offset 32 of the
+# SnapshotInfo entry) with a blank, and a tagged deletion record: the
+# mount is refused with a message, clean or recovering.
+SNAPINFO=5 P=/proc/fs/nova/pmem0
+for c in "create 32 1 32" "create 40 1 97" "delete 32 1 97"; do
+	set -- $c
+	need "fresh image" fresh
+	mount -t nova $DEV $M && echo tag=t1 >$P/create_snapshot && echo 1 >$P/delete_snapshot && umount $M
+	n=0
+	[ $1 = delete ] && n=1
+	e=$(PP entry 2 $SNAPINFO $n)
+	PP entry-set $e $2 $3 $4
+	dirty_log
+	check "snapshot tag ($c): mount refused" refused
+	check "snapshot tag ($c): message names the record" said "snapshot log: a bad record (BadTag(1))"
+	unclean
+	check "snapshot tag ($c): recovery refuses the mount" refused
+done
+
 check "mount -o init still recovers the device" mkfs_mount
 check "consistent after re-format" fsck_ok
 umount $M
