@@ -24,6 +24,18 @@ fi
 if [ -d "$out/tools" ]; then
 	cp "$out"/tools/* "$root/sbin/" 2>/dev/null || true
 fi
+# util-linux's mount, fsck, mkfs and blkid, and e2fsprogs' mke2fs (a device that held
+# ext4 before nova), with their libraries, beside busybox's (tests
+# utillinux.sh: `mount -t nova` and `fsck -t nova` as users type them).
+for pair in mount:mount.util-linux fsck:fsck.util-linux mkfs:mkfs.util-linux mke2fs:mke2fs.host blkid:blkid.util-linux; do
+	p=$(command -v "${pair%%:*}" || true)
+	[ -n "$p" ] || continue
+	install -m 755 "$p" "$root/sbin/${pair#*:}"
+	for lib in $(ldd "$p" | grep -o '/[^ ]*'); do
+		[ -e "$root$lib" ] || { mkdir -p "$root$(dirname "$lib")" && cp -L "$lib" "$root$lib"; }
+	done
+done
+[ -f /etc/mke2fs.conf ] && cp /etc/mke2fs.conf "$root/etc/"
 # make bench: host programs with the shared libraries ldd lists (fio,
 # mkfs.xfs, mke2fs and its configuration), for the comparisons.
 if [ "${NOVA_BENCH:-0}" = 1 ]; then

@@ -11,10 +11,11 @@ SUDO=
 
 PKGS=(clang$NOVA_LLVM lld$NOVA_LLVM llvm$NOVA_LLVM libclang$NOVA_LLVM-dev
 	qemu-system-x86 busybox-static flex bison bc libelf-dev libssl-dev
-	cpio xz-utils kmod rsync python3 make gcc libc6-dev)
+	cpio xz-utils kmod rsync python3 make gcc libc6-dev
+	util-linux mount e2fsprogs)
 # make bench also runs fio and the mkfs of ext4 and XFS in the guest
 # (copied in with their libraries, qemu/initramfs.sh).
-[ "${NOVA_BENCH:-0}" = 1 ] && PKGS+=(fio xfsprogs e2fsprogs)
+[ "${NOVA_BENCH:-0}" = 1 ] && PKGS+=(fio xfsprogs)
 
 missing=()
 for p in "${PKGS[@]}"; do
