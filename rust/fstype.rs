@@ -144,6 +144,45 @@ extern "C" fn nova_rs_reconfigure(sb: *mut bindings::super_block, read_only: boo
     0
 }
 
+/// After `get_tree_bdev`: 0 when the super block shows the view the
+/// mount options ask for (the live file system, or snapshot E); `EBUSY`
+/// when it is the device's super block of another mount with another
+/// view (nova has one super block per device: a snapshot beside the
+/// live file system, or beside another snapshot, is not possible yet).
+#[no_mangle]
+extern "C" fn nova_rs_check_view(sb: *mut bindings::super_block, opts: *mut c_void) -> c_int {
+    // SAFETY: `sb` is the set-up nova super block `get_tree_bdev`
+    // returned, active (its root is held by the context).
+    let sbi = unsafe { Sbi::from_sb(sb) };
+    // SAFETY: the context's options, as in `nova_rs_fill_super`.
+    let Some(opts) = (unsafe { opts_of(opts) }) else {
+        return EINVAL.to_errno();
+    };
+    if sbi.opts.snapshot == opts.snapshot {
+        return 0;
+    }
+    match (sbi.opts.snapshot, opts.snapshot) {
+        (Some(have), Some(want)) => pr_err!(
+            "{}: snapshot {} cannot be mounted while snapshot {} of the device is: unmount it first\n",
+            sbi.name(),
+            want,
+            have
+        ),
+        (Some(have), None) => pr_err!(
+            "{}: the file system cannot be mounted while its snapshot {} is: unmount it first\n",
+            sbi.name(),
+            have
+        ),
+        (None, Some(want)) => pr_err!(
+            "{}: snapshot {} cannot be mounted while the file system is (read-only): unmount it first\n",
+            sbi.name(),
+            want
+        ),
+        (None, None) => {}
+    }
+    EBUSY.to_errno()
+}
+
 #[no_mangle]
 extern "C" fn nova_rs_fill_super(sb: *mut bindings::super_block, opts: *mut c_void) -> c_int {
     // SAFETY: called by get_tree_bdev with our context's options.

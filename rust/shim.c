@@ -37,6 +37,7 @@ int nova_rs_parse_param(void *opts, const char *key, const char *val);
 int nova_rs_fill_super(struct super_block *sb, void *opts);
 void nova_rs_free_opts(void *opts);
 int nova_rs_reconfigure(struct super_block *sb, bool read_only);
+int nova_rs_check_view(struct super_block *sb, void *opts);
 int nova_rs_proc_show(struct seq_file *m, void *sbi, int which);
 ssize_t nova_rs_trace_read(void *sbi, char __user *ubuf, size_t count, loff_t *pos);
 long nova_rs_proc_write(void *sbi, int which, const char *buf, size_t len);
@@ -121,7 +122,26 @@ static int nova_fill_super(struct super_block *sb, struct fs_context *fc)
 
 static int nova_get_tree(struct fs_context *fc)
 {
-	return get_tree_bdev(fc, nova_fill_super);
+	struct super_block *sb;
+	int err = get_tree_bdev(fc, nova_fill_super);
+
+	if (err)
+		return err;
+	/*
+	 * get_tree_bdev hands back the device's super block if it is
+	 * mounted already: refuse it when it shows another view (another
+	 * snapshot, or the live file system) than this mount asks for. It
+	 * returns with s_umount held (the VFS releases it after the mount):
+	 * undo as the VFS's own failure path does, reference and lock.
+	 */
+	sb = fc->root->d_sb;
+	err = nova_rs_check_view(sb, fc->fs_private);
+	if (err) {
+		dput(fc->root);
+		fc->root = NULL;
+		deactivate_locked_super(sb);
+	}
+	return err;
 }
 
 static void nova_free_fc(struct fs_context *fc)

@@ -49,7 +49,25 @@ if [ "$phase" = 1 ]; then
 	check "read-only mount" mount -t nova -o ro $DEV $M
 	check_fails "no snapshot on a read-only mount" sh -c "echo > $P/create_snapshot"
 	check_eq "unchanged on a read-only mount" "1 3 4 " "$(snaps)"
+	# One super block per device: a second mount of another view
+	# (another snapshot, or the live file system beside a snapshot) is
+	# refused with EBUSY and a message, not handed the first one's view.
+	mkdir -p /mnt/s1 /mnt/s2
+	check_fails "snapshot 3 beside the read-only live mount: refused" mount -t nova -o snapshot=3 $DEV /mnt/s1
+	check "named in the kernel log" sh -c "dmesg | tail -n 3 | grep -q 'snapshot 3 cannot be mounted while the file system is (read-only)'"
+	check "a second read-only mount of the live view is fine" mount -t nova -o ro $DEV /mnt/s2
+	check "and shows the same tree" cmp /mnt/s2/f $M/f
+	umount /mnt/s2
 	umount $M
+	check "snapshot 3 alone" mount -t nova -o snapshot=3 $DEV /mnt/s1
+	check_fails "snapshot 4 beside snapshot 3: refused" mount -t nova -o snapshot=4 $DEV /mnt/s2
+	check "named" sh -c "dmesg | tail -n 3 | grep -q 'snapshot 4 cannot be mounted while snapshot 3 of the device is'"
+	check_fails "the read-only live view beside snapshot 3: refused" mount -t nova -o ro $DEV /mnt/s2
+	check_fails "the read-write live view beside it: refused" mount -t nova $DEV /mnt/s2
+	check "snapshot 3 twice is the same view" mount -t nova -o snapshot=3 $DEV /mnt/s2
+	check "both show it" cmp /mnt/s1/f /mnt/s2/f
+	umount /mnt/s2
+	umount /mnt/s1
 	need "mount" mount -t nova $DEV $M
 	check "one more, then crash" sh -c "echo > $P/create_snapshot"
 	# Reboot without unmounting.
