@@ -239,6 +239,8 @@ extern "C" fn free_inode(i: *mut bindings::inode) {
 extern "C" fn evict_inode(i: *mut bindings::inode) {
     // SAFETY: the VFS evicts an inode it no longer uses; it is a nova inode.
     let ni = unsafe { NovaInode::from_raw(i) };
+    // SAFETY: `i` is a nova inode being evicted (nothing maps it).
+    unsafe { shim::nova_shim_forget_mapped(i) };
     evict::evict(ni);
 }
 

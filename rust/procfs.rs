@@ -97,6 +97,7 @@ extern "C" fn nova_rs_proc_show(
         let st = &sbi.stats;
         for (name, v) in [
             ("snapshots_taken", &st.snapshots_taken),
+            ("snapshot_unmap_inodes", &st.unmap_inodes),
             ("cleaner_runs", &st.cleaner_runs),
             ("cleaner_freed_blocks", &st.cleaner_freed),
             ("log_pages_allocated", &st.log_pages),

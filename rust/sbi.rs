@@ -93,6 +93,8 @@ pub(crate) struct Stats {
     pub(crate) log_pages: AtomicU64,
     pub(crate) journal_commits: AtomicU64,
     pub(crate) snapshots_taken: AtomicU64,
+    /// Inodes looked at to drop writable mappings (snapshots, shutdown).
+    pub(crate) unmap_inodes: AtomicU64,
     pub(crate) cleaner_runs: AtomicU64,
     pub(crate) cleaner_freed: AtomicU64,
     pub(crate) log_pages_freed: AtomicU64,
@@ -285,10 +287,15 @@ impl Sbi {
     }
 
     /// Drops the page tables of every writable shared mapping of a file
-    /// on this mount (the next store through one faults).
+    /// on this mount (the next store through one faults). Looks only at
+    /// the inodes that have had such a mapping; counts them in
+    /// `snapshot_unmap_inodes`.
     pub(crate) fn unmap_all(&self) {
         // SAFETY: `sb` is live for the life of the `Sbi`.
-        unsafe { shim::nova_shim_unmap_all(self.sb) };
+        let seen = unsafe { shim::nova_shim_unmap_all(self.sb) };
+        self.stats
+            .unmap_inodes
+            .fetch_add(seen as u64, Ordering::Relaxed);
     }
 
     /// The DAX device (for the DAX fault and writeback paths).

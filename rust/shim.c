@@ -87,7 +87,8 @@ int nova_shim_fileattr_flags(const struct file_kattr *fa, u32 *flags);
 void nova_shim_set_inode_flags(struct inode *inode, u32 fs_flags);
 bool nova_shim_may_log_in_evict(struct super_block *sb);
 size_t nova_shim_copy_from_iter_nofault(void *dst, size_t len, struct iov_iter *i);
-void nova_shim_unmap_all(struct super_block *sb);
+unsigned long nova_shim_unmap_all(struct super_block *sb);
+void nova_shim_forget_mapped(struct inode *inode);
 struct rw_semaphore *nova_shim_gate_new(int kind);
 void nova_shim_gate_free(struct rw_semaphore *gate);
 struct nova_cleaner;
@@ -500,6 +501,13 @@ void nova_shim_inode_unlock(struct inode *inode, bool shared)
 struct nova_gate {
 	struct rw_semaphore sem;	/* first: Rust holds &sem */
 	atomic_long_t shared_writable;
+	/*
+	 * The fault gate's: every inode that has had a shared writable
+	 * mapping since it was loaded (i_ino -> inode), so that taking a
+	 * snapshot walks those, not every cached inode. An inode leaves it
+	 * only at eviction (then nothing maps it).
+	 */
+	struct xarray mapped;
 };
 
 static struct nova_gate *nova_gate_of(struct super_block *sb)
@@ -519,6 +527,7 @@ struct rw_semaphore *nova_shim_gate_new(int kind)
 
 	if (!gate)
 		return NULL;
+	xa_init(&gate->mapped);
 	if (kind == 1)
 		init_rwsem(&gate->sem);
 	else
@@ -528,7 +537,16 @@ struct rw_semaphore *nova_shim_gate_new(int kind)
 
 void nova_shim_gate_free(struct rw_semaphore *gate)
 {
-	kfree(container_of(gate, struct nova_gate, sem));
+	struct nova_gate *g = container_of(gate, struct nova_gate, sem);
+
+	xa_destroy(&g->mapped);
+	kfree(g);
+}
+
+/* At eviction: @inode leaves the set of mapped inodes (if it was in it). */
+void nova_shim_forget_mapped(struct inode *inode)
+{
+	xa_cmpxchg(&nova_gate_of(inode->i_sb)->mapped, inode->i_ino, inode, NULL, 0);
 }
 
 /*
@@ -653,6 +671,17 @@ int nova_shim_mmap_prepare(struct vm_area_desc *desc)
 
 	if (!daxdev_mapping_supported(desc, inode, nova_rs_dax_dev(inode->i_sb)))
 		return -EOPNOTSUPP;
+	if (is_shared_maywrite(&desc->vma_flags)) {
+		/*
+		 * Registered before the mapping exists (a copy of this VMA,
+		 * at fork or split, maps the same inode: already registered).
+		 */
+		int err = xa_insert(&nova_gate_of(inode->i_sb)->mapped, inode->i_ino, inode,
+				    GFP_KERNEL);
+
+		if (err && err != -EBUSY)
+			return err;
+	}
 	file_accessed(desc->file);
 	desc->vm_ops = &nova_dax_vm_ops;
 	/* The first VMA gets no ->open; its ->close balances this. */
@@ -771,35 +800,37 @@ void nova_shim_set_inode_flags(struct inode *inode, u32 fs_flags)
  * @sb, so that the next store through any of them faults (and copies the
  * page if a snapshot holds its block). Called with nova's fault gate held
  * exclusive, which keeps write faults out until the snapshot is taken.
+ * Walks only the inodes that have had such a mapping (nova_gate.mapped),
+ * not every cached inode. Returns how many it looked at (for the stats).
  */
-void nova_shim_unmap_all(struct super_block *sb)
+unsigned long nova_shim_unmap_all(struct super_block *sb)
 {
-	struct inode *inode, *toput = NULL;
+	struct nova_gate *g = nova_gate_of(sb);
+	struct inode *inode;
+	unsigned long ino, seen = 0;
 
-	if (!atomic_long_read(&nova_gate_of(sb)->shared_writable))
-		return;
+	if (!atomic_long_read(&g->shared_writable))
+		return 0;
 
-	spin_lock(&sb->s_inode_list_lock);
-	list_for_each_entry(inode, &sb->s_inodes, i_sb_list) {
-		spin_lock(&inode->i_lock);
-		if ((inode_state_read(inode) & (I_FREEING | I_WILL_FREE | I_NEW)) ||
-		    !mapping_writably_mapped(inode->i_mapping)) {
-			spin_unlock(&inode->i_lock);
+	/*
+	 * Eviction removes an inode under the xarray's lock after setting
+	 * I_FREEING: while the lock is held, an entry is a live inode that
+	 * igrab() either pins or refuses.
+	 */
+	xa_lock(&g->mapped);
+	xa_for_each(&g->mapped, ino, inode) {
+		if (!igrab(inode))
 			continue;
-		}
-		__iget(inode);
-		spin_unlock(&inode->i_lock);
-		spin_unlock(&sb->s_inode_list_lock);
-
-		unmap_mapping_range(inode->i_mapping, 0, 0, 0);
-		iput(toput);
-		toput = inode;
-
+		xa_unlock(&g->mapped);
+		seen++;
+		if (mapping_writably_mapped(inode->i_mapping))
+			unmap_mapping_range(inode->i_mapping, 0, 0, 0);
+		iput(inode);
 		cond_resched();
-		spin_lock(&sb->s_inode_list_lock);
+		xa_lock(&g->mapped);
 	}
-	spin_unlock(&sb->s_inode_list_lock);
-	iput(toput);
+	xa_unlock(&g->mapped);
+	return seen;
 }
 
 

@@ -127,8 +127,11 @@ unsafe extern "C" {
     pub(crate) fn nova_shim_may_log_in_evict(sb: *mut bindings::super_block) -> bool;
     // the `S_IMMUTABLE`/`S_APPEND`/`S_NOATIME` inode flags are macros.
     pub(crate) fn nova_shim_set_inode_flags(inode: *mut bindings::inode, fs_flags: u32);
-    // walks `s_inodes` under `s_inode_list_lock` and calls `unmap_mapping_range` per inode.
-    pub(crate) fn nova_shim_unmap_all(sb: *mut bindings::super_block);
+    // walks the gate's xarray of mapped inodes (igrab under its lock) and calls
+    // `unmap_mapping_range` per inode; returns how many it looked at.
+    pub(crate) fn nova_shim_unmap_all(sb: *mut bindings::super_block) -> kernel::ffi::c_ulong;
+    // `xa_cmpxchg` on the gate's xarray of mapped inodes.
+    pub(crate) fn nova_shim_forget_mapped(inode: *mut bindings::inode);
     // `init_rwsem` is a macro (it needs a static lockdep class key; one per `kind`).
     pub(crate) fn nova_shim_gate_new(kind: c_int) -> *mut bindings::rw_semaphore;
     // frees the gate `gate_new` allocated with its writable-mapping count.
