@@ -6,6 +6,7 @@
  * Usage: falloc [-m] FILE MODE OFF LEN
  *        falloc FILE segs 0 0
  *        falloc FILE flags VALUE 0
+ *        falloc FILE stripes N 0
  *   MODE: alloc | keep | punch (PUNCH_HOLE|KEEP_SIZE) | zero (ZERO_RANGE)
  *         | zero-keep (ZERO_RANGE|KEEP_SIZE) | collapse (COLLAPSE_RANGE)
  *         | insert (INSERT_RANGE) | collapse-keep | insert-keep (with
@@ -15,6 +16,9 @@
  *       (up to the smaller of the old and new size): no stale page.
  *   flags (falloc FILE flags VALUE 0): sets the inode flags
  *       (FS_IOC_SETFLAGS) to VALUE: 16 immutable, 32 append-only, 0 none.
+ *   stripes: writes N pages at every other page (0, 2, 4, ...), page i
+ *       filled with bytes (i * 7 + offset) & 0xff: a file of N one-page
+ *       extents.
  *   segs: prints the file's data segments as SEEK_DATA/SEEK_HOLE report
  *       them, one "START END" line each.
  * Exit status 0 on success; otherwise prints the error and exits 1.
@@ -130,6 +134,21 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		return 0;
+	}
+	if (!strcmp(argv[2], "stripes")) {
+		unsigned char page[4096];
+		long n = atol(argv[3]);
+
+		fd = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0)
+			return 1;
+		for (long i = 0; i < n; i++) {
+			for (int b = 0; b < 4096; b++)
+				page[b] = (unsigned char)(i * 7 + b);
+			if (pwrite(fd, page, 4096, (off_t)i * 8192) != 4096)
+				return 1;
+		}
+		return close(fd) < 0;
 	}
 	if (!strcmp(argv[2], "segs")) {
 		fd = open(argv[1], O_RDONLY);
