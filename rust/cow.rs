@@ -209,7 +209,13 @@ pub(crate) struct Commit<'e> {
     pub(crate) set_times: bool,
     /// A `SetAttr` entry logged after the `FileWrite` entries.
     pub(crate) setattr: Option<&'e mut [u8]>,
-    /// Drop every page from this one on (a size change).
+    /// A `SetAttr` entry logged before the `FileWrite` entries: a size
+    /// change whose replay drops the pages `cut` drops, so that the new
+    /// runs land in pages it emptied (a shift, `shift.rs`).
+    pub(crate) lead: Option<&'e mut [u8]>,
+    /// Drop every page from this one on (a size change), before the new
+    /// runs go in (existing callers' runs lie below it; a shift's runs
+    /// refill what it dropped).
     pub(crate) cut: Option<u64>,
     /// Make pages `[first, first + count)` holes (a `FW_HOLE` entry;
     /// disjoint from the new runs).
@@ -227,6 +233,7 @@ impl Commit<'_> {
             mtime: t,
             set_times: true,
             setattr: None,
+            lead: None,
             cut: None,
             punch: None,
             defer: false,
@@ -266,20 +273,23 @@ pub(crate) fn commit(ni: &NovaInode, mut runs: NewRuns<'_>, c: Commit<'_>) -> Re
     {
         let mut idx = ni.data.lock();
         res = idx.take_reserve();
+        if let Some(pg) = c.cut {
+            idx.reserve_truncate(&mut res, pg)?;
+        }
         for r in runs.runs() {
             idx.reserve_insert(&mut res, r.pg, r.n)?;
         }
         if let Some((pg, n)) = c.punch {
             idx.reserve_punch(&mut res, pg, n)?;
         }
-        if let Some(pg) = c.cut {
-            idx.reserve_truncate(&mut res, pg)?;
-        }
     }
     drop(t_res);
     let t_app = sbi.prof.span(Phase::Append);
     let mut tx = Tx::begin(sbi, &[ni])?;
     let epoch = tx.epoch();
+    if let Some(e) = c.lead {
+        tx.append(ni, e)?;
+    }
     for r in runs.runs() {
         let mut e = file_write(r.pg, r.blk, r.n, c.size, c.mtime)?;
         tx.append(ni, &mut e)?;
@@ -299,15 +309,15 @@ pub(crate) fn commit(ni: &NovaInode, mut runs: NewRuns<'_>, c: Commit<'_>) -> Re
     let t_switch = sbi.prof.span(Phase::Switch);
     {
         let mut idx = ni.data.lock();
+        if let Some(pg) = c.cut {
+            idx.truncate_reserved(&mut res, pg);
+        }
         for r in runs.runs() {
             idx.insert_reserved(&mut res, r.pg, r.blk, r.n, epoch);
         }
         runs.keep();
         if let Some((pg, n)) = c.punch {
             idx.punch_reserved(&mut res, pg, n);
-        }
-        if let Some(pg) = c.cut {
-            idx.truncate_reserved(&mut res, pg);
         }
     }
     ni.set_size(c.size);
@@ -372,6 +382,7 @@ pub(crate) fn resize(
             mtime: ni.time(Time::Modify),
             set_times: false,
             setattr: Some(entry),
+            lead: None,
             cut: Some(cut),
             punch: None,
             defer: false,
@@ -535,6 +546,7 @@ pub(crate) fn iomap_begin(ni: &NovaInode, pos: u64, write: bool) -> Result<(u64,
             mtime: ni.time(Time::Modify),
             set_times: false,
             setattr: None,
+            lead: None,
             cut: None,
             punch: None,
             defer: true,

@@ -2,7 +2,8 @@
 //! `fallocate(2)`: the default mode and `FALLOC_FL_KEEP_SIZE` (zeroed
 //! blocks for the holes of a range), `FALLOC_FL_PUNCH_HOLE` and
 //! `FALLOC_FL_ZERO_RANGE`, all through the copy-on-write sequence of
-//! `cow.rs`.
+//! `cow.rs`; `FALLOC_FL_COLLAPSE_RANGE` and `FALLOC_FL_INSERT_RANGE`
+//! checked here and done by `shift.rs`.
 //!
 //! A punched page leaves the file's index by a `FileWrite` entry flagged
 //! `FW_HOLE`; its block is released like an overwritten one (to the
@@ -22,14 +23,19 @@ use kernel::prelude::*;
 // The uapi `FALLOC_FL_*` flags (macros the bindings lack).
 const KEEP_SIZE: i32 = 0x01;
 const PUNCH_HOLE: i32 = 0x02;
+const COLLAPSE_RANGE: i32 = 0x08;
 const ZERO_RANGE: i32 = 0x10;
+const INSERT_RANGE: i32 = 0x20;
 
 /// Most pages one hole entry covers (its page count is 32 bits).
 const MAX_HOLE_PAGES: u64 = u32::MAX as u64;
 
-/// `fallocate(file, mode, off, len)`. `COLLAPSE_RANGE`, `INSERT_RANGE`
-/// and the other modes are not supported (`EOPNOTSUPP`).
+/// `fallocate(file, mode, off, len)`. The other modes (`UNSHARE_RANGE`,
+/// `WRITE_ZEROES`, ...) are not supported (`EOPNOTSUPP`).
 pub(crate) fn fallocate(file: &File, mode: i32, off: i64, len: i64) -> Result {
+    if mode & (COLLAPSE_RANGE | INSERT_RANGE) != 0 {
+        return shift(file, mode, off, len);
+    }
     let op = mode & !KEEP_SIZE;
     let keep = mode & KEEP_SIZE != 0;
     match op {
@@ -68,6 +74,41 @@ pub(crate) fn fallocate(file: &File, mode: i32, off: i64, len: i64) -> Result {
         }
         _ => allocate_locked(ni, off, end, keep, t),
     }
+}
+
+/// `COLLAPSE_RANGE` or `INSERT_RANGE` (alone: with any other flag,
+/// `EINVAL`), checked as ext4 and XFS check them.
+fn shift(file: &File, mode: i32, off: i64, len: i64) -> Result {
+    let collapse = mode == COLLAPSE_RANGE;
+    if !collapse && mode != INSERT_RANGE {
+        return Err(EINVAL);
+    }
+    let aligned = |v: i64| v as u64 & (BLOCK_SIZE - 1) == 0;
+    if off < 0 || len <= 0 || !aligned(off) || !aligned(len) {
+        return Err(EINVAL);
+    }
+    let (off, len) = (off as u64, len as u64);
+    let ni = file.inode();
+    let _l = InodeLock::new(ni, false);
+    let size = ni.size();
+    if collapse {
+        // The range may not reach the end of file (that is a truncate).
+        if off.checked_add(len).is_none_or(|end| end >= size) {
+            return Err(EINVAL);
+        }
+    } else {
+        if off >= size {
+            return Err(EINVAL);
+        }
+        let grown = size.checked_add(len).ok_or(EFBIG)?;
+        if grown > MAX_FILE_SIZE {
+            return Err(EFBIG);
+        }
+        ni.newsize_ok(grown)?;
+    }
+    file.remove_privs()?;
+    let t = ni.now();
+    crate::shift::shift_locked(ni, off, len, collapse, t)
 }
 
 /// Gives every hole in `[off, end)` a zeroed block (one `FileWrite` entry

@@ -60,6 +60,7 @@ mod recovery;
 mod release;
 mod sbi;
 mod scan;
+mod shift;
 mod shim;
 mod snaplist;
 mod snapshot;

@@ -374,6 +374,15 @@ crash_cases() {
 	# then blocks for the holes, which change no byte.
 	crash_case punch "fill f 16 o" punch $M/f 5000 30000
 	nodebug && crash_case zero_range "fill f 16 o" zero $M/f 3000 10000
+	# A shift is one transaction (the cut at the offset, copies of the
+	# moved pages at their new offsets, the new size): the file of 3
+	# runs (o, a hole, p; a partial last page) is before or after it.
+	S3="fill f 8 o && dd if=/dev/zero bs=1024 count=9 2>/dev/null | tr '\\0' p | dd of=f bs=1024 seek=16 2>/dev/null"
+	crash_case collapse "$S3" collapse $M/f 4096 8192
+	crash_case insert "$S3" insert $M/f 4096 8192
+	# The same with a snapshot holding the old blocks (they go to its
+	# list, not back to the allocator).
+	nodebug && crash_case collapse_snapshot "$S3 && echo 1 >$P/create_snapshot" collapse $M/f 0 8192
 	# Extended attributes: a 3000-byte value is 7 entries of one
 	# transaction; a removal is one.
 	crash_case setxattr "echo a >f && xattrt set f user.k old >/dev/null" setxattr $M/f user.k 3000

@@ -14,6 +14,8 @@ if [ "$phase" = 1 ]; then
 	cat /tmp/fsx.out
 	check "every fallocate mode fsx uses is supported (default, KEEP_SIZE, PUNCH_HOLE, ZERO_RANGE)" \
 		sh -c "grep -q 'fallocate=[1-9]' /tmp/fsx.out && ! grep -q 'fallocate EOPNOTSUPP' /tmp/fsx.out"
+	check "COLLAPSE_RANGE and INSERT_RANGE ran (model shifted with the file)" \
+		grep -q 'shifts: collapse=[1-9][0-9]* insert=[1-9]' /tmp/fsx.out
 	check "fsx $A ops with mmap loads/stores, seed 3" fsx -s 3 -n $A -f 3 -m $M/fsxm
 	check "fsx $B ops, seed 7, sparse files past 4 GiB" fsx -s 7 -n $B -f 2 -S 6g -r $M/big.model $M/big
 	check "consistent" fsck_ok

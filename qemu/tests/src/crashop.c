@@ -10,7 +10,8 @@
  *       write PATH OFF LEN BYTE  (one pwrite of LEN bytes of BYTE) |
  *       truncate PATH LEN | fallocate PATH OFF LEN | chmod PATH MODE(octal) |
  *       punch PATH OFF LEN | zero PATH OFF LEN  (fallocate PUNCH_HOLE|KEEP_SIZE,
- *       ZERO_RANGE) | setxattr PATH NAME LEN  (a LEN-byte value) |
+ *       ZERO_RANGE) | collapse PATH OFF LEN | insert PATH OFF LEN  (fallocate
+ *       COLLAPSE_RANGE, INSERT_RANGE) | setxattr PATH NAME LEN  (a LEN-byte value) |
  *       rmxattr PATH NAME |
  *       chown PATH UID GID | utimes PATH SEC  (atime and mtime SEC.0) |
  *       mmapstore PATH OFF BYTE  (maps PATH shared, stores BYTE at OFF
@@ -169,7 +170,7 @@ static int prepare(struct op *o)
 		memset(o->buf, atoi(o->a[4]), o->len);
 		o->fd = open(o->a[1], O_WRONLY);
 	} else if (is(o, "truncate", 2) || is(o, "fallocate", 3) || is(o, "punch", 3) ||
-		   is(o, "zero", 3)) {
+		   is(o, "zero", 3) || is(o, "collapse", 3) || is(o, "insert", 3)) {
 		o->fd = open(o->a[1], O_WRONLY);
 	} else if (is(o, "setxattr", 3)) {
 		o->len = strtoul(o->a[3], NULL, 0);
@@ -247,6 +248,10 @@ static int call(struct op *o)
 		return fallocate(o->fd, 0x02 | 0x01, atoll(a[2]), atoll(a[3]));
 	if (is(o, "zero", 3))
 		return fallocate(o->fd, 0x10, atoll(a[2]), atoll(a[3]));
+	if (is(o, "collapse", 3))
+		return fallocate(o->fd, 0x08, atoll(a[2]), atoll(a[3]));
+	if (is(o, "insert", 3))
+		return fallocate(o->fd, 0x20, atoll(a[2]), atoll(a[3]));
 	if (is(o, "setxattr", 3))
 		return setxattr(a[1], a[2], o->buf, o->len, 0);
 	if (is(o, "rmxattr", 2))

@@ -10,7 +10,9 @@
  * suffixes k/m/g/t accepted; e.g. -S 8g exercises offsets beyond 4 GiB).
  * Random operations (seeded xorshift64* PRNG, default seed 1):
  *   write, read+compare, truncate up/down, fallocate (0, KEEP_SIZE,
- *   PUNCH_HOLE|KEEP_SIZE, ZERO_RANGE with and without KEEP_SIZE), mmap store/load (-m), fsync/fdatasync,
+ *   PUNCH_HOLE|KEEP_SIZE, ZERO_RANGE with and without KEEP_SIZE,
+ *   COLLAPSE_RANGE, INSERT_RANGE: the model's bytes move too; a collapse
+ *   reaching the end must fail with EINVAL), mmap store/load (-m), fsync/fdatasync,
  *   O_APPEND write, SEEK_DATA/SEEK_HOLE sanity, close+reopen.
  * After every operation the file size is checked against the model, and
  * at the end every file is compared completely.
@@ -45,6 +47,12 @@
 #endif
 #ifndef FALLOC_FL_ZERO_RANGE
 #define FALLOC_FL_ZERO_RANGE 0x10
+#endif
+#ifndef FALLOC_FL_COLLAPSE_RANGE
+#define FALLOC_FL_COLLAPSE_RANGE 0x08
+#endif
+#ifndef FALLOC_FL_INSERT_RANGE
+#define FALLOC_FL_INSERT_RANGE 0x20
 #endif
 
 #define CHUNK       (64 * 1024)     /* model granularity */
@@ -248,6 +256,55 @@ static void model_zero(struct mfile *f, uint64_t off, uint64_t len)
 	}
 }
 
+/* Copies model bytes [src, src+len) to dst (non-overlapping pieces of at
+ * most a chunk, in the order the caller needs), cheaply over NULL chunks. */
+static void model_move_piece(struct mfile *f, uint64_t dst, uint64_t src, uint64_t n)
+{
+	static uint8_t tmp[CHUNK];
+
+	if (src / CHUNK >= nchunks || !f->chunk[src / CHUNK]) {
+		model_zero(f, dst, n);
+		return;
+	}
+	model_get(f, src, tmp, n);
+	model_put(f, dst, tmp, n);
+}
+
+/* The model of COLLAPSE_RANGE (collapse) or INSERT_RANGE at off by len. */
+static void model_shift(struct mfile *f, uint64_t off, uint64_t len, int collapse)
+{
+	if (collapse) {
+		uint64_t ns = f->size - len;
+
+		for (uint64_t p = off; p < ns;) {
+			uint64_t s = p + len, n = CHUNK - s % CHUNK;
+
+			if (n > CHUNK - p % CHUNK)
+				n = CHUNK - p % CHUNK;
+			if (n > ns - p)
+				n = ns - p;
+			model_move_piece(f, p, s, n);
+			p += n;
+		}
+		model_zero(f, ns, f->size - ns);
+		f->size = ns;
+	} else {
+		/* From the end down: the destination is above the source. */
+		for (uint64_t e = f->size; e > off;) {
+			uint64_t n = e % CHUNK ? e % CHUNK : CHUNK, d = e + len;
+
+			if (n > (d % CHUNK ? d % CHUNK : CHUNK))
+				n = d % CHUNK ? d % CHUNK : CHUNK;
+			if (n > e - off)
+				n = e - off;
+			model_move_piece(f, d - n, e - n, n);
+			e -= n;
+		}
+		model_zero(f, off, len);
+		f->size += len;
+	}
+}
+
 /* Bytes at and beyond the size are always zero in the model. */
 static void model_truncate(struct mfile *f, uint64_t size)
 {
@@ -399,7 +456,7 @@ static void full_compare(struct mfile *f, const char *what)
 /* ------------------------------------------------------------------ */
 
 static int opt_mmap;
-static unsigned long cnt_eopnotsupp[5];
+static unsigned long cnt_eopnotsupp[5], cnt_shift[2], cnt_shift_skip;
 static unsigned long cnt_ops[16];
 
 enum { OP_READ, OP_WRITE, OP_MREAD, OP_MWRITE, OP_TRUNC, OP_FALLOC, OP_APPEND,
@@ -558,6 +615,48 @@ static void do_truncate(struct mfile *f)
 	model_truncate(f, ns);
 }
 
+/* COLLAPSE_RANGE (collapse) or INSERT_RANGE of whole pages. */
+static void do_shift(struct mfile *f, int collapse)
+{
+	const char *name = collapse ? "COLLAPSE_RANGE" : "INSERT_RANGE";
+	uint64_t off, len = 4096 * (1 + rndn(MAXLEN / 4096));
+	int bad;
+
+	if (f->size == 0) {
+		logop("fallocate %s %s skipped (empty)", f->name, name);
+		return;
+	}
+	off = rndn(f->size) & ~(uint64_t)4095;
+	/* A collapse reaching the end is refused; an insert the model has no
+	 * room for is skipped. */
+	bad = collapse && off + len >= f->size;
+	if (!collapse && f->size + len > maxsize) {
+		logop("fallocate %s %s skipped (max size)", f->name, name);
+		cnt_shift_skip++;
+		return;
+	}
+	logop("fallocate %s mode %s off %" PRIu64 " len %" PRIu64 " (size %" PRIu64 ")%s",
+	      f->name, name, off, len, f->size, bad ? " expect EINVAL" : "");
+	if (fallocate(f->fd, collapse ? FALLOC_FL_COLLAPSE_RANGE : FALLOC_FL_INSERT_RANGE, off,
+		      len) < 0) {
+		if (bad && errno == EINVAL)
+			return;
+		if (errno == ENOSPC) {
+			/* The whole moving part is copied: it may not fit. */
+			cnt_shift_skip++;
+			return;
+		}
+		die("fallocate %s mode %s off %" PRIu64 " len %" PRIu64 ": %s", f->name, name, off,
+		    len, strerror(errno));
+	}
+	if (bad)
+		die("fallocate %s mode %s off %" PRIu64 " len %" PRIu64 " (size %" PRIu64
+		    ") succeeded, expected EINVAL",
+		    f->name, name, off, len, f->size);
+	cnt_shift[!collapse]++;
+	model_shift(f, off, len, collapse);
+}
+
 static void do_falloc(struct mfile *f)
 {
 	static const int modes[5] = { 0, FALLOC_FL_KEEP_SIZE,
@@ -566,9 +665,16 @@ static void do_falloc(struct mfile *f)
 				      FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE };
 	static const char *mnames[5] = { "0", "KEEP_SIZE", "PUNCH_HOLE|KEEP_SIZE",
 					 "ZERO_RANGE", "ZERO_RANGE|KEEP_SIZE" };
-	int m = (int)rndn(5);
-	uint64_t off = pick_off(f);
-	size_t len = pick_len(&off);
+	int m = (int)rndn(7);
+	uint64_t off;
+	size_t len;
+
+	if (m >= 5) {
+		do_shift(f, m == 5);
+		return;
+	}
+	off = pick_off(f);
+	len = pick_len(&off);
 
 	if (len == 0)
 		len = 1;
@@ -970,6 +1076,8 @@ int main(int argc, char **argv)
 		       "zero_range=%lu zero_range_keep=%lu\n",
 		       cnt_eopnotsupp[0], cnt_eopnotsupp[1], cnt_eopnotsupp[2], cnt_eopnotsupp[3],
 		       cnt_eopnotsupp[4]);
+	printf("fsx: shifts: collapse=%lu insert=%lu skipped=%lu\n", cnt_shift[0], cnt_shift[1],
+	       cnt_shift_skip);
 	printf("fsx: %" PRIu64 " ops ok (seed %" PRIu64 ")\n", nops, seed);
 	return 0;
 }
