@@ -154,13 +154,23 @@ pub(crate) fn check_tree(r: &mut Report, t: &Tree) {
                 r.error(
                     format!("inode {ino}"),
                     "nlink",
-                    format!("no links, but {} names it: the module's recovery keeps it and refuses it (EIO)", namer_list(by)),
+                    format!(
+                        "no links, but directory {} names it ({}): the module's recovery keeps it and refuses it (EIO)",
+                        by.first().map_or(0, |n| n.0),
+                        namer_list(by)
+                    ),
                 );
             } else if node.names.as_ref().is_some_and(|m| !m.is_empty()) {
                 r.error(
                     format!("directory {ino}"),
                     "nlink",
                     "no links, but it still has entries: the module's recovery keeps it and refuses it (EIO)".into(),
+                );
+            } else if !complete {
+                r.warn(
+                    format!("inode {ino}"),
+                    "nlink",
+                    "no links, and a directory that could not be read may name it: the module's recovery keeps it".into(),
                 );
             } else {
                 r.warn(

@@ -86,7 +86,7 @@ fn file_link_count() {
     append(&p, 9, &links(0));
     finds(
         &p,
-        &["error: inode 9: nlink: no links, but directory 1 \"b\" names it"],
+        &["error: inode 9: nlink: no links, but directory 1 names it (directory 1 \"b\")"],
     );
 }
 
