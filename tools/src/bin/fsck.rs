@@ -7,11 +7,11 @@ use nova_tools::fsck::{check, render, repair_and_check};
 use std::process::exit;
 
 const HELP: &str = "\
-Usage: fsck.nova [-n] [-v] [-f] [-o OFFSET -s SIZE] DEVICE|FILE
+Usage: fsck.nova [-n | -y | -p | -a] [-v] [-f] [-o OFFSET -s SIZE] DEVICE|FILE
 
 Checks the nova file system on a pmem device or an image file, offline
 (it must not be mounted: a block device is opened exclusively), without
-writing to it.
+writing to it unless -y (-p, -a) asks for the safe repairs below.
 
 Checked: both superblocks (magic, checksum, version, geometry); the
 journal (an active one is reported and checked as the next mount would
@@ -34,7 +34,7 @@ image was unmounted cleanly with a saved free list (checksum, ranges and
 chain are checked).
 
 Options:
-  -n          read-only (the default; nothing is ever written)
+  -n          read-only (the default: nothing is written)
   -v          also print what was looked at
   -f          accepted for fsck(8) compatibility (every check is full)
   -o OFFSET   the file system starts OFFSET bytes into the file (K, M, G
