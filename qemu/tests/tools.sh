@@ -163,3 +163,103 @@ check "fsck.nova -n: the restored image is clean" fsck_clean
 need "mount the restored image" mount -t nova $DEV $M
 check "consistent (the module's check)" fsck_ok
 umount $M
+
+# fsck.nova -y (issue 16) on what the module wrote: each repaired image
+# passes fsck.nova -n, and the module mounts it and `check`s it clean.
+P=/proc/fs/nova/pmem0
+W=/tmp/fsckfix
+mkdir -p $W
+# fsck_y DESC PATTERN: fsck.nova -y exits 1 and says PATTERN; then -n is clean.
+fsck_y() {
+	fresh
+	fsck.nova -y $DEV >/tmp/fsck.out 2>&1
+	rc=$?
+	if [ $rc = 1 ] && grep -q "$2" /tmp/fsck.out; then pass "$1"; else
+		fail "$1 (exit $rc)"
+		sed 's/^/    | /' /tmp/fsck.out | head -10
+	fi
+	check "... then fsck.nova -n is clean" fsck_clean
+}
+# 1. An active journal: a crash state of a rename across directories (four
+#    inodes' words journaled), made with nova-crash as crashenum does.
+need "mkfs.nova" mkfs.nova -f -q $DEV
+need "mount" mount -t nova $DEV $M
+mkdir $M/d $M/e
+echo a >$M/d/a
+echo b >$M/e/b
+mkdir $M/d/sub
+sync
+treesum -d $M >$W/before
+nova-crash dump $DEV $W/base.img
+need "the traced rename" crashop $P/trace 4 rename $M/d/sub $M/e/sub
+cat $P/trace >$W/trace
+umount $M
+rm -f $W/journal.img
+nova-crash run -e 8 -s 6 $W/base.img $W/trace $DEV sh -c \
+	"! fsck.nova -n $DEV | grep -q '^warning: journal (block 2): active' || nova-crash dump $DEV $W/journal.img" \
+	>$W/out 2>&1
+need "a crash state of the rename has an active journal" test -s $W/journal.img
+nova-crash put $W/journal.img $DEV
+fresh
+fsck.nova -n $DEV >/tmp/fsck.out 2>&1
+check_eq "fsck.nova -n: the journal is a warning (exit 0)" "0 1" "$? $(grep -c 'warning: journal (block 2): active' /tmp/fsck.out)"
+fsck_y "fsck.nova -y rolls the journal back" "repaired: rolled back the active journal"
+check_eq "the journal is idle" 0 "$(PP get 8192 8)"
+dmesg -c >/dev/null
+need "mount the repaired image" mount -t nova $DEV $M
+check_fails "the mount had nothing to roll back" sh -c "dmesg | grep -q 'rolled back an interrupted operation'"
+check "consistent (the module's check)" fsck_ok
+treesum -d $M >$W/now
+check "the tree is the one before the rename" cmp -s $W/before $W/now
+umount $M
+check "fsck.nova -n: clean after the module's mount" fsck_clean
+rm -f $W/base.img $W/journal.img
+# 2. A leaked block: the saved free list forgets one (the last of the
+#    last range of its first block; checksum fixed).
+dd if=$DEV of=/tmp/good.img bs=1M 2>/dev/null
+fl=$(( $(PP get 56 8) * 4096 ))
+n=$(( $(PP get $((fl + 8)) 8) - 1 ))
+s0=$(PP get $((fl + 16 + n * 16)) 8)
+l0=$(PP get $((fl + 24 + n * 16)) 8)
+echo "saved free list range $n: $s0+$l0"
+PP fl-range $n $s0 $((l0 - 1)) >/dev/null
+fresh
+fsck.nova -n $DEV >/tmp/fsck.out 2>&1
+check_eq "fsck.nova -n finds the leaked block (exit 4)" "4 1" "$? $(grep -c "block $((s0 + l0 - 1)): leaked" /tmp/fsck.out)"
+fsck_y "fsck.nova -y drops the saved free list" "repaired: dropped the saved free list"
+check_eq "the clean flag is gone" 0 "$(( $(PP get 44 4) & 1 ))"
+dmesg -c >/dev/null
+need "mount the repaired image" mount -t nova $DEV $M
+check "the mount rebuilt the free list from the logs" sh -c "dmesg | grep -q 'recovered after unclean shutdown'"
+check "consistent (the module's check)" fsck_ok
+treesum -d $M >$W/now
+check "the tree is unchanged" cmp -s $W/before $W/now
+umount $M
+check "fsck.nova -n: clean after the module's mount" fsck_clean
+restore
+# 3. A saved free list whose checksum does not match.
+PP sb 88 4 $(( $(PP get 88 4) ^ 1 )) >/dev/null
+fresh
+fsck.nova -n $DEV >/tmp/fsck.out 2>&1
+check_eq "fsck.nova -n refuses the saved free list (exit 4)" "4 1" "$? $(grep -c 'saved free list: checksum does not match' /tmp/fsck.out)"
+fsck_y "fsck.nova -y drops it" "repaired: dropped the saved free list"
+need "mount the repaired image" mount -t nova $DEV $M
+check "consistent (the module's check)" fsck_ok
+umount $M
+check "fsck.nova -n: clean after the module's mount" fsck_clean
+# 4. What is not safely repairable stays: a name whose inode slot was
+#    cleared (dangling), fsck.nova -y exits 4 and writes nothing.
+restore
+need "mount" mount -t nova $DEV $M
+a=$(ls -i $M/d/a | awk '{print $1}')
+umount $M
+PP raw $(PP slot-addr $a) 4 0 >/dev/null
+fresh
+dd if=$DEV of=/tmp/bad.img bs=1M 2>/dev/null
+fsck.nova -y $DEV >/tmp/fsck.out 2>&1
+check_eq "fsck.nova -y leaves a dangling name (exit 4)" "4 1" "$? $(grep -c "name \"a\": ino: inode $a is not in use" /tmp/fsck.out)"
+fresh
+check "... and writes nothing" cmp -s /tmp/bad.img $DEV
+rm -f /tmp/bad.img
+restore
+check "fsck.nova -n: the restored image is clean" fsck_clean

@@ -150,6 +150,11 @@ impl Device {
         Ok(u64::from_le_bytes(b))
     }
 
+    /// Forgets every overlaid word: reads show the media again.
+    pub fn clear_overlay(&mut self) {
+        self.overlay.clear();
+    }
+
     /// Makes the 8-byte word at `addr` (aligned) read as `v`, in memory.
     pub fn overlay_u64(&mut self, addr: u64, v: u64) {
         self.overlay.insert(addr, v);

@@ -3,15 +3,15 @@
 
 use nova_tools::args;
 use nova_tools::dev::Device;
-use nova_tools::fsck::{check, render, repair};
+use nova_tools::fsck::{check, render, repair_and_check};
 use std::process::exit;
 
 const HELP: &str = "\
-Usage: fsck.nova [-n] [-v] [-f] [-o OFFSET -s SIZE] DEVICE|FILE
+Usage: fsck.nova [-n | -y | -p | -a] [-v] [-f] [-o OFFSET -s SIZE] DEVICE|FILE
 
 Checks the nova file system on a pmem device or an image file, offline
 (it must not be mounted: a block device is opened exclusively), without
-writing to it.
+writing to it unless -y (-p, -a) asks for the safe repairs below.
 
 Checked: both superblocks (magic, checksum, version, geometry); the
 journal (an active one is reported and checked as the next mount would
@@ -22,23 +22,33 @@ snapshot inodes); every log, walked with the module's own walker (page
 pointers, magic, owner, cycles, entry types and lengths, checksums, the
 tail), each entry's epoch, and the fields the module refuses (data runs
 outside the data area, sizes, file-type changes, entry types not allowed
-for the inode type); the snapshot records; and the owner of every block:
-fixed area, inode-table page, log page, data of a live inode, held by a
-snapshot (the epoch rule), or free. Blocks used twice are always
-reported; blocks owned by nothing (leaked) when the image was unmounted
-cleanly with a saved free list (checksum, ranges and chain are checked).
+for the inode type); the snapshot records; the directory tree (every
+name resolves to a live inode of its type, link counts equal the names
+pointing at a file and 2 + the subdirectories of a directory, one name
+per directory and none for the root, no cycles, `..` records name the
+parent, no live inode with links that the root does not reach); and the
+owner of every block: fixed area, inode-table page, log page, data of a
+live inode, held by a snapshot (the epoch rule), or free. Blocks used
+twice are always reported; blocks owned by nothing (leaked) when the
+image was unmounted cleanly with a saved free list (checksum, ranges and
+chain are checked).
 
 Options:
-  -n          read-only (the default; nothing is ever written)
+  -n          read-only (the default: nothing is written)
   -v          also print what was looked at
   -f          accepted for fsck(8) compatibility (every check is full)
   -o OFFSET   the file system starts OFFSET bytes into the file (K, M, G
               suffixes), e.g. the pmem region of a VM's memory file
   -s SIZE     and is SIZE bytes long (with -o)
-  -y, -p, -a  repair what fsck.nova can repair, then check: today a
+  -y, -p, -a  repair what is safely repairable, then check again: a
               superblock copy that is invalid while the other is valid
               (e.g. torn by a crash during an unmount) is rewritten from
-              the valid one, as the next writable mount would; every
+              the valid one; an active journal is rolled back (the old
+              words, then the journal cleared), as the next mount would;
+              a saved free list that is invalid or frees blocks in use,
+              and leaked blocks when nothing else is wrong, are dealt
+              with by dropping the list (the clean flag is cleared: the
+              next mount rebuilds the free list from the logs); every
               other finding is only reported
   -h, --help  this text
 
@@ -94,24 +104,18 @@ fn main() {
             exit(8)
         }
     };
-    let repaired = if repairing {
-        repair(&mut dev).unwrap_or_else(|e| {
-            nova_tools::errln!("fsck.nova: {path}: {}", e.0);
-            exit(8)
-        })
+    let result = if repairing {
+        repair_and_check(&mut dev)
     } else {
-        Vec::new()
+        check(&mut dev).map(|r| (Vec::new(), r))
     };
+    let (repaired, r) = result.unwrap_or_else(|e| {
+        nova_tools::errln!("fsck.nova: {path}: {}", e.0);
+        exit(8)
+    });
     for what in &repaired {
         nova_tools::outln!("{path}: repaired: {what}");
     }
-    let r = match check(&mut dev) {
-        Ok(r) => r,
-        Err(e) => {
-            nova_tools::errln!("fsck.nova: {path}: {}", e.0);
-            exit(8)
-        }
-    };
     nova_tools::out!("{}", render(&r, p.has('v')));
     let blocks: Vec<String> = r.blocks.iter().map(|(k, v)| format!("{v} {k}")).collect();
     let errors = r.errors();
