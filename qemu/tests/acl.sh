@@ -120,3 +120,7 @@ need "mount (acl)" mount -t nova $DEV $M
 check_eq "the ACL is back" "user::rw- user:1000:rw-	#effective:r-- user:1001:r-- group::r-- mask::r-- other::---" "$(acl $M/f)"
 check "consistent" fsck_ok
 umount $M
+need "mount -o ro" mount -t nova -o ro $DEV $M
+check "a read-only mount refuses setfacl (EROFS)" sh -c "setfacl -m u:1002:r $M/f 2>&1 | grep -q 'Read-only'"
+check_eq "... and keeps the ACL" "user::rw- user:1000:rw-	#effective:r-- user:1001:r-- group::r-- mask::r-- other::---" "$(acl $M/f)"
+umount $M
