@@ -64,9 +64,12 @@ impl Acl {
     ///
     /// `p` must be null or a live `posix_acl` for the call.
     pub(crate) unsafe fn borrowed(p: *mut bindings::posix_acl) -> Option<Acl> {
-        // SAFETY: `posix_acl_dup` takes a new reference to a live ACL.
-        NonNull::new(p)
-            .map(|p| Acl(unsafe { NonNull::new_unchecked(shim::nova_shim_acl_dup(p.as_ptr())) }))
+        let p = NonNull::new(p)?;
+        // SAFETY: `p` is a live ACL (contract); `posix_acl_dup` takes a
+        // new reference and returns the same pointer.
+        let d = unsafe { shim::nova_shim_acl_dup(p.as_ptr()) };
+        // INVARIANT: the reference just taken is ours.
+        NonNull::new(d).map(Acl)
     }
 
     /// Gives the reference to the caller (`get_inode_acl`'s answer).
