@@ -24,28 +24,35 @@ fi
 if [ -d "$out/tools" ]; then
 	cp "$out"/tools/* "$root/sbin/" 2>/dev/null || true
 fi
-# util-linux's mount, fsck, mkfs and blkid, and e2fsprogs' mke2fs (a device that held
-# ext4 before nova), with their libraries, beside busybox's (tests
-# utillinux.sh: `mount -t nova` and `fsck -t nova` as users type them).
-for pair in mount:mount.util-linux fsck:fsck.util-linux mkfs:mkfs.util-linux mke2fs:mke2fs.host blkid:blkid.util-linux; do
-	p=$(command -v "${pair%%:*}" || true)
-	[ -n "$p" ] || continue
-	install -m 755 "$p" "$root/sbin/${pair#*:}"
+# A host program with the shared libraries ldd lists, as $root/$2.
+host_prog() {
+	local p
+	p=$(PATH="$PATH:/usr/sbin:/sbin" command -v "$1" || true)
+	[ -n "$p" ] || return 0
+	rm -f "$root/$2"
+	install -m 755 "$p" "$root/$2"
 	for lib in $(ldd "$p" | grep -o '/[^ ]*'); do
 		[ -e "$root$lib" ] || { mkdir -p "$root$(dirname "$lib")" && cp -L "$lib" "$root$lib"; }
 	done
+}
+# The everyday tools the tests run on nova (scripts/setup.sh installs
+# them): in /usr/bin, before busybox's applets of the same names.
+mkdir -p "$root/usr/bin"
+for prog in setfattr getfattr setfacl getfacl xfs_io filefrag; do
+	host_prog "$prog" "usr/bin/$prog"
+done
+# util-linux's mount, fsck, mkfs and blkid, and e2fsprogs' mke2fs (a
+# device that held ext4 before nova), beside busybox's (utillinux.sh:
+# `mount -t nova` and `fsck -t nova` as users type them).
+for pair in mount:mount.util-linux fsck:fsck.util-linux mkfs:mkfs.util-linux mke2fs:mke2fs.host blkid:blkid.util-linux; do
+	host_prog "${pair%%:*}" "sbin/${pair#*:}"
 done
 [ -f /etc/mke2fs.conf ] && cp /etc/mke2fs.conf "$root/etc/"
-# make bench: host programs with the shared libraries ldd lists (fio,
-# mkfs.xfs, mke2fs and its configuration), for the comparisons.
+# make bench: fio, mkfs.xfs, mke2fs and its configuration, for the
+# comparisons.
 if [ "${NOVA_BENCH:-0}" = 1 ]; then
 	for prog in fio mkfs.xfs mke2fs; do
-		p=$(command -v "$prog" || true)
-		[ -n "$p" ] || continue
-		install -m 755 "$p" "$root/sbin/$prog.host"
-		for lib in $(ldd "$p" | grep -o '/[^ ]*'); do
-			[ -e "$root$lib" ] || { mkdir -p "$root$(dirname "$lib")" && cp -L "$lib" "$root$lib"; }
-		done
+		host_prog "$prog" "sbin/$prog.host"
 	done
 	[ -f /etc/mke2fs.conf ] && cp /etc/mke2fs.conf "$root/etc/"
 	# fio wants System V shared memory, which the guest kernel lacks.

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Attribute changes: `setattr` (mode, owner, times, size) and logging an
-//! inode's times.
+//! Attribute changes: `setattr` (mode, owner, times, size; a chmod with
+//! the access ACL it rewrites) and logging an inode's times.
 
+use crate::acl;
 use crate::dentry::{Dentry, Iattr};
 use crate::format::entry::set_times;
 use crate::format::layout::*;
@@ -100,15 +101,36 @@ pub(crate) fn setattr(d: &Dentry, attr: &Iattr) -> Result {
         }
         let mut buf = [0u8; 128];
         buf.copy_from_slice(e.as_bytes());
-        match &ml {
-            Some(ml) => crate::cow::resize(ni, ml, saved.size, new_size, &mut buf).map(|_| ()),
-            None => Tx::one(sbi, ni, &mut buf),
+        if let Some(ml) = &ml {
+            return crate::cow::resize(ni, ml, saved.size, new_size, &mut buf).map(|_| ());
         }
+        // A chmod rewrites the access ACL in the same transaction.
+        let chmod = match v & bindings::ATTR_MODE {
+            0 => None,
+            _ => acl::chmod_prepare(ni)?,
+        };
+        let Some(c) = chmod else {
+            return Tx::one(sbi, ni, &mut buf);
+        };
+        let staged = c.stage(ni)?;
+        let mut tx = Tx::begin(sbi, &[ni])?;
+        tx.append(ni, &mut buf)?;
+        staged.append(&mut tx, ni, ni.time(Time::Change))?;
+        tx.commit()?;
+        // Committed: nothing below can fail.
+        staged.apply(ni);
+        c.cache(ni);
+        Ok(())
     })();
     if r.is_err() {
         saved.restore(ni);
     }
     drop(ml);
+    // A mode change that also resized: the ACL in a transaction of its
+    // own (as ext4 does every chmod's).
+    if r.is_ok() && sizing && v & bindings::ATTR_MODE != 0 {
+        return acl::chmod(ni);
+    }
     r
 }
 

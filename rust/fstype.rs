@@ -29,7 +29,7 @@ static TABLES: Ops<OpTables> = Ops(OpTables {
     file_iops: &vfs::FILE_IOPS.0,
     file_fops: &vfs::FILE_FOPS.0,
     symlink_iops: &vfs::SYMLINK_IOPS.0,
-    xattr_handlers: &vfs::XATTR_HANDLERS.0,
+    xattr_handlers: &crate::vfs_xattr::XATTR_HANDLERS.0,
 });
 
 /// The file-system type. It must be static: it embeds lockdep class keys.
@@ -257,8 +257,9 @@ extern "C" fn statfs(d: *mut bindings::dentry, buf: *mut bindings::kstatfs) -> c
     0
 }
 
-/// The options `/proc/mounts` shows beside `rw`/`ro`: `snapshot=E` and
-/// `data=inplace` (`data=cow` is the default and not shown).
+/// The options `/proc/mounts` shows beside `rw`/`ro`: `snapshot=E`,
+/// `data=inplace` and `noacl` (`data=cow` and `acl` are the defaults and
+/// not shown).
 extern "C" fn show_options(m: *mut bindings::seq_file, d: *mut bindings::dentry) -> c_int {
     // SAFETY: `d` is the root of a nova mount.
     let sbi = unsafe { Sbi::from_sb((*d).d_sb) };
@@ -269,6 +270,9 @@ extern "C" fn show_options(m: *mut bindings::seq_file, d: *mut bindings::dentry)
     }
     if sbi.opts.inplace {
         kernel::seq_print!(m, ",data=inplace");
+    }
+    if sbi.opts.noacl {
+        kernel::seq_print!(m, ",noacl");
     }
     0
 }

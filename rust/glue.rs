@@ -17,6 +17,8 @@ use kernel::str::CStr;
 
 /// `SB_RDONLY` (a macro the bindings lack).
 pub(crate) const SB_RDONLY: u32 = 1;
+/// `SB_POSIXACL` (a macro the bindings lack).
+pub(crate) const SB_POSIXACL: u32 = 1 << 16;
 
 /// A `Sync` holder for C operation tables that contain raw pointers.
 #[repr(transparent)]

@@ -2,6 +2,7 @@
 //! Reading an inode from its slot and log (`iget`: replay of its entries
 //! into the in-memory inode), and creating a new one.
 
+use crate::acl::Inherited;
 use crate::format::entry::{check_file_write, decode_xattr};
 use crate::format::layout::*;
 use crate::format::le::Pod;
@@ -326,13 +327,17 @@ pub(crate) fn iget(sbi: &Sbi, ino: u64) -> Result<InodeRef> {
 
 /// Builds a new inode in memory and its slot on pmem (not yet valid: the
 /// caller's transaction commits it with the word returned). Returns the
-/// VFS inode, the slot address and the slot's valid first word.
+/// VFS inode, the slot address, the slot's valid first word and, with
+/// `acls`, the POSIX ACLs it inherits from `dir` (for the caller's
+/// transaction; its mode already has the umask or the default ACL
+/// applied).
 pub(crate) fn new_inode(
     sbi: &Sbi,
     dir: &NovaInode,
     mode: u32,
     rdev: u32,
-) -> Result<(NewInode, u64, u64)> {
+    acls: bool,
+) -> Result<(NewInode, u64, u64, Inherited)> {
     let ino = {
         let mut it = sbi.itable.lock();
         it.alloc(sbi.pm(), || sbi.alloc.alloc_one(sbi.cpu()))?
@@ -342,6 +347,14 @@ pub(crate) fn new_inode(
         e
     };
     let ni = NewInode::new(sbi, ino, dir, mode).map_err(fail)?;
+    let inherited = match acls {
+        true => {
+            let (mode, inh) = crate::acl::inherit(dir, ni.mode()).map_err(fail)?;
+            ni.set_mode(mode);
+            inh
+        }
+        false => Inherited::default(),
+    };
     let mode = ni.mode();
     // First, while nothing but the number is to be given back.
     ni.set_ops(mode, rdev).map_err(fail)?;
@@ -408,5 +421,5 @@ pub(crate) fn new_inode(
     if mode & bindings::S_IFMT == bindings::S_IFDIR {
         ni.dir.lock().set_parent(dir.ino());
     }
-    Ok((ni, slot, valid_word))
+    Ok((ni, slot, valid_word, inherited))
 }

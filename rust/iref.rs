@@ -105,6 +105,19 @@ impl NewInode {
         core::mem::forget(self);
         p
     }
+
+    /// Makes a committed inode that no dentry takes (a rename's whiteout)
+    /// findable by number, and drops the creation's reference: a lookup
+    /// of its name finds it again.
+    pub(crate) fn publish(self) {
+        let p = self.into_raw();
+        // SAFETY: `p` is a new, valid inode not yet hashed, and ours was
+        // its only reference.
+        unsafe {
+            bindings::__insert_inode_hash(p, (*p).i_ino);
+            bindings::iput(p);
+        }
+    }
 }
 
 impl core::ops::Deref for NewInode {

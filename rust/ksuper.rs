@@ -4,7 +4,7 @@
 
 use crate::dax::DaxDev;
 use crate::format::layout::{BLOCK_SHIFT, BLOCK_SIZE};
-use crate::glue::{sb_id, OpTables, SB_RDONLY};
+use crate::glue::{sb_id, OpTables, SB_POSIXACL, SB_RDONLY};
 use crate::iref::InodeRef;
 use crate::sbi::{Sbi, NOVA_MAGIC};
 use kernel::bindings;
@@ -48,11 +48,18 @@ impl NewSuper {
         unsafe { sb_id(self.0) }
     }
 
-    /// Sets nova's parameters and operations, read-only if asked, and
+    /// Sets nova's parameters and operations, read-only and with POSIX
+    /// ACLs (`SB_POSIXACL`) if asked, and
     /// hands `sbi` to the super block (`kill_sb` frees it through
     /// `release_sbi`). Returns the `Sbi`, which the rest of `fill_super`
     /// may still change.
-    pub(crate) fn install(&self, sbi: Pin<KBox<Sbi>>, t: &OpTables, read_only: bool) -> &mut Sbi {
+    pub(crate) fn install(
+        &self,
+        sbi: Pin<KBox<Sbi>>,
+        t: &OpTables,
+        read_only: bool,
+        posix_acl: bool,
+    ) -> &mut Sbi {
         // SAFETY: the `Sbi` is never moved out of its box: the super block
         // keeps the pointer until `release_sbi` rebuilds the pinned box.
         let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(sbi) });
@@ -69,6 +76,9 @@ impl NewSuper {
             (*sb).s_blocksize_bits = BLOCK_SHIFT as _;
             if read_only {
                 (*sb).s_flags |= SB_RDONLY as usize;
+            }
+            if posix_acl {
+                (*sb).s_flags |= SB_POSIXACL as usize;
             }
         }
         // SAFETY: just stored, and the `Sbi` lives until `release_sbi`.

@@ -126,7 +126,7 @@ pub(crate) fn fill_super(vsb: NewSuper, opts: MountOpts) -> Result {
         Sbi::new(dax, vsb.raw(), devname, alloc, [gate, commit_gate], opts),
         GFP_KERNEL,
     )?;
-    let sbi = vsb.install(sbi, tables, opts.snapshot.is_some());
+    let sbi = vsb.install(sbi, tables, opts.snapshot.is_some(), !opts.noacl);
     // Test hooks (crashenum): the trace an unmount parked becomes this
     // mount's; a trace armed by `echo next > trace` traces this mount
     // from here on.

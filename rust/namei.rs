@@ -80,15 +80,17 @@ pub(crate) fn create(
             return Err(ENAMETOOLONG);
         }
     }
-    let (child, slot, valid_word) = crate::iget::new_inode(sbi, dir, mode, rdev)?;
+    let (child, slot, valid_word, acls) = crate::iget::new_inode(sbi, dir, mode, rdev, true)?;
     // The creation time the slot records is the time of the whole operation.
     let t = child.time(Time::Modify);
     // Everything that can fail happens before the commit: the index node
     // and name buffer, the symlink's cached target and its data index.
     // A symlink's data block, freed if the operation fails.
     let mut data_block = 0;
-    let r = (|| -> Result<(PreparedInsert, Option<KVec<u8>>)> {
+    let r = (|| -> Result<(PreparedInsert, Option<KVec<u8>>, _)> {
         let cmode = child.mode();
+        // The ACLs inherited from the directory's default ACL.
+        let staged = acls.stage(&child)?;
         let prep = dir
             .dir
             .lock()
@@ -128,6 +130,9 @@ pub(crate) fn create(
             child.data.lock().insert(0, b, 1, tx.epoch(), &mut freed)?;
             child.set_size(target.len() as u64);
         }
+        for s in staged.iter() {
+            s.append(&mut tx, &child, t)?;
+        }
         let (mut de, len) = dentry_entry(name, child.ino(), dtype(cmode), false, t)?;
         tx.append(dir, de.get_mut(..len).ok_or(EINVAL)?)?;
         if is_dir {
@@ -136,10 +141,10 @@ pub(crate) fn create(
         }
         tx.set_word(slot, 0, valid_word)?;
         tx.commit()?;
-        Ok((prep, link))
+        Ok((prep, link, staged))
     })();
     // Committed or not: from here on nothing can fail.
-    let (prep, link) = match r {
+    let (prep, link, staged) = match r {
         Ok(v) => v,
         Err(e) => {
             // The slot never became valid: drop the in-memory inode. Its
@@ -161,6 +166,7 @@ pub(crate) fn create(
     if is_dir {
         dir.inc_nlink();
     }
+    acls.apply(&child, staged);
     if let Some(v) = link {
         child.set_link(v);
     }
@@ -184,18 +190,26 @@ fn abandon(sbi: &Sbi, child: NewInode) {
 /// leaves an orphan for recovery to remove.
 pub(crate) fn tmpfile(dir: &NovaInode, file: &File, mode: u32) -> Result {
     let sbi = dir.sbi();
-    let (child, slot, valid_word) = crate::iget::new_inode(sbi, dir, mode, 0)?;
+    let (child, slot, valid_word, acls) = crate::iget::new_inode(sbi, dir, mode, 0, true)?;
     let t = child.time(Time::Modify);
-    let r = (|| -> Result {
+    let r = (|| -> Result<_> {
+        let staged = acls.stage(&child)?;
         let mut tx = Tx::begin(sbi, &[&child])?;
+        for s in staged.iter() {
+            s.append(&mut tx, &child, t)?;
+        }
         let mut le = link_change(0, t);
         tx.append(&child, &mut le)?;
         tx.set_word(slot, 0, valid_word)?;
-        tx.commit()
+        tx.commit()?;
+        Ok(staged)
     })();
-    if let Err(e) = r {
-        abandon(sbi, child);
-        return Err(e);
+    match r {
+        Ok(staged) => acls.apply(&child, staged),
+        Err(e) => {
+            abandon(sbi, child);
+            return Err(e);
+        }
     }
     // Committed: the VFS part (`d_tmpfile` takes the link count to 0).
     crate::dentry::instantiate_tmpfile(file, child);
@@ -271,8 +285,9 @@ pub(crate) fn unlink(dir: &NovaInode, d: &Dentry, rmdir: bool) -> Result {
     Ok(())
 }
 
-/// `rename`, including RENAME_NOREPLACE and RENAME_EXCHANGE (the VFS
-/// holds the rename lock and both directories locked).
+/// `rename`, including RENAME_NOREPLACE, RENAME_EXCHANGE and
+/// RENAME_WHITEOUT (the VFS holds the rename lock and both directories
+/// locked).
 pub(crate) fn rename(
     odir: &NovaInode,
     od: &Dentry,
@@ -280,7 +295,8 @@ pub(crate) fn rename(
     nd: &Dentry,
     flags: u32,
 ) -> Result {
-    if flags & !(bindings::RENAME_NOREPLACE | bindings::RENAME_EXCHANGE) != 0 {
+    let known = bindings::RENAME_NOREPLACE | bindings::RENAME_EXCHANGE | bindings::RENAME_WHITEOUT;
+    if flags & !known != 0 {
         return Err(EINVAL);
     }
     let src = od.inode().ok_or(ENOENT)?;
@@ -375,10 +391,88 @@ pub(crate) fn rename(
         ),
         Some(_) => None,
     };
+    // RENAME_WHITEOUT (overlayfs): the old name is left to a whiteout, a
+    // character device 0:0, made valid by this transaction.
+    let wh = match flags & bindings::RENAME_WHITEOUT {
+        0 => None,
+        _ => Some(crate::iget::new_inode(
+            sbi,
+            odir,
+            bindings::S_IFCHR | bindings::WHITEOUT_MODE,
+            bindings::WHITEOUT_DEV,
+            false,
+        )?),
+    };
+    let r = rename_commit(odir, ndir, src, tgt, (oname, nname), wh.as_ref(), t);
+    let (tgt_links, od_n, nd_n) = match r {
+        Ok(v) => v,
+        Err(e) => {
+            if let Some((w, ..)) = wh {
+                abandon(sbi, w);
+            }
+            return Err(e);
+        }
+    };
+    // Nothing after the commit can fail.
+    match &wh {
+        Some((w, ..)) => {
+            let _ = odir.dir.lock().replace(oname, w.ino(), dtype(w.mode()));
+        }
+        None => {
+            let _ = odir.dir.lock().remove(oname);
+        }
+    }
+    if let Some((w, ..)) = wh {
+        w.publish();
+    }
+    match prep {
+        Some(p) => {
+            ndir.dir.lock().insert_prepared(p);
+        }
+        None => {
+            let _ = ndir.dir.lock().replace(nname, src.ino(), dtype(src.mode()));
+        }
+    }
+    if let Some(tg) = tgt {
+        tg.set_nlink(tgt_links);
+        tg.set_time(Time::Change, t.0, t.1);
+    }
+    odir.set_nlink(od_n);
+    ndir.set_nlink(nd_n);
+    if src_dir && cross {
+        src.dir.lock().set_parent(ndir.ino());
+    }
+    set_dir_times(odir, t);
+    set_dir_times(ndir, t);
+    src.set_time(Time::Change, t.0, t.1);
+    Ok(())
+}
+
+/// The transaction of a rename that moves `src` from `names.0` in `odir`
+/// to `names.1` in `ndir` (over `tgt`; leaving the whiteout `wh`).
+/// Returns the target's and the directories' new link counts.
+fn rename_commit(
+    odir: &NovaInode,
+    ndir: &NovaInode,
+    src: &NovaInode,
+    tgt: Option<&NovaInode>,
+    (oname, nname): (&[u8], &[u8]),
+    wh: Option<&(NewInode, u64, u64, crate::acl::Inherited)>,
+    t: (i64, u32),
+) -> Result<(u32, u32, u32)> {
+    let sbi = odir.sbi();
+    let src_dir = src.is_dir();
+    let cross = odir.ino() != ndir.ino();
     let mut tx = Tx::begin(sbi, &[odir, ndir, src, tgt.unwrap_or(src)])?;
     // Remove the old name, (replace and) add the new one.
     let (mut a, al) = dentry_entry(oname, src.ino(), dtype(src.mode()), true, t)?;
     tx.append(odir, a.get_mut(..al).ok_or(EINVAL)?)?;
+    if let Some((w, slot, word, _)) = wh {
+        // The old name now points at the whiteout.
+        let (mut e, el) = dentry_entry(oname, w.ino(), dtype(w.mode()), false, t)?;
+        tx.append(odir, e.get_mut(..el).ok_or(EINVAL)?)?;
+        tx.set_word(*slot, 0, *word)?;
+    }
     let mut tgt_links = 0;
     if let Some(tg) = tgt {
         let (mut r, rl) = dentry_entry(nname, tg.ino(), dtype(tg.mode()), true, t)?;
@@ -423,29 +517,7 @@ pub(crate) fn rename(
         tx.append(src, p.get_mut(..pl).ok_or(EINVAL)?)?;
     }
     tx.commit()?;
-    // Nothing after the commit can fail.
-    let _ = odir.dir.lock().remove(oname);
-    match prep {
-        Some(p) => {
-            ndir.dir.lock().insert_prepared(p);
-        }
-        None => {
-            let _ = ndir.dir.lock().replace(nname, src.ino(), dtype(src.mode()));
-        }
-    }
-    if let Some(tg) = tgt {
-        tg.set_nlink(tgt_links);
-        tg.set_time(Time::Change, t.0, t.1);
-    }
-    odir.set_nlink(od_n);
-    ndir.set_nlink(nd_n);
-    if src_dir && cross {
-        src.dir.lock().set_parent(ndir.ino());
-    }
-    set_dir_times(odir, t);
-    set_dir_times(ndir, t);
-    src.set_time(Time::Change, t.0, t.1);
-    Ok(())
+    Ok((tgt_links, od_n, nd_n))
 }
 
 /// `iterate_shared`: `.` and `..`, then the names in key order from

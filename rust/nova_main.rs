@@ -16,6 +16,7 @@ use kernel::prelude::*;
 #[allow(dead_code, missing_docs, unreachable_pub)]
 mod format;
 
+mod acl;
 mod attr;
 mod balloc;
 mod check;
@@ -40,6 +41,7 @@ mod inplace;
 mod iref;
 mod itable;
 mod journal;
+mod kacl;
 mod kfile;
 mod ksuper;
 mod kthread;
@@ -65,6 +67,7 @@ mod shim;
 mod snaplist;
 mod snapshot;
 mod vfs;
+mod vfs_xattr;
 mod xattr;
 mod xmap;
 

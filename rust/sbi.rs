@@ -36,6 +36,9 @@ pub(crate) struct MountOpts {
     /// `data=inplace`: overwrites of blocks no snapshot holds go in place
     /// (`inplace.rs`); `data=cow` (the default): every write copies.
     pub(crate) inplace: bool,
+    /// `noacl`: no POSIX ACLs (`SB_POSIXACL` off: the VFS applies the
+    /// umask and checks the mode bits only); `acl`, the default, as ext4.
+    pub(crate) noacl: bool,
 }
 
 /// A decimal number (digits only; `None` if empty, not a number or past
@@ -65,6 +68,8 @@ impl MountOpts {
                     return Err(EINVAL);
                 }
             },
+            (b"acl", None) => self.noacl = false,
+            (b"noacl", None) => self.noacl = true,
             (b"data", Some(b"cow")) => self.inplace = false,
             (b"data", Some(b"inplace")) => self.inplace = true,
             (b"data", _) => {

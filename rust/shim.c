@@ -23,6 +23,8 @@
 #include <linux/wait.h>
 #include <linux/fiemap.h>
 #include <linux/fileattr.h>
+#include <linux/posix_acl.h>
+#include <linux/posix_acl_xattr.h>
 #include <linux/module.h>
 
 /*
@@ -95,6 +97,18 @@ struct nova_cleaner;
 struct nova_cleaner *nova_shim_cleaner_start(void *sbi, const char *devname);
 void nova_shim_cleaner_wake(struct nova_cleaner *c);
 void nova_shim_cleaner_stop(struct nova_cleaner *c);
+struct posix_acl *nova_shim_acl_from_value(const void *value, size_t size);
+size_t nova_shim_acl_value_len(const struct posix_acl *acl);
+int nova_shim_acl_to_value(const struct posix_acl *acl, void *buf, size_t size);
+struct posix_acl *nova_shim_acl_dup(struct posix_acl *acl);
+void nova_shim_acl_release(struct posix_acl *acl);
+struct posix_acl *nova_shim_get_inode_acl(struct inode *inode, int type);
+void nova_shim_set_cached_acl(struct inode *inode, int type, struct posix_acl *acl);
+int nova_shim_acl_chmod(struct posix_acl **acl, umode_t mode);
+int nova_shim_acl_create(struct inode *dir, umode_t *mode,
+			 struct posix_acl **dflt, struct posix_acl **acl);
+int nova_shim_acl_update_mode(struct inode *inode, umode_t *mode,
+			      struct posix_acl **acl);
 
 /* ---- fs_context ---- */
 
@@ -902,4 +916,85 @@ int nova_shim_fiemap_fill(struct fiemap_extent_info *fi, u64 logical,
 			  u64 phys, u64 len, u32 flags)
 {
 	return fiemap_fill_next_extent(fi, logical, phys, len, flags);
+}
+
+/* ---- POSIX ACLs (linux/posix_acl*.h is not in the bindings) ---- */
+
+/*
+ * An ACL from its stored form (the posix_acl_xattr form, ids of the
+ * initial user namespace), checked as setfacl's are; NULL for an empty
+ * one, an ERR_PTR if it is malformed.
+ */
+struct posix_acl *nova_shim_acl_from_value(const void *value, size_t size)
+{
+	struct posix_acl *acl = posix_acl_from_xattr(&init_user_ns, value, size);
+	int err;
+
+	if (IS_ERR_OR_NULL(acl))
+		return acl;
+	err = posix_acl_valid(&init_user_ns, acl);
+	if (err) {
+		posix_acl_release(acl);
+		return ERR_PTR(err);
+	}
+	return acl;
+}
+
+size_t nova_shim_acl_value_len(const struct posix_acl *acl)
+{
+	return posix_acl_xattr_size(acl->a_count);
+}
+
+/* The stored form of @acl into @buf (@size bytes: the length above). */
+int nova_shim_acl_to_value(const struct posix_acl *acl, void *buf, size_t size)
+{
+	size_t n;
+	void *v = posix_acl_to_xattr(&init_user_ns, acl, &n, GFP_KERNEL);
+
+	if (!v)
+		return -ENOMEM;
+	if (n != size) {
+		kfree(v);
+		return -EINVAL;
+	}
+	memcpy(buf, v, n);
+	kfree(v);
+	return 0;
+}
+
+struct posix_acl *nova_shim_acl_dup(struct posix_acl *acl)
+{
+	return posix_acl_dup(acl);
+}
+
+void nova_shim_acl_release(struct posix_acl *acl)
+{
+	posix_acl_release(acl);
+}
+
+struct posix_acl *nova_shim_get_inode_acl(struct inode *inode, int type)
+{
+	return get_inode_acl(inode, type);
+}
+
+void nova_shim_set_cached_acl(struct inode *inode, int type, struct posix_acl *acl)
+{
+	set_cached_acl(inode, type, acl);
+}
+
+int nova_shim_acl_chmod(struct posix_acl **acl, umode_t mode)
+{
+	return __posix_acl_chmod(acl, GFP_KERNEL, mode);
+}
+
+int nova_shim_acl_create(struct inode *dir, umode_t *mode,
+			 struct posix_acl **dflt, struct posix_acl **acl)
+{
+	return posix_acl_create(dir, mode, dflt, acl);
+}
+
+int nova_shim_acl_update_mode(struct inode *inode, umode_t *mode,
+			      struct posix_acl **acl)
+{
+	return posix_acl_update_mode(&nop_mnt_idmap, inode, mode, acl);
 }

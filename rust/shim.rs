@@ -5,7 +5,7 @@
 //! and time fields); each declaration says what the bindings lack. Only
 //! the wrapper files call them (`pm`, `gate`,
 //! `kthread`, `glue`, `dax`, `sbi`, `inode`, `iref`, `kfile`, `dentry`,
-//! `ksuper`) and the C entry points (`fstype`, `vfs`, `procfs`).
+//! `ksuper`, `kacl`) and the C entry points (`fstype`, `vfs`, `procfs`).
 
 #![allow(improper_ctypes)]
 
@@ -156,6 +156,50 @@ unsafe extern "C" {
         phys: u64,
         len: u64,
         flags: u32,
+    ) -> c_int;
+    // `linux/posix_acl.h` and `posix_acl_xattr.h` are not in the bindings:
+    // `posix_acl_from_xattr` and `posix_acl_valid` on a stored value.
+    pub(crate) fn nova_shim_acl_from_value(
+        value: *const c_void,
+        size: usize,
+    ) -> *mut bindings::posix_acl;
+    // as above (`posix_acl_xattr_size`).
+    pub(crate) fn nova_shim_acl_value_len(acl: *const bindings::posix_acl) -> usize;
+    // as above (`posix_acl_to_xattr`).
+    pub(crate) fn nova_shim_acl_to_value(
+        acl: *const bindings::posix_acl,
+        buf: *mut c_void,
+        size: usize,
+    ) -> c_int;
+    // as above (`posix_acl_dup` is static inline).
+    pub(crate) fn nova_shim_acl_dup(acl: *mut bindings::posix_acl) -> *mut bindings::posix_acl;
+    // as above (`posix_acl_release` is static inline).
+    pub(crate) fn nova_shim_acl_release(acl: *mut bindings::posix_acl);
+    // as above (`get_inode_acl`).
+    pub(crate) fn nova_shim_get_inode_acl(
+        inode: *mut bindings::inode,
+        kind: c_int,
+    ) -> *mut bindings::posix_acl;
+    // as above (`set_cached_acl`).
+    pub(crate) fn nova_shim_set_cached_acl(
+        inode: *mut bindings::inode,
+        kind: c_int,
+        acl: *mut bindings::posix_acl,
+    );
+    // as above (`__posix_acl_chmod`).
+    pub(crate) fn nova_shim_acl_chmod(acl: *mut *mut bindings::posix_acl, mode: u16) -> c_int;
+    // as above (`posix_acl_create`).
+    pub(crate) fn nova_shim_acl_create(
+        dir: *mut bindings::inode,
+        mode: *mut u16,
+        dflt: *mut *mut bindings::posix_acl,
+        acl: *mut *mut bindings::posix_acl,
+    ) -> c_int;
+    // as above (`posix_acl_update_mode`).
+    pub(crate) fn nova_shim_acl_update_mode(
+        inode: *mut bindings::inode,
+        mode: *mut u16,
+        acl: *mut *mut bindings::posix_acl,
     ) -> c_int;
 }
 

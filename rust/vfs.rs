@@ -7,12 +7,12 @@
 //! modules; errors come back as negative errnos.
 
 use crate::dentry::{Dentry, Iattr};
-use crate::format::layout::{XATTR_SECURITY, XATTR_TRUSTED, XATTR_USER};
 use crate::glue::{errno, Ops};
 use crate::inode::NovaInode;
 use crate::kfile::{DirContext, Fiemap, File, Kiocb};
 use crate::sbi::Sbi;
-use crate::{attr, cow, falloc, file, iflags, namei, shim, xattr};
+use crate::vfs_xattr::{get_inode_acl, listxattr, set_acl};
+use crate::{attr, cow, falloc, file, iflags, namei, shim};
 use core::ptr;
 use kernel::bindings;
 use kernel::ffi::{c_char, c_int, c_long, c_uint, c_void};
@@ -246,97 +246,6 @@ extern "C" fn get_link(
     kernel::error::Error::to_ptr::<c_char>(EIO).cast_const()
 }
 
-// ---- extended attributes ----
-
-extern "C" fn xattr_get(
-    h: *const bindings::xattr_handler,
-    _d: *mut bindings::dentry,
-    i: *mut bindings::inode,
-    name: *const c_char,
-    buf: *mut c_void,
-    size: usize,
-) -> c_int {
-    // SAFETY: the VFS passes one of our handlers, a nova inode it holds,
-    // the name after the handler's prefix (NUL-terminated) and `size`
-    // writable bytes at `buf` (none when `size` is 0).
-    let (index, ni, name, buf) = unsafe {
-        let b = (size != 0 && !buf.is_null())
-            .then(|| core::slice::from_raw_parts_mut(buf.cast::<u8>(), size));
-        ((*h).flags as u8, ni(i), CStr::from_char_ptr(name), b)
-    };
-    match xattr::get(ni, index, name.to_bytes(), buf) {
-        Ok(n) => n as c_int,
-        Err(e) => e.to_errno(),
-    }
-}
-
-extern "C" fn xattr_set(
-    h: *const bindings::xattr_handler,
-    _idmap: *mut bindings::mnt_idmap,
-    _d: *mut bindings::dentry,
-    i: *mut bindings::inode,
-    name: *const c_char,
-    value: *const c_void,
-    size: usize,
-    flags: c_int,
-) -> c_int {
-    // SAFETY: as for `xattr_get`; the VFS holds the inode locked, and
-    // `value` is null for a removal or else `size` readable bytes.
-    let (index, ni, name, value) = unsafe {
-        let v = (!value.is_null()).then(|| match size {
-            0 => &[][..],
-            _ => core::slice::from_raw_parts(value.cast::<u8>(), size),
-        });
-        ((*h).flags as u8, ni(i), CStr::from_char_ptr(name), v)
-    };
-    let r = xattr::set(ni, index, name.to_bytes(), value, flags);
-    crate::gc::maybe(ni);
-    errno(r)
-}
-
-const fn xattr_handler(prefix: &'static CStr, index: u8) -> bindings::xattr_handler {
-    bindings::xattr_handler {
-        name: ptr::null(),
-        prefix: prefix.as_ptr().cast(),
-        flags: index as c_int,
-        list: None,
-        get: Some(xattr_get),
-        set: Some(xattr_set),
-    }
-}
-
-static XATTR_USER_H: Ops<bindings::xattr_handler> = Ops(xattr_handler(c"user.", XATTR_USER));
-static XATTR_TRUSTED_H: Ops<bindings::xattr_handler> =
-    Ops(xattr_handler(c"trusted.", XATTR_TRUSTED));
-static XATTR_SECURITY_H: Ops<bindings::xattr_handler> =
-    Ops(xattr_handler(c"security.", XATTR_SECURITY));
-
-/// `sb->s_xattr`: the handlers, null-terminated.
-pub(crate) static XATTR_HANDLERS: Ops<[*const bindings::xattr_handler; 4]> = Ops([
-    &XATTR_USER_H.0,
-    &XATTR_TRUSTED_H.0,
-    &XATTR_SECURITY_H.0,
-    ptr::null(),
-]);
-
-extern "C" fn listxattr(d: *mut bindings::dentry, buf: *mut c_char, size: usize) -> isize {
-    // SAFETY: the VFS passes a positive dentry of a nova mount and `size`
-    // writable bytes at `buf` (none when `size` is 0).
-    let (ni, buf, trusted) = unsafe {
-        let b = (size != 0 && !buf.is_null())
-            .then(|| core::slice::from_raw_parts_mut(buf.cast::<u8>(), size));
-        (
-            ni((*d).d_inode),
-            b,
-            bindings::capable(bindings::CAP_SYS_ADMIN as c_int),
-        )
-    };
-    match xattr::list(ni, buf, trusted) {
-        Ok(n) => n as isize,
-        Err(e) => e.to_errno() as isize,
-    }
-}
-
 extern "C" fn fileattr_get(d: *mut bindings::dentry, fa: *mut bindings::file_kattr) -> c_int {
     // SAFETY: the VFS passes a positive nova dentry and the request to fill.
     unsafe { shim::nova_shim_fileattr_fill(fa, iflags::get(ni((*d).d_inode))) };
@@ -380,6 +289,8 @@ pub(crate) static DIR_IOPS: Ops<bindings::inode_operations> = Ops(bindings::inod
     getattr: Some(getattr),
     update_time: Some(update_time),
     listxattr: Some(listxattr),
+    get_inode_acl: Some(get_inode_acl),
+    set_acl: Some(set_acl),
     fileattr_get: Some(fileattr_get),
     fileattr_set: Some(fileattr_set),
     // SAFETY: all-zero is a valid `inode_operations`.
@@ -403,6 +314,8 @@ pub(crate) static FILE_IOPS: Ops<bindings::inode_operations> = Ops(bindings::ino
     update_time: Some(update_time),
     fiemap: Some(fiemap),
     listxattr: Some(listxattr),
+    get_inode_acl: Some(get_inode_acl),
+    set_acl: Some(set_acl),
     fileattr_get: Some(fileattr_get),
     fileattr_set: Some(fileattr_set),
     // SAFETY: all-zero is a valid `inode_operations`.

@@ -155,12 +155,14 @@ impl XattrMap {
         }
     }
 
-    /// Prepares setting (`value`) or removing (`None`) an attribute.
+    /// Prepares setting (`value`) or removing (`None`) an attribute, to
+    /// be applied after `more` other new attributes prepared beside it.
     pub(crate) fn prepare(
         &self,
         index: u8,
         name: &[u8],
         value: Option<&[u8]>,
+        more: usize,
     ) -> Result<(Prepared, KVec<Xattr>)> {
         let mut n = KVec::with_capacity(name.len(), GFP_KERNEL)?;
         n.extend_from_slice(name, GFP_KERNEL)?;
@@ -176,8 +178,8 @@ impl XattrMap {
                 })
             }
         };
-        // Room for one more item, taken over by `apply`.
-        let room = KVec::with_capacity(self.items.len() + 1, GFP_KERNEL)?;
+        // Room for one more item (after the `more`), taken over by `apply`.
+        let room = KVec::with_capacity(self.items.len() + 1 + more, GFP_KERNEL)?;
         Ok((p, room))
     }
 
@@ -267,16 +269,16 @@ mod tests {
     #[test]
     fn prepared_changes_apply() {
         let mut m = XattrMap::new();
-        let (p, room) = m.prepare(XATTR_USER, b"k", Some(b"v1")).unwrap();
+        let (p, room) = m.prepare(XATTR_USER, b"k", Some(b"v1"), 0).unwrap();
         m.apply(p, room);
-        let (p, room) = m.prepare(XATTR_SECURITY, b"k", Some(b"label")).unwrap();
+        let (p, room) = m.prepare(XATTR_SECURITY, b"k", Some(b"label"), 0).unwrap();
         m.apply(p, room);
-        let (p, room) = m.prepare(XATTR_USER, b"k", Some(b"v22")).unwrap();
+        let (p, room) = m.prepare(XATTR_USER, b"k", Some(b"v22"), 0).unwrap();
         m.apply(p, room);
         assert_eq!(m.get(XATTR_USER, b"k"), Some(&b"v22"[..]));
         assert_eq!(m.get(XATTR_SECURITY, b"k"), Some(&b"label"[..]));
         assert_eq!(m.bytes(), 1 + 3 + 1 + 5);
-        let (p, room) = m.prepare(XATTR_USER, b"k", None).unwrap();
+        let (p, room) = m.prepare(XATTR_USER, b"k", None, 0).unwrap();
         m.apply(p, room);
         assert_eq!(m.get(XATTR_USER, b"k"), None);
         assert_eq!(m.iter().count(), 1);

@@ -46,11 +46,14 @@ def uses(m):
 graph = {m: uses(m) for m in src}
 
 # The files that may contain `unsafe`: wrappers over C interfaces (shim,
-# glue, gate, kthread, dax, kfile, dentry, iref, ksuper, inode, sbi), the
-# pmem accessor (pm), and the C entry points (fstype, vfs, procfs).
+# glue, gate, kthread, dax, kfile, dentry, iref, ksuper, inode, sbi, kacl),
+# the pmem accessor (pm), and the C entry points (fstype, vfs, vfs_xattr,
+# procfs).
 WRAPPERS = {
     "shim", "pm", "glue", "gate", "kthread", "dax", "kfile", "dentry", "iref",
     "ksuper", "inode", "sbi", "vfs", "fstype", "procfs",
+    # POSIX ACL references (kacl) and the xattr/ACL entry points.
+    "kacl", "vfs_xattr",
     # The trace of `pm` (its child module).
     "pm_trace",
     # The KUnit tests of `pm` build `Pm`s over test buffers.

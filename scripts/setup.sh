@@ -12,10 +12,13 @@ SUDO=
 PKGS=(clang$NOVA_LLVM lld$NOVA_LLVM llvm$NOVA_LLVM libclang$NOVA_LLVM-dev
 	qemu-system-x86 busybox-static flex bison bc libelf-dev libssl-dev
 	cpio xz-utils kmod rsync python3 make gcc libc6-dev
-	util-linux mount e2fsprogs)
-# make bench also runs fio and the mkfs of ext4 and XFS in the guest
-# (copied in with their libraries, qemu/initramfs.sh).
-[ "${NOVA_BENCH:-0}" = 1 ] && PKGS+=(fio xfsprogs)
+	attr acl xfsprogs e2fsprogs util-linux mount)
+# The guest tests run the everyday tools on nova (copied in with their
+# libraries, qemu/initramfs.sh): setfattr/getfattr (attr), setfacl/getfacl
+# (acl), xfs_io (xfsprogs), filefrag (e2fsprogs); util-linux's mount,
+# fsck, mkfs and blkid and e2fsprogs' mke2fs (utillinux.sh). make bench also runs fio
+# and the mkfs of ext4 and XFS.
+[ "${NOVA_BENCH:-0}" = 1 ] && PKGS+=(fio)
 
 missing=()
 for p in "${PKGS[@]}"; do

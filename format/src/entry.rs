@@ -59,6 +59,21 @@ pub fn set_times(extra: u32, size: u64, mtime: Time, ctime: Time) -> [u8; 128] {
     bytes(&e)
 }
 
+/// A `SetAttr` entry that records a mode and the ctime (an access ACL
+/// that changes the permission bits, in the ACL's transaction).
+pub fn set_mode(mode: u32, ctime: Time) -> [u8; 128] {
+    let mut e = SetAttrEntry::zeroed();
+    e.hdr.etype = EntryType::SetAttr as u8;
+    e.hdr.slots = 2;
+    e.mask.set(ATTR_MODE | ATTR_CTIME);
+    e.mode.set(mode);
+    if let (Some(ts), Some(tn)) = (e.time_sec.get_mut(2), e.time_nsec.get_mut(2)) {
+        ts.set(ctime.0 as u64);
+        tn.set(ctime.1);
+    }
+    bytes(&e)
+}
+
 /// A `SetAttr` entry that records only the access time (written when an
 /// inode whose atime changed in memory leaves it).
 pub fn set_atime(atime: Time) -> [u8; 128] {
@@ -185,7 +200,7 @@ pub fn encode_xattr(buf: &mut [u8; MAX_ENTRY], c: &XattrChunk<'_>) -> Result<usi
     let end = (c.offset as usize)
         .checked_add(cl)
         .ok_or(EntryError::Range)?;
-    if !matches!(c.index, XATTR_USER..=XATTR_NOVA)
+    if !matches!(c.index, XATTR_USER..=XATTR_LAST)
         || cl > xattr_chunk_room(nl)
         || end > c.value_len as usize
         || c.value_len as usize > XATTR_VALUE_MAX
@@ -233,7 +248,7 @@ pub fn decode_xattr(buf: &[u8]) -> Option<XattrChunk<'_>> {
     if nl == 0
         || e.pad.get() != 0
         || e.pad2.get() != 0
-        || !matches!(e.index, XATTR_USER..=XATTR_NOVA)
+        || !matches!(e.index, XATTR_USER..=XATTR_LAST)
         || XATTR_NAME_OFFSET + nl + cl > usize::from(e.hdr.slots) * SLOT as usize
         || end > value_len as usize
         || value_len as usize > XATTR_VALUE_MAX
@@ -406,7 +421,7 @@ mod tests {
         };
         assert!(encode_xattr(&mut buf, &bad).is_err());
         bad.chunk = &value[..5];
-        bad.index = XATTR_NOVA + 1;
+        bad.index = XATTR_LAST + 1;
         assert!(encode_xattr(&mut buf, &bad).is_err());
         bad.index = XATTR_SECURITY;
         bad.remove = true;

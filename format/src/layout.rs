@@ -544,6 +544,14 @@ pub const XATTR_SECURITY: u8 = 3;
 /// nova's own attributes, never listed nor reachable by name: `flags`
 /// holds the inode flags (`FS_*_FL`, u32 little-endian).
 pub const XATTR_NOVA: u8 = 4;
+/// POSIX ACLs (`system.posix_acl_access` and `system.posix_acl_default`):
+/// the names `access` and `default`, the value in the kernel's
+/// `posix_acl_xattr` form (version 2, then 8-byte entries: tag u16, perm
+/// u16, id u32, little-endian; ids as seen from the initial user
+/// namespace).
+pub const XATTR_POSIX_ACL: u8 = 5;
+/// The last namespace index.
+pub const XATTR_LAST: u8 = XATTR_POSIX_ACL;
 /// Longest extended-attribute name (after its namespace prefix).
 pub const XATTR_NAME_MAX: usize = 255;
 /// Largest extended-attribute value.

@@ -353,6 +353,9 @@ crash_cases() {
 	crash_case rename_dir "$D && mkdir d/sub e && echo s >d/sub/s" rename $M/d/sub $M/e/sub
 	crash_case noreplace "$D" noreplace $M/d/a $M/d/n
 	crash_case exchange "$D && mkdir e && echo b >e/b" exchange $M/d/a $M/e/b
+	# RENAME_WHITEOUT: the rename and the whiteout at the old name, one
+	# journal commit.
+	crash_case whiteout "$D && mkdir e" whiteout $M/d/a $M/e/w
 	crash_case overwrite "fill f 16 o" write $M/f 4096 4096 110
 	crash_case write_partial "fill f 16 o" write $M/f 5000 100 112
 	crash_case write_multi "fill f 16 o" write $M/f 2048 12288 109
@@ -388,6 +391,10 @@ crash_cases() {
 	crash_case setxattr "echo a >f && xattrt set f user.k old >/dev/null" setxattr $M/f user.k 3000
 	crash_case rmxattr "echo a >f && xattrt setn f user.k 600 1 >/dev/null" rmxattr $M/f user.k
 	crash_case chmod "echo a >f" chmod $M/f 600
+	# POSIX ACLs: an access ACL and the mode it implies, one transaction;
+	# a chmod and the access ACL's mask it rewrites, one transaction.
+	crash_case setacl "echo a >f" setacl $M/f
+	crash_case chmod_acl "echo a >f && setfacl -m u:1000:rw f" chmod $M/f 600
 	crash_case chown "echo a >f" chown $M/f 1000 100
 	nodebug && crash_case utimes "echo a >f" utimes $M/f 1000000000
 	# A store through a shared mapping, then msync: the user's store is

@@ -6,6 +6,9 @@
  *
  *   OP: create PATH | mkdir PATH | mknod PATH (a FIFO) | unlink PATH |
  *       rmdir PATH | rename OLD NEW | noreplace OLD NEW | exchange OLD NEW |
+ *       whiteout OLD NEW  (RENAME_WHITEOUT) |
+ *       setacl PATH  (system.posix_acl_access: u::rw-,u:1000:rw-,g::r--,
+ *         m::rw-,o::r--; the mode's group bits follow the mask) |
  *       link OLD NEW | symlink TARGET PATH |
  *       write PATH OFF LEN BYTE  (one pwrite of LEN bytes of BYTE) |
  *       truncate PATH LEN | fallocate PATH OFF LEN | chmod PATH MODE(octal) |
@@ -234,6 +237,22 @@ static int call(struct op *o)
 	if (is(o, "exchange", 2))
 		return syscall(SYS_renameat2, AT_FDCWD, a[1], AT_FDCWD, a[2],
 			       RENAME_EXCHANGE);
+	if (is(o, "whiteout", 2))
+		return syscall(SYS_renameat2, AT_FDCWD, a[1], AT_FDCWD, a[2],
+			       RENAME_WHITEOUT);
+	if (is(o, "setacl", 1)) {
+		/* The posix_acl_xattr form: version 2, then tag, perm, id. */
+		static const unsigned char acl[] = {
+			2, 0, 0, 0,
+			0x01, 0, 6, 0, 0xff, 0xff, 0xff, 0xff,	/* USER_OBJ rw- */
+			0x02, 0, 6, 0, 0xe8, 0x03, 0, 0,	/* USER 1000 rw- */
+			0x04, 0, 4, 0, 0xff, 0xff, 0xff, 0xff,	/* GROUP_OBJ r-- */
+			0x10, 0, 6, 0, 0xff, 0xff, 0xff, 0xff,	/* MASK rw- */
+			0x20, 0, 4, 0, 0xff, 0xff, 0xff, 0xff,	/* OTHER r-- */
+		};
+
+		return setxattr(a[1], "system.posix_acl_access", acl, sizeof(acl), 0);
+	}
 	if (is(o, "link", 2))
 		return link(a[1], a[2]);
 	if (is(o, "symlink", 2))
