@@ -1,6 +1,6 @@
 # The everyday tools on nova (issue 18), the real programs copied into
 # the guest with their libraries: setfattr/getfattr (attr: a -d dump
-# restored onto another file), xfs_io (fpunch, fzero, fiemap, chattr +i
+# restored onto another file), xfs_io (fpunch, fzero, fcollapse, finsert, fiemap, chattr +i
 # and +a, lsattr, shutdown) and filefrag -v (e2fsprogs). Each failed on
 # nova before (EOPNOTSUPP, ENOTTY).
 # boots: 1
@@ -42,6 +42,19 @@ sed 's/^/    | /' /tmp/frag
 check "filefrag -v: two extents" grep -q "2 extents found" /tmp/frag
 check "filefrag -v: logical offsets 0 and 256 (blocks)" sh -c "grep -q '^ *0: *0\.\.' /tmp/frag && grep -q '^ *1: *256\.\.' /tmp/frag"
 check "filefrag -v: the last flagged" grep -q "last" /tmp/frag
+
+# xfs_io fcollapse/finsert: 16 KiB of a, b, c, d (4 KiB each); collapse
+# the b block, then insert a hole before d.
+xfs_io -f -c "pwrite -S 0x61 0 4k" -c "pwrite -S 0x62 4k 4k" -c "pwrite -S 0x63 8k 4k" \
+	-c "pwrite -S 0x64 12k 4k" $M/shift >/dev/null
+check "xfs_io fcollapse 4k 4k" xfs_io -c "fcollapse 4k 4k" $M/shift
+check_eq "collapsed: 12 KiB of a, c, d" "12288 acd" \
+	"$(stat -c %s $M/shift) $(od -An -c -w4096 $M/shift | awk '{ printf "%s", $1 }')"
+check "xfs_io finsert 8k 4k" xfs_io -c "finsert 8k 4k" $M/shift
+check_eq "inserted: a, c, a hole, d" "16384 ac\\0d" \
+	"$(stat -c %s $M/shift) $(od -An -c -w4096 $M/shift | awk '{ printf "%s", $1 }')"
+check "xfs_io fiemap: the inserted range is a hole" sh -c "xfs_io -c 'fiemap -v' $M/shift | grep -q '\[16\.\.23\]: *hole'"
+check_fails "xfs_io fcollapse reaching EOF is refused" xfs_io -c "fcollapse 8k 8k" $M/shift
 
 # xfs_io chattr/lsattr: immutable and append-only, enforced.
 echo i >$M/imm
