@@ -294,13 +294,8 @@ pub(crate) fn free_space(
         }
         r.blocks.insert("leaked", leaked.len() as u64);
         for (s, n) in runs(&leaked).into_iter().take(20) {
-            let what = if n == 1 {
-                format!("block {s}")
-            } else {
-                format!("blocks {s}-{} ({n})", s + n - 1)
-            };
             r.error(
-                what,
+                block_run(s, n),
                 "-",
                 format!(
                     "leaked: neither used by any structure nor in the saved free list{}",
@@ -315,6 +310,16 @@ pub(crate) fn free_space(
         }
     }
     Ok(())
+}
+
+/// `block S`, or `blocks S-E (N)`: a run of `n` blocks from `s`, as a
+/// finding names it.
+fn block_run(s: u64, n: u64) -> String {
+    if n == 1 {
+        format!("block {s}")
+    } else {
+        format!("blocks {s}-{} ({n})", s + n - 1)
+    }
 }
 
 /// Consecutive runs of sorted block numbers: (start, count).
@@ -342,13 +347,8 @@ fn report_doubles(r: &mut Report, d: &[(u64, Owner, Owner)]) {
         i += n as usize;
         lines += 1;
         if lines <= 20 {
-            let what = if n == 1 {
-                format!("block {s}")
-            } else {
-                format!("blocks {s}-{} ({n})", s + n - 1)
-            };
             r.error(
-                what,
+                block_run(s, n),
                 "-",
                 format!("doubly used: {} and {}", a.describe(), b.describe()),
             );
