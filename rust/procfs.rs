@@ -215,7 +215,7 @@ extern "C" fn nova_rs_proc_write(
             }),
             None => {
                 pr_err!(
-                    "{}: create_snapshot: a tag is 1 to {} bytes of A-Z a-z 0-9 . _ : + @ -\n",
+                    "{}: create_snapshot: a tag is 1 to {} bytes of A-Z a-z 0-9 . _ : + @ -, the first a letter or digit\n",
                     sbi.name(),
                     SNAP_TAG_MAX
                 );

@@ -16,21 +16,25 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$kdir" ]; then
 	echo "$kdir" >"$stamp"
 fi
 # Objects of an older in-tree build (before MO=) make Kbuild refuse MO=.
-if compgen -G "$NOVA_TOP/rust/*.o" >/dev/null || [ -e "$NOVA_TOP/nova.mod" ]; then
+if compgen -G "$NOVA_TOP/rust/*.o" >/dev/null || [ -e "$NOVA_TOP/nova.mod" ] ||
+	[ -e "$NOVA_TOP/modules.order" ]; then
 	make -C "$kdir" M="$NOVA_TOP" LLVM="$NOVA_LLVM" clean >/dev/null 2>&1 || true
 fi
 build() { # DIR [VAR=VALUE...]
 	local dir=$1
 	shift
 	mkdir -p "$dir"
+	# A failed build must not leave the previous nova.ko to be used.
+	rm -f "$dir/nova.ko"
 	make -C "$kdir" M="$NOVA_TOP" MO="$dir" LLVM="$NOVA_LLVM" ${CLIPPY:+CLIPPY=1} "$@" \
-		-j"$(nproc)" modules 2>&1 | tee "$dir/build.log" | grep -v '^make' || true
+		-j"$(nproc)" modules 2>&1 | tee "$dir/build.log" | grep -v '^make'
+	local rc=${PIPESTATUS[0]}
 	if grep -qE '^(warning|error)' "$dir/build.log"; then
 		grep -cE '^warning' "$dir/build.log" | xargs -I{} echo "[nova] {} warnings" >&2
 	fi
-	[ -f "$dir/nova.ko" ] || die "$dir/nova.ko was not built"
+	[ "$rc" = 0 ] && [ -f "$dir/nova.ko" ] || die "$dir/nova.ko was not built (make exit status $rc)"
 }
-build "$NOVA_TOP/build/module"
+build "$NOVA_TOP/build/module" NOVA_KUNIT=0
 # The test build needs a kernel with KUnit (ours has it; a user's own
 # KDIR may not: then only `make test T=kunit` cannot run).
 if grep -q '^CONFIG_KUNIT=y' "$kdir/.config" 2>/dev/null; then

@@ -16,8 +16,9 @@ pub fn holder(live: impl IntoIterator<Item = u64>, born: u64, died: u64) -> Opti
 use super::layout::{SnapshotInfoEntry, SNAP_DELETE, SNAP_TAG_MAX};
 
 /// A snapshot's tag: empty, or 1 to `SNAP_TAG_MAX` bytes of
-/// `[A-Za-z0-9._:+@-]` (no blank, so `/proc`'s listing stays one word per
-/// column).
+/// `[A-Za-z0-9._:+@-]`, the first a letter or digit (no blank, so `/proc`'s
+/// listing stays one word per column, and never `-`, which it prints for
+/// no tag).
 ///
 /// # Invariants
 ///
@@ -41,10 +42,13 @@ impl Tag {
         c.is_ascii_alphanumeric() || b"._:+@-".contains(&c)
     }
 
-    /// A tag from user text: 1 to `SNAP_TAG_MAX` allowed bytes, else
-    /// `None`.
+    /// A tag from user text: 1 to `SNAP_TAG_MAX` allowed bytes, the first
+    /// a letter or digit, else `None`.
     pub fn new(text: &[u8]) -> Option<Tag> {
-        if text.is_empty() || text.len() > SNAP_TAG_MAX || !text.iter().all(|&c| Self::allowed(c)) {
+        if text.len() > SNAP_TAG_MAX
+            || !text.first().is_some_and(|c| c.is_ascii_alphanumeric())
+            || !text.iter().all(|&c| Self::allowed(c))
+        {
             return None;
         }
         let mut bytes = [0; SNAP_TAG_MAX];
@@ -318,8 +322,20 @@ mod tests {
         assert_eq!(t.as_bytes(), b"hourly-2026.11.26_17:00+x@y");
         assert_eq!(Tag::from_media(&t.field()), Some(t));
         assert_eq!(Tag::new(&[b'a'; 32]).unwrap().as_bytes().len(), 32);
-        // Refused: empty, too long, blanks, control bytes, '/'.
-        for bad in [&b""[..], &[b'a'; 33], b"a b", b"a\n", b"a/b", b"\xff"] {
+        // Refused: empty, too long, blanks, control bytes, '/', and a
+        // first byte that is not a letter or digit (`-` means no tag in
+        // `/proc`'s listing).
+        for bad in [
+            &b""[..],
+            &[b'a'; 33],
+            b"a b",
+            b"a\n",
+            b"a/b",
+            b"\xff",
+            b"-",
+            b"-x",
+            b".a",
+        ] {
             assert_eq!(Tag::new(bad), None, "{bad:?}");
         }
         // On the media: all zero is no tag; a byte after the NUL padding,

@@ -303,7 +303,7 @@ crash_journal() {
 	cat $P/trace >$W/trace
 	umount $M
 	rm -f $W/journal.img
-	nova-crash run -e $EXH -s $SAMPLES $W/base.img $W/trace $DEV sh -c \
+	nova-crash run -e $EXH -s $SAMPLES -m $MAX -r $SEED $W/base.img $W/trace $DEV sh -c \
 		"! fsck.nova -n $DEV | grep -q '^warning: journal (block 2): active' || nova-crash dump $DEV $W/journal.img" \
 		>$W/out 2>&1
 	if [ ! -s $W/journal.img ]; then
@@ -324,7 +324,11 @@ crash_journal() {
 		fail "$name: the mount rolling the journal back failed"
 		return
 	fi
-	since_kmark | grep -q 'rolled back an interrupted operation' || fail "$name: the traced mount did not mention the journal: $(since_kmark | grep nova | tail -n 2 | tr '\n' ' ')"
+	if ! since_kmark | grep -q 'rolled back an interrupted operation'; then
+		fail "$name: the traced mount did not mention the journal: $(since_kmark | grep nova | tail -n 2 | tr '\n' ' ')"
+		umount $M
+		return
+	fi
 	echo 0 >$P/trace
 	cat $P/trace >$W/trace
 	manifest >$W/after

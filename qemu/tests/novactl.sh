@@ -132,6 +132,7 @@ status "a tag with a blank: exit 2" 2 "is not a tag" novactl snapshot create --t
 status "a 33-character tag: exit 2" 2 "is not a tag" novactl snapshot create --tag aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
 check_fails "the kernel refuses a tag with a slash" sh -c "echo tag=a/b > $P/create_snapshot"
 check_fails "and an empty one" sh -c "echo tag= > $P/create_snapshot"
+check_fails "and '-' (the listing's word for no tag)" sh -c "echo tag=- > $P/create_snapshot"
 check_eq "nothing taken by the refused ones" "5 6 9 10 " "$(proc_snaps)"
 # Blocks held: g, written in epoch 9, is overwritten after snapshot 10:
 # its old block is kept by the oldest snapshot that needs it, 9.

@@ -35,7 +35,8 @@ Snapshots are named by their epoch, a number that only grows: a
 snapshot taken later has a higher epoch. Times are UTC.
 
 A snapshot may carry a tag (snapshot create --tag daily): up to 32
-characters of A-Z a-z 0-9 . _ : + @ -, stored with the snapshot.
+characters of A-Z a-z 0-9 . _ : + @ -, the first a letter or digit,
+stored with the snapshot.
 
 Exit status: 0 success, 1 error (nothing mounted, no such snapshot, the
 kernel refused), 2 usage error.
@@ -60,8 +61,9 @@ A snapshot needs a read-write mount.
 
 Options:
   --tag TAG    store TAG with the snapshot (list shows it): 1 to 32
-               characters of A-Z a-z 0-9 . _ : + @ - (anything else is
-               refused with exit status 2). Tags need not be unique.
+               characters of A-Z a-z 0-9 . _ : + @ -, the first a letter
+               or digit (anything else is refused with exit status 2).
+               Tags need not be unique.
 
 Exit status: 0 taken, 1 error (e.g. a read-only mount, no space), 2 usage.
 ";
@@ -314,7 +316,7 @@ pub fn parse_cli(args: &[String]) -> Result<Cli, Usage> {
             "--tag" => {
                 if nova_format::snapshot::Tag::new(value.as_bytes()).is_none() {
                     return Err(usage(
-                        format!("--tag: '{value}' is not a tag: 1 to 32 characters of A-Z a-z 0-9 . _ : + @ -"),
+                        format!("--tag: '{value}' is not a tag: 1 to 32 characters of A-Z a-z 0-9 . _ : + @ -, the first a letter or digit"),
                         HELP_SNAPSHOT,
                     ));
                 }
@@ -897,6 +899,7 @@ total 2 snapshots, current epoch 1006
         assert!(err(&["snapshot", "destroy"]).contains("unknown action"));
         assert!(err(&["snapshot", "create", "--tag", "a b"]).contains("'a b' is not a tag"));
         assert!(err(&["snapshot", "create", "--tag", ""]).contains("is not a tag"));
+        assert!(err(&["snapshot", "create", "--tag", "-"]).contains("is not a tag"));
         assert!(err(&["snapshot", "create", "--tag", &"t".repeat(33)]).contains("is not a tag"));
         assert!(err(&["list", "--tag", "x"]).contains("takes no --tag"));
         assert!(err(&["delete"]).contains("which epoch"));
