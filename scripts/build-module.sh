@@ -26,9 +26,9 @@ build() { # DIR [VAR=VALUE...]
 	mkdir -p "$dir"
 	# A failed build must not leave the previous nova.ko to be used.
 	rm -f "$dir/nova.ko"
+	local rc=0
 	make -C "$kdir" M="$NOVA_TOP" MO="$dir" LLVM="$NOVA_LLVM" ${CLIPPY:+CLIPPY=1} "$@" \
-		-j"$(nproc)" modules 2>&1 | tee "$dir/build.log" | grep -v '^make'
-	local rc=${PIPESTATUS[0]}
+		-j"$(nproc)" modules 2>&1 | tee "$dir/build.log" | { grep -v '^make' || true; } || rc=$?
 	if grep -qE '^(warning|error)' "$dir/build.log"; then
 		grep -cE '^warning' "$dir/build.log" | xargs -I{} echo "[nova] {} warnings" >&2
 	fi
