@@ -29,9 +29,9 @@ build() { # DIR [VAR=VALUE...]
 	local rc=0
 	make -C "$kdir" M="$NOVA_TOP" MO="$dir" LLVM="$NOVA_LLVM" ${CLIPPY:+CLIPPY=1} "$@" \
 		-j"$(nproc)" modules 2>&1 | tee "$dir/build.log" | { grep -v '^make' || true; } || rc=$?
-	if grep -qE '^(warning|error)' "$dir/build.log"; then
-		grep -cE '^warning' "$dir/build.log" | xargs -I{} echo "[nova] {} warnings" >&2
-	fi
+	local n
+	n=$(grep -cE '^warning' "$dir/build.log" || true)
+	[ "$n" = 0 ] || echo "[nova] $n warnings" >&2
 	[ "$rc" = 0 ] && [ -f "$dir/nova.ko" ] || die "$dir/nova.ko was not built (make exit status $rc)"
 }
 build "$NOVA_TOP/build/module" NOVA_KUNIT=0
