@@ -18,20 +18,26 @@ pub fn text(o: &Output) -> (i32, String) {
     (o.status.code().unwrap_or(-1), t)
 }
 
-/// Writes to the 8 MiB image `p` a nova with two files in its root,
-/// `names[0]` (inode 8, 3 data blocks of 0xaa) and `names[1]` (inode 9, 2
-/// blocks of 0xbb), built offline the way the module writes and
-/// unmounted cleanly.
-pub fn two_files(p: &Path, names: [&[u8]; 2], uuid: [u8; 16]) -> (Added, Added) {
+/// An 8 MiB image file `p` and a fresh nova (2048 blocks, 2 regions, a
+/// fixed time) to build on.
+fn format8m(p: &Path, uuid: [u8; 16]) -> Fs {
     std::fs::File::create(p).unwrap().set_len(8 << 20).unwrap();
-    let mut fs = Fs::format(Params {
+    Fs::format(Params {
         total_blocks: 2048,
         regions: 2,
         cpu: 0,
         time: 1_700_000_000,
         uuid,
     })
-    .unwrap();
+    .unwrap()
+}
+
+/// Writes to the 8 MiB image `p` a nova with two files in its root,
+/// `names[0]` (inode 8, 3 data blocks of 0xaa) and `names[1]` (inode 9, 2
+/// blocks of 0xbb), built offline the way the module writes and
+/// unmounted cleanly.
+pub fn two_files(p: &Path, names: [&[u8]; 2], uuid: [u8; 16]) -> (Added, Added) {
+    let mut fs = format8m(p, uuid);
     let mut tail = fs.root_log;
     let a = add_file(&mut fs, &mut tail, 8, names[0], 3, 0xaa).unwrap();
     let b = add_file(&mut fs, &mut tail, 9, names[1], 2, 0xbb).unwrap();
@@ -97,15 +103,7 @@ pub fn append(p: &Path, ino: u64, entry: &[u8]) {
 /// /d/a2   inode 8
 /// ```
 pub fn tree(p: &Path) {
-    std::fs::File::create(p).unwrap().set_len(8 << 20).unwrap();
-    let mut fs = Fs::format(Params {
-        total_blocks: 2048,
-        regions: 2,
-        cpu: 0,
-        time: 1_700_000_000,
-        uuid: [7; 16],
-    })
-    .unwrap();
+    let mut fs = format8m(p, [7; 16]);
     let mut root = fs.root_log;
     let a = add_file(&mut fs, &mut root, 8, b"a", 3, 0xaa).unwrap();
     add_file(&mut fs, &mut root, 9, b"b", 2, 0xbb).unwrap();
