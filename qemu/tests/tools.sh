@@ -181,6 +181,15 @@ fsck_y() {
 	check "... then fsck.nova -n is clean" fsck_clean
 }
 # 1. An active journal: a crash state of a rename across directories (four
+# After a repair, on the mounted image: the module's check, the tree as
+# before ($W/before; TITLE names it), and fsck.nova clean after unmount.
+repaired_ok() {
+	check "consistent (the module's check)" fsck_ok
+	treesum -d $M >$W/now
+	check "$1" cmp -s $W/before $W/now
+	umount $M
+	check "fsck.nova -n: clean after the module's mount" fsck_clean
+}
 #    inodes' words journaled), made with nova-crash as crashenum does.
 need "mkfs.nova" mkfs.nova -f -q $DEV
 need "mount" mount -t nova $DEV $M
@@ -208,11 +217,7 @@ check_eq "the journal is idle" 0 "$(PP get 8192 8)"
 dmesg -c >/dev/null
 need "mount the repaired image" mount -t nova $DEV $M
 check_fails "the mount had nothing to roll back" sh -c "dmesg | grep -q 'rolled back an interrupted operation'"
-check "consistent (the module's check)" fsck_ok
-treesum -d $M >$W/now
-check "the tree is the one before the rename" cmp -s $W/before $W/now
-umount $M
-check "fsck.nova -n: clean after the module's mount" fsck_clean
+repaired_ok "the tree is the one before the rename"
 rm -f $W/base.img $W/journal.img
 # 2. A leaked block: the saved free list forgets one (the last of the
 #    last range of its first block; checksum fixed).
@@ -231,11 +236,7 @@ check_eq "the clean flag is gone" 0 "$(( $(PP get 44 4) & 1 ))"
 dmesg -c >/dev/null
 need "mount the repaired image" mount -t nova $DEV $M
 check "the mount rebuilt the free list from the logs" sh -c "dmesg | grep -q 'recovered after unclean shutdown'"
-check "consistent (the module's check)" fsck_ok
-treesum -d $M >$W/now
-check "the tree is unchanged" cmp -s $W/before $W/now
-umount $M
-check "fsck.nova -n: clean after the module's mount" fsck_clean
+repaired_ok "the tree is unchanged"
 restore
 # 3. A saved free list whose checksum does not match.
 PP sb 88 4 $(( $(PP get 88 4) ^ 1 )) >/dev/null
