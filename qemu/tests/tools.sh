@@ -180,9 +180,8 @@ fsck_y() {
 	fi
 	check "... then fsck.nova -n is clean" fsck_clean
 }
-# 1. An active journal: a crash state of a rename across directories (four
 # After a repair, on the mounted image: the module's check, the tree as
-# before ($W/before; TITLE names it), and fsck.nova clean after unmount.
+# before ($W/before; $1 names that check), and fsck.nova clean after unmount.
 repaired_ok() {
 	check "consistent (the module's check)" fsck_ok
 	treesum -d $M >$W/now
@@ -190,6 +189,7 @@ repaired_ok() {
 	umount $M
 	check "fsck.nova -n: clean after the module's mount" fsck_clean
 }
+# 1. An active journal: a crash state of a rename across directories (four
 #    inodes' words journaled), made with nova-crash as crashenum does.
 need "mkfs.nova" mkfs.nova -f -q $DEV
 need "mount" mount -t nova $DEV $M
