@@ -13,12 +13,13 @@ use kernel::prelude::*;
 ///
 /// # Invariants
 ///
-/// `dax` was returned by `nova_shim_dax_map` for the holder `sb` and is
+/// `dax` was returned by `nova_shim_dax_map` for the holder `holder` (`sb`,
+/// or null for a snapshot view, which does not claim the device) and is
 /// put exactly once, when this is dropped; `kaddr..kaddr + len` is the
 /// kernel mapping of the whole device, valid until then.
 pub(crate) struct DaxDev {
     dax: NonNull<c_void>,
-    sb: *mut bindings::super_block,
+    holder: *mut c_void,
     kaddr: *mut u8,
     len: u64,
 }
@@ -29,26 +30,33 @@ unsafe impl Send for DaxDev {}
 unsafe impl Sync for DaxDev {}
 
 impl DaxDev {
-    /// Takes a reference to `sb`'s DAX device and maps all of it.
+    /// Takes a reference to `sb`'s DAX device and maps all of it; claims
+    /// the device for `sb` unless `shared` (a snapshot view beside the
+    /// live mount, which holds the claim).
     ///
     /// # Safety
     ///
     /// `sb` must be a super block being set up (`fill_super`), its block
     /// device open, and outlive the returned `DaxDev`.
-    pub(crate) unsafe fn map(sb: *mut bindings::super_block) -> Result<Self> {
+    pub(crate) unsafe fn map(sb: *mut bindings::super_block, shared: bool) -> Result<Self> {
         let mut kaddr: *mut c_void = core::ptr::null_mut();
         let mut dax: *mut c_void = core::ptr::null_mut();
+        let holder = if shared {
+            core::ptr::null_mut()
+        } else {
+            holder(sb)
+        };
         // SAFETY: per the contract, `sb`'s block device is open.
-        let len = unsafe { shim::nova_shim_dax_map(sb, holder(sb), &mut kaddr, &mut dax) };
+        let len = unsafe { shim::nova_shim_dax_map(sb, holder, &mut kaddr, &mut dax) };
         if len < 0 {
             return Err(Error::from_errno(len as i32));
         }
         let dax = NonNull::new(dax).ok_or(EINVAL)?;
-        // INVARIANT: the reference just taken for holder `sb`, and the
+        // INVARIANT: the reference just taken for `holder`, and the
         // mapping of `len` bytes it gave.
         Ok(Self {
             dax,
-            sb,
+            holder,
             kaddr: kaddr.cast(),
             len: len as u64,
         })
@@ -70,6 +78,6 @@ impl Drop for DaxDev {
     fn drop(&mut self) {
         // SAFETY: by the type invariant, the reference is held and this is
         // the one put.
-        unsafe { shim::nova_shim_dax_put(self.dax.as_ptr(), holder(self.sb)) };
+        unsafe { shim::nova_shim_dax_put(self.dax.as_ptr(), self.holder) };
     }
 }

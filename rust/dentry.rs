@@ -24,7 +24,7 @@ impl Dentry {
         unsafe { &*d.cast::<Dentry>() }
     }
 
-    fn raw(&self) -> *mut bindings::dentry {
+    pub(crate) fn raw(&self) -> *mut bindings::dentry {
         self.0.get()
     }
 

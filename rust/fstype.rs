@@ -45,6 +45,9 @@ pub(crate) struct Registration;
 impl Registration {
     pub(crate) fn new(module: &'static ThisModule) -> Result<Self> {
         register_tables(&TABLES);
+        // SAFETY: module init runs once, before any mount can use the
+        // registry.
+        unsafe { crate::devshare::DEVICES.init() };
         let p = FS_TYPE.0.get();
         // SAFETY: module init runs once, before the type is registered, so
         // nothing else accesses `FS_TYPE`; the static lives forever.
@@ -63,8 +66,12 @@ impl Registration {
 impl Drop for Registration {
     fn drop(&mut self) {
         // SAFETY: registered in `new`; the module is going away, so no
-        // super block of this type remains.
-        unsafe { bindings::unregister_filesystem(FS_TYPE.0.get()) };
+        // super block of this type remains; then no `.snapshots` expiry
+        // work may run either.
+        unsafe {
+            bindings::unregister_filesystem(FS_TYPE.0.get());
+            shim::nova_shim_snap_exit();
+        }
     }
 }
 
@@ -144,43 +151,36 @@ extern "C" fn nova_rs_reconfigure(sb: *mut bindings::super_block, read_only: boo
     0
 }
 
-/// After `get_tree_bdev`: 0 when the super block shows the view the
-/// mount options ask for (the live file system, or snapshot E); `EBUSY`
-/// when it is the device's super block of another mount with another
-/// view (nova has one super block per device: a snapshot beside the
-/// live file system, or beside another snapshot, is not possible yet).
+/// Whether the context's mount is a snapshot view (`-o snapshot=E` or a
+/// `.snapshots/E` automount); if so, its epoch and device (0 when the
+/// source names it).
 #[no_mangle]
-extern "C" fn nova_rs_check_view(sb: *mut bindings::super_block, opts: *mut c_void) -> c_int {
-    // SAFETY: `sb` is the set-up nova super block `get_tree_bdev`
-    // returned, active (its root is held by the context).
-    let sbi = unsafe { Sbi::from_sb(sb) };
-    // SAFETY: the context's options, as in `nova_rs_fill_super`.
-    let Some(opts) = (unsafe { opts_of(opts) }) else {
-        return EINVAL.to_errno();
+extern "C" fn nova_rs_opts_view(opts: *mut c_void, epoch: *mut u64, dev: *mut u32) -> bool {
+    // SAFETY: the context's options (see `opts_of`); `epoch` and `dev` are
+    // the caller's locals.
+    let Some(o) = (unsafe { opts_of(opts) }) else {
+        return false;
     };
-    if sbi.opts.snapshot == opts.snapshot {
-        return 0;
+    match o.snapshot {
+        Some(e) => {
+            // SAFETY: as above.
+            unsafe {
+                *epoch = e;
+                *dev = o.dev;
+            }
+            true
+        }
+        None => false,
     }
-    match (sbi.opts.snapshot, opts.snapshot) {
-        (Some(have), Some(want)) => pr_err!(
-            "{}: snapshot {} cannot be mounted while snapshot {} of the device is: unmount it first\n",
-            sbi.name(),
-            want,
-            have
-        ),
-        (Some(have), None) => pr_err!(
-            "{}: the file system cannot be mounted while its snapshot {} is: unmount it first\n",
-            sbi.name(),
-            have
-        ),
-        (None, Some(want)) => pr_err!(
-            "{}: snapshot {} cannot be mounted while the file system is (read-only): unmount it first\n",
-            sbi.name(),
-            want
-        ),
-        (None, None) => {}
+}
+
+/// Records the device of a snapshot view the source named.
+#[no_mangle]
+extern "C" fn nova_rs_opts_set_dev(opts: *mut c_void, dev: u32) {
+    // SAFETY: the context's options (see `opts_of`).
+    if let Some(o) = unsafe { opts_of(opts) } {
+        o.dev = dev;
     }
-    EBUSY.to_errno()
 }
 
 #[no_mangle]
@@ -201,7 +201,9 @@ extern "C" fn nova_rs_fill_super(sb: *mut bindings::super_block, opts: *mut c_vo
 extern "C" fn kill_sb(sb: *mut bindings::super_block) {
     // SAFETY: the VFS calls kill_sb once per super block; `s_fs_info` is
     // our `Sbi` (or null if fill_super failed early), released after the
-    // generic shutdown has evicted every inode.
+    // generic shutdown has evicted every inode. A snapshot view's super
+    // block has an anonymous device number and its own block device file,
+    // put last.
     unsafe {
         let info = (*sb).s_fs_info;
         if !info.is_null() {
@@ -213,10 +215,16 @@ extern "C" fn kill_sb(sb: *mut bindings::super_block) {
             // VFS evicts them all.
             sbi.stop_cleaner();
         }
-        bindings::kill_block_super(sb);
+        let mut bf = ptr::null_mut();
+        if shim::nova_shim_view_detach(sb, &mut bf) {
+            bindings::kill_anon_super(sb);
+        } else {
+            bindings::kill_block_super(sb);
+        }
         if !info.is_null() {
             crate::ksuper::release_sbi(info);
         }
+        shim::nova_shim_fput(bf);
     }
 }
 
@@ -237,6 +245,9 @@ extern "C" fn free_inode(i: *mut bindings::inode) {
 }
 
 extern "C" fn evict_inode(i: *mut bindings::inode) {
+    if crate::vfs_snapdir::evict(i) {
+        return;
+    }
     // SAFETY: the VFS evicts an inode it no longer uses; it is a nova inode.
     let ni = unsafe { NovaInode::from_raw(i) };
     // SAFETY: `i` is a nova inode being evicted (nothing maps it).
@@ -273,6 +284,9 @@ extern "C" fn show_options(m: *mut bindings::seq_file, d: *mut bindings::dentry)
     }
     if sbi.opts.noacl {
         kernel::seq_print!(m, ",noacl");
+    }
+    if sbi.opts.snapdir_visible {
+        kernel::seq_print!(m, ",snapdir=visible");
     }
     0
 }

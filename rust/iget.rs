@@ -111,8 +111,9 @@ pub(crate) fn read_slot(sbi: &Sbi, ino: u64) -> Result<(u64, PmInode)> {
     Ok((addr, PmInode::from_bytes(&raw).ok_or(EIO)?))
 }
 
-/// Fills a fresh VFS inode from its slot and log.
-fn fill(sbi: &Sbi, ni: &NovaInode, ino: u64) -> Result {
+/// Fills a fresh VFS inode from its slot and log (`gen`: a snapshot view's
+/// generation of log frees, `devshare`).
+fn fill(sbi: &Sbi, ni: &NovaInode, ino: u64, gen: Option<u64>) -> Result {
     let (slot, pi) = read_slot(sbi, ino)?;
     if !pi.is_valid(ino) {
         pr_err!("{}: inode {} is not valid on media\n", sbi.name(), ino);
@@ -190,6 +191,11 @@ fn fill(sbi: &Sbi, ni: &NovaInode, ino: u64) -> Result {
             in_use(pg / BLOCK_SIZE, 1, "log")?;
             last = pg;
         }
+        // A snapshot view ignores newer entries (the live mount beside it
+        // may have written entries of epochs it has not seen).
+        if upto.is_some_and(|e| f.epoch > e) {
+            continue;
+        }
         if f.epoch > sbi.epoch() {
             pr_err!(
                 "{}: inode {}: {:?} entry at {:#x} has epoch {} past the current {}\n",
@@ -201,9 +207,6 @@ fn fill(sbi: &Sbi, ni: &NovaInode, ino: u64) -> Result {
                 sbi.epoch()
             );
             return Err(EIO);
-        }
-        if upto.is_some_and(|e| f.epoch > e) {
-            continue;
         }
         let e = buf.get(..f.len).ok_or(EIO)?;
         if let Err(err) = apply(ni, e, f.etype, f.epoch) {
@@ -247,6 +250,13 @@ fn fill(sbi: &Sbi, ni: &NovaInode, ino: u64) -> Result {
     ni.set_ops(mode, pi.rdev.get())?;
     if mode & bindings::S_IFMT == bindings::S_IFLNK {
         cache_link(sbi, ni)?;
+    }
+    // A snapshot view read the log beside the live mount: if that freed
+    // log pages meanwhile, what was read may be another file's.
+    if let Some(g) = gen {
+        if sbi.dev.read_changed(g) {
+            return Err(EAGAIN);
+        }
     }
     claim_blocks(sbi, ni)
 }
@@ -306,21 +316,32 @@ fn cache_link(sbi: &Sbi, ni: &NovaInode) -> Result {
 
 /// Returns a referenced VFS inode for `ino`.
 pub(crate) fn iget(sbi: &Sbi, ino: u64) -> Result<InodeRef> {
-    let ni = match iget_locked(sbi, ino)? {
-        Got::Cached(r) => return Ok(r),
-        Got::New(n) => n,
-    };
-    match fill(sbi, &ni, ino) {
-        Ok(()) => Ok(ni.unlock()),
-        Err(e) => {
-            // A refused inode is never deleted (eviction skips bad inodes);
-            // a zero link count read before the refusal would still count
-            // as a pending removal of the super block.
-            if ni.nlink() == 0 {
-                ni.set_nlink(1);
-            }
-            // Dropping `ni` marks it bad (`iget_failed`).
-            Err(e)
+    let mut tries = 0;
+    loop {
+        let ni = match iget_locked(sbi, ino)? {
+            Got::Cached(r) => return Ok(r),
+            Got::New(n) => n,
+        };
+        let gen = match sbi.opts.snapshot {
+            Some(_) => Some(sbi.dev.read_begin()?),
+            None => None,
+        };
+        let Err(e) = fill(sbi, &ni, ino, gen) else {
+            return Ok(ni.unlock());
+        };
+        // A refused inode is never deleted (eviction skips bad inodes);
+        // a zero link count read before the refusal would still count as
+        // a pending removal of the super block.
+        if ni.nlink() == 0 {
+            ni.set_nlink(1);
+        }
+        // Dropping `ni` marks it bad (`iget_failed`) and takes it out of
+        // the cache, so a snapshot view can read it again.
+        drop(ni);
+        let again = gen.is_some_and(|g| sbi.dev.read_changed(g));
+        tries += 1;
+        if !again || tries >= crate::devshare::RETRIES {
+            return Err(e);
         }
     }
 }

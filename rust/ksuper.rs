@@ -9,7 +9,7 @@ use crate::iref::InodeRef;
 use crate::sbi::{Sbi, NOVA_MAGIC};
 use kernel::bindings;
 use kernel::prelude::*;
-use kernel::str::CStr;
+use kernel::str::{CStr, CString};
 
 /// A super block being set up by `fill_super`.
 ///
@@ -35,11 +35,28 @@ impl NewSuper {
     }
 
     /// Takes a reference to the device's DAX device and maps all of it.
-    pub(crate) fn map_dax(&self) -> Result<DaxDev> {
+    pub(crate) fn map_dax(&self, shared: bool) -> Result<DaxDev> {
         // SAFETY: the super block is being set up with its block device
         // open (type invariant); the `DaxDev` goes into the `Sbi`, which
         // is freed before the super block.
-        unsafe { DaxDev::map(self.0) }
+        unsafe { DaxDev::map(self.0, shared) }
+    }
+
+    /// The block device's name (`pmem0`), at most 31 bytes.
+    pub(crate) fn bdev_name(&self) -> Result<CString> {
+        let mut buf = [0u8; 32];
+        // SAFETY: the block device is open (type invariant); the shim
+        // writes at most `len` bytes, NUL-terminated.
+        unsafe { crate::shim::nova_shim_bdev_name(self.0, buf.as_mut_ptr(), buf.len()) };
+        let n = buf.iter().position(|&c| c == 0).unwrap_or(0);
+        CString::try_from_fmt(fmt!("{}", kernel::str::BStr::from_bytes(&buf[..n])))
+    }
+
+    /// The block device's number (`dev_t`).
+    pub(crate) fn bdev_dev(&self) -> u32 {
+        // SAFETY: the block device is open while the super block is set
+        // up (type invariant).
+        unsafe { (*(*self.0).s_bdev).bd_dev }
     }
 
     /// The device name (`pmem0`).
@@ -79,6 +96,10 @@ impl NewSuper {
             }
             if posix_acl {
                 (*sb).s_flags |= SB_POSIXACL as usize;
+            }
+            // The live file system's `.snapshots/E` are automount points.
+            if !read_only {
+                crate::shim::nova_shim_set_d_op(sb);
             }
         }
         // SAFETY: just stored, and the `Sbi` lives until `release_sbi`.

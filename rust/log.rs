@@ -64,6 +64,8 @@ fn init_log_page(sbi: &Sbi, b: u64, ino: u64) -> Result<u64> {
 
 /// Frees a log page (of a deleted inode, an aborted append, or a log GC).
 pub(crate) fn free_log_page(sbi: &Sbi, addr: u64) -> Result {
+    // A snapshot view walking a log beside this mount reads it again.
+    let _freeing = sbi.dev.freeing();
     sbi.alloc.free(addr / BLOCK_SIZE, 1)?;
     sbi.stats.log_pages_freed.fetch_add(1, Ordering::Relaxed);
     Ok(())

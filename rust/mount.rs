@@ -97,12 +97,39 @@ fn save_state(sbi: &Sbi) {
     }
 }
 
+/// Reads the snapshot log (`snapshot::load`); a snapshot view reads it
+/// again when the live mount freed log pages meanwhile (`devshare`).
+fn load_snapshots(sbi: &Sbi) -> Result<u64> {
+    if sbi.opts.snapshot.is_none() {
+        return crate::snapshot::load(sbi);
+    }
+    for _ in 0..crate::devshare::RETRIES {
+        let g = sbi.dev.read_begin()?;
+        let r = crate::snapshot::load(sbi);
+        if !sbi.dev.read_changed(g) {
+            return r;
+        }
+        *sbi.snaps.lock() = crate::snaplist::Snapshots::new();
+    }
+    pr_err!(
+        "{}: the snapshot log kept changing while read\n",
+        sbi.name()
+    );
+    Err(EBUSY)
+}
+
 /// Maps the device and builds the `Sbi`; formats or mounts the image.
 pub(crate) fn fill_super(vsb: NewSuper, opts: MountOpts) -> Result {
     // Registered at module load; without them no inode could work.
     let tables = tables().ok_or(EINVAL)?;
-    let devname = CString::try_from_fmt(fmt!("{}", vsb.id()))?;
-    let dax = vsb.map_dax().inspect_err(|e| {
+    // A snapshot view is named `pmem0@E` in messages (its `s_id` is the
+    // key that finds it, `shim.c`).
+    let devname = match opts.snapshot {
+        Some(e) => CString::try_from_fmt(fmt!("{}@{}", &*vsb.bdev_name()?, e))?,
+        None => CString::try_from_fmt(fmt!("{}", vsb.id()))?,
+    };
+    let dev = crate::devshare::get(vsb.bdev_dev())?;
+    let dax = vsb.map_dax(opts.snapshot.is_some()).inspect_err(|e| {
         pr_err!(
             "{}: device does not support DAX (error {}); nova needs a pmem device\n",
             &*devname,
@@ -123,7 +150,15 @@ pub(crate) fn fill_super(vsb: NewSuper, opts: MountOpts) -> Result {
     let gate = FaultGate::new(GateKind::Fault)?;
     let commit_gate = FaultGate::new(GateKind::Commit)?;
     let sbi = KBox::pin_init(
-        Sbi::new(dax, vsb.raw(), devname, alloc, [gate, commit_gate], opts),
+        Sbi::new(
+            dax,
+            vsb.raw(),
+            devname,
+            alloc,
+            [gate, commit_gate],
+            opts,
+            dev,
+        ),
         GFP_KERNEL,
     )?;
     let sbi = vsb.install(sbi, tables, opts.snapshot.is_some(), !opts.noacl);
@@ -146,9 +181,23 @@ pub(crate) fn fill_super(vsb: NewSuper, opts: MountOpts) -> Result {
             pr_err!("{}: init needs a read-write mount\n", sbi.name());
             return Err(EROFS);
         }
+        if sbi.dev.with_holds(|h| h.any()) {
+            pr_err!(
+                "{}: a snapshot of the device is mounted: unmount it before formatting\n",
+                sbi.name()
+            );
+            return Err(EBUSY);
+        }
+        let _freeing = sbi.dev.freeing();
         format(sbi)?;
     }
-    mount(sbi)?;
+    if opts.snapshot.is_none() {
+        // Snapshot views mounted meanwhile wait for the recovery's end.
+        let _freeing = sbi.dev.freeing();
+        mount(sbi)?;
+    } else {
+        mount(sbi)?;
+    }
     // From here on the `Sbi` is shared (/proc, inodes, the cleaner).
     let sbi: &Sbi = sbi;
     sbi.add_proc();
@@ -250,7 +299,10 @@ fn mount(sbi: &mut Sbi) -> Result {
     };
     sbi.blocks = sb.total_blocks.get();
     sbi.epoch.store(sb.epoch.get(), Ordering::Relaxed);
-    if sbi.read_only() {
+    if sbi.opts.snapshot.is_some() {
+        // A snapshot view reads only entries of its epoch or older; what
+        // an interrupted multi-inode operation wrote is newer.
+    } else if sbi.read_only() {
         // Not one byte may change: the rollback lives in memory until the
         // mount becomes writable (`make_writable`).
         journal::recover_in_memory(sbi)?;
@@ -266,10 +318,16 @@ fn mount(sbi: &mut Sbi) -> Result {
         it.load(sbi.pm(), sbi.blocks)
             .inspect_err(|_| pr_err!("{}: inode table is corrupt\n", sbi.name()))?;
     }
+    // A view holds its epoch before it reads the snapshot log: a deletion
+    // committed before the hold is in the log, and one after it fails
+    // (`devshare`).
+    if let Some(e) = sbi.opts.snapshot {
+        sbi.hold = Some(sbi.dev.hold(e)?);
+    }
     // The snapshot log is the authority on epochs: the current one is
     // past every snapshot ever taken (the superblock's copy may lag after
     // a crash).
-    let newest = crate::snapshot::load(sbi)?;
+    let newest = load_snapshots(sbi)?;
     if newest >= sbi.epoch() {
         sbi.epoch.store(newest + 1, Ordering::Relaxed);
     }

@@ -25,6 +25,9 @@ pub(crate) fn lookup(dir: &NovaInode, d: &Dentry) -> *mut bindings::dentry {
     if name.len() > NAME_MAX {
         return kernel::error::Error::to_ptr(ENAMETOOLONG);
     }
+    if name == crate::vfs_snapdir::NAME && dir.ino() == ROOT_INO && !dir.sbi().read_only_forever() {
+        return crate::vfs_snapdir::lookup(dir, d);
+    }
     let found = dir.dir.lock().lookup(name);
     let inode = match found {
         None => None,
@@ -531,10 +534,27 @@ pub(crate) fn readdir(file: &File, ctx: &DirContext) -> Result {
     if !ctx.emit_dots(file) {
         return Ok(());
     }
+    // `snapdir=visible`: the root lists `.snapshots` at position 2 (the
+    // names' keys start far above).
+    let sbi = ni.sbi();
+    if ctx.pos() == 2
+        && ni.ino() == ROOT_INO
+        && sbi.opts.snapdir_visible
+        && !sbi.read_only_forever()
+    {
+        if !ctx.emit(
+            crate::vfs_snapdir::NAME,
+            crate::vfs_snapdir::INO,
+            dtype(bindings::S_IFDIR),
+        ) {
+            return Ok(());
+        }
+        ctx.set_pos(3);
+    }
     loop {
         let pos = ctx.pos() as u64;
         let mut batch = KVec::new();
-        ni.dir.lock().batch(pos.max(2), 32, &mut batch)?;
+        ni.dir.lock().batch(pos.max(3), 32, &mut batch)?;
         if batch.is_empty() {
             // Past the last name: park the cursor at the end.
             ctx.set_pos(i64::MAX);

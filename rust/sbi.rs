@@ -39,6 +39,12 @@ pub(crate) struct MountOpts {
     /// `noacl`: no POSIX ACLs (`SB_POSIXACL` off: the VFS applies the
     /// umask and checks the mode bits only); `acl`, the default, as ext4.
     pub(crate) noacl: bool,
+    /// `snapdir=visible`: the root lists `.snapshots` (`snapdir.rs`);
+    /// `snapdir=hidden`, the default: it is reached only by name.
+    pub(crate) snapdir_visible: bool,
+    /// The device a `.snapshots/E` automount mounts (a `dev_t`; 0 when
+    /// the mount names its source).
+    pub(crate) dev: u32,
 }
 
 /// A decimal number (digits only; `None` if empty, not a number or past
@@ -74,6 +80,12 @@ impl MountOpts {
             (b"data", Some(b"inplace")) => self.inplace = true,
             (b"data", _) => {
                 pr_err!("data= is cow or inplace\n");
+                return Err(EINVAL);
+            }
+            (b"snapdir", Some(b"visible")) => self.snapdir_visible = true,
+            (b"snapdir", Some(b"hidden")) => self.snapdir_visible = false,
+            (b"snapdir", _) => {
+                pr_err!("snapdir= is visible or hidden\n");
                 return Err(EINVAL);
             }
             // Let the VFS handle `source` and report unknown options.
@@ -167,6 +179,10 @@ pub(crate) struct Sbi {
     proc_added: AtomicBool,
     /// `remount,ro` saved the state (see `set_state_saved`).
     state_saved: AtomicBool,
+    /// A snapshot view's hold on its epoch (`devshare`).
+    pub(crate) hold: Option<crate::devshare::Hold>,
+    /// What the super blocks of this device share (`devshare`).
+    pub(crate) dev: crate::devshare::DevRef,
     /// The device reference; last, so it is put after everything else
     /// that could use the mapping is gone.
     dax: DaxDev,
@@ -190,6 +206,7 @@ impl Sbi {
         alloc: Allocator,
         [gate, commit_gate]: [FaultGate; 2],
         opts: MountOpts,
+        dev: crate::devshare::DevRef,
     ) -> impl PinInit<Self, Error> {
         let (kaddr, len) = dax.mapping();
         // SAFETY: the mapping stays valid while `dax` is held, and `dax`
@@ -219,6 +236,8 @@ impl Sbi {
             opts,
             proc_added: AtomicBool::new(false),
             state_saved: AtomicBool::new(false),
+            hold: None,
+            dev,
             dax,
         }? Error)
     }
@@ -476,6 +495,13 @@ impl Sbi {
             // SAFETY: the name is a NUL-terminated string we own.
             unsafe { shim::nova_shim_proc_remove(self.devname.as_char_ptr()) };
         }
+    }
+
+    /// A snapshot was taken or deleted: names cached under `.snapshots`
+    /// are dropped.
+    pub(crate) fn snapdir_changed(&self) {
+        // SAFETY: `sb` is live for the life of the `Sbi`.
+        unsafe { shim::nova_shim_snapdir_changed(self.sb) };
     }
 
     /// Starts the snapshot cleaner thread of a writable mount.

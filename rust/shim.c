@@ -7,6 +7,8 @@
  */
 #include <linux/fs.h>
 #include <linux/fs_context.h>
+#include <linux/namei.h>
+#include <linux/mount.h>
 #include <linux/fs_parser.h>
 #include <linux/dax.h>
 #include <linux/libnvdimm.h>
@@ -39,7 +41,8 @@ int nova_rs_parse_param(void *opts, const char *key, const char *val);
 int nova_rs_fill_super(struct super_block *sb, void *opts);
 void nova_rs_free_opts(void *opts);
 int nova_rs_reconfigure(struct super_block *sb, bool read_only);
-int nova_rs_check_view(struct super_block *sb, void *opts);
+bool nova_rs_opts_view(void *opts, u64 *epoch, u32 *dev);
+int nova_get_tree_view(struct fs_context *fc, u64 epoch, dev_t dev);
 int nova_rs_proc_show(struct seq_file *m, void *sbi, int which);
 ssize_t nova_rs_trace_read(void *sbi, char __user *ubuf, size_t count, loff_t *pos);
 long nova_rs_proc_write(void *sbi, int which, const char *buf, size_t len);
@@ -50,6 +53,16 @@ struct rw_semaphore *nova_rs_fault_gate(struct super_block *sb);
 
 /* Called from Rust (declared in shim.rs). */
 int nova_shim_init_fs_context(struct fs_context *fc, void *opts);
+bool nova_shim_view_detach(struct super_block *sb, struct file **bf);
+void nova_shim_bdev_name(struct super_block *sb, char *buf, size_t len);
+void nova_shim_fput(struct file *f);
+void nova_shim_snap_expire_now(void);
+void nova_shim_snap_exit(void);
+void nova_shim_set_d_op(struct super_block *sb);
+struct dentry *nova_shim_snapdir_lookup(struct inode *root,
+					struct dentry *dentry);
+void nova_shim_snapdir_changed(struct super_block *sb);
+bool nova_shim_snapdir_evict(struct inode *inode);
 long long nova_shim_dax_map(struct super_block *sb, void *holder, void **kaddr,
 			    struct dax_device **dax);
 void nova_shim_dax_put(struct dax_device *dax, void *holder);
@@ -137,26 +150,12 @@ static int nova_fill_super(struct super_block *sb, struct fs_context *fc)
 
 static int nova_get_tree(struct fs_context *fc)
 {
-	struct super_block *sb;
-	int err = get_tree_bdev(fc, nova_fill_super);
+	u64 epoch;
+	u32 dev;
 
-	if (err)
-		return err;
-	/*
-	 * get_tree_bdev hands back the device's super block if it is
-	 * mounted already: refuse it when it shows another view (another
-	 * snapshot, or the live file system) than this mount asks for. It
-	 * returns with s_umount held (the VFS releases it after the mount):
-	 * undo as the VFS's own failure path does, reference and lock.
-	 */
-	sb = fc->root->d_sb;
-	err = nova_rs_check_view(sb, fc->fs_private);
-	if (err) {
-		dput(fc->root);
-		fc->root = NULL;
-		deactivate_locked_super(sb);
-	}
-	return err;
+	if (nova_rs_opts_view(fc->fs_private, &epoch, &dev))
+		return nova_get_tree_view(fc, epoch, dev);
+	return get_tree_bdev(fc, nova_fill_super);
 }
 
 static void nova_free_fc(struct fs_context *fc)

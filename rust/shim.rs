@@ -76,6 +76,31 @@ unsafe extern "C" {
     pub(crate) fn nova_shim_proc_add(devname: *const c_char, sbi: *mut c_void) -> c_int;
     // as above.
     pub(crate) fn nova_shim_proc_remove(devname: *const c_char);
+    // A snapshot view's own super block (`MAJOR`, `s_bdev_file` handling).
+    pub(crate) fn nova_shim_view_detach(
+        sb: *mut bindings::super_block,
+        bf: *mut *mut bindings::file,
+    ) -> bool;
+    // `%pg` is a printk format.
+    pub(crate) fn nova_shim_bdev_name(sb: *mut bindings::super_block, buf: *mut u8, len: usize);
+    // `.snapshots` (`shim.c`): automount expiry, dentry operations,
+    // inodes made in memory.
+    pub(crate) fn nova_shim_snap_expire_now();
+    // as above.
+    pub(crate) fn nova_shim_snap_exit();
+    // as above.
+    pub(crate) fn nova_shim_set_d_op(sb: *mut bindings::super_block);
+    // as above.
+    pub(crate) fn nova_shim_snapdir_lookup(
+        root: *mut bindings::inode,
+        d: *mut bindings::dentry,
+    ) -> *mut bindings::dentry;
+    // as above.
+    pub(crate) fn nova_shim_snapdir_changed(sb: *mut bindings::super_block);
+    // as above.
+    pub(crate) fn nova_shim_snapdir_evict(i: *mut bindings::inode) -> bool;
+    // `fput` of a view's block device file (null: nothing).
+    pub(crate) fn nova_shim_fput(f: *mut bindings::file);
     // `inode_state_read_once` and `I_NEW` are static inline / macros.
     pub(crate) fn nova_shim_inode_is_new(inode: *mut bindings::inode) -> bool;
     // `struct kstatfs` is opaque in the bindings.

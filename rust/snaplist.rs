@@ -98,6 +98,19 @@ impl Snapshots {
             .map(|(e, s)| (*e, s.time, &s.tag, s.kept.iter().map(|k| k.len).sum()))
     }
 
+    /// The `i`-th live snapshot by epoch, with its tag (`.snapshots`).
+    pub(crate) fn nth(&self, i: usize) -> Option<(u64, &Tag)> {
+        self.map.iter().nth(i).map(|(e, s)| (*e, &s.tag))
+    }
+
+    /// The live snapshot tagged `name`, if any.
+    pub(crate) fn by_tag(&self, name: &[u8]) -> Option<u64> {
+        self.map
+            .iter()
+            .find(|(_, s)| !name.is_empty() && s.tag.as_bytes() == name)
+            .map(|(e, _)| *e)
+    }
+
     /// The epoch rule (`format::snapshot::holder`): the oldest live
     /// snapshot that needs data written in `born` and dropped in `died`.
     pub(crate) fn holder(&self, born: u64, died: u64) -> Option<u64> {

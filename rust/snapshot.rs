@@ -105,6 +105,8 @@ pub(crate) fn create(sbi: &Sbi, tag: Tag) -> Result<u64> {
     drop(closed);
     snaps.insert(node);
     sbi.stats.snapshots_taken.fetch_add(1, Ordering::Relaxed);
+    drop(snaps);
+    sbi.snapdir_changed();
     Ok(epoch)
 }
 
@@ -113,6 +115,11 @@ pub(crate) fn create(sbi: &Sbi, tag: Tag) -> Result<u64> {
 /// one, by the epoch rule); what no snapshot needs any more goes to the
 /// cleaner. Returns whether the cleaner has work (`cleaner::wake`).
 pub(crate) fn delete(sbi: &Sbi, epoch: u64) -> Result<bool> {
+    // Idle `.snapshots/E` views are unmounted first; a view in use keeps
+    // its hold, and the deletion fails below.
+    if sbi.dev.with_holds(|h| h.held(epoch)) {
+        crate::vfs_snapdir::release_views(sbi, epoch);
+    }
     // Write faults and in-place writes decide under the fault gate whether
     // a snapshot holds a block; closing it keeps a decision made before
     // the delete from being acted on after it (an in-place store into a
@@ -124,7 +131,20 @@ pub(crate) fn delete(sbi: &Sbi, epoch: u64) -> Result<bool> {
     }
     let (time, _) = now_secs();
     let mut rec = snapshot_record(epoch, time, true, &Tag::NONE);
-    append(sbi, &mut rec, None)?;
+    // A mounted view (`-o snapshot=E`, `.snapshots/E`) holds its epoch:
+    // the check and the commit are under the registry lock that a new
+    // hold takes (`devshare`).
+    sbi.dev.with_holds(|h| {
+        if h.held(epoch) {
+            pr_err!(
+                "{}: snapshot {} is mounted (or in use under .snapshots): unmount it first\n",
+                sbi.name(),
+                epoch
+            );
+            return Err(EBUSY);
+        }
+        append(sbi, &mut rec, None)
+    })?;
     // Committed: nothing below may fail. An item that cannot be recorded
     // (no memory) stays allocated and counts as lost, so that the next
     // mount rebuilds the allocator from the logs instead of trusting a
@@ -139,5 +159,8 @@ pub(crate) fn delete(sbi: &Sbi, epoch: u64) -> Result<bool> {
             sbi.stats.lost_blocks.fetch_add(k.len, Ordering::Relaxed);
         }
     }
-    Ok(snaps.has_dead())
+    let dead = snaps.has_dead();
+    drop(snaps);
+    sbi.snapdir_changed();
+    Ok(dead)
 }

@@ -54,6 +54,9 @@ WRAPPERS = {
     "ksuper", "inode", "sbi", "vfs", "fstype", "procfs",
     # POSIX ACL references (kacl) and the xattr/ACL entry points.
     "kacl", "vfs_xattr",
+    # The device registry's global lock (devshare) and the `.snapshots`
+    # entry points (vfs_snapdir).
+    "devshare", "vfs_snapdir",
     # The trace of `pm` (its child module).
     "pm_trace",
     # The KUnit tests of `pm` build `Pm`s over test buffers.
