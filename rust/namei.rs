@@ -220,8 +220,18 @@ pub(crate) fn tmpfile(dir: &NovaInode, file: &File, mode: u32) -> Result {
 }
 
 /// `link`: a new name `d` in `dir` for the inode of `old`.
+/// `.snapshots` (in memory only, no slot or log) cannot be unlinked,
+/// renamed or replaced: `EPERM`.
+fn snapdir_untouchable(ni: &NovaInode) -> Result {
+    if crate::vfs_snapdir::is_snapdir(ni) {
+        return Err(EPERM);
+    }
+    Ok(())
+}
+
 pub(crate) fn link(old: &Dentry, dir: &NovaInode, d: &Dentry) -> Result {
     let src = old.inode().ok_or(ENOENT)?;
+    snapdir_untouchable(src)?;
     let name = d.name();
     let sbi = dir.sbi();
     if name.len() > NAME_MAX {
@@ -253,6 +263,7 @@ pub(crate) fn link(old: &Dentry, dir: &NovaInode, d: &Dentry) -> Result {
 /// `unlink` and `rmdir` of `d` in `dir` (both inodes locked by the VFS).
 pub(crate) fn unlink(dir: &NovaInode, d: &Dentry, rmdir: bool) -> Result {
     let victim = d.inode().ok_or(ENOENT)?;
+    snapdir_untouchable(victim)?;
     let name = d.name();
     if rmdir && !victim.dir.lock().is_empty() {
         return Err(ENOTEMPTY);
@@ -303,11 +314,15 @@ pub(crate) fn rename(
         return Err(EINVAL);
     }
     let src = od.inode().ok_or(ENOENT)?;
+    snapdir_untouchable(src)?;
     let (oname, nname) = (od.name(), nd.name());
     if nname.len() > NAME_MAX {
         return Err(ENAMETOOLONG);
     }
     let tgt = nd.inode();
+    if let Some(t) = tgt {
+        snapdir_untouchable(t)?;
+    }
     let exchange = flags & bindings::RENAME_EXCHANGE != 0;
     let sbi = odir.sbi();
     let src_dir = src.is_dir();

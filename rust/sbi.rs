@@ -313,13 +313,19 @@ impl Sbi {
     /// Drops the page tables of every writable shared mapping of a file
     /// on this mount (the next store through one faults). Looks only at
     /// the inodes that have had such a mapping; counts them in
-    /// `snapshot_unmap_inodes`.
-    pub(crate) fn unmap_all(&self) {
+    /// `snapshot_unmap_inodes`. For a snapshot (`snapshot`), also writes
+    /// back the stores made through them and waits for pages pinned for
+    /// I/O (`nova_shim_unmap_all`); a signal ending that wait is an error.
+    pub(crate) fn unmap_all(&self, snapshot: bool) -> Result {
         // SAFETY: `sb` is live for the life of the `Sbi`.
-        let seen = unsafe { shim::nova_shim_unmap_all(self.sb) };
+        let seen = unsafe { shim::nova_shim_unmap_all(self.sb, snapshot) };
+        if seen < 0 {
+            return Err(Error::from_errno(seen as i32));
+        }
         self.stats
             .unmap_inodes
             .fetch_add(seen as u64, Ordering::Relaxed);
+        Ok(())
     }
 
     /// The DAX device (for the DAX fault and writeback paths).
@@ -430,7 +436,7 @@ impl Sbi {
             self.pm.kill();
             // Stores through existing writable mappings fault again, and
             // the fault path refuses them (SIGBUS).
-            self.unmap_all();
+            let _ = self.unmap_all(false);
             self.defer_to_recovery();
             pr_warn!(
                 "{}: shut down: nothing more is written; the next mount recovers\n",

@@ -102,7 +102,7 @@ int nova_shim_fileattr_flags(const struct file_kattr *fa, u32 *flags);
 void nova_shim_set_inode_flags(struct inode *inode, u32 fs_flags);
 bool nova_shim_may_log_in_evict(struct super_block *sb);
 size_t nova_shim_copy_from_iter_nofault(void *dst, size_t len, struct iov_iter *i);
-unsigned long nova_shim_unmap_all(struct super_block *sb);
+long nova_shim_unmap_all(struct super_block *sb, bool snapshot);
 void nova_shim_forget_mapped(struct inode *inode);
 struct rw_semaphore *nova_shim_gate_new(int kind);
 void nova_shim_gate_free(struct rw_semaphore *gate);
@@ -133,11 +133,7 @@ static int nova_parse_param(struct fs_context *fc, struct fs_parameter *param)
 		val = param->string;
 	else if (param->type != fs_value_is_flag)
 		return invalfc(fc, "%s: unsupported value type", param->key);
-	/*
-	 * A snapshot mount is read-only; saying so here also makes the VFS
-	 * refuse it (EBUSY) while the device is mounted read-write, rather
-	 * than hand back the live super block.
-	 */
+	/* A snapshot mount is read-only (its own super block: snapview.c). */
 	if (!strcmp(param->key, "snapshot"))
 		fc->sb_flags |= SB_RDONLY;
 	return nova_rs_parse_param(fc->fs_private, param->key, val);
@@ -815,12 +811,28 @@ void nova_shim_set_inode_flags(struct inode *inode, u32 fs_flags)
  * exclusive, which keeps write faults out until the snapshot is taken.
  * Walks only the inodes that have had such a mapping (nova_gate.mapped),
  * not every cached inode. Returns how many it looked at (for the stats).
+ *
+ * For a snapshot (@snapshot), also: the stores made through those
+ * mappings are written back (the CPU cache lines of dirty DAX entries
+ * flushed, as msync does), so the snapshot holds them durably without
+ * eADR; and pages pinned for I/O (O_DIRECT into a mapped buffer) are
+ * waited for, as dax_break_layout does before a truncate, so no pending
+ * DMA stores into a block the snapshot now keeps. Returns -ERESTARTSYS if
+ * a signal ends that wait (nothing is committed yet: the snapshot fails).
  */
-unsigned long nova_shim_unmap_all(struct super_block *sb)
+long nova_shim_unmap_all(struct super_block *sb, bool snapshot)
 {
 	struct nova_gate *g = nova_gate_of(sb);
+	struct writeback_control wbc = {
+		.sync_mode = WB_SYNC_ALL,
+		.nr_to_write = LONG_MAX,
+		.range_start = 0,
+		.range_end = LLONG_MAX,
+	};
 	struct inode *inode;
-	unsigned long ino, seen = 0;
+	unsigned long ino;
+	long seen = 0;
+	int err = 0;
 
 	if (!atomic_long_read(&g->shared_writable))
 		return 0;
@@ -838,7 +850,20 @@ unsigned long nova_shim_unmap_all(struct super_block *sb)
 		seen++;
 		if (mapping_writably_mapped(inode->i_mapping))
 			unmap_mapping_range(inode->i_mapping, 0, 0, 0);
+		if (snapshot) {
+			struct address_space *m = inode->i_mapping;
+
+			err = dax_writeback_mapping_range(m, nova_rs_dax_dev(sb),
+							  &wbc);
+			if (!err) {
+				filemap_invalidate_lock(m);
+				err = nova_shim_break_layout(inode, 0, LLONG_MAX);
+				filemap_invalidate_unlock(m);
+			}
+		}
 		iput(inode);
+		if (err)
+			return err;
 		cond_resched();
 		xa_lock(&g->mapped);
 	}

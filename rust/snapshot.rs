@@ -86,7 +86,7 @@ pub(crate) fn create(sbi: &Sbi, tag: Tag) -> Result<u64> {
     // writable mapping is dropped, so the next store faults and copies
     // its page if this snapshot holds the block.
     let _closed = sbi.gate.close();
-    sbi.unmap_all();
+    sbi.unmap_all(true)?;
     // Only `create` changes the epoch of a mounted file system, under
     // this lock: the epoch read here stays current until the bump below.
     let mut snaps = sbi.snaps.lock();

@@ -231,6 +231,8 @@ static struct inode *nova_snap_inode(struct super_block *sb, u64 ino,
 		return ERR_PTR(-ENOMEM);
 	inode->i_ino = ino;
 	inode->i_mode = mode;
+	/* No extended attributes: nova's handlers need a log. */
+	inode->i_opflags &= ~IOP_XATTR;
 	simple_inode_init_ts(inode);
 	return inode;
 }

@@ -90,6 +90,12 @@ extern "C" fn nova_rs_opts_submount(opts: *mut c_void, epoch: u64, dev: u32) {
     }
 }
 
+/// Whether `ni` is one of the inodes of `.snapshots` (made in memory,
+/// with no slot or log).
+pub(crate) fn is_snapdir(ni: &NovaInode) -> bool {
+    ni.ino() & INO != 0
+}
+
 /// The root's lookup of `.snapshots` in a live mount.
 pub(crate) fn lookup(root: &NovaInode, d: &Dentry) -> *mut bindings::dentry {
     // SAFETY: `lookup` of the locked root with a negative dentry; the

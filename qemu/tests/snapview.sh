@@ -74,6 +74,14 @@ if [ "$phase" = 1 ]; then
 	check_eq "no writable shared mapping of a read-only open" "mmap_shared_write EACCES" "$(grep '^mmap' /tmp/ro.txt)"
 	check_eq "no write through it" "write EBADF" "$(grep '^write ' /tmp/ro.txt)"
 	check_eq "the view unchanged" "$(tree /tmp/copy1)" "$(tree $S/1)"
+	# .snapshots itself lives in memory: it cannot be removed, renamed,
+	# replaced or given attributes, and the live file system is unchanged.
+	check_fails "rmdir .snapshots" rmdir $S
+	check_fails "rename .snapshots" mv $S $M/x
+	check_fails "rename over it" /tests/renat $M/d $S
+	check_fails "an extended attribute on it" /tests/xattrt set $S user.x 1
+	check_fails "nor create it" mkdir $S
+	check_eq "still there" "2" "$(ls $S | grep -c '^[12]$')"
 	check "consistent" fsck_ok
 	# The view reads logs the live mount collects meanwhile: every inode
 	# of it is read again (caches dropped) while a file's log is GC'd.
@@ -107,6 +115,10 @@ if [ "$phase" = 1 ]; then
 	check "consistent after the delete" fsck_ok
 	check_fails "the live unmount waits for no busy view" sh -c "cd $S/2 && umount $M"
 	check "unmount with idle views" umount $M
+	check "snapshot 2 mounted alone" mount -t nova -o snapshot=2 $DEV /mnt/s1
+	check_fails "formatting is refused while it is" mount -t nova -o init $DEV $M
+	check "named" sh -c "dmesg | tail -n 3 | grep -q 'a snapshot of the device is mounted'"
+	umount /mnt/s1
 	check_fails "which went with it" sh -c "grep -q ' $S/' /proc/mounts"
 	# Two snapshot mounts and the live one, unmounted in every order.
 	for order in "M s1 s2" "M s2 s1" "s1 M s2" "s1 s2 M" "s2 M s1" "s2 s1 M"; do

@@ -155,13 +155,13 @@ Mounts snapshot EPOCH of the nova file system on DEV read-only at DIR
 `mount -t nova -o ro,snapshot=EPOCH /dev/DEV DIR` does). Unmount it with
 umount DIR.
 
-Today the live file system must be unmounted first: nova cannot mount a
-snapshot beside it. novactl checks /proc/self/mounts and refuses with a
-clear message if the device is mounted; when it is, it also checks that
-the snapshot exists.
+The snapshot mounts beside the live file system and beside other
+snapshots (each its own read-only view); the live file system also
+shows every snapshot under /MOUNTPOINT/.snapshots/EPOCH. When the device
+is mounted, novactl first checks that the snapshot exists.
 
-Exit status: 0 mounted, 1 error (no such snapshot, the device is
-mounted, the mount failed), 2 usage.
+Exit status: 0 mounted, 1 error (no such snapshot, the mount failed),
+2 usage.
 ";
 
 pub const HELP_STATS: &str = "\

@@ -264,19 +264,6 @@ fn delete(name: &str, dir: &Path, epoch: u64) -> Result<(), String> {
     })
 }
 
-/// Where `dev_path` is mounted, from /proc/self/mounts: (mount point,
-/// options).
-fn mounted_at(dev_path: &str) -> Option<(String, String)> {
-    let text = std::fs::read_to_string("/proc/self/mounts").ok()?;
-    text.lines().find_map(|l| {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        match f.as_slice() {
-            [src, at, _, opts, ..] if *src == dev_path => Some((at.to_string(), opts.to_string())),
-            _ => None,
-        }
-    })
-}
-
 /// The only /dev/pmem* device, when nothing says which.
 fn only_pmem() -> Res<String> {
     let mut v: Vec<String> = std::fs::read_dir("/dev")
@@ -362,15 +349,6 @@ fn mount(dev: Option<&str>, epoch: u64, dir: &str) -> Res<()> {
                 return fail(format!("{name}: no snapshot {epoch} (see novactl list)"));
             }
         }
-    }
-    if let Some((at, opts)) = mounted_at(&dev_path) {
-        let what = opts
-            .split(',')
-            .find(|o| o.starts_with("snapshot="))
-            .map_or_else(String::new, |o| format!(" ({o})"));
-        return fail(format!(
-            "{dev_path} is mounted at {at}{what}: unmount it first (nova cannot mount a snapshot beside another mount of its device yet)"
-        ));
     }
     if !Path::new(dir).is_dir() {
         return fail(format!("{dir}: not a directory"));
