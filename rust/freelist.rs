@@ -21,8 +21,11 @@ pub(crate) fn save(sbi: &Sbi) -> Result {
         Ok(())
     })?;
     let pages = (n + 2).div_ceil(PER) + 1;
-    let mut blocks = KVec::with_capacity(pages as usize, GFP_KERNEL)?;
-    for _ in 0..pages {
+    // The snapshots' held lists go into blocks taken at the same time
+    // (`heldlist`), also counted free by the list.
+    let held_pages = crate::heldlist::pages(sbi);
+    let mut blocks = KVec::with_capacity((pages + held_pages) as usize, GFP_KERNEL)?;
+    for _ in 0..pages + held_pages {
         blocks.push(sbi.alloc.alloc_one(0)?, GFP_KERNEL)?;
     }
     for &b in blocks.iter() {
@@ -31,6 +34,7 @@ pub(crate) fn save(sbi: &Sbi) -> Result {
     let mut page = 0usize;
     let mut in_page = 0u64;
     let mut err = Ok(());
+    let (blocks, held_blocks) = blocks.split_at(pages as usize);
     let bl = &blocks;
     let pm = sbi.pm();
     sbi.alloc.for_each_range(|s, l| {
@@ -66,10 +70,26 @@ pub(crate) fn save(sbi: &Sbi) -> Result {
     pm.fence();
     let first = *blocks.first().ok_or(EINVAL)?;
     let csum = walk(sbi, first, |_, _| Ok(()))?;
+    let held = match held_blocks.first() {
+        Some(&h) => Some((h, crate::heldlist::write(sbi, held_blocks)?)),
+        None => None,
+    };
     let mut sb = sbi.current_sb()?;
     sb.freelist.set(first);
     sb.freelist_csum.set(csum);
     sb.flags.set(sb.flags.get() | SB_CLEAN | SB_FREELIST_CSUM);
+    match held {
+        Some((h, c)) => {
+            sb.held.set(h);
+            sb.held_csum.set(c);
+            sb.flags.set(sb.flags.get() | SB_HELD);
+        }
+        None => {
+            sb.held.set(0);
+            sb.held_csum.set(0);
+            sb.flags.set(sb.flags.get() & !SB_HELD);
+        }
+    }
     sb.epoch.set(sbi.epoch());
     sbi.write_sb(&mut sb)
 }

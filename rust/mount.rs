@@ -62,9 +62,7 @@ pub(crate) fn make_writable(sbi: &Sbi) -> Result {
     // Both copies are written (a read-only mount may have used the
     // replica without repairing the primary).
     let mut sb = sbi.current_sb()?;
-    sb.flags
-        .set(sb.flags.get() & !(SB_CLEAN | SB_FREELIST_CSUM));
-    sb.freelist.set(0);
+    clear_clean(&mut sb);
     sbi.write_sb(&mut sb)?;
     sbi.set_state_saved(false);
     sbi.start_cleaner();
@@ -342,33 +340,52 @@ fn mount(sbi: &mut Sbi) -> Result {
         return Ok(());
     }
     let snapshots = sbi.snaps.lock().len();
-    let trusted = clean && snapshots == 0 && freelist::check(sbi, &sb).is_ok();
+    // With snapshots, their held lists must have been saved too.
+    let held = snapshots == 0 || sb.flags.get() & SB_HELD != 0;
+    let mut trusted = clean && held && freelist::check(sbi, &sb).is_ok();
     if trusted {
         freelist::load(sbi, sb.freelist.get())?;
-        // A read-only mount leaves the flag; `make_writable` clears it.
-        if !sbi.read_only() {
-            let mut s = sb;
-            s.flags.set(s.flags.get() & !(SB_CLEAN | SB_FREELIST_CSUM));
-            s.freelist.set(0);
-            sbi.write_sb(&mut s)?;
+        if snapshots != 0 {
+            if let Err(e) = crate::heldlist::load(sbi, sb.held.get(), sb.held_csum.get()) {
+                pr_warn!(
+                    "{}: saved held lists not trusted ({:?}); rebuilding them from the logs\n",
+                    sbi.name(),
+                    e
+                );
+                // Back to the state before the loads: all blocks busy,
+                // empty lists, for the scan.
+                sbi.alloc = Allocator::new(FIRST_DATA_BLOCK, sbi.blocks, regions.min(64))?;
+                sbi.snaps.lock().clear_kept();
+                trusted = false;
+            }
         }
+    } else if clean && held {
+        pr_warn!(
+            "{}: saved free list not trusted; rebuilding it from the logs\n",
+            sbi.name()
+        );
+    }
+    // A read-only mount leaves the flag; `make_writable` clears it. The
+    // scan's mount clears it too (it rebuilds everything).
+    if clean && !sbi.read_only() {
+        let mut s = sb;
+        clear_clean(&mut s);
+        sbi.write_sb(&mut s)?;
+    }
+    if trusted {
         pr_info!("{}: clean mount\n", sbi.name());
     } else {
-        if clean && snapshots == 0 {
-            pr_warn!(
-                "{}: saved free list not trusted; rebuilding it from the logs\n",
-                sbi.name()
-            );
-        }
-        if clean && !sbi.read_only() {
-            // With snapshots, the lists of what they keep are rebuilt from
-            // the logs (they are not saved): a full scan, as after a crash.
-            let mut s = sb;
-            s.flags.set(s.flags.get() & !(SB_CLEAN | SB_FREELIST_CSUM));
-            s.freelist.set(0);
-            sbi.write_sb(&mut s)?;
-        }
         recovery::recover(sbi)?;
     }
     Ok(())
+}
+
+/// Clears the clean flag and what it vouches for (the saved free list
+/// and held lists) in a superblock about to be written.
+pub(crate) fn clear_clean(s: &mut SuperBlock) {
+    s.flags
+        .set(s.flags.get() & !(SB_CLEAN | SB_FREELIST_CSUM | SB_HELD));
+    s.freelist.set(0);
+    s.held.set(0);
+    s.held_csum.set(0);
 }

@@ -35,6 +35,7 @@ mod fstype;
 mod gate;
 mod gc;
 mod glue;
+mod heldlist;
 mod iflags;
 mod iget;
 mod inode;

@@ -98,6 +98,29 @@ impl Snapshots {
             .map(|(e, s)| (*e, s.time, &s.tag, s.kept.iter().map(|k| k.len).sum()))
     }
 
+    /// Items on all the lists.
+    pub(crate) fn kept_count(&self) -> u64 {
+        self.map.iter().map(|(_, s)| s.kept.len() as u64).sum()
+    }
+
+    /// Calls `f` on every item with the epoch of the snapshot keeping it.
+    pub(crate) fn for_each_kept(&self, mut f: impl FnMut(u64, &Kept)) {
+        for (e, s) in self.map.iter() {
+            for k in s.kept.iter() {
+                f(*e, k);
+            }
+        }
+    }
+
+    /// Empties every list (a saved list that failed its checks is
+    /// rebuilt by the recovery scan).
+    pub(crate) fn clear_kept(&mut self) {
+        for (_, s) in self.map.iter_mut() {
+            s.kept.clear();
+        }
+        self.held = 0;
+    }
+
     /// The `i`-th live snapshot by epoch, with its tag (`.snapshots`).
     pub(crate) fn nth(&self, i: usize) -> Option<(u64, &Tag)> {
         self.map.iter().nth(i).map(|(e, s)| (*e, &s.tag))

@@ -59,6 +59,11 @@ pub const SB_CLEAN: u32 = 1;
 /// the checksum of the saved free list. A clean image without it (written
 /// by older code) is mounted with the full recovery scan instead.
 pub const SB_FREELIST_CSUM: u32 = 2;
+/// Superblock flag (with [`SB_CLEAN`] and [`SB_FREELIST_CSUM`]): the
+/// snapshots' held lists were saved at [`SuperBlock::held`], checksummed
+/// by [`SuperBlock::held_csum`] (`format::held`). A clean image with live
+/// snapshots and without it is mounted with the full recovery scan.
+pub const SB_HELD: u32 = 4;
 
 /// Largest file size (the VFS `s_maxbytes`): sizes read from the media
 /// above it are refused.
@@ -99,8 +104,12 @@ pub struct SuperBlock {
     /// CRC-32C of the saved free list (valid with [`SB_FREELIST_CSUM`]),
     /// see `freelist`.
     pub freelist_csum: Le32,
+    /// First block of the saved held lists (valid with [`SB_HELD`]).
+    pub held: Le64,
+    /// CRC-32C of the saved held lists (valid with [`SB_HELD`]).
+    pub held_csum: Le32,
     /// Reserved, zero.
-    pub reserved: [u8; 160],
+    pub reserved: [u8; 148],
     /// CRC-32C of the 256 bytes with this field zero.
     pub csum: Le32,
 }
@@ -138,7 +147,9 @@ impl SuperBlock {
             mkfs_time: Le64::new(mkfs_time),
             uuid,
             freelist_csum: Le32::new(0),
-            reserved: [0; 160],
+            held: Le64::new(0),
+            held_csum: Le32::new(0),
+            reserved: [0; 148],
             csum: Le32::new(0),
         };
         sb.seal();
@@ -177,6 +188,10 @@ impl SuperBlock {
         }
         let fl = self.freelist.get();
         if self.flags.get() & SB_CLEAN != 0 && (fl < FIRST_DATA_BLOCK || fl >= total) {
+            return Err(SbError::Geometry);
+        }
+        let h = self.held.get();
+        if self.flags.get() & SB_HELD != 0 && (h < FIRST_DATA_BLOCK || h >= total) {
             return Err(SbError::Geometry);
         }
         Ok(())
@@ -636,6 +651,8 @@ assert_layout!(SuperBlock, epoch, 48);
 assert_layout!(SuperBlock, freelist, 56);
 assert_layout!(SuperBlock, uuid, 72);
 assert_layout!(SuperBlock, freelist_csum, 88);
+assert_layout!(SuperBlock, held, 92);
+assert_layout!(SuperBlock, held_csum, 100);
 assert_layout!(SuperBlock, csum, 252);
 assert_layout!(PmInode, 128);
 assert_layout!(PmInode, log_head, 24);

@@ -8,6 +8,7 @@
 pub mod crc32c;
 pub mod entry;
 pub mod freelist;
+pub mod held;
 pub mod journal;
 pub mod layout;
 pub mod le;

@@ -1,5 +1,6 @@
 # Benchmark (make bench): mount time of a clean image and recovery time of
-# a crashed one, with 10,000 files. Not a test: prints NOVA-BENCH lines.
+# a crashed one, with 10,000 files; then with 100 snapshots, their held
+# lists saved (and spoilt, for the scan they replace). Not a test: prints NOVA-BENCH lines.
 # boots: 2
 . /tests/lib.sh
 phase=${1:-1}
@@ -13,9 +14,25 @@ if [ "$phase" = 1 ]; then
 	umount $M
 	pmbench time mount-clean-10000-files mount -t nova $DEV $M
 	ls $M/d5 | wc -l
+	# 100 snapshots, each keeping a block overwritten after it.
+	i=0
+	while [ $i -lt 100 ]; do
+		echo > /proc/fs/nova/pmem0/create_snapshot
+		echo $i > $M/d0/f$((i + 1))
+		i=$((i + 1))
+	done
+	umount $M
+	pmbench time mount-clean-10000-files-100-snapshots mount -t nova $DEV $M
+	umount $M
+	# The same image with its saved held lists spoilt: the recovery scan
+	# a clean mount with snapshots did before they were saved.
+	b=$(nova-inspect $DEV sb | sed -n 's/^ *held *block \([0-9]*\).*/\1/p' | head -n 1)
+	poke $((b * 4096 + 8)) '\377'
+	pmbench time mount-clean-10000-files-100-snapshots-scan mount -t nova $DEV $M
+	grep -c '^ *[0-9]' /proc/fs/nova/pmem0/snapshots
 	# Reboot without unmounting: the next mount recovers.
 else
-	pmbench time mount-recovery-10000-files mount -t nova $DEV $M
+	pmbench time mount-recovery-10000-files-100-snapshots mount -t nova $DEV $M
 	echo "files: $(find $M -type f | wc -l)"
 	cat /proc/fs/nova/pmem0/check
 	umount $M

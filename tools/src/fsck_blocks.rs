@@ -263,6 +263,9 @@ pub(crate) fn free_space(
                     ranges.len(),
                     c.free_blocks()
                 ));
+                if flags & SB_HELD != 0 {
+                    held_lists(dev, r, sb, &ranges)?;
+                }
             }
         }
     }
@@ -308,6 +311,88 @@ pub(crate) fn free_space(
             );
             r.fixable(Fix::Leaked);
         }
+    }
+    Ok(())
+}
+
+/// The snapshots' held lists saved beside the free list (`SB_HELD`):
+/// the chain and its records valid (`format::held::Checker`), its blocks
+/// free in the saved list, the blocks it keeps not free. Any fault is an
+/// error the mount survives (it rebuilds the lists from the logs);
+/// `-y` drops the saved state.
+fn held_lists(
+    dev: &Device,
+    r: &mut Report,
+    sb: &SuperBlock,
+    free: &[(u64, u64)],
+) -> Result<(), Fatal> {
+    use crate::format::held::{Checker, HeldError, PER_BLOCK, RECORD};
+    let io = |e: std::io::Error| Fatal(format!("read error: {e}"));
+    let is_free = |b: u64, l: u64| free.iter().any(|&(s, n)| b < s + n && s < b + l);
+    let mut c = Checker::new(sb.total_blocks.get(), sb.epoch.get());
+    let mut b = sb.held.get();
+    let (mut blocks, mut records) = (0u64, 0u64);
+    let mut bad: Option<String> = None;
+    'chain: while b != 0 {
+        if c.block(b).is_err() {
+            bad = Some(format!("chain block {b} outside the data area, or a loop"));
+            break;
+        }
+        blocks += 1;
+        if !is_free(b, 1) {
+            bad = Some(format!("chain block {b} is not in a free range"));
+            break;
+        }
+        let next = dev.read_u64(b * BLOCK_SIZE).map_err(io)?;
+        let count = dev.read_u64(b * BLOCK_SIZE + 8).map_err(io)?;
+        if c.header(next, count).is_err() {
+            bad = Some(format!(
+                "count {count} larger than a block holds ({PER_BLOCK})"
+            ));
+            break;
+        }
+        for i in 0..count {
+            let mut raw = [0u8; RECORD as usize];
+            dev.read_at(b * BLOCK_SIZE + 16 + i * RECORD, &mut raw)
+                .map_err(io)?;
+            match c.record(&raw) {
+                Ok(h) if h.ino == 0 && is_free(h.b, h.len) => {
+                    bad = Some(format!(
+                        "snapshot {} keeps blocks {}+{}, which the free list frees",
+                        h.epoch, h.b, h.len
+                    ));
+                    break 'chain;
+                }
+                Ok(_) => records += 1,
+                Err(HeldError::Record(e)) => {
+                    bad = Some(format!(
+                        "a record of snapshot {e} breaks the epoch rule or the geometry"
+                    ));
+                    break 'chain;
+                }
+                Err(e) => {
+                    bad = Some(format!("{e:?}"));
+                    break 'chain;
+                }
+            }
+        }
+        b = next;
+    }
+    if bad.is_none() && c.finish(sb.held_csum.get()).is_err() {
+        bad = Some("checksum does not match the superblock's held_csum".into());
+    }
+    match bad {
+        Some(what) => {
+            r.error(
+                "saved held lists",
+                "-",
+                format!("{what}; the next mount rebuilds them from the logs"),
+            );
+            r.fixable(Fix::FreeList);
+        }
+        None => r.info.push(format!(
+            "saved held lists: {blocks} block(s), {records} record(s)"
+        )),
     }
     Ok(())
 }

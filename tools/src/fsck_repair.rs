@@ -88,8 +88,11 @@ fn roll_back(dev: &mut Device, words: &[(u64, u64)]) -> Result<String, Fatal> {
 /// Drops the saved free list: the next mount rebuilds it from the logs.
 fn drop_free_list(dev: &mut Device, sb: &SuperBlock) -> Result<String, Fatal> {
     let mut s = *sb;
-    s.flags.set(s.flags.get() & !(SB_CLEAN | SB_FREELIST_CSUM));
+    s.flags
+        .set(s.flags.get() & !(SB_CLEAN | SB_FREELIST_CSUM | SB_HELD));
     s.freelist.set(0);
+    s.held.set(0);
+    s.held_csum.set(0);
     s.seal();
     for blk in [SB_BLOCK, SB_REPLICA_BLOCK] {
         dev.write_at(blk * BLOCK_SIZE, s.as_bytes()).map_err(io)?;

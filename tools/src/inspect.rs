@@ -65,6 +65,9 @@ pub fn superblocks(dev: &Device) -> Res<String> {
         if f & SB_FREELIST_CSUM != 0 {
             names.push("freelist-csum");
         }
+        if f & SB_HELD != 0 {
+            names.push("held");
+        }
         let _ = writeln!(o, "  flags          {f:#x} ({})", names.join(", "));
         let _ = writeln!(o, "  epoch          {}", sb.epoch.get());
         let _ = writeln!(
@@ -72,6 +75,12 @@ pub fn superblocks(dev: &Device) -> Res<String> {
             "  freelist       block {} (csum {:#010x})",
             sb.freelist.get(),
             sb.freelist_csum.get()
+        );
+        let _ = writeln!(
+            o,
+            "  held           block {} (csum {:#010x})",
+            sb.held.get(),
+            sb.held_csum.get()
         );
         let _ = writeln!(o, "  mkfs_time      {}", sb.mkfs_time.get());
         let _ = writeln!(o, "  uuid           {}", crate::mkfs::format_uuid(&sb.uuid));
