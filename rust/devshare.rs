@@ -16,7 +16,10 @@
 //!   `Freeing` span; a view's walk (`read_begin`/`read_changed`) is retried
 //!   when a span began or ran while it walked, like a seqcount reader.
 //!   The walk only reads, so whatever it read from a reused page is thrown
-//!   away with the attempt.
+//!   away with the attempt. After [`OPTIMISTIC`] attempts a walk *blocks*
+//!   the spans instead (`read_exclusive`): new ones wait until it ends,
+//!   running ones are waited for, so a view makes progress beside any
+//!   amount of log churn.
 
 use core::sync::atomic::{fence, AtomicU64, Ordering};
 use kernel::prelude::*;
@@ -29,6 +32,8 @@ pub(crate) struct Shared {
     gen: AtomicU64,
     /// `Freeing` spans running now.
     active: AtomicU64,
+    /// Walks that keep spans from starting (`read_exclusive`).
+    block: AtomicU64,
 }
 
 /// One device in the registry.
@@ -36,6 +41,8 @@ pub(crate) struct Entry {
     dev: u32,
     /// Super blocks of the device (live and views) using the entry.
     users: u32,
+    /// Those of them that are the live file system (not views).
+    live: u32,
     share: Arc<Shared>,
     /// Held snapshot epochs, each with the number of views holding it.
     holds: KVec<(u64, u32)>,
@@ -49,16 +56,20 @@ kernel::sync::global_lock! {
 /// A super block's use of its device's entry; dropped at unmount.
 pub(crate) struct DevRef {
     dev: u32,
+    live: bool,
     share: Arc<Shared>,
 }
 
-/// Finds or makes the entry of device `dev` (a `dev_t`).
-pub(crate) fn get(dev: u32) -> Result<DevRef> {
+/// Finds or makes the entry of device `dev` (a `dev_t`), for the live
+/// file system's super block (`live`) or a view's.
+pub(crate) fn get(dev: u32, live: bool) -> Result<DevRef> {
     let mut devs = DEVICES.lock();
     if let Some(e) = devs.iter_mut().find(|e| e.dev == dev) {
         e.users += 1;
+        e.live += u32::from(live);
         return Ok(DevRef {
             dev,
+            live,
             share: e.share.clone(),
         });
     }
@@ -66,6 +77,7 @@ pub(crate) fn get(dev: u32) -> Result<DevRef> {
         Shared {
             gen: AtomicU64::new(0),
             active: AtomicU64::new(0),
+            block: AtomicU64::new(0),
         },
         GFP_KERNEL,
     )?;
@@ -73,12 +85,13 @@ pub(crate) fn get(dev: u32) -> Result<DevRef> {
         Entry {
             dev,
             users: 1,
+            live: u32::from(live),
             share: share.clone(),
             holds: KVec::new(),
         },
         GFP_KERNEL,
     )?;
-    Ok(DevRef { dev, share })
+    Ok(DevRef { dev, live, share })
 }
 
 impl Drop for DevRef {
@@ -87,6 +100,7 @@ impl Drop for DevRef {
         if let Some(i) = devs.iter().position(|e| e.dev == self.dev) {
             if let Some(e) = devs.get_mut(i) {
                 e.users = e.users.saturating_sub(1);
+                e.live = e.live.saturating_sub(u32::from(self.live));
                 if e.users == 0 {
                     let _ = devs.remove(i);
                 }
@@ -141,9 +155,19 @@ impl Drop for Freeing {
     }
 }
 
-/// How often a snapshot view reads a log again that the live mount
-/// changed while it was read.
-pub(crate) const RETRIES: u32 = 100;
+/// Attempts of a snapshot view's walk beside log page frees before it
+/// blocks them (`read_exclusive`).
+pub(crate) const OPTIMISTIC: u32 = 3;
+
+/// A walk that keeps log page frees from starting; they go on when it is
+/// dropped.
+pub(crate) struct Exclusive(Arc<Shared>);
+
+impl Drop for Exclusive {
+    fn drop(&mut self) {
+        self.0.block.fetch_sub(1, Ordering::SeqCst);
+    }
+}
 
 /// How long a view waits for a span (the live mount's recovery) to end
 /// before it gives up on an inode, in milliseconds.
@@ -164,6 +188,15 @@ impl DevRef {
         })
     }
 
+    /// Whether the live file system of the device is mounted (or being
+    /// mounted).
+    pub(crate) fn live_mounted(&self) -> bool {
+        DEVICES
+            .lock()
+            .iter()
+            .any(|e| e.dev == self.dev && e.live > 0)
+    }
+
     /// Runs `f` with the device's holds under the registry lock (which a
     /// new hold waits for).
     pub(crate) fn with_holds<R>(&self, f: impl FnOnce(&Holds<'_>) -> R) -> R {
@@ -177,11 +210,39 @@ impl DevRef {
 
     /// Starts a span in which log pages may be freed.
     pub(crate) fn freeing(&self) -> Freeing {
-        // `active` first: a reader that saw it zero after reading `gen`
-        // sees `gen` change at its end.
-        self.share.active.fetch_add(1, Ordering::SeqCst);
-        self.share.gen.fetch_add(1, Ordering::SeqCst);
-        Freeing(self.share.clone())
+        let s = &self.share;
+        loop {
+            // `active` first: a reader that saw it zero after reading
+            // `gen` sees `gen` change at its end; one that blocks spans
+            // (`block` up, then waits for `active` to be zero) is either
+            // seen here or sees this span.
+            s.active.fetch_add(1, Ordering::SeqCst);
+            if s.block.load(Ordering::SeqCst) == 0 {
+                break;
+            }
+            s.active.fetch_sub(1, Ordering::SeqCst);
+            while s.block.load(Ordering::SeqCst) != 0 {
+                fsleep(Delta::from_micros(100));
+            }
+        }
+        s.gen.fetch_add(1, Ordering::SeqCst);
+        Freeing(s.clone())
+    }
+
+    /// A walk no span may run beside (after `OPTIMISTIC` failed ones):
+    /// new spans wait until the returned guard is dropped; the running
+    /// ones are waited for here.
+    pub(crate) fn read_exclusive(&self) -> Result<Exclusive> {
+        let s = &self.share;
+        s.block.fetch_add(1, Ordering::SeqCst);
+        let g = Exclusive(s.clone());
+        for _ in 0..WAIT_MS {
+            if s.active.load(Ordering::SeqCst) == 0 {
+                return Ok(g);
+            }
+            fsleep(Delta::from_millis(1));
+        }
+        Err(EBUSY)
     }
 
     /// Starts a walk of logs the live mount may change: waits until no

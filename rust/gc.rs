@@ -22,6 +22,10 @@ use kernel::prelude::*;
 /// the inode's `i_rwsem`.
 pub(crate) fn maybe(ni: &NovaInode) {
     let pos = ni.log_pos();
+    // No slot, no log (`.snapshots`, made in memory).
+    if pos.slot == 0 {
+        return;
+    }
     let retry = pos.limit != 0 && pos.pages >= pos.gc_at;
     let sbi = ni.sbi();
     if (pos.pages < pos.gc_at.saturating_mul(2) && !retry) || sbi.read_only() || sbi.is_shut_down()
@@ -212,6 +216,9 @@ fn copy_log(
             })?;
         }
         pm.fence();
+        // A snapshot view reading this slot's head and tail between the
+        // two stores of the commit reads the walk again (`devshare`).
+        let _freeing = sbi.dev.freeing();
         // Commit point: head and tail move together.
         let _j = sbi.journal_lock.lock();
         journal::commit(

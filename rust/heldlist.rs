@@ -90,10 +90,18 @@ pub(crate) fn load(sbi: &Sbi, first: u64, csum: u32) -> Result {
     };
     let mut c = Checker::new(sbi.blocks, sbi.epoch());
     let mut runs: KVVec<(u64, u64)> = KVVec::new();
+    let mut inodes: KVVec<u64> = KVVec::new();
+    let mut chain: KVVec<u64> = KVVec::new();
     let mut snaps = sbi.snaps.lock();
     let mut b = first;
     while b != 0 {
         c.block(b).map_err(bad)?;
+        // The saver took the chain's blocks from the free ones; a block
+        // seen twice is a loop (found before it repeats any record).
+        if !sbi.alloc.any_free(b, 1) || chain.contains(&b) {
+            return Err(bad(HeldError::Block(b)));
+        }
+        chain.push(b, GFP_KERNEL)?;
         let base = b * BLOCK_SIZE;
         let next = sbi.pm().read_u64(base)?;
         let count = sbi.pm().read_u64(base + 8)?;
@@ -117,6 +125,7 @@ pub(crate) fn load(sbi: &Sbi, first: u64, csum: u32) -> Result {
                 }
                 runs.push((r.b, r.len), GFP_KERNEL)?;
             } else {
+                inodes.push(r.ino, GFP_KERNEL)?;
                 let (_, pi) = crate::iget::read_slot(sbi, r.ino)?;
                 if !pi.is_valid(r.ino) || pi.delete_epoch.get() != r.died {
                     return Err(bad(HeldError::Record(r.epoch)));
@@ -136,6 +145,11 @@ pub(crate) fn load(sbi: &Sbi, first: u64, csum: u32) -> Result {
         b = next;
     }
     c.finish(csum).map_err(bad)?;
+    inodes.sort_unstable();
+    if inodes.windows(2).any(|w| w[0] == w[1]) {
+        pr_warn!("{}: saved held lists: an inode is kept twice\n", sbi.name());
+        return Err(EINVAL);
+    }
     runs.sort_unstable();
     for w in runs.windows(2) {
         if w[0].0 + w[0].1 > w[1].0 {

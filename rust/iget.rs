@@ -322,9 +322,15 @@ pub(crate) fn iget(sbi: &Sbi, ino: u64) -> Result<InodeRef> {
             Got::Cached(r) => return Ok(r),
             Got::New(n) => n,
         };
-        let gen = match sbi.opts.snapshot {
-            Some(_) => Some(sbi.dev.read_begin()?),
-            None => None,
+        // A snapshot view reads beside the live mount's log page frees:
+        // optimistically first, then with them held off.
+        let view = sbi.opts.snapshot.is_some();
+        let (gen, _exclusive) = if !view {
+            (None, None)
+        } else if tries < crate::devshare::OPTIMISTIC {
+            (Some(sbi.dev.read_begin()?), None)
+        } else {
+            (None, Some(sbi.dev.read_exclusive()?))
         };
         let Err(e) = fill(sbi, &ni, ino, gen) else {
             return Ok(ni.unlock());
@@ -340,7 +346,7 @@ pub(crate) fn iget(sbi: &Sbi, ino: u64) -> Result<InodeRef> {
         drop(ni);
         let again = gen.is_some_and(|g| sbi.dev.read_changed(g));
         tries += 1;
-        if !again || tries >= crate::devshare::RETRIES {
+        if !again {
             return Err(e);
         }
     }

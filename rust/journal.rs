@@ -90,6 +90,11 @@ fn pending(sbi: &Sbi) -> Result<KVec<(u64, u64)>> {
     }
 }
 
+/// Whether an interrupted operation waits in the journal.
+pub(crate) fn is_active(sbi: &Sbi) -> Result<bool> {
+    Ok(!pending(sbi)?.is_empty())
+}
+
 /// At mount (or when a read-only mount becomes writable): rolls back an
 /// operation a crash interrupted, on pmem.
 pub(crate) fn recover(sbi: &Sbi) -> Result {

@@ -190,6 +190,16 @@ impl<'a> Tx<'a> {
     ) -> Result<Self> {
         let mut sorted: [Option<&'a NovaInode>; MAX_TX_INODES] = [None; MAX_TX_INODES];
         for (i, &ni) in inodes.iter().enumerate() {
+            // An inode without a slot (made in memory, `.snapshots`) has
+            // no log: appending would write at address 0.
+            if ni.log_pos().slot == 0 {
+                pr_err!(
+                    "{}: inode {} has no log; refusing to change it\n",
+                    sbi.name(),
+                    ni.ino()
+                );
+                return Err(EPERM);
+            }
             *sorted.get_mut(i).ok_or(EINVAL)? = Some(ni);
         }
         // Claimed in inode-number order: two transactions sharing inodes

@@ -101,7 +101,7 @@ fn load_snapshots(sbi: &Sbi) -> Result<u64> {
     if sbi.opts.snapshot.is_none() {
         return crate::snapshot::load(sbi);
     }
-    for _ in 0..crate::devshare::RETRIES {
+    for _ in 0..crate::devshare::OPTIMISTIC {
         let g = sbi.dev.read_begin()?;
         let r = crate::snapshot::load(sbi);
         if !sbi.dev.read_changed(g) {
@@ -109,11 +109,9 @@ fn load_snapshots(sbi: &Sbi) -> Result<u64> {
         }
         *sbi.snaps.lock() = crate::snaplist::Snapshots::new();
     }
-    pr_err!(
-        "{}: the snapshot log kept changing while read\n",
-        sbi.name()
-    );
-    Err(EBUSY)
+    // Then with log page frees held off (`devshare`).
+    let _exclusive = sbi.dev.read_exclusive()?;
+    crate::snapshot::load(sbi)
 }
 
 /// Maps the device and builds the `Sbi`; formats or mounts the image.
@@ -126,7 +124,7 @@ pub(crate) fn fill_super(vsb: NewSuper, opts: MountOpts) -> Result {
         Some(e) => CString::try_from_fmt(fmt!("{}@{}", &*vsb.bdev_name()?, e))?,
         None => CString::try_from_fmt(fmt!("{}", vsb.id()))?,
     };
-    let dev = crate::devshare::get(vsb.bdev_dev())?;
+    let dev = crate::devshare::get(vsb.bdev_dev(), opts.snapshot.is_none())?;
     let dax = vsb.map_dax(opts.snapshot.is_some()).inspect_err(|e| {
         pr_err!(
             "{}: device does not support DAX (error {}); nova needs a pmem device\n",
@@ -299,7 +297,16 @@ fn mount(sbi: &mut Sbi) -> Result {
     sbi.epoch.store(sb.epoch.get(), Ordering::Relaxed);
     if sbi.opts.snapshot.is_some() {
         // A snapshot view reads only entries of its epoch or older; what
-        // an interrupted multi-inode operation wrote is newer.
+        // an interrupted multi-inode operation wrote is newer, except a
+        // log GC's head and tail, which only the live mount's recovery
+        // puts back together: without a live mount, refuse.
+        if journal::is_active(sbi)? && !sbi.dev.live_mounted() {
+            pr_err!(
+                "{}: an interrupted operation awaits recovery: mount the file system (read-write) once first\n",
+                sbi.name()
+            );
+            return Err(EUCLEAN);
+        }
     } else if sbi.read_only() {
         // Not one byte may change: the rollback lives in memory until the
         // mount becomes writable (`make_writable`).

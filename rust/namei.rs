@@ -315,6 +315,8 @@ pub(crate) fn rename(
     }
     let src = od.inode().ok_or(ENOENT)?;
     snapdir_untouchable(src)?;
+    snapdir_untouchable(odir)?;
+    snapdir_untouchable(ndir)?;
     let (oname, nname) = (od.name(), nd.name());
     if nname.len() > NAME_MAX {
         return Err(ENAMETOOLONG);
@@ -552,11 +554,8 @@ pub(crate) fn readdir(file: &File, ctx: &DirContext) -> Result {
     // `snapdir=visible`: the root lists `.snapshots` at position 2 (the
     // names' keys start far above).
     let sbi = ni.sbi();
-    if ctx.pos() == 2
-        && ni.ino() == ROOT_INO
-        && sbi.opts.snapdir_visible
-        && !sbi.read_only_forever()
-    {
+    let snapdir_root = ni.ino() == ROOT_INO && !sbi.read_only_forever();
+    if ctx.pos() == 2 && snapdir_root && sbi.opts.snapdir_visible {
         if !ctx.emit(
             crate::vfs_snapdir::NAME,
             crate::vfs_snapdir::INO,
@@ -576,6 +575,12 @@ pub(crate) fn readdir(file: &File, ctx: &DirContext) -> Result {
             return Ok(());
         }
         for (k, ino, dt, name) in batch.iter() {
+            // A real `.snapshots` (made before nova had one) is hidden
+            // by the live mount's own.
+            if snapdir_root && name.as_slice() == crate::vfs_snapdir::NAME {
+                ctx.set_pos((*k + 1) as i64);
+                continue;
+            }
             if !ctx.emit(name, *ino, *dt) {
                 return Ok(());
             }

@@ -331,7 +331,8 @@ fn parse_epoch(text: &[u8]) -> Option<u64> {
 /// an empty line) an untagged one.
 fn parse_create(text: &[u8]) -> Option<Tag> {
     match text.trim_ascii().strip_prefix(b"tag=") {
-        Some(t) => Tag::new(t),
+        // All digits would read as an epoch in `.snapshots`.
+        Some(t) => Tag::new(t).filter(|t| !t.is_number()),
         None => Some(Tag::NONE),
     }
 }
@@ -350,6 +351,8 @@ mod tests {
             Some(true)
         );
         assert_eq!(parse_create(b"tag=\n"), None);
+        assert_eq!(parse_create(b"tag=2024\n"), None);
+        assert!(parse_create(b"tag=2024a\n").is_some());
         assert_eq!(parse_create(b"tag=a b"), None);
         assert_eq!(parse_create(b"tag=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"), None);
     }

@@ -26,6 +26,18 @@ use kernel::sync::{CondVar, Mutex};
 /// The file system's magic number in statfs and `s_magic` ("NOVA").
 pub(crate) const NOVA_MAGIC: u64 = 0x4e4f_5641;
 
+/// What `Sbi::unmap_all` does besides dropping page tables (the
+/// `NOVA_UNMAP_*` of `shim.c`).
+#[derive(Clone, Copy)]
+pub(crate) enum Unmap {
+    /// Nothing (shutdown).
+    Shutdown = 0,
+    /// Write back, and wait for pinned pages (fault gate open).
+    Prepare = 1,
+    /// Write back, and `EBUSY` if a page is pinned (fault gate closed).
+    Gated = 2,
+}
+
 /// Options of one mount.
 #[derive(Clone, Copy, Default)]
 pub(crate) struct MountOpts {
@@ -313,18 +325,22 @@ impl Sbi {
     /// Drops the page tables of every writable shared mapping of a file
     /// on this mount (the next store through one faults). Looks only at
     /// the inodes that have had such a mapping; counts them in
-    /// `snapshot_unmap_inodes`. For a snapshot (`snapshot`), also writes
-    /// back the stores made through them and waits for pages pinned for
-    /// I/O (`nova_shim_unmap_all`); a signal ending that wait is an error.
-    pub(crate) fn unmap_all(&self, snapshot: bool) -> Result {
+    /// `snapshot_unmap_inodes`. For a snapshot, also writes back the
+    /// stores made through them and waits for (`Unmap::Prepare`, gate
+    /// open) or refuses with `EBUSY` (`Unmap::Gated`, gate closed) pages
+    /// pinned for I/O (`nova_shim_unmap_all`).
+    pub(crate) fn unmap_all(&self, mode: Unmap) -> Result {
         // SAFETY: `sb` is live for the life of the `Sbi`.
-        let seen = unsafe { shim::nova_shim_unmap_all(self.sb, snapshot) };
+        let seen = unsafe { shim::nova_shim_unmap_all(self.sb, mode as kernel::ffi::c_int) };
         if seen < 0 {
             return Err(Error::from_errno(seen as i32));
         }
-        self.stats
-            .unmap_inodes
-            .fetch_add(seen as u64, Ordering::Relaxed);
+        // Counted once per snapshot (its gated pass).
+        if !matches!(mode, Unmap::Prepare) {
+            self.stats
+                .unmap_inodes
+                .fetch_add(seen as u64, Ordering::Relaxed);
+        }
         Ok(())
     }
 
@@ -436,7 +452,7 @@ impl Sbi {
             self.pm.kill();
             // Stores through existing writable mappings fault again, and
             // the fault path refuses them (SIGBUS).
-            let _ = self.unmap_all(false);
+            let _ = self.unmap_all(Unmap::Shutdown);
             self.defer_to_recovery();
             pr_warn!(
                 "{}: shut down: nothing more is written; the next mount recovers\n",

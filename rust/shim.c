@@ -7,6 +7,7 @@
  */
 #include <linux/fs.h>
 #include <linux/fs_context.h>
+#include <linux/delay.h>
 #include <linux/namei.h>
 #include <linux/mount.h>
 #include <linux/fs_parser.h>
@@ -102,7 +103,10 @@ int nova_shim_fileattr_flags(const struct file_kattr *fa, u32 *flags);
 void nova_shim_set_inode_flags(struct inode *inode, u32 fs_flags);
 bool nova_shim_may_log_in_evict(struct super_block *sb);
 size_t nova_shim_copy_from_iter_nofault(void *dst, size_t len, struct iov_iter *i);
-long nova_shim_unmap_all(struct super_block *sb, bool snapshot);
+#define NOVA_UNMAP_SHUTDOWN 0
+#define NOVA_UNMAP_PREPARE 1
+#define NOVA_UNMAP_GATED 2
+long nova_shim_unmap_all(struct super_block *sb, int mode);
 void nova_shim_forget_mapped(struct inode *inode);
 struct rw_semaphore *nova_shim_gate_new(int kind);
 void nova_shim_gate_free(struct rw_semaphore *gate);
@@ -807,20 +811,27 @@ void nova_shim_set_inode_flags(struct inode *inode, u32 fs_flags)
 /*
  * Drops the page tables of every shared writable mapping of every file on
  * @sb, so that the next store through any of them faults (and copies the
- * page if a snapshot holds its block). Called with nova's fault gate held
- * exclusive, which keeps write faults out until the snapshot is taken.
- * Walks only the inodes that have had such a mapping (nova_gate.mapped),
- * not every cached inode. Returns how many it looked at (for the stats).
+ * page if a snapshot holds its block). Walks only the inodes that have
+ * had such a mapping (nova_gate.mapped), not every cached inode. Returns
+ * how many it looked at (for the stats), or a negative errno.
  *
- * For a snapshot (@snapshot), also: the stores made through those
- * mappings are written back (the CPU cache lines of dirty DAX entries
- * flushed, as msync does), so the snapshot holds them durably without
- * eADR; and pages pinned for I/O (O_DIRECT into a mapped buffer) are
- * waited for, as dax_break_layout does before a truncate, so no pending
- * DMA stores into a block the snapshot now keeps. Returns -ERESTARTSYS if
- * a signal ends that wait (nothing is committed yet: the snapshot fails).
+ * @mode NOVA_UNMAP_SHUTDOWN: only that.
+ *
+ * NOVA_UNMAP_PREPARE (a snapshot, before it closes the fault gate): also
+ * writes back the stores made through those mappings (the CPU cache lines
+ * of dirty DAX entries flushed, as msync does; also of mappings gone since)
+ * and waits (a while) for pages pinned for I/O (O_DIRECT into a mapped
+ * buffer) to be released, as dax_break_layout does before a truncate. The
+ * wait happens with the gate open: a pin may be held by a task whose next
+ * fault needs the gate. -ERESTARTSYS if a signal ends it.
+ *
+ * NOVA_UNMAP_GATED (the snapshot, with the fault gate closed, so no write
+ * fault runs): unmaps and writes back again, and checks without waiting
+ * that no page is pinned: -EBUSY if one is (the snapshot opens the gate
+ * and starts over), so no pending DMA stores into a block the snapshot
+ * keeps.
  */
-long nova_shim_unmap_all(struct super_block *sb, bool snapshot)
+long nova_shim_unmap_all(struct super_block *sb, int mode)
 {
 	struct nova_gate *g = nova_gate_of(sb);
 	struct writeback_control wbc = {
@@ -834,7 +845,8 @@ long nova_shim_unmap_all(struct super_block *sb, bool snapshot)
 	long seen = 0;
 	int err = 0;
 
-	if (!atomic_long_read(&g->shared_writable))
+	if (mode == NOVA_UNMAP_SHUTDOWN &&
+	    !atomic_long_read(&g->shared_writable))
 		return 0;
 
 	/*
@@ -844,22 +856,44 @@ long nova_shim_unmap_all(struct super_block *sb, bool snapshot)
 	 */
 	xa_lock(&g->mapped);
 	xa_for_each(&g->mapped, ino, inode) {
+		struct address_space *m;
+
 		if (!igrab(inode))
 			continue;
 		xa_unlock(&g->mapped);
 		seen++;
-		if (mapping_writably_mapped(inode->i_mapping))
-			unmap_mapping_range(inode->i_mapping, 0, 0, 0);
-		if (snapshot) {
-			struct address_space *m = inode->i_mapping;
-
+		m = inode->i_mapping;
+		if (mapping_writably_mapped(m))
+			unmap_mapping_range(m, 0, 0, 0);
+		if (mode != NOVA_UNMAP_SHUTDOWN)
 			err = dax_writeback_mapping_range(m, nova_rs_dax_dev(sb),
 							  &wbc);
-			if (!err) {
-				filemap_invalidate_lock(m);
-				err = nova_shim_break_layout(inode, 0, LLONG_MAX);
+		if (!err && mode == NOVA_UNMAP_PREPARE) {
+			int tries;
+
+			/*
+			 * A bounded wait (at most about 100 ms per file): a task
+			 * that pins pages again and again would keep an
+			 * unbounded one waiting for ever.
+			 */
+			filemap_invalidate_lock(m);
+			for (tries = 0; tries < 100; tries++) {
+				if (!dax_layout_busy_page_range(m, 0, LLONG_MAX))
+					break;
 				filemap_invalidate_unlock(m);
+				if (msleep_interruptible(1)) {
+					err = -ERESTARTSYS;
+					filemap_invalidate_lock(m);
+					break;
+				}
+				filemap_invalidate_lock(m);
 			}
+			filemap_invalidate_unlock(m);
+		} else if (!err && mode == NOVA_UNMAP_GATED) {
+			filemap_invalidate_lock(m);
+			if (dax_layout_busy_page_range(m, 0, LLONG_MAX))
+				err = -EBUSY;
+			filemap_invalidate_unlock(m);
 		}
 		iput(inode);
 		if (err)
@@ -870,7 +904,6 @@ long nova_shim_unmap_all(struct super_block *sb, bool snapshot)
 	xa_unlock(&g->mapped);
 	return seen;
 }
-
 
 /*
  * ---- the snapshot cleaner: a kthread per writable mount ----

@@ -154,7 +154,7 @@ unsafe extern "C" {
     pub(crate) fn nova_shim_set_inode_flags(inode: *mut bindings::inode, fs_flags: u32);
     // walks the gate's xarray of mapped inodes (igrab under its lock) and calls
     // `unmap_mapping_range` per inode; returns how many it looked at.
-    pub(crate) fn nova_shim_unmap_all(sb: *mut bindings::super_block, snapshot: bool) -> i64;
+    pub(crate) fn nova_shim_unmap_all(sb: *mut bindings::super_block, mode: c_int) -> i64;
     // `xa_cmpxchg` on the gate's xarray of mapped inodes.
     pub(crate) fn nova_shim_forget_mapped(inode: *mut bindings::inode);
     // `init_rwsem` is a macro (it needs a static lockdep class key; one per `kind`).

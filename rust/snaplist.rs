@@ -36,6 +36,8 @@ pub(crate) struct Snapshots {
     held: u64,
     /// Items no snapshot needs any more, waiting for the cleaner.
     dead: KVec<Kept>,
+    /// Snapshots taken or deleted since mount (`.snapshots` lookups).
+    changes: u64,
 }
 
 impl SnapSet for Snapshots {
@@ -66,7 +68,13 @@ impl Snapshots {
             map: RBTree::new(),
             held: 0,
             dead: KVec::new(),
+            changes: 0,
         }
+    }
+
+    /// How many times a snapshot was taken or deleted since mount.
+    pub(crate) fn changes(&self) -> u64 {
+        self.changes
     }
 
     /// How many snapshots are live.
@@ -121,9 +129,11 @@ impl Snapshots {
         self.held = 0;
     }
 
-    /// The `i`-th live snapshot by epoch, with its tag (`.snapshots`).
-    pub(crate) fn nth(&self, i: usize) -> Option<(u64, &Tag)> {
-        self.map.iter().nth(i).map(|(e, s)| (*e, &s.tag))
+    /// The live snapshot of the lowest epoch at or after `from`, with its
+    /// tag (`.snapshots`).
+    pub(crate) fn next_from(&self, from: u64) -> Option<(u64, &Tag)> {
+        let (e, s) = self.map.iter().find(|(e, _)| **e >= from)?;
+        Some((*e, &s.tag))
     }
 
     /// The live snapshot tagged `name`, if any.
@@ -175,12 +185,14 @@ impl Snapshots {
 
     /// Adds a snapshot prepared by `prepare` (cannot fail).
     pub(crate) fn insert(&mut self, s: NewSnap) {
+        self.changes = self.changes.wrapping_add(1);
         self.map.insert(s.0);
     }
 
     /// Removes snapshot `epoch` and returns its list (its blocks no longer
     /// count as held until they are kept again).
     pub(crate) fn remove_snapshot(&mut self, epoch: u64) -> KVec<Kept> {
+        self.changes = self.changes.wrapping_add(1);
         let list = match self.map.remove(&epoch) {
             Some(s) => s.kept,
             None => KVec::new(),

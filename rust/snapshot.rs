@@ -19,7 +19,7 @@ use crate::format::snapshot::{replay_one, SnapError, SnapRecord, Tag};
 use crate::gate::GateClosed;
 use crate::iget;
 use crate::log::Tx;
-use crate::sbi::{now_secs, Sbi};
+use crate::sbi::{now_secs, Sbi, Unmap};
 use crate::snaplist::Snapshots;
 use core::sync::atomic::Ordering;
 use kernel::prelude::*;
@@ -81,12 +81,32 @@ fn append(sbi: &Sbi, rec: &mut [u8; 64], closed: Option<&GateClosed<'_>>) -> Res
 
 /// Takes a snapshot of the current epoch, tagged `tag`, and starts the
 /// next one. Returns the snapshot's epoch.
+/// Closes the fault gate with every writable mapping dropped, its stores
+/// written back and no page pinned for I/O (`Sbi::unmap_all`): pins are
+/// waited for with the gate open (their holder may fault), then checked
+/// again with it closed; a new pin starts it over (at most 16 times).
+fn close_unmapped(sbi: &Sbi) -> Result<GateClosed<'_>> {
+    for _ in 0..16 {
+        sbi.unmap_all(Unmap::Prepare)?;
+        let closed = sbi.gate.close();
+        match sbi.unmap_all(Unmap::Gated) {
+            Ok(()) => return Ok(closed),
+            Err(e) if e == EBUSY => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    pr_err!(
+        "{}: pages of mapped files stay pinned for I/O; snapshot not taken\n",
+        sbi.name()
+    );
+    Err(EBUSY)
+}
+
 pub(crate) fn create(sbi: &Sbi, tag: Tag) -> Result<u64> {
     // No store through a mapping from here until the new epoch: every
     // writable mapping is dropped, so the next store faults and copies
     // its page if this snapshot holds the block.
-    let _closed = sbi.gate.close();
-    sbi.unmap_all(true)?;
+    let _closed = close_unmapped(sbi)?;
     // Only `create` changes the epoch of a mounted file system, under
     // this lock: the epoch read here stays current until the bump below.
     let mut snaps = sbi.snaps.lock();

@@ -17,8 +17,10 @@
 /* Rust entry points (rust/fstype.rs, rust/vfs_snapdir.rs). */
 int nova_rs_fill_super(struct super_block *sb, void *opts);
 void nova_rs_opts_set_dev(void *opts, u32 dev);
-int nova_rs_snapdir_get(struct super_block *sb, u32 index, u64 *epoch, char *tag);
-int nova_rs_snapdir_find(struct super_block *sb, const char *name, u32 len, u64 *epoch);
+int nova_rs_snapdir_next(struct super_block *sb, u64 from, u64 *epoch, char *tag);
+int nova_rs_snapdir_find(struct super_block *sb, const char *name, u32 len,
+			 u64 *epoch, u64 *gen);
+u64 nova_rs_snapdir_gen(struct super_block *sb);
 void nova_rs_opts_submount(void *opts, u64 epoch, u32 dev);
 
 /* Called by shim.c and Rust. */
@@ -66,8 +68,8 @@ int nova_get_tree_view(struct fs_context *fc, u64 epoch, dev_t dev)
 			return invalf(fc, "nova: %s: not a block device", fc->source);
 		nova_rs_opts_set_dev(fc->fs_private, dev);
 	}
-	snprintf(key, sizeof(key), "nova:%u:%u@%llu", MAJOR(dev), MINOR(dev),
-		 epoch);
+	/* At most 2 + 8 + 1 + 16 characters: fits s_id. */
+	snprintf(key, sizeof(key), "nv%x@%llx", (u32)dev, epoch);
 	fc->sb_flags |= SB_RDONLY;
 	fc->sget_key = key;
 	sb = sget_fc(fc, nova_view_test, set_anon_super_fc);
@@ -220,7 +222,22 @@ void nova_shim_set_d_op(struct super_block *sb)
 	set_default_d_op(sb, &nova_dops);
 }
 
-static const struct inode_operations nova_snap_point_iops = {};
+/* Nothing of .snapshots can be changed (it is made from the snapshots). */
+static int nova_snap_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
+			     struct iattr *attr)
+{
+	return -EPERM;
+}
+
+/* An automount point: no lookup (DCACHE_AUTODIR_TYPE). */
+static const struct inode_operations nova_snap_point_iops = {
+	.setattr = nova_snap_setattr,
+};
+
+static const struct inode_operations nova_snap_tag_iops = {
+	.get_link = simple_get_link,
+	.setattr = nova_snap_setattr,
+};
 
 static struct inode *nova_snap_inode(struct super_block *sb, u64 ino,
 				     umode_t mode)
@@ -245,18 +262,18 @@ static struct dentry *nova_snapdir_child(struct inode *dir,
 					 unsigned int flags)
 {
 	struct inode *inode = NULL;
+	struct dentry *ret;
 	char buf[24];
-	u64 epoch;
+	u64 epoch, gen;
 	int kind;
 
 	kind = nova_rs_snapdir_find(dir->i_sb, dentry->d_name.name,
-				    dentry->d_name.len, &epoch);
+				    dentry->d_name.len, &epoch, &gen);
 	if (kind == 1) {
 		inode = nova_snap_inode(dir->i_sb, NOVA_SNAPDIR_INO | epoch,
 					S_IFDIR | 0555);
 		if (IS_ERR(inode))
 			return ERR_CAST(inode);
-		/* No lookup: an automount point (DCACHE_AUTODIR_TYPE). */
 		inode->i_op = &nova_snap_point_iops;
 		inode->i_fop = &simple_dir_operations;
 		inode->i_flags |= S_AUTOMOUNT;
@@ -275,14 +292,21 @@ static struct dentry *nova_snapdir_child(struct inode *dir,
 			kfree(link);
 			return ERR_CAST(inode);
 		}
-		inode->i_op = &simple_symlink_inode_operations;
+		inode->i_op = &nova_snap_tag_iops;
 		inode->i_link = link;
 		inode->i_size = strlen(link);
 	} else if (kind < 0) {
 		return ERR_PTR(kind);
 	}
-	/* Dropped when snapshots change (nova_shim_snapdir_changed). */
-	return d_splice_alias(inode, dentry);
+	/*
+	 * Dropped when snapshots change (nova_shim_snapdir_changed); a
+	 * change since the answer above (which that may have missed) keeps
+	 * this one out of the cache.
+	 */
+	ret = d_splice_alias(inode, dentry);
+	if (!IS_ERR(ret) && nova_rs_snapdir_gen(dir->i_sb) != gen)
+		d_drop(ret ? ret : dentry);
+	return ret;
 }
 
 static int nova_snapdir_iterate(struct file *file, struct dir_context *ctx)
@@ -290,15 +314,17 @@ static int nova_snapdir_iterate(struct file *file, struct dir_context *ctx)
 	struct super_block *sb = file_inode(file)->i_sb;
 	char tag[33], name[24];
 	u64 epoch;
-	u32 i;
 
 	if (!dir_emit_dots(file, ctx))
 		return 0;
-	/* Positions: 2 + 2i for snapshot i, 3 + 2i for its tag. */
-	for (i = (ctx->pos - 2) / 2;; i++) {
-		if (nova_rs_snapdir_get(sb, i, &epoch, tag))
-			break;
-		if (ctx->pos == 2 + 2 * (loff_t)i) {
+	/*
+	 * Positions: 2 + 2E for snapshot E, 3 + 2E for its tag, so a
+	 * deletion between two reads skips nothing that is still there.
+	 */
+	while (!nova_rs_snapdir_next(sb, (ctx->pos - 2) / 2, &epoch, tag)) {
+		if (ctx->pos < 2 + 2 * (loff_t)epoch)
+			ctx->pos = 2 + 2 * (loff_t)epoch;
+		if (ctx->pos == 2 + 2 * (loff_t)epoch) {
 			int n = snprintf(name, sizeof(name), "%llu", epoch);
 
 			if (!dir_emit(ctx, name, n, NOVA_SNAPDIR_INO | epoch,
@@ -306,20 +332,19 @@ static int nova_snapdir_iterate(struct file *file, struct dir_context *ctx)
 				return 0;
 			ctx->pos++;
 		}
-		if (ctx->pos == 3 + 2 * (loff_t)i) {
-			if (tag[0] &&
-			    !dir_emit(ctx, tag, strlen(tag),
-				      NOVA_SNAPDIR_INO | NOVA_SNAPDIR_TAG |
-					      epoch, DT_LNK))
-				return 0;
-			ctx->pos++;
-		}
+		if (tag[0] &&
+		    !dir_emit(ctx, tag, strlen(tag),
+			      NOVA_SNAPDIR_INO | NOVA_SNAPDIR_TAG | epoch,
+			      DT_LNK))
+			return 0;
+		ctx->pos++;
 	}
 	return 0;
 }
 
 static const struct inode_operations nova_snapdir_iops = {
 	.lookup = nova_snapdir_child,
+	.setattr = nova_snap_setattr,
 };
 
 static const struct file_operations nova_snapdir_fops = {
@@ -339,7 +364,7 @@ struct dentry *nova_shim_snapdir_lookup(struct inode *root,
 		return ERR_CAST(inode);
 	inode->i_op = &nova_snapdir_iops;
 	inode->i_fop = &nova_snapdir_fops;
-	set_nlink(inode, 2);
+	set_nlink(inode, 1);	/* its subdirectories are not counted */
 	return d_splice_alias(inode, dentry);
 }
 

@@ -9,6 +9,7 @@ use crate::format::snapshot::SnapSet;
 use crate::inode::NovaInode;
 use crate::sbi::{parse_u64, MountOpts, Sbi};
 use crate::shim;
+use crate::snaplist::Snapshots;
 use kernel::bindings;
 use kernel::ffi::{c_char, c_int, c_void};
 
@@ -18,12 +19,13 @@ pub(crate) const NAME: &[u8] = b".snapshots";
 /// Its inode number (`NOVA_SNAPDIR_INO` in `shim.c`).
 pub(crate) const INO: u64 = 1 << 63;
 
-/// The `index`-th live snapshot: its epoch, and its tag NUL-terminated
-/// into `tag` (33 bytes; empty when untagged). 0, or 1 past the last.
+/// The live snapshot of the lowest epoch at or after `from`: its epoch,
+/// and its tag NUL-terminated into `tag` (33 bytes; empty when
+/// untagged). 0, or 1 when there is none.
 #[no_mangle]
-extern "C" fn nova_rs_snapdir_get(
+extern "C" fn nova_rs_snapdir_next(
     sb: *mut bindings::super_block,
-    index: u32,
+    from: u64,
     epoch: *mut u64,
     tag: *mut c_char,
 ) -> c_int {
@@ -31,7 +33,7 @@ extern "C" fn nova_rs_snapdir_get(
     // directory being read.
     let sbi = unsafe { Sbi::from_sb(sb) };
     let snaps = sbi.snaps.lock();
-    let Some((e, t)) = snaps.nth(index as usize) else {
+    let Some((e, t)) = snaps.next_from(from) else {
         return 1;
     };
     let b = t.as_bytes();
@@ -45,14 +47,25 @@ extern "C" fn nova_rs_snapdir_get(
     0
 }
 
+/// How many times snapshots changed (`Snapshots::changes`): a lookup in
+/// `.snapshots` whose answer predates a change is not cached.
+#[no_mangle]
+extern "C" fn nova_rs_snapdir_gen(sb: *mut bindings::super_block) -> u64 {
+    // SAFETY: the live nova super block of a `.snapshots` lookup.
+    let sbi = unsafe { Sbi::from_sb(sb) };
+    sbi.snaps.lock().changes()
+}
+
 /// What `name` is in `.snapshots`: 1 a live snapshot's epoch, 2 a live
-/// snapshot's tag (its epoch into `epoch`), 0 nothing.
+/// snapshot's tag (its epoch into `epoch`), 0 nothing; `gen` the
+/// changes count the answer goes with (`nova_rs_snapdir_gen`).
 #[no_mangle]
 extern "C" fn nova_rs_snapdir_find(
     sb: *mut bindings::super_block,
     name: *const c_char,
     len: u32,
     epoch: *mut u64,
+    gen: *mut u64,
 ) -> c_int {
     // SAFETY: the live super block of a `.snapshots` lookup, and the
     // dentry's name, stable for the call.
@@ -62,14 +75,17 @@ extern "C" fn nova_rs_snapdir_find(
             core::slice::from_raw_parts(name.cast::<u8>(), len as usize),
         )
     };
-    let (kind, e) = find(sbi, name);
-    // SAFETY: the caller's `u64`.
-    unsafe { *epoch = e };
+    let snaps = sbi.snaps.lock();
+    let (kind, e) = find(&snaps, name);
+    // SAFETY: the caller's `u64`s.
+    unsafe {
+        *epoch = e;
+        *gen = snaps.changes();
+    }
     kind
 }
 
-fn find(sbi: &Sbi, name: &[u8]) -> (c_int, u64) {
-    let snaps = sbi.snaps.lock();
+fn find(snaps: &Snapshots, name: &[u8]) -> (c_int, u64) {
     // Only the canonical spelling of a number (no leading zero).
     if let Some(e) = parse_u64(name).filter(|_| name.len() == 1 || name[0] != b'0') {
         return if snaps.contains(e) { (1, e) } else { (0, 0) };

@@ -72,6 +72,12 @@ impl Tag {
         Self::new(&field[..len])
     }
 
+    /// Whether the tag is all digits: it would read as an epoch in
+    /// `.snapshots`, so new snapshots may not take it.
+    pub fn is_number(&self) -> bool {
+        self.len != 0 && self.as_bytes().iter().all(u8::is_ascii_digit)
+    }
+
     /// The tag's bytes (empty for none).
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..usize::from(self.len)]

@@ -69,6 +69,16 @@ if [ "$phase" = 1 ]; then
 	check_eq "the scan's lists equal the saved ones" "$l0" "$(listing)"
 	check_eq "so does the free count" "$f0" "$(free_blocks)"
 	check "consistent" fsck_ok
+	# A chain that loops (its block's next is itself): refused at once.
+	umount $M
+	b=$(held_block)
+	check "the held lists were saved again" [ -n "$b" ]
+	/tests/pmpoke $DEV raw $((b * 4096)) 8 $b
+	fresh
+	check "a looping chain: mount" mount -t nova $DEV $M
+	check "warns" sh -c "dmesg | grep -q 'saved held lists: Block'"
+	check "and scans" scanned
+	check_eq "the same lists" "$l0" "$(listing)"
 	# Deleting snapshots after a fast mount frees exactly what they held.
 	umount $M
 	fresh

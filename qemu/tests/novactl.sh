@@ -129,6 +129,8 @@ check "list --json too" sh -c "novactl list --json | grep -q '\"epoch\": 9, .*\"
 check "a tag written to /proc directly" sh -c "echo tag=nightly:2026-11-26+x@y_z.1 > $P/create_snapshot"
 check "listed" grep -qE '^ +10  .*  nightly:2026-11-26\+x@y_z\.1$' $P/snapshots
 status "a tag with a blank: exit 2" 2 "is not a tag" novactl snapshot create --tag "a b"
+status "an all-digit tag (it would read as an epoch): exit 2" 2 "is not a tag" novactl snapshot create --tag 2024
+check_fails "the kernel refuses it too" sh -c "echo tag=2024 > /proc/fs/nova/pmem0/create_snapshot"
 status "a 33-character tag: exit 2" 2 "is not a tag" novactl snapshot create --tag aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
 check_fails "the kernel refuses a tag with a slash" sh -c "echo tag=a/b > $P/create_snapshot"
 check_fails "and an empty one" sh -c "echo tag= > $P/create_snapshot"

@@ -35,7 +35,7 @@ Snapshots are named by their epoch, a number that only grows: a
 snapshot taken later has a higher epoch. Times are UTC.
 
 A snapshot may carry a tag (snapshot create --tag daily): up to 32
-characters of A-Z a-z 0-9 . _ : + @ -, the first a letter or digit,
+characters of A-Z a-z 0-9 . _ : + @ -, the first a letter or digit, not all digits,
 stored with the snapshot.
 
 Exit status: 0 success, 1 error (nothing mounted, no such snapshot, the
@@ -314,9 +314,9 @@ pub fn parse_cli(args: &[String]) -> Result<Cli, Usage> {
                 given.push("--dry-run")
             }
             "--tag" => {
-                if nova_format::snapshot::Tag::new(value.as_bytes()).is_none() {
+                if nova_format::snapshot::Tag::new(value.as_bytes()).is_none_or(|t| t.is_number()) {
                     return Err(usage(
-                        format!("--tag: '{value}' is not a tag: 1 to 32 characters of A-Z a-z 0-9 . _ : + @ -, the first a letter or digit"),
+                        format!("--tag: '{value}' is not a tag: 1 to 32 characters of A-Z a-z 0-9 . _ : + @ -, the first a letter or digit, not all digits"),
                         HELP_SNAPSHOT,
                     ));
                 }
@@ -900,6 +900,7 @@ total 2 snapshots, current epoch 1006
         assert!(err(&["snapshot", "create", "--tag", "a b"]).contains("'a b' is not a tag"));
         assert!(err(&["snapshot", "create", "--tag", ""]).contains("is not a tag"));
         assert!(err(&["snapshot", "create", "--tag", "-"]).contains("is not a tag"));
+        assert!(err(&["snapshot", "create", "--tag", "2024"]).contains("is not a tag"));
         assert!(err(&["snapshot", "create", "--tag", &"t".repeat(33)]).contains("is not a tag"));
         assert!(err(&["list", "--tag", "x"]).contains("takes no --tag"));
         assert!(err(&["delete"]).contains("which epoch"));
