@@ -241,6 +241,13 @@ impl FileIndex {
     /// Call it after the last change to the index before the insert.
     pub(crate) fn reserve_insert(&self, res: &mut IndexReserve, pg: u64, len: u64) -> Result {
         let end = pg.checked_add(len).ok_or(EINVAL)?;
+        if self.map.get(&pg).is_some_and(|v| v.1 == len) {
+            // Exactly one extent (the common 4 KiB overwrite): one range
+            // leaves. Still two nodes, as for any insert: an earlier
+            // change of the same commit (a cut) may remove that extent,
+            // and `insert_reserved` then takes the general path.
+            return res.grow(1, 2);
+        }
         res.grow(self.overlapping(pg, end), 2)
     }
 
@@ -295,6 +302,15 @@ impl FileIndex {
         len: u64,
         epoch: u64,
     ) {
+        if let Some(v) = self.map.get_mut(&pg) {
+            if v.1 == len {
+                // Replaces exactly one extent: in place, one descent.
+                let (b, l, e) = core::mem::replace(v, (blk, len, epoch));
+                self.dropped(res, b, l, e);
+                self.pages += len;
+                return;
+            }
+        }
         let end = pg.saturating_add(len);
         let Some(node) = res.node(pg, (blk, len, epoch)) else {
             res.short = true;
@@ -512,6 +528,47 @@ mod tests {
         assert_eq!(ix.pages(), 10);
         assert_eq!(ix.lookup(6), Some((106, 4)));
         assert_eq!(ix.lookup(10), None);
+    }
+
+    #[test]
+    fn overwrite_of_one_extent_in_place() {
+        let mut ix = FileIndex::new();
+        let mut freed = KVec::new();
+        ix.insert(0, 100, 1, 1, &mut freed).unwrap();
+        ix.insert(1, 200, 2, 1, &mut freed).unwrap();
+        ix.insert(3, 300, 1, 2, &mut freed).unwrap();
+        // Same first page and length: replaced in place, old range freed
+        // with its epoch, neighbours untouched.
+        ix.insert(1, 700, 2, 5, &mut freed).unwrap();
+        ix.insert(3, 800, 1, 6, &mut freed).unwrap();
+        // Same first page, longer: the general path, which splits.
+        ix.insert(0, 900, 2, 7, &mut freed).unwrap();
+        assert_eq!(
+            all(&ix).as_slice(),
+            &[(0, 900, 2), (2, 701, 1), (3, 800, 1)]
+        );
+        assert_eq!(
+            freed.as_slice(),
+            &[
+                Dropped::new(200, 2, 1),
+                Dropped::new(300, 1, 2),
+                Dropped::new(100, 1, 1),
+                Dropped::new(700, 1, 5)
+            ]
+        );
+        assert_eq!(ix.extent(1), Some((901, 1, 7)));
+        assert_eq!(ix.pages(), 4);
+        // A cut between the reservation and the insert: the extent the
+        // reservation saw is gone, the general path still has its nodes.
+        let mut res = ix.take_reserve();
+        ix.reserve_truncate(&mut res, 3).unwrap();
+        ix.reserve_insert(&mut res, 3, 1).unwrap();
+        ix.truncate_reserved(&mut res, 3);
+        ix.insert_reserved(&mut res, 3, 950, 1, 8);
+        assert!(!res.short);
+        assert_eq!(ix.extent(3), Some((950, 1, 8)));
+        assert_eq!(res.dropped.as_slice(), &[Dropped::new(800, 1, 6)]);
+        assert_eq!(ix.pages(), 4);
     }
 
     #[test]
