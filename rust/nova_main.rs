@@ -27,6 +27,8 @@ mod dentry;
 mod dir;
 mod evict;
 mod extent;
+#[cfg(nova_kunit)]
+mod extent_tests;
 mod falloc;
 mod file;
 mod freelist;
