@@ -9,7 +9,7 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::new_mutex;
 use kernel::prelude::*;
-use kernel::rbtree::{RBTree, RBTreeNode, RBTreeNodeReservation};
+use kernel::rbtree::{RBTree, RBTreeNodeReservation};
 use kernel::sync::Mutex;
 
 /// A set of disjoint, non-adjacent block ranges, keyed by first block
@@ -55,45 +55,67 @@ impl RangeSet {
     }
 
     /// Adds `[start, start+len)`. Fails with `EINVAL` if it overlaps a free
-    /// range (a double free), `ENOMEM` if no node can be allocated.
+    /// range (a double free), `ENOMEM` if no node can be allocated. One
+    /// descent finds both neighbours; a merge changes a range in place.
     pub(crate) fn insert(&mut self, start: u64, len: u64) -> Result {
         if len == 0 {
             return Ok(());
         }
         let end = start.checked_add(len).ok_or(EINVAL)?;
-        let prev = self.floor(start);
-        let next = self.after(start);
-        if prev.is_some_and(|(ps, pl)| ps + pl > start) || next.is_some_and(|(ns, _)| end > ns) {
-            return Err(EINVAL);
-        }
-        let merge_prev = prev.filter(|&(ps, pl)| ps + pl == start);
-        let merge_next = next.filter(|&(ns, _)| ns == end);
-        match (merge_prev, merge_next) {
-            (Some((ps, pl)), Some((ns, nl))) => {
-                self.tree.remove(&ns);
-                if let Some(v) = self.tree.get_mut(&ps) {
-                    *v = pl + len + nl;
-                }
-            }
-            (Some((ps, pl)), None) => {
-                if let Some(v) = self.tree.get_mut(&ps) {
-                    *v = pl + len;
-                }
-            }
-            (None, Some((ns, nl))) => {
-                // Re-key the next range's node: no memory needed.
-                if let Some(n) = self.tree.remove_node(&ns) {
-                    self.tree
-                        .insert(n.into_reservation().into_node(start, len + nl));
-                }
-            }
-            (None, None) => {
-                let node = match self.spare.take() {
-                    Some(r) => r.into_node(start, len),
-                    None => RBTreeNode::new(start, len, GFP_KERNEL)?,
+        // The first range at or after `start` (`next`) and the one before.
+        let next = self.tree.cursor_lower_bound_mut(&start);
+        let rekey = match next {
+            Some(mut c) => {
+                let (ns, nl) = {
+                    let (k, v) = c.current();
+                    (*k, *v)
                 };
-                self.tree.insert(node);
+                if end > ns {
+                    return Err(EINVAL);
+                }
+                let prev = c
+                    .peek_prev_mut()
+                    .map(|(k, v)| touches(start, k, v))
+                    .transpose()?
+                    .flatten();
+                match (prev, ns == end) {
+                    (Some(pl), true) => {
+                        *pl += len + nl;
+                        let (_, n) = c.remove_current();
+                        if self.spare.is_none() {
+                            self.spare = Some(n.into_reservation());
+                        }
+                        None
+                    }
+                    (Some(pl), false) => {
+                        *pl += len;
+                        None
+                    }
+                    (None, true) => Some((Some(c.remove_current().1.into_reservation()), len + nl)),
+                    (None, false) => Some((None, len)),
+                }
             }
+            None => match self.tree.cursor_back_mut() {
+                Some(mut c) => match {
+                    let (k, v) = c.current_mut();
+                    touches(start, k, v)?
+                } {
+                    Some(pl) => {
+                        *pl += len;
+                        None
+                    }
+                    None => Some((None, len)),
+                },
+                None => Some((None, len)),
+            },
+        };
+        if let Some((node, l)) = rekey {
+            // The next range's node re-keyed to `start`, or a new range.
+            let r = match node.or_else(|| self.spare.take()) {
+                Some(r) => r,
+                None => RBTreeNodeReservation::new(GFP_KERNEL)?,
+            };
+            self.tree.insert(r.into_node(start, l));
         }
         self.free += len;
         Ok(())
@@ -104,16 +126,18 @@ impl RangeSet {
     /// empty. Needs no memory (the range shrinks in place), so it fails
     /// only when there is no free block.
     pub(crate) fn take(&mut self, want: u64) -> Option<(u64, u64)> {
+        let mut c = self.tree.cursor_front_mut()?;
         let (start, len) = {
-            let c = self.tree.cursor_front()?;
-            let (k, v) = c.current();
-            (*k, *v)
+            let (k, v) = c.current_mut();
+            let len = *v;
+            if want < len {
+                *v = len - want;
+            }
+            (*k, len)
         };
         let got = core::cmp::min(len, want);
-        if got < len {
-            let v = self.tree.get_mut(&start)?;
-            *v = len - got;
-        } else if let Some(n) = self.tree.remove_node(&start) {
+        if got == len {
+            let (_, n) = c.remove_current();
             if self.spare.is_none() {
                 self.spare = Some(n.into_reservation());
             }
@@ -140,7 +164,7 @@ impl RangeSet {
         }
         let tail = rs + rl - end;
         let tail_node = if tail != 0 {
-            Some(RBTreeNode::new(end, tail, GFP_KERNEL)?)
+            Some(RBTreeNodeReservation::new(GFP_KERNEL)?.into_node(end, tail))
         } else {
             None
         };
@@ -154,6 +178,17 @@ impl RangeSet {
         }
         self.free -= len;
         Ok(())
+    }
+}
+
+/// The length of the free range `[ps, ps + pl)` before a range freed
+/// from `start`, if that range ends at `start` (they merge); `EINVAL` if
+/// it reaches past `start` (a double free).
+fn touches<'t>(start: u64, ps: &u64, pl: &'t mut u64) -> Result<Option<&'t mut u64>> {
+    match ps.checked_add(*pl) {
+        Some(pe) if pe == start => Ok(Some(pl)),
+        Some(pe) if pe < start => Ok(None),
+        _ => Err(EINVAL),
     }
 }
 
@@ -391,6 +426,34 @@ mod tests {
         assert!(s.insert(9, 1).is_ok());
         assert!(s.insert(25, 2).is_ok());
         assert_eq!(ranges(&s).as_slice(), &[(9, 18)]);
+    }
+
+    #[test]
+    fn insert_every_neighbour_case() {
+        let mut s = set(&[(10, 5), (30, 5)]);
+        // Before the first range, apart and touching (re-keyed).
+        assert!(s.insert(2, 2).is_ok());
+        assert!(s.insert(7, 3).is_ok());
+        // After the last range: apart, then touching it.
+        assert!(s.insert(40, 1).is_ok());
+        assert!(s.insert(41, 2).is_ok());
+        // Between two ranges, touching only the previous one.
+        assert!(s.insert(15, 2).is_ok());
+        assert_eq!(ranges(&s).as_slice(), &[(2, 2), (7, 10), (30, 5), (40, 3)]);
+        assert_eq!(s.free_blocks(), 20);
+        // Double frees into the last range and across a first key.
+        assert!(s.insert(42, 1).is_err());
+        assert!(s.insert(39, 2).is_err());
+        assert!(s.insert(6, 2).is_err());
+        assert!(s.insert(u64::MAX - 1, 1).is_ok());
+        assert!(s.insert(u64::MAX - 2, 2).is_err());
+        assert_eq!(s.free_blocks(), 21);
+        // Filling the gaps merges all into one range.
+        assert!(s.insert(4, 3).is_ok());
+        assert!(s.insert(17, 13).is_ok());
+        assert!(s.insert(35, 5).is_ok());
+        assert_eq!(ranges(&s).as_slice(), &[(2, 41), (u64::MAX - 1, 1)]);
+        assert_eq!(s.free_blocks(), 42);
     }
 
     #[test]

@@ -20,6 +20,7 @@
 //! ever written in place, so a block a snapshot holds never changes, and
 //! a crash leaves either the old or the new content of the change.
 
+use crate::extent::Dropped;
 use crate::format::entry::{file_hole, file_write};
 use crate::format::layout::*;
 use crate::inode::{NovaInode, Time};
@@ -307,7 +308,12 @@ pub(crate) fn commit(ni: &NovaInode, mut runs: NewRuns<'_>, c: Commit<'_>) -> Re
     drop(t_commit);
     // Committed: nothing below can fail.
     let t_switch = sbi.prof.span(Phase::Switch);
-    {
+    // The dropped ranges of a small change are copied out so that the
+    // reservation's memory goes back to the index under this same lock.
+    let mut few = [Dropped::new(0, 0, 0); 4];
+    let mut nfew = 0;
+    let short;
+    let rest = {
         let mut idx = ni.data.lock();
         if let Some(pg) = c.cut {
             idx.truncate_reserved(&mut res, pg);
@@ -319,18 +325,34 @@ pub(crate) fn commit(ni: &NovaInode, mut runs: NewRuns<'_>, c: Commit<'_>) -> Re
         if let Some((pg, n)) = c.punch {
             idx.punch_reserved(&mut res, pg, n);
         }
-    }
+        short = res.short;
+        match few.get_mut(..res.dropped.len()) {
+            Some(f) => {
+                for (d, s) in f.iter_mut().zip(res.dropped.iter()) {
+                    *d = *s;
+                }
+                nfew = f.len();
+                idx.recycle(res);
+                None
+            }
+            None => Some(res),
+        }
+    };
     ni.set_size(c.size);
     if c.set_times {
         ni.set_time(Time::Modify, c.mtime.0, c.mtime.1);
         ni.set_time(Time::Change, c.mtime.0, c.mtime.1);
     }
     drop(t_switch);
-    let _t_rel = sbi.prof.span(Phase::Release);
-    for d in res.dropped.iter() {
+    let t_rel = sbi.prof.span(Phase::Release);
+    let dropped = match &rest {
+        Some(r) => &r.dropped[..],
+        None => few.get(..nfew).unwrap_or(&[]),
+    };
+    for d in dropped.iter() {
         sbi.owners.clear(d.block, d.len);
     }
-    if res.short {
+    if short {
         pr_err!(
             "{}: inode {}: index reservation fell short\n",
             sbi.name(),
@@ -338,11 +360,14 @@ pub(crate) fn commit(ni: &NovaInode, mut runs: NewRuns<'_>, c: Commit<'_>) -> Re
         );
     }
     if c.defer {
-        release::release_all_deferred(sbi, &res.dropped, epoch);
+        release::release_all_deferred(sbi, dropped, epoch);
     } else {
-        release::release_all(sbi, &res.dropped, epoch);
+        release::release_all(sbi, dropped, epoch);
     }
-    ni.data.lock().recycle(res);
+    if let Some(r) = rest {
+        ni.data.lock().recycle(r);
+    }
+    drop(t_rel);
     Ok(epoch)
 }
 

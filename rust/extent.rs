@@ -46,6 +46,9 @@ pub(crate) struct FileIndex {
 /// Most tree nodes a file index keeps for later changes.
 const SPARE_NODES: usize = 4;
 
+/// Most room for dropped ranges a file index keeps for later changes.
+const SPARE_DROPPED: usize = 64;
+
 /// Memory for changing a file index, allocated before a commit so that
 /// the change after it cannot fail: tree nodes, and room in the list of
 /// blocks that leave the index.
@@ -135,6 +138,10 @@ impl FileIndex {
     pub(crate) fn recycle(&mut self, mut r: IndexReserve) {
         r.nodes.truncate(SPARE_NODES);
         r.dropped.clear();
+        if r.dropped.capacity() > SPARE_DROPPED {
+            // A big change (a truncate): not kept for the file's life.
+            r.dropped = KVec::new();
+        }
         self.spare = r;
     }
 
@@ -241,6 +248,13 @@ impl FileIndex {
     /// Call it after the last change to the index before the insert.
     pub(crate) fn reserve_insert(&self, res: &mut IndexReserve, pg: u64, len: u64) -> Result {
         let end = pg.checked_add(len).ok_or(EINVAL)?;
+        if self.map.get(&pg).is_some_and(|v| v.1 == len) {
+            // Exactly one extent (the common 4 KiB overwrite): one range
+            // leaves. Still two nodes, as for any insert: an earlier
+            // change of the same commit (a cut) may remove that extent,
+            // and `insert_reserved` then takes the general path.
+            return res.grow(1, 2);
+        }
         res.grow(self.overlapping(pg, end), 2)
     }
 
@@ -275,14 +289,15 @@ impl FileIndex {
         epoch: u64,
         freed: &mut KVec<Dropped>,
     ) -> Result {
-        let mut res = IndexReserve::new();
-        self.reserve_insert(&mut res, pg, len)?;
-        freed.reserve(res.want, GFP_KERNEL)?;
-        self.insert_reserved(&mut res, pg, blk, len, epoch);
-        for d in res.dropped.drain_all() {
-            let _ = freed.push_within_capacity(d);
+        let mut res = self.take_reserve();
+        let r = self.reserve_insert(&mut res, pg, len);
+        let r = r.and_then(|()| Ok(freed.reserve(res.want, GFP_KERNEL)?));
+        if r.is_ok() {
+            self.insert_reserved(&mut res, pg, blk, len, epoch);
+            Self::hand_over(&mut res, freed);
         }
-        Ok(())
+        self.recycle(res);
+        r
     }
 
     /// `insert` with memory reserved by `reserve_insert`: cannot fail,
@@ -295,6 +310,15 @@ impl FileIndex {
         len: u64,
         epoch: u64,
     ) {
+        if let Some(v) = self.map.get_mut(&pg) {
+            if v.1 == len {
+                // Replaces exactly one extent: in place, one descent.
+                let (b, l, e) = core::mem::replace(v, (blk, len, epoch));
+                self.dropped(res, b, l, e);
+                self.pages += len;
+                return;
+            }
+        }
         let end = pg.saturating_add(len);
         let Some(node) = res.node(pg, (blk, len, epoch)) else {
             res.short = true;
@@ -368,27 +392,37 @@ impl FileIndex {
         if !r.hole {
             return self.insert(r.pgoff, r.block, r.pages, epoch, freed);
         }
-        let mut res = IndexReserve::new();
-        self.reserve_punch(&mut res, r.pgoff, r.pages)?;
-        freed.reserve(res.want, GFP_KERNEL)?;
-        self.punch_reserved(&mut res, r.pgoff, r.pages);
-        for d in res.dropped.drain_all() {
-            let _ = freed.push_within_capacity(d);
+        let mut res = self.take_reserve();
+        let x = self.reserve_punch(&mut res, r.pgoff, r.pages);
+        let x = x.and_then(|()| Ok(freed.reserve(res.want, GFP_KERNEL)?));
+        if x.is_ok() {
+            self.punch_reserved(&mut res, r.pgoff, r.pages);
+            Self::hand_over(&mut res, freed);
         }
-        Ok(())
+        self.recycle(res);
+        x
     }
 
     /// Drops every page at or after `pg`; the dropped blocks go to
     /// `freed`. All or nothing.
     pub(crate) fn truncate(&mut self, pg: u64, freed: &mut KVec<Dropped>) -> Result {
-        let mut res = IndexReserve::new();
-        self.reserve_truncate(&mut res, pg)?;
-        freed.reserve(res.want, GFP_KERNEL)?;
-        self.truncate_reserved(&mut res, pg);
-        for d in res.dropped.drain_all() {
+        let mut res = self.take_reserve();
+        let r = self.reserve_truncate(&mut res, pg);
+        let r = r.and_then(|()| Ok(freed.reserve(res.want, GFP_KERNEL)?));
+        if r.is_ok() {
+            self.truncate_reserved(&mut res, pg);
+            Self::hand_over(&mut res, freed);
+        }
+        self.recycle(res);
+        r
+    }
+
+    /// Moves the ranges a change dropped to `freed` (room reserved).
+    fn hand_over(res: &mut IndexReserve, freed: &mut KVec<Dropped>) {
+        for &d in res.dropped.iter() {
             let _ = freed.push_within_capacity(d);
         }
-        Ok(())
+        res.dropped.clear();
     }
 
     /// `truncate` with room reserved by `reserve_truncate`: cannot fail.
@@ -435,163 +469,5 @@ impl FileIndex {
             f(b, l, e)?;
         }
         Ok(())
-    }
-}
-
-#[cfg(nova_kunit)]
-#[kernel::macros::kunit_tests(nova_file_index)]
-mod tests {
-    use super::*;
-
-    fn all(ix: &FileIndex) -> KVec<(u64, u64, u64)> {
-        let mut v = KVec::new();
-        for (k, &(b, l, _)) in ix.map.iter() {
-            v.push((*k, b, l), GFP_KERNEL).unwrap();
-        }
-        v
-    }
-
-    #[test]
-    fn punch_makes_holes() {
-        let mut ix = FileIndex::new();
-        let mut freed = KVec::new();
-        ix.insert(0, 100, 10, 1, &mut freed).unwrap();
-        ix.insert(20, 300, 2, 2, &mut freed).unwrap();
-        let hole = |pg, n| WriteRun {
-            pgoff: pg,
-            block: 0,
-            pages: n,
-            hole: true,
-        };
-        // The middle of an extent: split, the tail keeps its epoch.
-        ix.replay(&hole(3, 2), 3, &mut freed).unwrap();
-        assert_eq!(
-            all(&ix).as_slice(),
-            &[(0, 100, 3), (5, 105, 5), (20, 300, 2)]
-        );
-        assert_eq!(freed.as_slice(), &[Dropped::new(103, 2, 1)]);
-        assert_eq!(ix.lookup(3), None);
-        assert_eq!(ix.extent(6), Some((106, 4, 1)));
-        assert_eq!(ix.pages(), 10);
-        // Across two extents and a hole; a punch of holes drops nothing.
-        freed.clear();
-        ix.replay(&hole(8, 13), 3, &mut freed).unwrap();
-        assert_eq!(
-            all(&ix).as_slice(),
-            &[(0, 100, 3), (5, 105, 3), (21, 301, 1)]
-        );
-        assert_eq!(
-            freed.as_slice(),
-            &[Dropped::new(108, 2, 1), Dropped::new(300, 1, 2)]
-        );
-        freed.clear();
-        ix.replay(&hole(10, 5), 4, &mut freed).unwrap();
-        assert!(freed.is_empty());
-        assert_eq!(ix.pages(), 7);
-        assert_eq!(ix.mapped_span(0, 100), Some((0, 22)));
-        assert_eq!(ix.mapped_span(3, 5), None);
-        assert_eq!(ix.mapped_span(4, 7), Some((5, 7)));
-        assert_eq!(ix.mapped_span(8, 21), None);
-        assert_eq!(ix.mapped_span(2, 21), Some((2, 8)));
-        assert_eq!(ix.mapped_span(9, 9), None);
-    }
-
-    #[test]
-    fn overwrite_splits_and_frees() {
-        let mut ix = FileIndex::new();
-        let mut freed = KVec::new();
-        ix.insert(0, 100, 10, 1, &mut freed).unwrap();
-        assert!(freed.is_empty());
-        // Overwrite the middle: split into head, new, tail.
-        ix.insert(3, 500, 2, 1, &mut freed).unwrap();
-        assert_eq!(
-            all(&ix).as_slice(),
-            &[(0, 100, 3), (3, 500, 2), (5, 105, 5)]
-        );
-        assert_eq!(freed.as_slice(), &[Dropped::new(103, 2, 1)]);
-        assert_eq!(ix.pages(), 10);
-        assert_eq!(ix.lookup(6), Some((106, 4)));
-        assert_eq!(ix.lookup(10), None);
-    }
-
-    #[test]
-    fn overwrite_spanning_extents() {
-        let mut ix = FileIndex::new();
-        let mut freed = KVec::new();
-        ix.insert(0, 100, 4, 1, &mut freed).unwrap();
-        ix.insert(4, 200, 4, 1, &mut freed).unwrap();
-        ix.insert(10, 300, 2, 1, &mut freed).unwrap();
-        ix.insert(2, 900, 9, 1, &mut freed).unwrap();
-        assert_eq!(
-            all(&ix).as_slice(),
-            &[(0, 100, 2), (2, 900, 9), (11, 301, 1)]
-        );
-        assert_eq!(
-            freed.as_slice(),
-            &[
-                Dropped::new(102, 2, 1),
-                Dropped::new(200, 4, 1),
-                Dropped::new(300, 1, 1)
-            ]
-        );
-    }
-
-    #[test]
-    fn replaced_blocks_keep_their_epoch() {
-        let mut ix = FileIndex::new();
-        let mut freed = KVec::new();
-        ix.insert(0, 100, 4, 3, &mut freed).unwrap();
-        ix.insert(4, 200, 4, 5, &mut freed).unwrap();
-        assert_eq!(ix.extent(5), Some((201, 3, 5)));
-        // One write over both, in epoch 9: each part leaves with the
-        // epoch it was written in (the snapshot rule needs it).
-        ix.insert(2, 900, 4, 9, &mut freed).unwrap();
-        assert_eq!(
-            freed.as_slice(),
-            &[Dropped::new(102, 2, 3), Dropped::new(200, 2, 5)]
-        );
-        assert_eq!(ix.extent(1), Some((101, 1, 3)));
-        assert_eq!(ix.extent(3), Some((901, 3, 9)));
-        assert_eq!(ix.extent(6), Some((202, 2, 5)));
-        assert_eq!(ix.pages(), 8);
-    }
-
-    #[test]
-    fn seek_data_and_hole() {
-        let mut ix = FileIndex::new();
-        let mut freed = KVec::new();
-        ix.insert(2, 100, 2, 1, &mut freed).unwrap();
-        ix.insert(4, 300, 1, 1, &mut freed).unwrap();
-        let size = 10 * BLOCK_SIZE;
-        assert_eq!(ix.seek(0, size, true), Some(2 * BLOCK_SIZE));
-        assert_eq!(
-            ix.seek(2 * BLOCK_SIZE + 5, size, true),
-            Some(2 * BLOCK_SIZE + 5)
-        );
-        assert_eq!(ix.seek(5 * BLOCK_SIZE, size, true), None);
-        assert_eq!(ix.seek(0, size, false), Some(0));
-        assert_eq!(ix.seek(2 * BLOCK_SIZE, size, false), Some(5 * BLOCK_SIZE));
-        assert_eq!(ix.seek(size, size, false), None);
-        // A hole at the end of file is the end of file.
-        assert_eq!(
-            ix.seek(3 * BLOCK_SIZE, 4 * BLOCK_SIZE + 7, false),
-            Some(4 * BLOCK_SIZE + 7)
-        );
-    }
-
-    #[test]
-    fn truncate_and_holes() {
-        let mut ix = FileIndex::new();
-        let mut freed = KVec::new();
-        ix.insert(5, 100, 10, 1, &mut freed).unwrap();
-        assert_eq!(ix.lookup(2), None);
-        assert_eq!(ix.next_mapped(0), Some(5));
-        ix.truncate(8, &mut freed).unwrap();
-        assert_eq!(all(&ix).as_slice(), &[(5, 100, 3)]);
-        assert_eq!(freed.as_slice(), &[Dropped::new(103, 7, 1)]);
-        assert_eq!(ix.pages(), 3);
-        ix.truncate(0, &mut freed).unwrap();
-        assert_eq!(ix.pages(), 0);
-        assert!(all(&ix).is_empty());
     }
 }

@@ -28,6 +28,8 @@ mod devshare;
 mod dir;
 mod evict;
 mod extent;
+#[cfg(nova_kunit)]
+mod extent_tests;
 mod falloc;
 mod file;
 mod freelist;

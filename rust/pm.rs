@@ -304,7 +304,8 @@ impl Pm {
     /// Zeroes `len` bytes at `addr` (flushed, not ordered).
     #[inline(never)]
     pub(crate) fn zero(&self, addr: u64, len: u64) -> Result {
-        let zeros = [0u8; 512];
+        static ZEROS: [u8; 512] = [0; 512];
+        let zeros = &ZEROS;
         let mut done = 0u64;
         while done < len {
             let n = core::cmp::min(512, len - done);

@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: GPL-2.0
+//! KUnit tests of `extent.rs`: a file's extent index.
+
+#[kernel::macros::kunit_tests(nova_file_index)]
+mod tests {
+    use crate::extent::{Dropped, FileIndex};
+    use crate::format::entry::WriteRun;
+    use crate::format::layout::*;
+    use kernel::prelude::*;
+
+    /// The extents as `(first page, first block, pages)`.
+    fn all(ix: &FileIndex) -> KVec<(u64, u64, u64)> {
+        let mut v = KVec::new();
+        ix.runs_after(0, usize::MAX, &mut v).unwrap();
+        v
+    }
+
+    #[test]
+    fn punch_makes_holes() {
+        let mut ix = FileIndex::new();
+        let mut freed = KVec::new();
+        ix.insert(0, 100, 10, 1, &mut freed).unwrap();
+        ix.insert(20, 300, 2, 2, &mut freed).unwrap();
+        let hole = |pg, n| WriteRun {
+            pgoff: pg,
+            block: 0,
+            pages: n,
+            hole: true,
+        };
+        // The middle of an extent: split, the tail keeps its epoch.
+        ix.replay(&hole(3, 2), 3, &mut freed).unwrap();
+        assert_eq!(
+            all(&ix).as_slice(),
+            &[(0, 100, 3), (5, 105, 5), (20, 300, 2)]
+        );
+        assert_eq!(freed.as_slice(), &[Dropped::new(103, 2, 1)]);
+        assert_eq!(ix.lookup(3), None);
+        assert_eq!(ix.extent(6), Some((106, 4, 1)));
+        assert_eq!(ix.pages(), 10);
+        // Across two extents and a hole; a punch of holes drops nothing.
+        freed.clear();
+        ix.replay(&hole(8, 13), 3, &mut freed).unwrap();
+        assert_eq!(
+            all(&ix).as_slice(),
+            &[(0, 100, 3), (5, 105, 3), (21, 301, 1)]
+        );
+        assert_eq!(
+            freed.as_slice(),
+            &[Dropped::new(108, 2, 1), Dropped::new(300, 1, 2)]
+        );
+        freed.clear();
+        ix.replay(&hole(10, 5), 4, &mut freed).unwrap();
+        assert!(freed.is_empty());
+        assert_eq!(ix.pages(), 7);
+        assert_eq!(ix.mapped_span(0, 100), Some((0, 22)));
+        assert_eq!(ix.mapped_span(3, 5), None);
+        assert_eq!(ix.mapped_span(4, 7), Some((5, 7)));
+        assert_eq!(ix.mapped_span(8, 21), None);
+        assert_eq!(ix.mapped_span(2, 21), Some((2, 8)));
+        assert_eq!(ix.mapped_span(9, 9), None);
+    }
+
+    #[test]
+    fn overwrite_splits_and_frees() {
+        let mut ix = FileIndex::new();
+        let mut freed = KVec::new();
+        ix.insert(0, 100, 10, 1, &mut freed).unwrap();
+        assert!(freed.is_empty());
+        // Overwrite the middle: split into head, new, tail.
+        ix.insert(3, 500, 2, 1, &mut freed).unwrap();
+        assert_eq!(
+            all(&ix).as_slice(),
+            &[(0, 100, 3), (3, 500, 2), (5, 105, 5)]
+        );
+        assert_eq!(freed.as_slice(), &[Dropped::new(103, 2, 1)]);
+        assert_eq!(ix.pages(), 10);
+        assert_eq!(ix.lookup(6), Some((106, 4)));
+        assert_eq!(ix.lookup(10), None);
+    }
+
+    #[test]
+    fn overwrite_of_one_extent_in_place() {
+        let mut ix = FileIndex::new();
+        let mut freed = KVec::new();
+        ix.insert(0, 100, 1, 1, &mut freed).unwrap();
+        ix.insert(1, 200, 2, 1, &mut freed).unwrap();
+        ix.insert(3, 300, 1, 2, &mut freed).unwrap();
+        // Same first page and length: replaced in place, old range freed
+        // with its epoch, neighbours untouched.
+        ix.insert(1, 700, 2, 5, &mut freed).unwrap();
+        ix.insert(3, 800, 1, 6, &mut freed).unwrap();
+        // Same first page, longer: the general path, which splits.
+        ix.insert(0, 900, 2, 7, &mut freed).unwrap();
+        assert_eq!(
+            all(&ix).as_slice(),
+            &[(0, 900, 2), (2, 701, 1), (3, 800, 1)]
+        );
+        assert_eq!(
+            freed.as_slice(),
+            &[
+                Dropped::new(200, 2, 1),
+                Dropped::new(300, 1, 2),
+                Dropped::new(100, 1, 1),
+                Dropped::new(700, 1, 5)
+            ]
+        );
+        assert_eq!(ix.extent(1), Some((901, 1, 7)));
+        assert_eq!(ix.pages(), 4);
+        // A cut between the reservation and the insert: the extent the
+        // reservation saw is gone, the general path still has its nodes.
+        let mut res = ix.take_reserve();
+        ix.reserve_truncate(&mut res, 3).unwrap();
+        ix.reserve_insert(&mut res, 3, 1).unwrap();
+        ix.truncate_reserved(&mut res, 3);
+        ix.insert_reserved(&mut res, 3, 950, 1, 8);
+        assert!(!res.short);
+        assert_eq!(ix.extent(3), Some((950, 1, 8)));
+        assert_eq!(res.dropped.as_slice(), &[Dropped::new(800, 1, 6)]);
+        assert_eq!(ix.pages(), 4);
+    }
+
+    #[test]
+    fn overwrite_spanning_extents() {
+        let mut ix = FileIndex::new();
+        let mut freed = KVec::new();
+        ix.insert(0, 100, 4, 1, &mut freed).unwrap();
+        ix.insert(4, 200, 4, 1, &mut freed).unwrap();
+        ix.insert(10, 300, 2, 1, &mut freed).unwrap();
+        ix.insert(2, 900, 9, 1, &mut freed).unwrap();
+        assert_eq!(
+            all(&ix).as_slice(),
+            &[(0, 100, 2), (2, 900, 9), (11, 301, 1)]
+        );
+        assert_eq!(
+            freed.as_slice(),
+            &[
+                Dropped::new(102, 2, 1),
+                Dropped::new(200, 4, 1),
+                Dropped::new(300, 1, 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn replaced_blocks_keep_their_epoch() {
+        let mut ix = FileIndex::new();
+        let mut freed = KVec::new();
+        ix.insert(0, 100, 4, 3, &mut freed).unwrap();
+        ix.insert(4, 200, 4, 5, &mut freed).unwrap();
+        assert_eq!(ix.extent(5), Some((201, 3, 5)));
+        // One write over both, in epoch 9: each part leaves with the
+        // epoch it was written in (the snapshot rule needs it).
+        ix.insert(2, 900, 4, 9, &mut freed).unwrap();
+        assert_eq!(
+            freed.as_slice(),
+            &[Dropped::new(102, 2, 3), Dropped::new(200, 2, 5)]
+        );
+        assert_eq!(ix.extent(1), Some((101, 1, 3)));
+        assert_eq!(ix.extent(3), Some((901, 3, 9)));
+        assert_eq!(ix.extent(6), Some((202, 2, 5)));
+        assert_eq!(ix.pages(), 8);
+    }
+
+    #[test]
+    fn seek_data_and_hole() {
+        let mut ix = FileIndex::new();
+        let mut freed = KVec::new();
+        ix.insert(2, 100, 2, 1, &mut freed).unwrap();
+        ix.insert(4, 300, 1, 1, &mut freed).unwrap();
+        let size = 10 * BLOCK_SIZE;
+        assert_eq!(ix.seek(0, size, true), Some(2 * BLOCK_SIZE));
+        assert_eq!(
+            ix.seek(2 * BLOCK_SIZE + 5, size, true),
+            Some(2 * BLOCK_SIZE + 5)
+        );
+        assert_eq!(ix.seek(5 * BLOCK_SIZE, size, true), None);
+        assert_eq!(ix.seek(0, size, false), Some(0));
+        assert_eq!(ix.seek(2 * BLOCK_SIZE, size, false), Some(5 * BLOCK_SIZE));
+        assert_eq!(ix.seek(size, size, false), None);
+        // A hole at the end of file is the end of file.
+        assert_eq!(
+            ix.seek(3 * BLOCK_SIZE, 4 * BLOCK_SIZE + 7, false),
+            Some(4 * BLOCK_SIZE + 7)
+        );
+    }
+
+    #[test]
+    fn truncate_and_holes() {
+        let mut ix = FileIndex::new();
+        let mut freed = KVec::new();
+        ix.insert(5, 100, 10, 1, &mut freed).unwrap();
+        assert_eq!(ix.lookup(2), None);
+        assert_eq!(ix.next_mapped(0), Some(5));
+        ix.truncate(8, &mut freed).unwrap();
+        assert_eq!(all(&ix).as_slice(), &[(5, 100, 3)]);
+        assert_eq!(freed.as_slice(), &[Dropped::new(103, 7, 1)]);
+        assert_eq!(ix.pages(), 3);
+        ix.truncate(0, &mut freed).unwrap();
+        assert_eq!(ix.pages(), 0);
+        assert!(all(&ix).is_empty());
+    }
+}
