@@ -54,16 +54,6 @@ struct rw_semaphore *nova_rs_fault_gate(struct super_block *sb);
 
 /* Called from Rust (declared in shim.rs). */
 int nova_shim_init_fs_context(struct fs_context *fc, void *opts);
-bool nova_shim_view_detach(struct super_block *sb, struct file **bf);
-void nova_shim_bdev_name(struct super_block *sb, char *buf, size_t len);
-void nova_shim_fput(struct file *f);
-void nova_shim_snap_expire_now(void);
-void nova_shim_snap_exit(void);
-void nova_shim_set_d_op(struct super_block *sb);
-struct dentry *nova_shim_snapdir_lookup(struct inode *root,
-					struct dentry *dentry);
-void nova_shim_snapdir_changed(struct super_block *sb);
-bool nova_shim_snapdir_evict(struct inode *inode);
 long long nova_shim_dax_map(struct super_block *sb, void *holder, void **kaddr,
 			    struct dax_device **dax);
 void nova_shim_dax_put(struct dax_device *dax, void *holder);
