@@ -26,10 +26,10 @@ pub(crate) fn write(sbi: &Sbi, blocks: &[u64]) -> Result<u32> {
     let pm = sbi.pm();
     let snaps = sbi.snaps.lock();
     let mut c = Checker::new(sbi.blocks, sbi.epoch());
-    let (mut page, mut in_page) = (0usize, 0u64);
+    let mut page = 0usize;
     let mut err = Ok(());
     // Each block's header is written once its count is known.
-    let header = |page: usize, count: u64, c: &mut Checker| -> Result {
+    let header = |page: usize, count: u64, c: &mut Checker| -> Result<u64> {
         let b = *blocks.get(page).ok_or(ENOSPC)?;
         let next = blocks.get(page + 1).map_or(0, |&x| x);
         c.block(b).map_err(|_| EINVAL)?;
@@ -37,7 +37,8 @@ pub(crate) fn write(sbi: &Sbi, blocks: &[u64]) -> Result<u32> {
         let mut h = [0u8; 16];
         h[..8].copy_from_slice(&next.to_le_bytes());
         h[8..].copy_from_slice(&count.to_le_bytes());
-        pm.write(b * BLOCK_SIZE, &h)
+        pm.write(b * BLOCK_SIZE, &h)?;
+        Ok(b)
     };
     let mut recs: KVec<[u8; RECORD as usize]> = KVec::new();
     snaps.for_each_kept(|epoch, k| {
@@ -57,15 +58,12 @@ pub(crate) fn write(sbi: &Sbi, blocks: &[u64]) -> Result<u32> {
     });
     err?;
     for chunk in recs.chunks(PER_BLOCK as usize) {
-        header(page, chunk.len() as u64, &mut c)?;
-        let b = blocks[page];
-        for r in chunk.iter() {
+        let b = header(page, chunk.len() as u64, &mut c)?;
+        for (i, r) in chunk.iter().enumerate() {
             c.record(r).map_err(|_| EINVAL)?;
-            pm.write(b * BLOCK_SIZE + 16 + in_page * RECORD, r)?;
-            in_page += 1;
+            pm.write(b * BLOCK_SIZE + 16 + i as u64 * RECORD, r)?;
         }
         page += 1;
-        in_page = 0;
     }
     // Blocks past the last used one (or the only one, with no records)
     // end the chain with count 0.
