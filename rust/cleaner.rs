@@ -31,7 +31,7 @@ pub(crate) fn clean(sbi: &Sbi) -> Result {
         let r = if k.ino != 0 {
             crate::evict::free_kept_inode(sbi, k.ino)
         } else {
-            sbi.alloc.free(k.b, k.len)
+            crate::release::free_data(sbi, k.b, k.len)
         };
         if let Err(e) = r {
             // The rest of the list stays allocated: the next mount's

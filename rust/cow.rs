@@ -523,7 +523,7 @@ fn write_locked(ni: &NovaInode, iocb: &Kiocb, from: &mut IovIterSource<'_>) -> R
 /// Called with the mapping lock held shared, which keeps out writes,
 /// truncates and fallocates (they hold it exclusive); faults on one page
 /// are serialised by the DAX entry lock.
-pub(crate) fn iomap_begin(ni: &NovaInode, pos: u64, write: bool) -> Result<(u64, u64, u64)> {
+pub(crate) fn iomap_begin(ni: &NovaInode, pos: u64, write: bool) -> Result<(u64, u64, u64, bool)> {
     let pg = pos >> BLOCK_SHIFT;
     let sbi = ni.sbi();
     if sbi.is_shut_down() {
@@ -537,7 +537,7 @@ pub(crate) fn iomap_begin(ni: &NovaInode, pos: u64, write: bool) -> Result<(u64,
                 let next = idx.next_mapped(pg).unwrap_or(u64::MAX);
                 let eof = ni.size().div_ceil(BLOCK_SIZE);
                 let end = core::cmp::max(pg + 1, core::cmp::min(next, eof));
-                return Ok((0, end - pg, 0));
+                return Ok((0, end - pg, 0, false));
             }
             None => (0, 0, 0),
         }
@@ -546,9 +546,16 @@ pub(crate) fn iomap_begin(ni: &NovaInode, pos: u64, write: bool) -> Result<(u64,
     // order. The page cannot change meanwhile, see above.)
     let old = match found {
         (0, _, _) => None,
+        (b, run, born) if !write => {
+            // Other mappings may map these blocks (another file's, a
+            // snapshot view's): the DAX code must know (`IOMAP_F_SHARED`).
+            let (run, other) = others(sbi, b, run, born)?;
+            return Ok((b, run, 0, other));
+        }
         (b, run, born) => {
-            if !write || sbi.snaps.lock().holder(born, sbi.epoch()).is_none() {
-                return Ok((b, run, 0));
+            let held = sbi.snaps.lock().holder(born, sbi.epoch()).is_some();
+            if !held && !sbi.is_shared(b, 1) {
+                return Ok((b, run, 0, false));
             }
             Some(b)
         }
@@ -577,5 +584,26 @@ pub(crate) fn iomap_begin(ni: &NovaInode, pos: u64, write: bool) -> Result<(u64,
             defer: true,
         },
     )?;
-    Ok((b, 1, old.unwrap_or(0)))
+    Ok((b, 1, old.unwrap_or(0), false))
+}
+
+/// For a read fault on blocks `[b, b + run)` written in epoch `born`:
+/// how many of them to map at once, and whether other mappings may map
+/// them too (a snapshot view, or another file sharing them): every
+/// mapping of such a page must say so, whichever comes first.
+fn others(sbi: &Sbi, b: u64, run: u64, born: u64) -> Result<(u64, bool)> {
+    if sbi.read_only_forever() {
+        return Ok((run, true));
+    }
+    if sbi.snaps.lock().holder(born, u64::MAX).is_some() {
+        return Ok((run, true));
+    }
+    if !sbi.reflinked.load(Ordering::Acquire) {
+        return Ok((run, false));
+    }
+    let pieces = sbi.shared.lock().pieces(b, run)?;
+    Ok(match pieces.first() {
+        Some(&(_, l, c)) => (l, c > 1),
+        None => (run, false),
+    })
 }

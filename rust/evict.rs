@@ -132,7 +132,7 @@ fn release_inode_blocks(sbi: &Sbi, pages: &[u64], data: impl Iterator<Item = (u6
         let _ = crate::log::free_log_page(sbi, b * BLOCK_SIZE);
     }
     for (b, l) in data {
-        let _ = sbi.alloc.free(b, l);
+        let _ = crate::release::free_data(sbi, b, l);
     }
 }
 

@@ -3,21 +3,33 @@
 //! (`format::held`), so that a clean mount with live snapshots loads them
 //! instead of walking every log; checked record by record against what
 //! the mount knows (live snapshots and the epoch rule, the loaded free
-//! list, the inode table) before any is used.
+//! list, the inode table) before any is used. On an image with reflink
+//! copies the chain also carries the shared ranges (`shared.rs`: records
+//! of epoch 0), which the mount would otherwise count from every log.
 
 use crate::format::held::{Checker, HeldError, HeldRecord, PER_BLOCK, RECORD};
 use crate::format::layout::*;
 use crate::sbi::Sbi;
+use crate::shared::Shared;
 use crate::snaplist::Kept;
+use core::sync::atomic::Ordering;
 use kernel::prelude::*;
 
 /// Chain blocks the held lists need (0: no snapshot, nothing to save).
 pub(crate) fn pages(sbi: &Sbi) -> u64 {
     let snaps = sbi.snaps.lock();
-    if snaps.len() == 0 {
+    let reflinked = sbi.reflinked.load(Ordering::Acquire);
+    if snaps.len() == 0 && !reflinked {
         return 0;
     }
-    snaps.kept_count().div_ceil(PER_BLOCK).max(1)
+    let mut n = snaps.kept_count();
+    if reflinked {
+        let _ = sbi.shared.lock().for_each(|_, _, _| {
+            n += 1;
+            Ok(())
+        });
+    }
+    n.div_ceil(PER_BLOCK).max(1)
 }
 
 /// Writes the held lists into `blocks` (free blocks, as many as `pages`
@@ -57,6 +69,11 @@ pub(crate) fn write(sbi: &Sbi, blocks: &[u64]) -> Result<u32> {
         err = recs.push(r, GFP_KERNEL).map_err(|_| ENOMEM);
     });
     err?;
+    // Then the shared ranges, in order (lock order: snapshots, shared).
+    sbi.shared.lock().for_each(|b, len, users| {
+        recs.push(HeldRecord::shared(b, len, users).encode(), GFP_KERNEL)?;
+        Ok(())
+    })?;
     for chunk in recs.chunks(PER_BLOCK as usize) {
         let b = header(page, chunk.len() as u64, &mut c)?;
         for (i, r) in chunk.iter().enumerate() {
@@ -91,6 +108,7 @@ pub(crate) fn load(sbi: &Sbi, first: u64, csum: u32) -> Result {
     let mut inodes: KVVec<u64> = KVVec::new();
     let mut chain: KVVec<u64> = KVVec::new();
     let mut snaps = sbi.snaps.lock();
+    let mut shared = sbi.shared.lock();
     let mut b = first;
     while b != 0 {
         c.block(b).map_err(bad)?;
@@ -108,6 +126,16 @@ pub(crate) fn load(sbi: &Sbi, first: u64, csum: u32) -> Result {
             let mut raw = [0u8; RECORD as usize];
             sbi.pm().read(base + 16 + i * RECORD, &mut raw)?;
             let r = c.record(&raw).map_err(bad)?;
+            if r.is_shared() {
+                if sbi.alloc.any_free(r.b, r.len) {
+                    return Err(bad(HeldError::Record(0)));
+                }
+                // In ascending order, disjoint (`set` refuses the rest).
+                shared
+                    .set(r.b, r.len, r.born)
+                    .map_err(|_| bad(HeldError::Record(0)))?;
+                continue;
+            }
             if snaps.holder(r.born, r.died) != Some(r.epoch) {
                 return Err(bad(HeldError::Record(r.epoch)));
             }
@@ -150,7 +178,9 @@ pub(crate) fn load(sbi: &Sbi, first: u64, csum: u32) -> Result {
     }
     runs.sort_unstable();
     for w in runs.windows(2) {
-        if w[0].0 + w[0].1 > w[1].0 {
+        // Two items may keep one block only if it has several users.
+        let end = w[0].0 + w[0].1;
+        if end > w[1].0 && !shared_throughout(&shared, w[1].0, end.min(w[1].0 + w[1].1)) {
             pr_warn!(
                 "{}: saved held lists: block {} is kept twice\n",
                 sbi.name(),
@@ -160,4 +190,11 @@ pub(crate) fn load(sbi: &Sbi, first: u64, csum: u32) -> Result {
         }
     }
     Ok(())
+}
+
+/// Whether every block of `[b, e)` has several users.
+fn shared_throughout(shared: &Shared, b: u64, e: u64) -> bool {
+    shared
+        .pieces(b, e - b)
+        .is_ok_and(|p| p.iter().all(|&(_, _, c)| c > 1))
 }

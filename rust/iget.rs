@@ -11,6 +11,7 @@ use crate::inode::{gc_threshold, LogPos, NovaInode, Time};
 use crate::iref::{iget_locked, Got, InodeRef, NewInode};
 use crate::log::check_log_bounds;
 use crate::sbi::Sbi;
+use core::sync::atomic::Ordering;
 use kernel::bindings;
 use kernel::prelude::*;
 
@@ -261,6 +262,35 @@ fn fill(sbi: &Sbi, ni: &NovaInode, ino: u64, gen: Option<u64>) -> Result {
     claim_blocks(sbi, ni)
 }
 
+/// Claims data blocks `[b, b + len)` in the owners map, except those
+/// with several users (reflink copies, `shared.rs`), which several files
+/// map by right. A snapshot view does not know which those are (the live
+/// mount counts them): on an image with reflink copies it claims nothing.
+/// `Err(Some(x))`: block `x` is another file's; `Err(None)`: no memory.
+fn claim(sbi: &Sbi, b: u64, len: u64) -> core::result::Result<(), Option<u64>> {
+    if !sbi.reflinked.load(Ordering::Acquire) {
+        return sbi.owners.claim(b, len).map_err(Some);
+    }
+    if sbi.opts.snapshot.is_some() {
+        return Ok(());
+    }
+    let pieces = sbi.shared.lock().pieces(b, len).map_err(|_| None)?;
+    for (i, &(s, l, c)) in pieces.iter().enumerate() {
+        if c != 1 {
+            continue;
+        }
+        if let Err(x) = sbi.owners.claim(s, l) {
+            for &(s2, l2, c2) in pieces.iter().take(i) {
+                if c2 == 1 {
+                    sbi.owners.clear(s2, l2);
+                }
+            }
+            return Err(Some(x));
+        }
+    }
+    Ok(())
+}
+
 /// Marks the data blocks of a freshly loaded inode in the owners map
 /// (`owners.rs`), or refuses the inode, claiming nothing, if another
 /// loaded file maps one of them: corrupt media made two files share a
@@ -268,12 +298,13 @@ fn fill(sbi: &Sbi, ni: &NovaInode, ino: u64, gen: Option<u64>) -> Result {
 fn claim_blocks(sbi: &Sbi, ni: &NovaInode) -> Result {
     let mut idx = ni.data.lock();
     let mut done = 0u64;
-    let r = idx.for_each(|b, l, _| match sbi.owners.claim(b, l) {
+    let r = idx.for_each(|b, l, _| match claim(sbi, b, l) {
         Ok(()) => {
             done += 1;
             Ok(())
         }
-        Err(x) => {
+        Err(None) => Err(ENOMEM),
+        Err(Some(x)) => {
             pr_err!(
                 "{}: inode {}: data block {} is also used by another file; inode refused\n",
                 sbi.name(),

@@ -74,8 +74,12 @@ pub(crate) fn write(
         let idx = ni.data.lock();
         let mut pg = first;
         while pg <= last {
-            let (_, run, born) = idx.extent(pg)?;
+            let (b, run, born) = idx.extent(pg)?;
             if snaps.holder(born, u64::MAX).is_some() {
+                return None;
+            }
+            // Nor blocks another file shares (reflink copies).
+            if sbi.is_shared(b, run.min(last + 1 - pg)) {
                 return None;
             }
             pg = pg.saturating_add(run);

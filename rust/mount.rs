@@ -295,6 +295,9 @@ fn mount(sbi: &mut Sbi) -> Result {
     };
     sbi.blocks = sb.total_blocks.get();
     sbi.epoch.store(sb.epoch.get(), Ordering::Relaxed);
+    // Blocks with several users are counted by the scan below.
+    let reflinked = sb.version.get() == FORMAT_VERSION_SHARED;
+    sbi.reflinked.store(reflinked, Ordering::Release);
     if sbi.opts.snapshot.is_some() {
         // A snapshot view reads only entries of its epoch or older; what
         // an interrupted multi-inode operation wrote is newer, except a
@@ -347,12 +350,13 @@ fn mount(sbi: &mut Sbi) -> Result {
         return Ok(());
     }
     let snapshots = sbi.snaps.lock().len();
-    // With snapshots, their held lists must have been saved too.
-    let held = snapshots == 0 || sb.flags.get() & SB_HELD != 0;
+    // With snapshots, their held lists must have been saved too; with
+    // reflink copies, the shared ranges (in the same chain).
+    let held = (snapshots == 0 && !reflinked) || sb.flags.get() & SB_HELD != 0;
     let mut trusted = clean && held && freelist::check(sbi, &sb).is_ok();
     if trusted {
         freelist::load(sbi, sb.freelist.get())?;
-        if snapshots != 0 {
+        if snapshots != 0 || reflinked {
             if let Err(e) = crate::heldlist::load(sbi, sb.held.get(), sb.held_csum.get()) {
                 pr_warn!(
                     "{}: saved held lists not trusted ({:?}); rebuilding them from the logs\n",
@@ -363,6 +367,7 @@ fn mount(sbi: &mut Sbi) -> Result {
                 // empty lists, for the scan.
                 sbi.alloc = Allocator::new(FIRST_DATA_BLOCK, sbi.blocks, regions.min(64))?;
                 sbi.snaps.lock().clear_kept();
+                *sbi.shared.lock() = crate::shared::Shared::new();
                 trusted = false;
             }
         }
@@ -382,7 +387,7 @@ fn mount(sbi: &mut Sbi) -> Result {
     if trusted {
         pr_info!("{}: clean mount\n", sbi.name());
     } else {
-        recovery::recover(sbi)?;
+        recovery::recover(sbi, clean && !held)?;
     }
     Ok(())
 }

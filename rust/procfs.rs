@@ -140,14 +140,18 @@ extern "C" fn nova_rs_proc_show(
     } else if which == ProcWhich::Check as c_int {
         match crate::check::check(sbi) {
             Ok(r) => {
-                let verdict = if r.leaked == 0 && r.double == 0 && r.held == r.held_listed {
+                let verdict = if r.leaked == 0
+                    && r.double == 0
+                    && r.held == r.held_listed
+                    && r.shared_bad == 0
+                {
                     "ok"
                 } else {
                     "FAILED"
                 };
                 seq_print!(
                     m,
-                    "check {}: inodes {} used {} free {} leaked {} double {} snapshot-held {} listed {}\n",
+                    "check {}: inodes {} used {} free {} leaked {} double {} snapshot-held {} listed {} shared {} shared-bad {}\n",
                     verdict,
                     r.inodes,
                     r.used,
@@ -155,7 +159,9 @@ extern "C" fn nova_rs_proc_show(
                     r.leaked,
                     r.double,
                     r.held,
-                    r.held_listed
+                    r.held_listed,
+                    r.shared,
+                    r.shared_bad
                 );
             }
             Err(e) => seq_print!(m, "check FAILED: error {:?}\n", e),

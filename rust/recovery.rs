@@ -10,16 +10,20 @@ use crate::log::walk_pages;
 use crate::sbi::Sbi;
 use crate::scan::scan;
 use crate::snaplist::{Kept, Snapshots};
+use crate::users::Users;
+use core::sync::atomic::Ordering;
 use kernel::bindings;
 use kernel::prelude::*;
 
 /// Crash recovery: walks every live inode's log, marks its log pages and
 /// data blocks used, and frees everything else. Also frees inodes left
 /// with no links (unlinked while open when the system went down).
-pub(crate) fn recover(sbi: &Sbi) -> Result {
-    let mut used = crate::itable::Bitmap::new(sbi.blocks)?;
+/// `clean`: the image was unmounted cleanly but without the saved held
+/// lists it needs (snapshots' items, shared ranges).
+pub(crate) fn recover(sbi: &Sbi, clean: bool) -> Result {
+    let mut used = Users::new(sbi.blocks, sbi.reflinked.load(Ordering::Acquire))?;
     for b in 0..FIRST_DATA_BLOCK {
-        used.set(b)?;
+        used.single(b)?;
     }
     let inos = sbi.itable.lock().live_inodes(sbi.pm())?;
     let mut snaps = sbi.snaps.lock();
@@ -41,7 +45,7 @@ pub(crate) fn recover(sbi: &Sbi) -> Result {
     }
     for &p in sbi.itable.lock().pages() {
         if p >= FIRST_DATA_BLOCK {
-            used.set(p).inspect_err(|_| {
+            used.single(p).inspect_err(|_| {
                 pr_err!(
                     "{}: inode table page {} is also used elsewhere\n",
                     sbi.name(),
@@ -50,7 +54,10 @@ pub(crate) fn recover(sbi: &Sbi) -> Result {
             })?;
         }
     }
+    // Blocks with several users (reflink copies), counted exactly.
+    *sbi.shared.lock() = used.shared()?;
     // Every unused block goes to the allocator, in runs.
+    let used = &used.used;
     let mut b = FIRST_DATA_BLOCK;
     while b < sbi.blocks {
         if used.get(b) {
@@ -63,19 +70,31 @@ pub(crate) fn recover(sbi: &Sbi) -> Result {
         }
         sbi.alloc.free(start, b - start)?;
     }
-    pr_info!(
-        "{}: recovered after unclean shutdown: {} inodes, {} free blocks\n",
-        sbi.name(),
-        files,
-        sbi.alloc.free_blocks()
-    );
+    let shared = sbi.shared.lock().blocks();
+    if clean {
+        pr_info!(
+            "{}: scanned the logs (no saved held lists): {} inodes, {} free blocks, {} shared\n",
+            sbi.name(),
+            files,
+            sbi.alloc.free_blocks(),
+            shared
+        );
+    } else {
+        pr_info!(
+            "{}: recovered after unclean shutdown: {} inodes, {} free blocks, {} shared\n",
+            sbi.name(),
+            files,
+            sbi.alloc.free_blocks(),
+            shared
+        );
+    }
     Ok(())
 }
 
 /// Recovery of an inode the live file system deleted: if a snapshot still
 /// needs it, marks all its blocks used and lists it with that snapshot;
 /// otherwise frees it (its blocks stay unmarked, hence free).
-fn mark_kept_inode(sbi: &Sbi, snaps: &mut Snapshots, li: &LiveInode, used: &mut Bitmap) -> Result {
+fn mark_kept_inode(sbi: &Sbi, snaps: &mut Snapshots, li: &LiveInode, used: &mut Users) -> Result {
     let (born, died) = (li.create_epoch, li.delete_epoch);
     if snaps.holder(born, died).is_none() {
         if sbi.read_only() {
@@ -91,14 +110,14 @@ fn mark_kept_inode(sbi: &Sbi, snaps: &mut Snapshots, li: &LiveInode, used: &mut 
     let mut blocks = 0u64;
     walk_pages(sbi.pm(), li.head, li.tail, |b| {
         blocks += 1;
-        used.set(b)
+        used.single(b)
     })?;
     s.data.for_each(|b, l, _| {
         blocks += l;
-        (b..b + l).try_for_each(|x| used.set(x))
+        data_used(sbi, li.ino, used, b, l)
     })?;
     for k in s.kept.iter() {
-        (k.b..k.b + k.len).try_for_each(|x| used.set(x))?;
+        data_used(sbi, li.ino, used, k.b, k.len)?;
         snaps.keep_recovered(*k)?;
     }
     let k = Kept {
@@ -112,7 +131,7 @@ fn mark_kept_inode(sbi: &Sbi, snaps: &mut Snapshots, li: &LiveInode, used: &mut 
 }
 
 /// Marks every log page and data block of `li` used.
-fn mark_all_used(sbi: &Sbi, li: &LiveInode, used: &mut Bitmap) -> Result {
+fn mark_all_used(sbi: &Sbi, li: &LiveInode, used: &mut Users) -> Result {
     let s = scan(
         sbi,
         li.ino,
@@ -122,9 +141,23 @@ fn mark_all_used(sbi: &Sbi, li: &LiveInode, used: &mut Bitmap) -> Result {
         li.tail,
         |_| Ok(()),
     )?;
-    walk_pages(sbi.pm(), li.head, li.tail, |b| used.set(b))?;
+    walk_pages(sbi.pm(), li.head, li.tail, |b| used.single(b))?;
     s.data
-        .for_each(|b, l, _| (b..b + l).try_for_each(|x| used.set(x)))
+        .for_each(|b, l, _| data_used(sbi, li.ino, used, b, l))
+}
+
+/// Counts a user of data blocks `[b, b + len)` of inode `ino`: `EIO` with
+/// a message if one may not have another (see `users.rs`).
+fn data_used(sbi: &Sbi, ino: u64, used: &mut Users, b: u64, len: u64) -> Result {
+    used.data(b, len).map_err(|x| {
+        pr_err!(
+            "{}: inode {}: data block {} is also used by another file\n",
+            sbi.name(),
+            ino,
+            x
+        );
+        EIO
+    })
 }
 
 /// A directory's names, replayed from its log as `iget` would.
@@ -228,7 +261,7 @@ pub(crate) fn mark_used(
     sbi: &Sbi,
     snaps: &mut Snapshots,
     li: &LiveInode,
-    used: &mut Bitmap,
+    used: &mut Users,
     named: &mut Named,
     inos: &[LiveInode],
 ) -> Result<bool> {
@@ -292,34 +325,11 @@ pub(crate) fn mark_used(
         // Otherwise no snapshot needs its data either.
         s.kept.clear();
     } else {
-        walk_pages(sbi.pm(), li.head, li.tail, |b| used.set(b))?;
-        s.data.for_each(|b, l, _| {
-            for x in b..b + l {
-                used.set(x).map_err(|_| {
-                    pr_err!(
-                        "{}: inode {}: data block {} is also used by another file\n",
-                        sbi.name(),
-                        ino,
-                        x
-                    );
-                    EIO
-                })?;
-            }
-            Ok(())
-        })?;
+        walk_pages(sbi.pm(), li.head, li.tail, |b| used.single(b))?;
+        s.data.for_each(|b, l, _| data_used(sbi, ino, used, b, l))?;
     }
     for k in s.kept.iter() {
-        for x in k.b..k.b + k.len {
-            used.set(x).map_err(|_| {
-                pr_err!(
-                    "{}: inode {}: snapshot block {} is also used elsewhere\n",
-                    sbi.name(),
-                    ino,
-                    x
-                );
-                EIO
-            })?;
-        }
+        data_used(sbi, ino, used, k.b, k.len)?;
         snaps.keep_recovered(*k)?;
     }
     if orphan {

@@ -28,7 +28,25 @@ pub(crate) fn release(sbi: &Sbi, b: u64, len: u64, born: u64, died: u64) -> Resu
             });
         }
     }
-    sbi.alloc.free(b, len)
+    free_data(sbi, b, len)
+}
+
+/// Drops one user of data blocks `[b, b + len)` that no snapshot needs:
+/// blocks other files still share (`shared.rs`) lose a user, the rest go
+/// back to the allocator. On `ENOMEM` (a shared range cannot be split)
+/// nothing is freed: the blocks stay allocated until the next scan.
+pub(crate) fn free_data(sbi: &Sbi, b: u64, len: u64) -> Result {
+    if !sbi.reflinked.load(Ordering::Acquire) {
+        return sbi.alloc.free(b, len);
+    }
+    let mut first = Ok(());
+    sbi.shared.lock().drop_user(b, len, |s, l| {
+        let r = sbi.alloc.free(s, l);
+        if first.is_ok() {
+            first = r;
+        }
+    })?;
+    first
 }
 
 /// Releases the blocks an operation committed in epoch `died` dropped

@@ -154,6 +154,13 @@ pub(crate) struct Sbi {
     pub(crate) alloc: Allocator,
     /// The data blocks loaded files map (`owners.rs`).
     pub(crate) owners: Owners,
+    /// Blocks with more than one user (`shared.rs`, reflink copies); a
+    /// leaf lock.
+    #[pin]
+    pub(crate) shared: Mutex<crate::shared::Shared>,
+    /// The image may have blocks with several users (format version 2,
+    /// set by the first clone): `shared` is needed and rebuilt by a scan.
+    pub(crate) reflinked: AtomicBool,
     #[pin]
     pub(crate) itable: Mutex<ITable>,
     /// The lite journal (one block): held by a commit that uses it.
@@ -234,6 +241,8 @@ impl Sbi {
             epoch: AtomicU64::new(1),
             alloc,
             owners: Owners::empty(),
+            shared <- new_mutex!(crate::shared::Shared::new()),
+            reflinked: AtomicBool::new(false),
             itable <- new_mutex!(ITable::new()),
             journal_lock <- new_mutex!(()),
             gate,
@@ -357,6 +366,12 @@ impl Sbi {
         self.opts.snapshot.is_some()
     }
 
+    /// Whether a block of `[b, b + len)` has other users (reflink
+    /// copies, `shared.rs`).
+    pub(crate) fn is_shared(&self, b: u64, len: u64) -> bool {
+        self.reflinked.load(Ordering::Acquire) && self.shared.lock().any(b, len)
+    }
+
     pub(crate) fn epoch(&self) -> u64 {
         self.epoch.load(Ordering::Relaxed)
     }
@@ -376,6 +391,10 @@ impl Sbi {
 
     /// Writes both superblock copies, primary first, each persisted.
     pub(crate) fn write_sb(&self, sb: &mut SuperBlock) -> Result {
+        if self.reflinked.load(Ordering::Acquire) {
+            // Once blocks may be shared, never back to version 1.
+            sb.version.set(FORMAT_VERSION_SHARED);
+        }
         sb.seal();
         self.pm.write(SB_BLOCK * BLOCK_SIZE, sb.as_bytes())?;
         self.pm.fence();

@@ -47,8 +47,10 @@ int nova_get_tree_view(struct fs_context *fc, u64 epoch, dev_t dev);
 int nova_rs_proc_show(struct seq_file *m, void *sbi, int which);
 ssize_t nova_rs_trace_read(void *sbi, char __user *ubuf, size_t count, loff_t *pos);
 long nova_rs_proc_write(void *sbi, int which, const char *buf, size_t len);
+s64 nova_rs_remap(struct inode *src, u64 spos, struct inode *dst, u64 dpos,
+		  u64 len, bool dedupe);
 int nova_rs_iomap_begin(struct inode *inode, u64 pos, bool write, u64 *blk,
-			u64 *pages, u64 *src);
+			u64 *pages, u64 *src, bool *shared);
 struct dax_device *nova_rs_dax_dev(struct super_block *sb);
 struct rw_semaphore *nova_rs_fault_gate(struct super_block *sb);
 
@@ -83,6 +85,9 @@ void nova_shim_inode_unlock(struct inode *inode, bool shared);
 void nova_shim_statfs_fill(struct kstatfs *buf, u64 magic, u64 bsize, u64 blocks,
 			  u64 bfree, u64 bavail, u64 files, u64 ffree, u32 namelen);
 int nova_shim_mmap_prepare(struct vm_area_desc *desc);
+loff_t nova_shim_remap_file_range(struct file *file_in, loff_t pos_in,
+				  struct file *file_out, loff_t pos_out,
+				  loff_t len, unsigned int remap_flags);
 void nova_shim_set_dax(struct inode *inode);
 void nova_shim_mapping_lock(struct inode *inode);
 void nova_shim_mapping_unlock(struct inode *inode);
@@ -575,10 +580,11 @@ static int nova_iomap_begin(struct inode *inode, loff_t pos, loff_t length,
 {
 	struct block_device *bdev = inode->i_sb->s_bdev;
 	u64 blk = 0, pages = 0, src = 0;
+	bool shared = false;
 	int ret;
 
 	ret = nova_rs_iomap_begin(inode, pos, flags & IOMAP_WRITE, &blk, &pages,
-				  &src);
+				  &src, &shared);
 	if (ret)
 		return ret;
 	iomap->offset = pos & PAGE_MASK;
@@ -589,6 +595,13 @@ static int nova_iomap_begin(struct inode *inode, loff_t pos, loff_t length,
 	if (blk) {
 		iomap->type = IOMAP_MAPPED;
 		iomap->addr = nova_dev_addr(bdev, blk);
+		/*
+		 * Another mapping may map these pages too (another file sharing
+		 * the blocks, a snapshot view): every mapping of such a page
+		 * must be marked shared, whichever faults first.
+		 */
+		if (shared)
+			iomap->flags |= IOMAP_F_SHARED;
 	} else {
 		iomap->type = IOMAP_HOLE;
 		iomap->addr = IOMAP_NULL_ADDR;
@@ -610,6 +623,48 @@ static int nova_iomap_begin(struct inode *inode, loff_t pos, loff_t length,
 static const struct iomap_ops nova_iomap_ops = {
 	.iomap_begin = nova_iomap_begin,
 };
+
+/*
+ * ---- reflink: FICLONE, FICLONERANGE, FIDEDUPERANGE ----
+ *
+ * Locks both inodes and both mappings (as write and fallocate do, in the
+ * VFS's order for two inodes), lets the VFS check the ranges, flush the
+ * stores made through mappings and, for a dedupe, compare the bytes
+ * (through nova's iomap ops); then unmaps both ranges, so that no store
+ * through a mapping reaches a block once it is shared (the next write
+ * fault sees it shared and copies it) and the destination's old blocks
+ * are mapped nowhere when they go. Rust does the rest (reflink.rs).
+ */
+loff_t nova_shim_remap_file_range(struct file *file_in, loff_t pos_in,
+				  struct file *file_out, loff_t pos_out,
+				  loff_t len, unsigned int remap_flags)
+{
+	struct inode *src = file_inode(file_in);
+	struct inode *dst = file_inode(file_out);
+	bool dedupe = remap_flags & REMAP_FILE_DEDUP;
+	loff_t ret;
+	s64 done;
+
+	if (remap_flags & ~(REMAP_FILE_DEDUP | REMAP_FILE_ADVISORY))
+		return -EINVAL;
+	lock_two_nondirectories(src, dst);
+	filemap_invalidate_lock_two(src->i_mapping, dst->i_mapping);
+	ret = dax_remap_file_range_prep(file_in, pos_in, file_out, pos_out,
+					&len, remap_flags, &nova_iomap_ops);
+	if (ret || len == 0)
+		goto out;
+	ret = nova_shim_break_layout(src, pos_in, pos_in + len - 1);
+	if (!ret)
+		ret = nova_shim_break_layout(dst, pos_out, pos_out + len - 1);
+	if (ret)
+		goto out;
+	done = nova_rs_remap(src, pos_in, dst, pos_out, len, dedupe);
+	ret = done < 0 ? done : len;
+out:
+	filemap_invalidate_unlock_two(src->i_mapping, dst->i_mapping);
+	unlock_two_nondirectories(src, dst);
+	return ret;
+}
 
 static vm_fault_t nova_dax_fault(struct vm_fault *vmf)
 {

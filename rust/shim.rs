@@ -10,7 +10,7 @@
 #![allow(improper_ctypes)]
 
 use kernel::bindings;
-use kernel::ffi::{c_char, c_int, c_long, c_void};
+use kernel::ffi::{c_char, c_int, c_long, c_uint, c_void};
 
 unsafe extern "C" {
     // the fs_context ops table and fs_parameter parsing (`fs_parser.h`) are not in the bindings.
@@ -121,6 +121,15 @@ unsafe extern "C" {
     pub(crate) fn nova_shim_inode_unlock(inode: *mut bindings::inode, shared: bool);
     // `daxdev_mapping_supported`, the vm_operations table with the DAX fault handlers and `VM_*` flags.
     pub(crate) fn nova_shim_mmap_prepare(desc: *mut bindings::vm_area_desc) -> c_int;
+    // `remap_file_range`: the two-inode locks and `dax_remap_file_range_prep` with nova's iomap ops (static in `shim.c`).
+    pub(crate) fn nova_shim_remap_file_range(
+        file_in: *mut bindings::file,
+        pos_in: bindings::loff_t,
+        file_out: *mut bindings::file,
+        pos_out: bindings::loff_t,
+        len: bindings::loff_t,
+        remap_flags: c_uint,
+    ) -> bindings::loff_t;
     // `S_DAX` and the DAX address-space operations table (`noop_direct_IO`, dax writeback).
     pub(crate) fn nova_shim_set_dax(inode: *mut bindings::inode);
     // `filemap_invalidate_lock` is static inline.

@@ -12,7 +12,7 @@ use crate::inode::NovaInode;
 use crate::kfile::{DirContext, Fiemap, File, Kiocb};
 use crate::sbi::Sbi;
 use crate::vfs_xattr::{get_inode_acl, listxattr, set_acl};
-use crate::{attr, cow, falloc, file, iflags, namei, shim};
+use crate::{attr, cow, falloc, file, iflags, namei, reflink, shim};
 use core::ptr;
 use kernel::bindings;
 use kernel::ffi::{c_char, c_int, c_long, c_uint, c_void};
@@ -466,21 +466,42 @@ extern "C" fn nova_rs_iomap_begin(
     blk: *mut u64,
     pages: *mut u64,
     src: *mut u64,
+    shared: *mut bool,
 ) -> c_int {
     // SAFETY: called from the DAX fault path of a nova regular file (the
     // faulting mapping holds a reference to it).
     let ni = unsafe { ni(i) };
     match cow::iomap_begin(ni, pos, write) {
-        Ok((b, n, s)) => {
-            // SAFETY: `blk`, `pages` and `src` are the shim's locals.
+        Ok((b, n, s, o)) => {
+            // SAFETY: `blk`, `pages`, `src` and `shared` are the shim's
+            // locals.
             unsafe {
                 *blk = b;
                 *pages = n;
                 *src = s;
+                *shared = o;
             }
             0
         }
         Err(e) => e.to_errno(),
+    }
+}
+
+#[no_mangle]
+extern "C" fn nova_rs_remap(
+    src: *mut bindings::inode,
+    spos: u64,
+    dst: *mut bindings::inode,
+    dpos: u64,
+    len: u64,
+    dedupe: bool,
+) -> i64 {
+    // SAFETY: the shim passes two nova regular files of one super block,
+    // open and locked by the caller for the whole call.
+    let (s, d) = unsafe { (ni(src), ni(dst)) };
+    match reflink::remap(s, spos, d, dpos, len, dedupe) {
+        Ok(n) => n as i64,
+        Err(e) => e.to_errno() as i64,
     }
 }
 
@@ -509,6 +530,7 @@ pub(crate) static FILE_FOPS: Ops<bindings::file_operations> = Ops(bindings::file
     splice_write: Some(bindings::iter_file_splice_write),
     fsync: Some(file_fsync),
     fallocate: Some(fallocate),
+    remap_file_range: Some(shim::nova_shim_remap_file_range),
     unlocked_ioctl: Some(ioctl),
     compat_ioctl: bindings::compat_ptr_ioctl,
     fop_flags: FOP_MMAP_SYNC,

@@ -13,6 +13,12 @@
 //! Records must obey the epoch rule (`born <= epoch < died <= now`); the
 //! module checks the rest against what it knows (live snapshots, the
 //! free list, the inode table).
+//!
+//! A record with `epoch` 0 (no snapshot has epoch 0) is a *shared range*
+//! of an image with reflink copies: blocks `[b, b + len)` have `born`
+//! users (at least 2: file extents and snapshot items), `ino` and `died`
+//! 0. They follow the snapshots' records, in ascending order of blocks,
+//! disjoint; blocks not listed have at most one user.
 
 use super::crc32c::update;
 use super::layout::{BLOCK_SIZE, FIRST_DATA_BLOCK};
@@ -36,6 +42,23 @@ pub struct HeldRecord {
 }
 
 impl HeldRecord {
+    /// A shared range: blocks `[b, b + len)` have `users` users.
+    pub fn shared(b: u64, len: u64, users: u64) -> Self {
+        Self {
+            epoch: 0,
+            ino: 0,
+            b,
+            len,
+            born: users,
+            died: 0,
+        }
+    }
+
+    /// Whether this is a shared range (`epoch` 0): `born` is its users.
+    pub fn is_shared(&self) -> bool {
+        self.epoch == 0
+    }
+
     /// The record's bytes.
     pub fn encode(&self) -> [u8; RECORD as usize] {
         let mut r = [0u8; RECORD as usize];
@@ -123,7 +146,11 @@ impl Checker {
     pub fn record(&mut self, raw: &[u8; RECORD as usize]) -> Result<HeldRecord, HeldError> {
         self.crc = update(self.crc, raw);
         let r = HeldRecord::decode(raw);
-        let rule = r.born <= r.epoch && r.epoch < r.died && r.died <= self.now && r.len != 0;
+        let rule = if r.is_shared() {
+            r.ino == 0 && r.died == 0 && r.born >= 2 && r.len != 0
+        } else {
+            r.born <= r.epoch && r.epoch < r.died && r.died <= self.now && r.len != 0
+        };
         let place = if r.ino == 0 {
             r.b >= FIRST_DATA_BLOCK && r.b.checked_add(r.len).is_some_and(|e| e <= self.total)
         } else {
@@ -209,6 +236,24 @@ mod tests {
             rec(3, 9, 0, 1001, 1, 5),
         ] {
             assert_eq!(run(7, &[(50, &[r])]), Err(HeldError::Record(3)), "{r:?}");
+        }
+    }
+
+    #[test]
+    fn shared_ranges() {
+        let a = [rec(3, 0, 100, 2, 1, 5), HeldRecord::shared(100, 4, 3)];
+        assert!(run(7, &[(50, &a)]).is_ok());
+        // One user is not shared; an inode, a died epoch or no block are
+        // not a shared range; nor blocks outside the data area.
+        for r in [
+            HeldRecord::shared(100, 4, 1),
+            rec(0, 9, 100, 4, 2, 0),
+            rec(0, 0, 100, 4, 2, 5),
+            HeldRecord::shared(100, 0, 2),
+            HeldRecord::shared(2, 1, 2),
+            HeldRecord::shared(999, 2, 2),
+        ] {
+            assert_eq!(run(7, &[(50, &[r])]), Err(HeldError::Record(0)), "{r:?}");
         }
     }
 

@@ -51,6 +51,10 @@ pub const fn wipe_ranges(blocks: u64) -> [(u64, u64); 2] {
 pub const SB_MAGIC: u64 = u64::from_le_bytes(*b"NOVA-RS1");
 /// Format version written by this code.
 pub const FORMAT_VERSION: u32 = 1;
+/// Format version of an image that may have data blocks with several
+/// users (reflink copies): written by the first clone, so that code that
+/// frees a block when one file drops it refuses the image.
+pub const FORMAT_VERSION_SHARED: u32 = 2;
 
 /// Superblock flag: the file system was unmounted cleanly and the allocator
 /// state saved at [`SuperBlock::freelist`] is valid.
@@ -79,7 +83,8 @@ pub const MAX_FILE_PAGES: u64 = (MAX_FILE_SIZE >> BLOCK_SHIFT) + 1;
 pub struct SuperBlock {
     /// [`SB_MAGIC`].
     pub magic: Le64,
-    /// [`FORMAT_VERSION`].
+    /// [`FORMAT_VERSION`], or [`FORMAT_VERSION_SHARED`] once a reflink
+    /// copy was made.
     pub version: Le32,
     /// [`BLOCK_SIZE`].
     pub block_size: Le32,
@@ -171,7 +176,7 @@ impl SuperBlock {
         if crc32c_skip(self.as_bytes(), offset_of!(SuperBlock, csum)) != self.csum.get() {
             return Err(SbError::Checksum);
         }
-        if self.version.get() != FORMAT_VERSION {
+        if self.version.get() != FORMAT_VERSION && self.version.get() != FORMAT_VERSION_SHARED {
             return Err(SbError::Version);
         }
         let total = self.total_blocks.get();

@@ -392,6 +392,17 @@ crash_cases() {
 	# The same with a snapshot holding the old blocks (they go to its
 	# list, not back to the allocator).
 	nodebug && crash_case collapse_snapshot "$S3 && echo 1 >$P/create_snapshot" collapse $M/f 0 8192
+	# Reflink copies: a clone is one transaction of the destination (a
+	# hole entry over the range, one write entry per run of the source's
+	# blocks); the first of an image writes format version 2 before it.
+	# A write to a shared block copies it; an unlink drops one user of
+	# each shared block (the clone keeps them).
+	RC="fill f 16 o && fill g 12 p && echo >h"
+	crash_case clone "$RC" clone $M/f 4096 $M/g 8192 8192
+	nodebug && crash_case clone_whole "$RC && crashop - 0 clone f 0 h 0 0" clone $M/g 0 $M/h 0 0
+	crash_case write_shared "$RC && crashop - 0 clone f 0 h 0 0" write $M/h 4096 4096 110
+	nodebug && crash_case unlink_shared "$RC && crashop - 0 clone f 0 h 0 0" unlink $M/f
+	nodebug && crash_case clone_snapshot "$RC && echo 1 >$P/create_snapshot" clone $M/f 0 $M/g 0 8192
 	# Extended attributes: a 3000-byte value is 7 entries of one
 	# transaction; a removal is one.
 	crash_case setxattr "echo a >f && xattrt set f user.k old >/dev/null" setxattr $M/f user.k 3000

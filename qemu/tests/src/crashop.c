@@ -32,7 +32,10 @@
  *       snapshot PROCDIR  (writes 1 to PROCDIR/create_snapshot) |
  *       delsnap PROCDIR EPOCH  (writes EPOCH to PROCDIR/delete_snapshot) |
  *       tmpfile DIR LEN BYTE PATH  (an O_TMPFILE file in DIR, LEN bytes of
- *         BYTE written to it, then linked as PATH: all three traced)
+ *         BYTE written to it, then linked as PATH: all three traced) |
+ *       clone SRC SOFF DST DOFF LEN  (FICLONERANGE: LEN bytes of SRC at
+ *         SOFF shared into DST, opened for writing, at DOFF; LEN 0: to
+ *         the end of SRC)
  *
  * Prepares the first operation (opens its file, fills its buffer), writes
  * "1 MIB" to TRACE (/proc/fs/nova/<dev>/trace), makes the system call,
@@ -47,6 +50,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,6 +180,18 @@ static int prepare(struct op *o)
 	} else if (is(o, "truncate", 2) || is(o, "fallocate", 3) || is(o, "punch", 3) ||
 		   is(o, "zero", 3) || is(o, "collapse", 3) || is(o, "insert", 3)) {
 		o->fd = open(o->a[1], O_WRONLY);
+	} else if (is(o, "clone", 5)) {
+		o->base = open(o->a[1], O_RDONLY);
+		if (o->base < 0) {
+			perror(o->a[1]);
+			return -1;
+		}
+		o->fd = open(o->a[3], O_WRONLY);
+		if (o->fd < 0) {
+			perror(o->a[3]);
+			return -1;
+		}
+		return 0;
 	} else if (is(o, "setxattr", 3)) {
 		o->len = strtoul(o->a[3], NULL, 0);
 		o->buf = malloc(o->len ? o->len : 1);
@@ -273,6 +290,16 @@ static int call(struct op *o)
 		return fallocate(o->fd, 0x20, atoll(a[2]), atoll(a[3]));
 	if (is(o, "setxattr", 3))
 		return setxattr(a[1], a[2], o->buf, o->len, 0);
+	if (is(o, "clone", 5)) {
+		struct file_clone_range r = {
+			.src_fd = o->base,
+			.src_offset = strtoull(a[2], NULL, 0),
+			.src_length = strtoull(a[5], NULL, 0),
+			.dest_offset = strtoull(a[4], NULL, 0),
+		};
+
+		return ioctl(o->fd, FICLONERANGE, &r);
+	}
 	if (is(o, "rmxattr", 2))
 		return removexattr(a[1], a[2]);
 	if (is(o, "chmod", 2))
