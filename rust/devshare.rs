@@ -175,6 +175,11 @@ const WAIT_MS: u32 = 60_000;
 
 impl DevRef {
     /// Holds snapshot `epoch` for a view.
+    /// Whether `other` is a super block of the same device.
+    pub(crate) fn same_device(&self, other: &DevRef) -> bool {
+        self.dev == other.dev
+    }
+
     pub(crate) fn hold(&self, epoch: u64) -> Result<Hold> {
         let mut devs = DEVICES.lock();
         let e = devs.iter_mut().find(|e| e.dev == self.dev).ok_or(EINVAL)?;

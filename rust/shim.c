@@ -19,6 +19,7 @@
 #include <linux/blkdev.h>
 #include <linux/statfs.h>
 #include <linux/uio.h>
+#include <linux/splice.h>
 #include <linux/iomap.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
@@ -49,6 +50,7 @@ ssize_t nova_rs_trace_read(void *sbi, char __user *ubuf, size_t count, loff_t *p
 long nova_rs_proc_write(void *sbi, int which, const char *buf, size_t len);
 s64 nova_rs_remap(struct inode *src, u64 spos, struct inode *dst, u64 dpos,
 		  u64 len, bool dedupe);
+bool nova_rs_same_device(struct super_block *src, struct super_block *dst);
 int nova_rs_iomap_begin(struct inode *inode, u64 pos, bool write, u64 *blk,
 			u64 *pages, u64 *src, bool *shared);
 struct dax_device *nova_rs_dax_dev(struct super_block *sb);
@@ -88,6 +90,9 @@ int nova_shim_mmap_prepare(struct vm_area_desc *desc);
 loff_t nova_shim_remap_file_range(struct file *file_in, loff_t pos_in,
 				  struct file *file_out, loff_t pos_out,
 				  loff_t len, unsigned int remap_flags);
+ssize_t nova_shim_copy_file_range(struct file *file_in, loff_t pos_in,
+				  struct file *file_out, loff_t pos_out,
+				  size_t len, unsigned int flags);
 void nova_shim_set_dax(struct inode *inode);
 void nova_shim_mapping_lock(struct inode *inode);
 void nova_shim_mapping_unlock(struct inode *inode);
@@ -645,8 +650,12 @@ loff_t nova_shim_remap_file_range(struct file *file_in, loff_t pos_in,
 	loff_t ret;
 	s64 done;
 
-	if (remap_flags & ~(REMAP_FILE_DEDUP | REMAP_FILE_ADVISORY))
+	if (remap_flags &
+	    ~(REMAP_FILE_DEDUP | REMAP_FILE_ADVISORY | REMAP_FILE_CAN_SHORTEN))
 		return -EINVAL;
+	/* Only from a snapshot view into its live file system (a restore). */
+	if (!nova_rs_same_device(src->i_sb, dst->i_sb))
+		return -EXDEV;
 	lock_two_nondirectories(src, dst);
 	filemap_invalidate_lock_two(src->i_mapping, dst->i_mapping);
 	ret = dax_remap_file_range_prep(file_in, pos_in, file_out, pos_out,
@@ -664,6 +673,30 @@ out:
 	filemap_invalidate_unlock_two(src->i_mapping, dst->i_mapping);
 	unlock_two_nondirectories(src, dst);
 	return ret;
+}
+
+/*
+ * copy_file_range: the aligned part shares blocks as a clone does, also
+ * from a snapshot view into the live file system of its device (an
+ * instant restore: FICLONE cannot cross mounts); the rest, and anything
+ * between other files, is copied.
+ */
+ssize_t nova_shim_copy_file_range(struct file *file_in, loff_t pos_in,
+				  struct file *file_out, loff_t pos_out,
+				  size_t len, unsigned int flags)
+{
+	struct inode *src = file_inode(file_in);
+	struct inode *dst = file_inode(file_out);
+	loff_t n;
+
+	if (nova_rs_same_device(src->i_sb, dst->i_sb)) {
+		n = nova_shim_remap_file_range(file_in, pos_in, file_out, pos_out,
+					       min_t(size_t, len, MAX_RW_COUNT),
+					       REMAP_FILE_CAN_SHORTEN);
+		if (n > 0)
+			return n;
+	}
+	return splice_copy_file_range(file_in, pos_in, file_out, pos_out, len);
 }
 
 static vm_fault_t nova_dax_fault(struct vm_fault *vmf)

@@ -130,6 +130,15 @@ unsafe extern "C" {
         len: bindings::loff_t,
         remap_flags: c_uint,
     ) -> bindings::loff_t;
+    // `copy_file_range`: shares blocks where it can (the remap above), else `splice_copy_file_range`.
+    pub(crate) fn nova_shim_copy_file_range(
+        file_in: *mut bindings::file,
+        pos_in: bindings::loff_t,
+        file_out: *mut bindings::file,
+        pos_out: bindings::loff_t,
+        len: usize,
+        flags: c_uint,
+    ) -> isize;
     // `S_DAX` and the DAX address-space operations table (`noop_direct_IO`, dax writeback).
     pub(crate) fn nova_shim_set_dax(inode: *mut bindings::inode);
     // `filemap_invalidate_lock` is static inline.

@@ -505,6 +505,20 @@ extern "C" fn nova_rs_remap(
     }
 }
 
+/// Whether blocks of files of super block `src` may be shared into files
+/// of `dst`: the same mount, or a snapshot view of `dst`'s device into
+/// the live (writable) file system (a restore).
+#[no_mangle]
+extern "C" fn nova_rs_same_device(
+    src: *mut bindings::super_block,
+    dst: *mut bindings::super_block,
+) -> bool {
+    // SAFETY: the shim passes the super blocks of two open nova files.
+    let (s, d) = unsafe { (Sbi::from_sb(src), Sbi::from_sb(dst)) };
+    core::ptr::eq(s, d)
+        || (s.read_only_forever() && !d.read_only_forever() && s.dev.same_device(&d.dev))
+}
+
 #[no_mangle]
 extern "C" fn nova_rs_dax_dev(sb: *mut bindings::super_block) -> *mut c_void {
     // SAFETY: the shim passes the super block of a mounted nova inode.
@@ -531,6 +545,7 @@ pub(crate) static FILE_FOPS: Ops<bindings::file_operations> = Ops(bindings::file
     fsync: Some(file_fsync),
     fallocate: Some(fallocate),
     remap_file_range: Some(shim::nova_shim_remap_file_range),
+    copy_file_range: Some(shim::nova_shim_copy_file_range),
     unlocked_ioctl: Some(ioctl),
     compat_ioctl: bindings::compat_ptr_ioctl,
     fop_flags: FOP_MMAP_SYNC,

@@ -128,11 +128,23 @@ if [ "$phase" = 1 ]; then
 	dmesg -c >/dev/null
 	check "a file mapped in the view and in the live file system at once" $R mapboth $S/h $M/h
 	check "... without a warning" sh -c "! dmesg | grep -q 'WARNING'"
+	# An instant restore from a snapshot: copy_file_range from a view
+	# into the live file system shares the snapshot's blocks.
+	fr0=$(free_blocks)
+	check "copy_file_range from a view restores a file" $R copy $S/s $M/restored
+	check "... with the snapshot's data" sh -c "md5sum <$M/restored | cmp - /tmp/s.sum"
+	check "... sharing its blocks (only a log page taken)" [ $((fr0 - $(free_blocks))) -le 1 ]
+	check "... consistent" fsck_ok
 	umount $S
+	check "the same through .snapshots" $R copy $M/.snapshots/$E2/s2 $M/restored2
+	check "... with the snapshot's data" sh -c "md5sum <$M/restored2 | cmp - /tmp/s.sum"
+	check "copy_file_range within the file system shares too" $R copy $M/p $M/p3
+	check "... and reads the same" cmp $M/p $M/p3
 	check "delete snapshot $E1" sh -c "echo $E1 >$P/delete_snapshot"
 	check "consistent" fsck_ok
 	check "delete snapshot $E2" sh -c "echo $E2 >$P/delete_snapshot"
 	check "consistent after both deletions" fsck_ok
+	check "the restored files keep the data" sh -c "md5sum <$M/restored | cmp - /tmp/s.sum && md5sum <$M/restored2 | cmp - /tmp/s.sum"
 	# Log GC of a log full of clone entries.
 	dd if=/dev/urandom of=$M/g bs=4k count=4 2>/dev/null
 	n=$(scale 400 60)

@@ -7,12 +7,15 @@
  *   reflinkt dedupe SRC SOFF DST DOFF LEN       FIDEDUPERANGE; prints
  *                                               "same N" or "differs"
  *   reflinkt time SRC DST                       FICLONE, prints microseconds
+ *   reflinkt copy SRC DST                       copy_file_range of the whole
+ *                                               file (DST created/truncated)
  *   reflinkt mapboth A B                        maps A and B shared, reads
  *                                               every page of both while
  *                                               both are mapped, compares
  *
  * Exit status 0 on success; on failure prints the errno name and exits 1.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -85,6 +88,25 @@ int main(int argc, char **argv)
 		}
 		munmap(pa, st.st_size);
 		munmap(pb, st.st_size);
+		return 0;
+	}
+	if (!strcmp(argv[1], "copy")) {
+		struct stat st;
+		loff_t left;
+
+		s = open_src(argv[2]);
+		if (s < 0 || fstat(s, &st) < 0)
+			return fail("open src");
+		d = open(argv[3], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (d < 0)
+			return fail("open dst");
+		for (left = st.st_size; left > 0;) {
+			ssize_t n = copy_file_range(s, NULL, d, NULL, left, 0);
+
+			if (n <= 0)
+				return fail("copy_file_range");
+			left -= n;
+		}
 		return 0;
 	}
 	if (!strcmp(argv[1], "clone") || !strcmp(argv[1], "time")) {
