@@ -6,7 +6,9 @@
 //! copy-on-write, a shared block is never written in place, and a write
 //! to either file gives it a new block.
 //!
-//! The clone of a range is one transaction of the destination: a hole
+//! The clone of a range is one transaction of the destination (for up to
+//! 4096 runs of the source's blocks; a more fragmented source is cloned
+//! in parts of that many, each atomic, the size growing with each): a hole
 //! entry (`FW_HOLE`) over the whole destination range (unless the source
 //! range is mapped throughout), then one `FileWrite` entry per run of the
 //! source's blocks, each with the new size. No entry kind is new: replay,
@@ -45,8 +47,9 @@ struct Run {
 }
 
 /// The source's runs of blocks over pages `[spg, spg + n)`, placed at
-/// destination page `dpg`.
-fn source_runs(src: &NovaInode, spg: u64, n: u64, dpg: u64) -> Result<KVec<Run>> {
+/// destination page `dpg`: at most [`MAX_RUNS`] of them, and how many
+/// pages they cover (up to `n`; fewer when the runs ran out).
+fn source_runs(src: &NovaInode, spg: u64, n: u64, dpg: u64) -> Result<(KVec<Run>, u64)> {
     let mut runs: KVec<Run> = KVec::new();
     let idx = src.data.lock();
     let end = spg.checked_add(n).ok_or(EINVAL)?;
@@ -73,7 +76,7 @@ fn source_runs(src: &NovaInode, spg: u64, n: u64, dpg: u64) -> Result<KVec<Run>>
             }
         }
         if runs.len() >= MAX_RUNS {
-            return Err(E2BIG);
+            return Ok((runs, p - spg));
         }
         runs.push(
             Run {
@@ -85,7 +88,7 @@ fn source_runs(src: &NovaInode, spg: u64, n: u64, dpg: u64) -> Result<KVec<Run>>
         )?;
         p += k;
     }
-    Ok(runs)
+    Ok((runs, n))
 }
 
 /// Marks the image as one with shared blocks (format version 2), before
@@ -152,36 +155,76 @@ pub(crate) fn remap(
         dpos >> BLOCK_SHIFT,
         len.div_ceil(BLOCK_SIZE),
     );
-    let runs = source_runs(src, spg, n, dpg)?;
-    let mapped: u64 = runs.iter().map(|r| r.n).sum();
-    let new_size = if dedupe {
-        dst.size()
-    } else {
-        dst.size().max(end)
-    };
     let t = if dedupe {
         dst.time(Time::Modify)
     } else {
         dst.now()
     };
-    // 1. Everything that can fail: the version, the users, the index
-    // memory, the entries.
     mark_reflinked(sbi)?;
+    // One transaction for up to `MAX_RUNS` runs of the source: a whole
+    // call unless the source is that fragmented.
+    let mut done = 0u64;
+    while done < n {
+        let (runs, covered) = source_runs(src, spg + done, n - done, dpg + done)?;
+        let last = done + covered == n;
+        // The size the destination reaches with this part (all of it
+        // with the last: `len` may end inside a page).
+        let part_end = if last {
+            end
+        } else {
+            (dpg + done + covered) << BLOCK_SHIFT
+        };
+        let size = if dedupe {
+            dst.size()
+        } else {
+            dst.size().max(part_end)
+        };
+        let mapped: u64 = runs.iter().map(|r| r.n).sum();
+        clone_part(
+            dst,
+            &runs,
+            dpg + done,
+            covered,
+            mapped < covered,
+            size,
+            t,
+            dedupe,
+        )?;
+        done += covered;
+    }
+    Ok(len)
+}
+
+/// Clones one part: the users first (everything that can fail comes
+/// before the commit), then the commit; the users are given back if it
+/// fails.
+#[allow(clippy::too_many_arguments)]
+fn clone_part(
+    dst: &NovaInode,
+    runs: &[Run],
+    dpg: u64,
+    n: u64,
+    punch: bool,
+    size: u64,
+    t: (i64, u32),
+    dedupe: bool,
+) -> Result {
+    let sbi = dst.sbi();
     {
         let mut sh = sbi.shared.lock();
         for (i, r) in runs.iter().enumerate() {
             if let Err(e) = sh.add(r.blk, r.n) {
                 drop(sh);
-                undo(sbi, &runs, i);
+                undo(sbi, runs, i);
                 return Err(e);
             }
         }
     }
-    let r = commit(dst, &runs, dpg, n, mapped < n, new_size, t, dedupe);
+    let r = commit(dst, runs, dpg, n, punch, size, t, dedupe);
     if r.is_err() {
-        undo(sbi, &runs, runs.len());
+        undo(sbi, runs, runs.len());
     }
-    r.map(|()| len)
+    r
 }
 
 /// Steps 2–4 of a clone: reserve, commit, switch the index and release

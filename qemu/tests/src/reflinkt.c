@@ -7,6 +7,9 @@
  *   reflinkt dedupe SRC SOFF DST DOFF LEN       FIDEDUPERANGE; prints
  *                                               "same N" or "differs"
  *   reflinkt time SRC DST                       FICLONE, prints microseconds
+ *   reflinkt frag FILE PAGES                    writes every other page of
+ *                                               FILE up to PAGES (one extent
+ *                                               per written page)
  *   reflinkt copy SRC DST                       copy_file_range of the whole
  *                                               file (DST created/truncated)
  *   reflinkt mapboth A B                        maps A and B shared, reads
@@ -88,6 +91,20 @@ int main(int argc, char **argv)
 		}
 		munmap(pa, st.st_size);
 		munmap(pb, st.st_size);
+		return 0;
+	}
+	if (!strcmp(argv[1], "frag")) {
+		char page[4096];
+		long i, n = atol(argv[3]);
+
+		d = open(argv[2], O_WRONLY | O_CREAT, 0644);
+		if (d < 0)
+			return fail("open");
+		for (i = 0; i < n; i += 2) {
+			memset(page, 'a' + i % 26, sizeof(page));
+			if (pwrite(d, page, sizeof(page), i * 4096) != sizeof(page))
+				return fail("pwrite");
+		}
 		return 0;
 	}
 	if (!strcmp(argv[1], "copy")) {
