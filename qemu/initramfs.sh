@@ -41,6 +41,9 @@ mkdir -p "$root/usr/bin"
 for prog in setfattr getfattr setfacl getfacl xfs_io filefrag; do
 	host_prog "$prog" "usr/bin/$prog"
 done
+# GNU cp under another name (busybox cp stays `cp`): `--reflink`, and its
+# copy_file_range path (reflink.sh).
+host_prog cp usr/bin/cp-coreutils
 # util-linux's mount, fsck, mkfs and blkid, and e2fsprogs' mke2fs (a
 # device that held ext4 before nova), beside busybox's (utillinux.sh:
 # `mount -t nova` and `fsck -t nova` as users type them).

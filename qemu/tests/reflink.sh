@@ -83,6 +83,17 @@ if [ "$phase" = 1 ]; then
 	check "a file with a partial last block" $R clone $M/p $M/p2
 	check "... reads as the source" cmp $M/p $M/p2
 	check_eq "... with its size" 10000 "$(stat -c %s $M/p2)"
+	# What users type: GNU cp --reflink=always, and xfs_io's reflink
+	# and dedupe commands (fstests' _require_scratch_reflink).
+	if [ -x /usr/bin/cp-coreutils ]; then
+		check "cp --reflink=always" cp-coreutils --reflink=always $M/p $M/gnu
+		check "... reads as the source" cmp $M/p $M/gnu
+	fi
+	if [ -x /usr/bin/xfs_io ]; then
+		check "xfs_io -c reflink" sh -c "xfs_io -f -c 'reflink $M/h 0 0 16384' $M/xr >/dev/null"
+		check "... reads as the source's range" sh -c "head -c 16384 $M/h | cmp - $M/xr"
+		check "xfs_io -c dedupe" sh -c "xfs_io -c 'dedupe $M/h 0 0 16384' $M/xr | grep -q 'deduped 16384'"
+	fi
 	# Dedupe: equal ranges share their blocks, unequal ones do not.
 	dd if=/dev/urandom of=$M/d1 bs=4k count=8 2>/dev/null
 	cp $M/d1 $M/d2
@@ -136,6 +147,13 @@ if [ "$phase" = 1 ]; then
 	check "... sharing its blocks (only a log page taken)" [ $((fr0 - $(free_blocks))) -le 1 ]
 	check "... consistent" fsck_ok
 	umount $S
+	if [ -x /usr/bin/cp-coreutils ]; then
+		fr0=$(free_blocks)
+		check "GNU cp from .snapshots restores by sharing (copy_file_range)" cp-coreutils $M/.snapshots/$E2/s $M/restored3
+		check "... the snapshot's data" sh -c "md5sum <$M/restored3 | cmp - /tmp/s.sum"
+		check "... sharing its blocks" [ $((fr0 - $(free_blocks))) -le 1 ]
+		check_fails "cp --reflink=always cannot cross mounts (EXDEV in the VFS)" cp-coreutils --reflink=always $M/.snapshots/$E2/s $M/restored4
+	fi
 	check "the same through .snapshots" $R copy $M/.snapshots/$E2/s2 $M/restored2
 	check "... with the snapshot's data" sh -c "md5sum <$M/restored2 | cmp - /tmp/s.sum"
 	check "copy_file_range within the file system shares too" $R copy $M/p $M/p3
