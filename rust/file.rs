@@ -6,7 +6,10 @@
 
 use crate::format::layout::*;
 use crate::inode::NovaInode;
-use crate::kfile::{iov_zero, Fiemap, File, InodeLock, Kiocb, FIEMAP_EXTENT_LAST};
+use crate::kfile::{
+    iov_zero, Fiemap, File, InodeLock, Kiocb, FIEMAP_EXTENT_LAST, FIEMAP_EXTENT_SHARED,
+};
+use core::sync::atomic::Ordering;
 use kernel::bindings;
 use kernel::iov::IovIterDest;
 use kernel::prelude::*;
@@ -112,13 +115,24 @@ pub(crate) fn fiemap(ni: &NovaInode, fi: &Fiemap, start: u64, len: u64) -> Resul
             if logical >= end {
                 return Ok(());
             }
-            let flags = if !more && i + 1 == n {
-                FIEMAP_EXTENT_LAST
+            let last = !more && i + 1 == n;
+            // Parts with other users (reflink copies) say so, as XFS's do.
+            let pieces = if ni.sbi().reflinked.load(Ordering::Acquire) {
+                ni.sbi().shared.lock().pieces(b, l)?
             } else {
-                0
+                let mut v = KVec::new();
+                v.push((b, l, 1), GFP_KERNEL)?;
+                v
             };
-            if !fi.fill(logical, b << BLOCK_SHIFT, l << BLOCK_SHIFT, flags)? {
-                return Ok(());
+            for (j, &(pb, pl, users)) in pieces.iter().enumerate() {
+                let mut flags = if users > 1 { FIEMAP_EXTENT_SHARED } else { 0 };
+                if last && j + 1 == pieces.len() {
+                    flags |= FIEMAP_EXTENT_LAST;
+                }
+                let at = logical + ((pb - b) << BLOCK_SHIFT);
+                if !fi.fill(at, pb << BLOCK_SHIFT, pl << BLOCK_SHIFT, flags)? {
+                    return Ok(());
+                }
             }
             pg = k.saturating_add(l);
         }

@@ -239,6 +239,8 @@ pub(crate) struct Fiemap(Opaque<bindings::fiemap_extent_info>);
 
 /// `FIEMAP_EXTENT_LAST` (uapi): the last extent of the file.
 pub(crate) const FIEMAP_EXTENT_LAST: u32 = 1;
+/// `FIEMAP_EXTENT_SHARED` (uapi): the extent's blocks have other users.
+pub(crate) const FIEMAP_EXTENT_SHARED: u32 = 0x2000;
 
 impl Fiemap {
     /// # Safety

@@ -30,6 +30,9 @@ if [ "$phase" = 1 ]; then
 	check "consistent" fsck_ok
 	check_eq "64 blocks with two users" 64 "$(shared)"
 	check_eq "st_blocks of the clone counts its extents" 512 "$(stat -c %b $M/b)"
+	if [ -x /usr/bin/filefrag ]; then
+		check "filefrag -v shows the extents shared" sh -c "filefrag -v $M/b | grep -q shared"
+	fi
 	# Writes to either side leave the other intact.
 	dd if=/dev/zero of=$M/b bs=4k count=2 seek=3 conv=notrunc 2>/dev/null
 	check "a write to the clone leaves the source" cmp $M/a /tmp/a
@@ -162,6 +165,9 @@ if [ "$phase" = 1 ]; then
 	check "consistent" fsck_ok
 	check "delete snapshot $E2" sh -c "echo $E2 >$P/delete_snapshot"
 	check "consistent after both deletions" fsck_ok
+	if [ -x /usr/bin/filefrag ]; then
+		check "filefrag -v: an unshared file's extents are not shared" sh -c "! filefrag -v $M/d3 | grep -q shared"
+	fi
 	check "the restored files keep the data" sh -c "md5sum <$M/restored | cmp - /tmp/s.sum && md5sum <$M/restored2 | cmp - /tmp/s.sum"
 	# A source of more than 4096 runs is cloned in parts.
 	nf=$(scale 8200 8200)
