@@ -33,7 +33,8 @@ done
 kdir=$(nova_kdir)
 kernel="$kdir/arch/x86/boot/bzImage"
 [ -f "$kernel" ] || die "no kernel image at $kernel"
-initrd=$(bash "$NOVA_TOP/qemu/initramfs.sh")
+# Built once by the test harness for all its boots (NOVA_INITRD).
+initrd=${NOVA_INITRD:-$(bash "$NOVA_TOP/qemu/initramfs.sh")}
 mkdir -p "$(dirname "$image")"
 if [ ! -f "$image" ]; then
 	truncate -s 2G "$image"

@@ -3,8 +3,9 @@
 # test, `kunit`, or `host`). Builds what is missing, runs
 #   - host:  the format library's and the tools' `cargo test`,
 #   - kunit: the module's KUnit suites (KTAP read from the guest console),
-#   - every guest test in qemu/tests/*.sh (one or more boots each on its
-#     own pmem image; a `# boots: N` header asks for N boots, and
+#   - every guest test in qemu/tests/*.sh, NOVA_JOBS at a time (default
+#     the number of CPUs; reports printed in order), with one or more boots
+#     each on its own pmem image (a `# boots: N` header asks for N boots, and
 #     `# cutoff: S` kills the first boot after S seconds, as a power cut;
 #     `# cutoff-debug: S` instead on the debug kernel),
 #     and after its last boot `fsck.nova` checks the image it left (unless
@@ -169,16 +170,11 @@ PY
 	add "$p" "$f" "$s"
 fi
 
-for t in qemu/tests/*.sh; do
+# One guest test: its boots, the checks, fsck.nova of its image. Prints
+# its report; writes "passed failed" to $out/$name.res.
+guest_test() {
+	local t=$1 name boots cutoff c img tp tf started phase log p f
 	name=$(basename "$t" .sh)
-	case "$name" in lib | demo | bench_*) continue ;; esac
-	# long_* tests (e.g. long_fuzz) run only when named: make test T=long_fuzz
-	case "$name" in long_*) [ "$only" = "$name" ] || continue ;; esac
-	[ -z "$only" ] || [ "$only" = "$name" ] || continue
-	# `# flavors: fast` runs a test on the fast kernel only (tests of the
-	# user-space tools, whose kernel paths other tests cover on both).
-	flavors=$(sed -n 's/^# flavors: *\([a-z ]*\).*/\1/p' "$t" | head -n 1)
-	case " ${flavors:-fast debug} " in *" $NOVA_KFLAVOR "*) ;; *) [ "$only" = "$name" ] || continue ;; esac
 	boots=$(sed -n 's/^# boots: *\([0-9]*\).*/\1/p' "$t" | head -n 1)
 	cutoff=$(sed -n 's/^# cutoff: *\([0-9]*\).*/\1/p' "$t" | head -n 1)
 	if [ "$NOVA_KFLAVOR" = debug ]; then
@@ -230,11 +226,62 @@ for t in qemu/tests/*.sh; do
 		fi
 	fi
 	echo "   $tp passed, $tf failed ($((SECONDS - started)) s)"
-	add "$tp" "$tf"
+	echo "$tp $tf" >"$out/$name.res"
 	# The VM's memory file of a passing test is 2 GiB (sparse, but every
 	# page the guest touched is on disk); keep it only when it is needed
 	# to look into a failure, so a whole run stays a few GiB of disk.
 	[ "$tf" != 0 ] || rm -f "$img"
+}
+
+# The guest tests, NOVA_JOBS at a time (default: one per CPU, each QEMU
+# is single-threaded TCG), each into its own report, printed in order.
+# The initramfs is built once for all of them.
+NOVA_INITRD=$(bash qemu/initramfs.sh) || die "initramfs failed"
+export NOVA_INITRD
+jobs_max=${NOVA_JOBS:-$(nproc)}
+[ -n "$only" ] && jobs_max=1
+names=()
+printed=0
+# Prints the reports of the tests finished in order so far.
+flush() {
+	while [ "$printed" -lt "${#names[@]}" ] && [ -f "$out/${names[$printed]}.res" ]; do
+		cat "$out/${names[$printed]}.out"
+		read -r p f <"$out/${names[$printed]}.res"
+		add "$p" "$f"
+		printed=$((printed + 1))
+	done
+}
+for t in qemu/tests/*.sh; do
+	name=$(basename "$t" .sh)
+	case "$name" in lib | demo | bench_*) continue ;; esac
+	# long_* tests (e.g. long_fuzz) run only when named: make test T=long_fuzz
+	case "$name" in long_*) [ "$only" = "$name" ] || continue ;; esac
+	[ -z "$only" ] || [ "$only" = "$name" ] || continue
+	# `# flavors: fast` runs a test on the fast kernel only (tests of the
+	# user-space tools, whose kernel paths other tests cover on both).
+	flavors=$(sed -n 's/^# flavors: *\([a-z ]*\).*/\1/p' "$t" | head -n 1)
+	case " ${flavors:-fast debug} " in *" $NOVA_KFLAVOR "*) ;; *) [ "$only" = "$name" ] || continue ;; esac
+	rm -f "$out/$name.res"
+	names+=("$name")
+	guest_test "$t" >"$out/$name.out" 2>&1 &
+	while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do
+		wait -n
+		flush
+	done
+done
+while [ "$(jobs -rp | wc -l)" -gt 0 ]; do
+	wait -n
+	flush
+done
+wait
+flush
+# A test whose report ended early (its harness died) counts as failed.
+while [ "$printed" -lt "${#names[@]}" ]; do
+	cat "$out/${names[$printed]}.out" 2>/dev/null
+	failed=$((failed + 1))
+	report_fail "guest test ${names[$printed]} left no result"
+	printed=$((printed + 1))
+	flush
 done
 
 if [ "$skipped" -gt 0 ]; then
