@@ -24,6 +24,7 @@
 //! of mapped stores, the comparison of a dedupe and the unmapping of both
 //! ranges are done by the C entry point (`nova_remap_file_range`).
 
+use crate::cow::{commit as commit_new, fill_old, Commit, NewRuns};
 use crate::extent::Dropped;
 use crate::format::entry::{file_hole, file_write};
 use crate::format::layout::*;
@@ -161,6 +162,9 @@ pub(crate) fn remap(
         dst.now()
     };
     mark_reflinked(sbi)?;
+    if !dedupe {
+        clear_old_tail(dst, dpos)?;
+    }
     // One transaction for up to `MAX_RUNS` runs of the source: a whole
     // call unless the source is that fragmented.
     let mut done = 0u64;
@@ -193,6 +197,37 @@ pub(crate) fn remap(
         done += covered;
     }
     Ok(len)
+}
+
+/// Before a clone that starts past the destination's end of file: the
+/// page holding the old end, if partial and mapped, is replaced by a copy
+/// with its bytes past the end cleared (a store through a mapping may
+/// have left bytes there, which the new size would show; as a size change
+/// does). Its own transaction, before the clone's: it changes no byte
+/// below the size, so a crash between the two shows nothing of it.
+fn clear_old_tail(dst: &NovaInode, dpos: u64) -> Result {
+    let size = dst.size();
+    if dpos <= size || size % BLOCK_SIZE == 0 {
+        return Ok(());
+    }
+    let pg = size >> BLOCK_SHIFT;
+    if dst.data.lock().lookup(pg).is_none() {
+        return Ok(());
+    }
+    let mut runs = NewRuns::new(dst.sbi());
+    runs.alloc(pg, 1)?;
+    let b = runs.block_of(pg).ok_or(EINVAL)?;
+    fill_old(dst, b, pg, 0, BLOCK_SIZE, size)?;
+    let t = dst.time(Time::Modify);
+    commit_new(
+        dst,
+        runs,
+        Commit {
+            set_times: false,
+            ..Commit::data(size, t)
+        },
+    )
+    .map(|_| ())
 }
 
 /// Clones one part: the users first (everything that can fail comes

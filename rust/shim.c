@@ -663,8 +663,13 @@ loff_t nova_shim_remap_file_range(struct file *file_in, loff_t pos_in,
 	if (ret || len == 0)
 		goto out;
 	ret = nova_shim_break_layout(src, pos_in, pos_in + len - 1);
+	/* From the page of the old end of file on, when the range starts
+	 * past it: that page may be replaced too (reflink.rs). */
 	if (!ret)
-		ret = nova_shim_break_layout(dst, pos_out, pos_out + len - 1);
+		ret = nova_shim_break_layout(dst,
+					     min_t(loff_t, pos_out,
+						   i_size_read(dst) & PAGE_MASK),
+					     pos_out + len - 1);
 	if (ret)
 		goto out;
 	done = nova_rs_remap(src, pos_in, dst, pos_out, len, dedupe);

@@ -81,6 +81,14 @@ if [ "$phase" = 1 ]; then
 	check_fails "an unaligned offset: EINVAL" $R range $M/h 100 $M/m 0 4096
 	check_fails "a directory: refused" $R clone $M $M/x
 	check "consistent after ranges" fsck_ok
+	# A clone past the end of file: bytes a mapping stored past the old
+	# end (in its last page) must not show (the page is copied with them
+	# cleared first).
+	echo hello >$M/e
+	/tests/mmapstore -e $M/e 100 200 0x41 >/dev/null
+	check "a clone past the end of file" $R range $M/h 0 $M/e 8192 4096
+	check_eq "... the bytes stored past the old end read as zeros" 0 "$(head -c 8192 $M/e | tail -c +7 | tr -d '\000' | wc -c)"
+	check "... the cloned range reads as its source" sh -c "tail -c +8193 $M/e | cmp - /tmp/h -n 4096"
 	# The source's partial last block goes with a clone to its end.
 	head -c 10000 /dev/urandom >$M/p
 	check "a file with a partial last block" $R clone $M/p $M/p2
