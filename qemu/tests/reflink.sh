@@ -185,6 +185,16 @@ if [ "$phase" = 1 ]; then
 	check_eq "... with its holes" "$(stat -c %b $M/frag)" "$(stat -c %b $M/frag2)"
 	check "consistent" fsck_ok
 	rm $M/frag $M/frag2
+	# Random clones, dedupes and range copies among 4 files, with writes,
+	# truncates, fallocate modes and mapped stores, against fsx's model.
+	mkdir $M/fsx $M/fsxm
+	fo=$(scale 3000 800)
+	check "fsx -R: $fo ops with reflink operations, seed 11" sh -c "fsx -R -s 11 -n $fo -f 4 $M/fsx >/tmp/fsx.out"
+	cat /tmp/fsx.out
+	check "... clones, refusals, equal and unequal dedupes all ran" grep -q 'clones=[1-9][0-9]* refused=[1-9][0-9]* dedupe same=[1-9][0-9]* differs=[1-9]' /tmp/fsx.out
+	check "fsx -R -m: with mapped loads and stores, seed 12" fsx -R -m -s 12 -n $fo -f 4 $M/fsxm
+	check "consistent after fsx" fsck_ok
+	rm -r $M/fsx $M/fsxm
 	# Log GC of a log full of clone entries.
 	dd if=/dev/urandom of=$M/g bs=4k count=4 2>/dev/null
 	n=$(scale 400 60)

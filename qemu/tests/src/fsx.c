@@ -2,7 +2,7 @@
  * fsx - random file data tester with an in-memory model.
  *
  * Usage:
- *   fsx [-s SEED] [-n OPS] [-f NFILES] [-S MAXSIZE] [-m] [-r MODELFILE] DIR
+ *   fsx [-s SEED] [-n OPS] [-f NFILES] [-S MAXSIZE] [-m] [-R] [-r MODELFILE] DIR
  *   fsx -c MODELFILE [-f NFILES] [-S MAXSIZE] DIR
  *
  * Keeps NFILES files DIR/fsx.0 .. DIR/fsx.N-1 (default 3) and a sparse
@@ -13,7 +13,10 @@
  *   PUNCH_HOLE|KEEP_SIZE, ZERO_RANGE with and without KEEP_SIZE,
  *   COLLAPSE_RANGE, INSERT_RANGE: the model's bytes move too; a collapse
  *   reaching the end must fail with EINVAL), mmap store/load (-m), fsync/fdatasync,
- *   O_APPEND write, SEEK_DATA/SEEK_HOLE sanity, close+reopen.
+ *   O_APPEND write, SEEK_DATA/SEEK_HOLE sanity, close+reopen; with -R
+ *   also reflink operations between the files (FICLONERANGE, with the
+ *   VFS's refusals expected; FIDEDUPERANGE, "same" exactly when the
+ *   model's ranges are equal; copy_file_range at any offsets).
  * After every operation the file size is checked against the model, and
  * at the end every file is compared completely.
  *
@@ -28,6 +31,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -459,11 +464,25 @@ static int opt_mmap;
 static unsigned long cnt_eopnotsupp[5], cnt_shift[2], cnt_shift_skip;
 static unsigned long cnt_ops[16];
 
+static int opt_reflink;
+static unsigned long cnt_clone[2], cnt_dedupe[2];
+
 enum { OP_READ, OP_WRITE, OP_MREAD, OP_MWRITE, OP_TRUNC, OP_FALLOC, OP_APPEND,
-       OP_SYNC, OP_SEEK, OP_REOPEN, OP_NR };
+       OP_SYNC, OP_SEEK, OP_REOPEN, OP_CLONE, OP_DEDUPE, OP_COPY, OP_NR };
 static const char *opnames[OP_NR] = { "read", "write", "mapread", "mapwrite", "truncate",
-				      "fallocate", "append", "sync", "seek", "reopen" };
-static const int weights[OP_NR] = { 20, 25, 8, 8, 6, 6, 5, 3, 5, 3 };
+				      "fallocate", "append", "sync", "seek", "reopen",
+				      "clone", "dedupe", "copyrange" };
+static const int weights[OP_NR] = { 20, 25, 8, 8, 6, 6, 5, 3, 5, 3, 8, 4, 4 };
+
+/* Whether op takes part: the mmap ones with -m, the reflink ones with -R. */
+static int op_on(int op)
+{
+	if (op == OP_MREAD || op == OP_MWRITE)
+		return opt_mmap;
+	if (op == OP_CLONE || op == OP_DEDUPE || op == OP_COPY)
+		return opt_reflink;
+	return 1;
+}
 
 /* random offset: mostly uniform, sometimes near the current size */
 static uint64_t pick_off(struct mfile *f)
@@ -794,6 +813,204 @@ static void do_seek(struct mfile *f)
 	}
 }
 
+/* ------------------------------------------------------------------ */
+/* reflink operations (-R)                                             */
+/* ------------------------------------------------------------------ */
+
+/* d[doff, doff + len) = s[soff, soff + len) in the model (no overlap). */
+static void model_copy(struct mfile *d, uint64_t doff, struct mfile *s, uint64_t soff,
+		       uint64_t len)
+{
+	for (uint64_t done = 0; done < len;) {
+		size_t n = len - done < MAXLEN ? len - done : MAXLEN;
+
+		model_get(s, soff + done, buf_b, n);
+		model_put(d, doff + done, buf_b, n);
+		done += n;
+	}
+}
+
+static int overlap(uint64_t a, uint64_t b, uint64_t len)
+{
+	return a < b + len && b < a + len;
+}
+
+/* The last clone that worked, for a dedupe likely to find equal ranges. */
+static struct mfile *last_src, *last_dst;
+static uint64_t last_soff, last_doff, last_len;
+
+static void do_clone(struct mfile *f)
+{
+	struct mfile *g = &files[rndn(nfiles)];
+	uint64_t soff, len, doff, room, blocks;
+	int expect_einval;
+	struct file_clone_range r;
+
+	if (g->size < 4096) {
+		logop("clone %s -> %s skipped (small source)", g->name, f->name);
+		return;
+	}
+	blocks = g->size / 4096;
+	soff = rndn(blocks) * 4096;
+	room = g->size - soff;
+	if (rndn(3) == 0 || room < 4096)
+		len = room; /* to the source's end of file: may end mid-page */
+	else
+		len = (1 + rndn((room / 4096 < 64 ? room / 4096 : 64))) * 4096;
+	doff = rndn((f->size + 65536) / 4096 + 1) * 4096;
+	if (doff + len > maxsize) {
+		logop("clone %s -> %s skipped (past max size)", g->name, f->name);
+		return;
+	}
+	/* The VFS refuses an unaligned end inside the destination, and an
+	 * overlap within one file. */
+	expect_einval = (len % 4096 && doff + len < f->size) ||
+			(f == g && overlap(soff, doff, len));
+	logop("clone %s off %" PRIu64 " len %" PRIu64 " -> %s off %" PRIu64 " (size %" PRIu64
+	      ")%s", g->name, soff, len, f->name, doff, f->size,
+	      expect_einval ? " expecting EINVAL" : "");
+	r.src_fd = g->fd;
+	r.src_offset = soff;
+	r.src_length = len;
+	r.dest_offset = doff;
+	if (ioctl(f->fd, FICLONERANGE, &r) < 0) {
+		if (expect_einval && errno == EINVAL) {
+			cnt_clone[1]++;
+			return;
+		}
+		die("FICLONERANGE %s -> %s: %s", g->name, f->name, strerror(errno));
+	}
+	if (expect_einval)
+		die("FICLONERANGE %s -> %s worked, expected EINVAL", g->name, f->name);
+	cnt_clone[0]++;
+	/* Bytes between the old end and doff read as zeros: the model's
+	 * bytes past the size are. */
+	model_copy(f, doff, g, soff, len);
+	if (doff + len > f->size)
+		f->size = doff + len;
+	last_src = g;
+	last_dst = f;
+	last_soff = soff;
+	last_doff = doff;
+	last_len = len & ~(uint64_t)4095;
+}
+
+static void do_dedupe(struct mfile *f)
+{
+	struct mfile *g;
+	uint64_t soff, doff, len;
+	struct file_dedupe_range *r;
+	int same;
+
+	if (last_src && last_len && rndn(2)) {
+		g = last_src;
+		f = last_dst;
+		soff = last_soff;
+		doff = last_doff;
+		len = last_len;
+	} else {
+		g = &files[rndn(nfiles)];
+		if (g->size < 4096 || f->size < 4096) {
+			logop("dedupe %s -> %s skipped (small)", g->name, f->name);
+			return;
+		}
+		soff = rndn(g->size / 4096) * 4096;
+		doff = rndn(f->size / 4096) * 4096;
+		len = 4096 * (1 + rndn(8));
+	}
+	if (soff + len > g->size || doff + len > f->size || (f == g && overlap(soff, doff, len))) {
+		logop("dedupe %s -> %s skipped (range)", g->name, f->name);
+		return;
+	}
+	/* The model says whether the ranges are equal. */
+	same = 1;
+	for (uint64_t done = 0; done < len && same;) {
+		size_t n = len - done < MAXLEN ? len - done : MAXLEN;
+
+		model_get(g, soff + done, buf_a, n);
+		model_get(f, doff + done, buf_b, n);
+		same = !memcmp(buf_a, buf_b, n);
+		done += n;
+	}
+	logop("dedupe %s off %" PRIu64 " -> %s off %" PRIu64 " len %" PRIu64 " (%s)", g->name,
+	      soff, f->name, doff, len, same ? "equal" : "different");
+	r = calloc(1, sizeof(*r) + sizeof(struct file_dedupe_range_info));
+	if (!r)
+		die("calloc");
+	r->src_offset = soff;
+	r->src_length = len;
+	r->dest_count = 1;
+	r->info[0].dest_fd = f->fd;
+	r->info[0].dest_offset = doff;
+	if (ioctl(g->fd, FIDEDUPERANGE, r) < 0)
+		die("FIDEDUPERANGE %s -> %s: %s", g->name, f->name, strerror(errno));
+	if (r->info[0].status < 0)
+		die("FIDEDUPERANGE %s -> %s: status %s", g->name, f->name,
+		    strerror(-r->info[0].status));
+	if (!same && r->info[0].status == FILE_DEDUPE_RANGE_SAME)
+		die("FIDEDUPERANGE %s -> %s: same, but the model's ranges differ", g->name,
+		    f->name);
+	if (same && r->info[0].status != FILE_DEDUPE_RANGE_SAME) {
+		/* The DAX comparison calls a hole and a block of zeros
+		 * different (as on XFS-DAX): fine if the files hold the
+		 * model's bytes. */
+		for (uint64_t done = 0; done < len;) {
+			size_t n = len - done < MAXLEN ? len - done : MAXLEN, got;
+
+			model_get(g, soff + done, buf_a, n);
+			xpread(g, buf_b, n, soff + done, &got);
+			compare(g, soff + done, buf_a, buf_b, n, "dedupe-source");
+			xpread(f, buf_b, n, doff + done, &got);
+			compare(f, doff + done, buf_a, buf_b, n, "dedupe-dest");
+			done += n;
+		}
+		same = 0;
+	}
+	if (same && r->info[0].bytes_deduped != len)
+		die("FIDEDUPERANGE %s -> %s: %llu bytes deduped of %" PRIu64, g->name, f->name,
+		    (unsigned long long)r->info[0].bytes_deduped, len);
+	cnt_dedupe[!same]++;
+	free(r);
+}
+
+static void do_copyrange(struct mfile *f)
+{
+	struct mfile *g = &files[rndn(nfiles)];
+	uint64_t soff, len, doff;
+	loff_t si, di;
+
+	if (g->size == 0) {
+		logop("copyrange %s -> %s skipped (empty source)", g->name, f->name);
+		return;
+	}
+	soff = rndn(g->size);
+	if (rndn(2))
+		soff &= ~(uint64_t)4095;
+	len = 1 + rndn(g->size - soff < MAXLEN ? g->size - soff : MAXLEN);
+	doff = rndn(f->size + 65536);
+	if (rndn(2))
+		doff &= ~(uint64_t)4095;
+	if (doff + len > maxsize || (f == g && overlap(soff, doff, len))) {
+		logop("copyrange %s -> %s skipped", g->name, f->name);
+		return;
+	}
+	logop("copyrange %s off %" PRIu64 " len %" PRIu64 " -> %s off %" PRIu64 " (size %" PRIu64
+	      ")", g->name, soff, len, f->name, doff, f->size);
+	si = soff;
+	di = doff;
+	for (uint64_t done = 0; done < len;) {
+		ssize_t n = copy_file_range(g->fd, &si, f->fd, &di, len - done, 0);
+
+		if (n <= 0)
+			die("copy_file_range %s -> %s: %s", g->name, f->name,
+			    n < 0 ? strerror(errno) : "returned 0");
+		done += n;
+	}
+	model_copy(f, doff, g, soff, len);
+	if (doff + len > f->size)
+		f->size = doff + len;
+}
+
 static void set_path(struct mfile *f, const char *dir)
 {
 	if ((size_t)snprintf(f->path, sizeof(f->path), "%s/%s", dir, f->name) >= sizeof(f->path)) {
@@ -956,7 +1173,7 @@ bad:
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: fsx [-s SEED] [-n OPS] [-f NFILES] [-S MAXSIZE] [-m] [-r MODELFILE] DIR\n"
+		"usage: fsx [-s SEED] [-n OPS] [-f NFILES] [-S MAXSIZE] [-m] [-R] [-r MODELFILE] DIR\n"
 		"       fsx -c MODELFILE DIR\n");
 	exit(2);
 }
@@ -967,13 +1184,14 @@ int main(int argc, char **argv)
 	const char *save = NULL, *check = NULL, *dir;
 	int c, total = 0;
 
-	while ((c = getopt(argc, argv, "s:n:f:S:mr:c:")) != -1) {
+	while ((c = getopt(argc, argv, "s:n:f:S:mRr:c:")) != -1) {
 		switch (c) {
 		case 's': seed = parse_size(optarg, "seed"); break;
 		case 'n': nops = parse_size(optarg, "op count"); break;
 		case 'f': nfiles = (int)parse_size(optarg, "file count"); break;
 		case 'S': maxsize = parse_size(optarg, "max size"); break;
 		case 'm': opt_mmap = 1; break;
+		case 'R': opt_reflink = 1; break;
 		case 'r': save = optarg; break;
 		case 'c': check = optarg; break;
 		default: usage();
@@ -1025,7 +1243,7 @@ int main(int argc, char **argv)
 		open_file(f, O_CREAT | O_TRUNC);
 	}
 	for (int i = 0; i < OP_NR; i++)
-		if (opt_mmap || (i != OP_MREAD && i != OP_MWRITE))
+		if (op_on(i))
 			total += weights[i];
 
 	for (opnum = 1; opnum <= nops; opnum++) {
@@ -1033,7 +1251,7 @@ int main(int argc, char **argv)
 		int r = (int)rndn(total), op;
 
 		for (op = 0; op < OP_NR; op++) {
-			if (!opt_mmap && (op == OP_MREAD || op == OP_MWRITE))
+			if (!op_on(op))
 				continue;
 			if (r < weights[op])
 				break;
@@ -1050,6 +1268,9 @@ int main(int argc, char **argv)
 		case OP_APPEND: do_append(f); break;
 		case OP_SYNC:   do_sync(f); break;
 		case OP_SEEK:   do_seek(f); break;
+		case OP_CLONE:  do_clone(f); break;
+		case OP_DEDUPE: do_dedupe(f); break;
+		case OP_COPY:   do_copyrange(f); break;
 		default:        do_reopen(f); break;
 		}
 		check_size(f);
@@ -1078,6 +1299,9 @@ int main(int argc, char **argv)
 		       cnt_eopnotsupp[4]);
 	printf("fsx: shifts: collapse=%lu insert=%lu skipped=%lu\n", cnt_shift[0], cnt_shift[1],
 	       cnt_shift_skip);
+	if (opt_reflink)
+		printf("fsx: reflink: clones=%lu refused=%lu dedupe same=%lu differs=%lu\n",
+		       cnt_clone[0], cnt_clone[1], cnt_dedupe[0], cnt_dedupe[1]);
 	printf("fsx: %" PRIu64 " ops ok (seed %" PRIu64 ")\n", nops, seed);
 	return 0;
 }
