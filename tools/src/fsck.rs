@@ -138,7 +138,7 @@ fn sb_problem(sb: &SuperBlock, dev_blocks: u64, e: SbError) -> (&'static str, St
         SbError::Version => (
             "version",
             format!(
-                "{} is not supported (want {FORMAT_VERSION})",
+                "{} is not supported (want {FORMAT_VERSION}, or {FORMAT_VERSION_SHARED} with reflink copies)",
                 sb.version.get()
             ),
         ),
@@ -252,7 +252,9 @@ fn check_inner(dev: &mut Device) -> Result<Report, Fatal> {
     let flags = sb.flags.get();
     let clean = flags & SB_CLEAN != 0;
     r.info.push(format!(
-        "superblock: {total} blocks ({} on the device), {} regions, epoch {}, flags {flags:#x}{}, uuid {}",
+        "superblock: version {}{}, {total} blocks ({} on the device), {} regions, epoch {}, flags {flags:#x}{}, uuid {}",
+        sb.version.get(),
+        if sb.version.get() == FORMAT_VERSION_SHARED { " (reflink copies)" } else { "" },
         dev_blocks,
         sb.cpus.get(),
         sb.epoch.get(),
@@ -329,7 +331,8 @@ fn check_inner(dev: &mut Device) -> Result<Report, Fatal> {
         }
     }
 
-    let mut map = Map::new(total);
+    let shared_ok = sb.version.get() == FORMAT_VERSION_SHARED;
+    let mut map = Map::new(total, shared_ok);
     map.claim_range(0, FIRST_DATA_BLOCK, Owner::Fixed);
     for &p in &pages {
         if p >= FIRST_DATA_BLOCK {

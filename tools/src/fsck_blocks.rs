@@ -4,6 +4,13 @@
 //! free in the saved list), a file's extent index replayed as the module
 //! replays it, the saved free list's check, and the findings: blocks used
 //! twice, outside the file system, or leaked.
+//!
+//! On an image with reflink copies (format version 2) a data block may
+//! have several users: each live file extent that maps it and each
+//! snapshot item (kept replaced extent, kept deleted inode) that keeps
+//! it. Metadata blocks (fixed area, inode-table pages, log pages, the
+//! saved lists) still have exactly one user, and a data block is never
+//! also a metadata block. On version 1 any second user is an error.
 
 use crate::dev::Device;
 use crate::format::freelist::{Checker, FreeListError};
@@ -39,7 +46,7 @@ impl Owner {
 
     fn unpack(v: u64) -> Option<Self> {
         let i = v & ((1 << 56) - 1);
-        Some(match v >> 56 {
+        Some(match (v >> 56) & 0x7f {
             1 => Owner::Fixed,
             2 => Owner::ITable,
             3 => Owner::Log(i),
@@ -76,37 +83,75 @@ impl Owner {
     }
 }
 
-/// Block ownership: each block at most one owner.
+/// In [`Map::owner`]: the block's first user is a data user.
+const DATA: u64 = 1 << 63;
+
+/// Block ownership: the first owner of each block; more users only for
+/// data blocks of an image with reflink copies.
 pub(crate) struct Map {
+    /// The first owner, packed (0: none), with [`DATA`] for a data user.
     pub(crate) owner: Vec<u64>,
-    /// Blocks claimed twice: (block, first owner, second owner).
+    /// Blocks claimed twice where that is not allowed: (block, first
+    /// owner, second owner).
     pub(crate) doubles: Vec<(u64, Owner, Owner)>,
     /// Claims of blocks outside the file system.
     pub(crate) outside: Vec<(u64, Owner)>,
+    /// Several data users of one block are allowed (format version 2).
+    pub(crate) shared_ok: bool,
+    /// Data blocks with several users: block -> users.
+    pub(crate) shared: BTreeMap<u64, u64>,
+    /// A deleted inode no snapshot needs claimed data blocks (its users
+    /// are not in the module's saved counts).
+    pub(crate) deleted_data: bool,
 }
 
 impl Map {
-    pub(crate) fn new(total: u64) -> Self {
+    /// `shared_ok`: an image with reflink copies (format version 2).
+    pub(crate) fn new(total: u64, shared_ok: bool) -> Self {
         Self {
             owner: vec![0; total as usize],
             doubles: Vec::new(),
             outside: Vec::new(),
+            shared_ok,
+            shared: BTreeMap::new(),
+            deleted_data: false,
         }
     }
 
-    pub(crate) fn claim(&mut self, b: u64, who: Owner) {
+    fn claim_as(&mut self, b: u64, who: Owner, data: bool) {
         match self.owner.get_mut(b as usize) {
             None => self.outside.push((b, who)),
             Some(slot) => match Owner::unpack(*slot) {
-                None => *slot = who.pack(),
+                None => *slot = who.pack() | if data { DATA } else { 0 },
+                Some(_) if data && self.shared_ok && *slot & DATA != 0 => {
+                    *self.shared.entry(b).or_insert(1) += 1;
+                }
                 Some(first) => self.doubles.push((b, first, who)),
             },
         }
     }
 
+    /// A metadata block (exactly one user).
+    pub(crate) fn claim(&mut self, b: u64, who: Owner) {
+        self.claim_as(b, who, false)
+    }
+
+    /// Metadata blocks `[b, b + n)`.
     pub(crate) fn claim_range(&mut self, b: u64, n: u64, who: Owner) {
         for x in b..b.saturating_add(n) {
-            self.claim(x, who);
+            self.claim_as(x, who, false);
+        }
+    }
+
+    /// Data blocks `[b, b + n)` gain a user (a file extent or a snapshot
+    /// item): a second one is an error only on version 1, or when the
+    /// block is also metadata.
+    pub(crate) fn claim_data(&mut self, b: u64, n: u64, who: Owner) {
+        if matches!(who, Owner::Deleted(_)) && n > 0 {
+            self.deleted_data = true;
+        }
+        for x in b..b.saturating_add(n) {
+            self.claim_as(x, who, true);
         }
     }
 }
@@ -264,7 +309,13 @@ pub(crate) fn free_space(
                     c.free_blocks()
                 ));
                 if flags & SB_HELD != 0 {
-                    held_lists(dev, r, sb, &ranges)?;
+                    crate::fsck_held::held_lists(dev, r, sb, &ranges, map)?;
+                } else if map.shared_ok {
+                    r.warn(
+                        "superblock",
+                        "flags",
+                        format!("version 2 (reflink copies) without saved held lists: the next mount counts the users of the {} shared data block(s) from the logs", map.shared.len()),
+                    );
                 }
             }
         }
@@ -272,6 +323,13 @@ pub(crate) fn free_space(
 
     // 7. Ownership findings.
     report_doubles(r, &map.doubles);
+    if map.shared_ok {
+        let extra: u64 = map.shared.values().map(|u| u - 1).sum();
+        r.info.push(format!(
+            "shared data blocks: {} (reflink copies), {extra} extra users",
+            map.shared.len()
+        ));
+    }
     for &(b, who) in map.outside.iter().take(10) {
         r.error(
             format!("block {b}"),
@@ -311,88 +369,6 @@ pub(crate) fn free_space(
             );
             r.fixable(Fix::Leaked);
         }
-    }
-    Ok(())
-}
-
-/// The snapshots' held lists saved beside the free list (`SB_HELD`):
-/// the chain and its records valid (`format::held::Checker`), its blocks
-/// free in the saved list, the blocks it keeps not free. Any fault is an
-/// error the mount survives (it rebuilds the lists from the logs);
-/// `-y` drops the saved state.
-fn held_lists(
-    dev: &Device,
-    r: &mut Report,
-    sb: &SuperBlock,
-    free: &[(u64, u64)],
-) -> Result<(), Fatal> {
-    use crate::format::held::{Checker, HeldError, PER_BLOCK, RECORD};
-    let io = |e: std::io::Error| Fatal(format!("read error: {e}"));
-    let is_free = |b: u64, l: u64| free.iter().any(|&(s, n)| b < s + n && s < b + l);
-    let mut c = Checker::new(sb.total_blocks.get(), sb.epoch.get());
-    let mut b = sb.held.get();
-    let (mut blocks, mut records) = (0u64, 0u64);
-    let mut bad: Option<String> = None;
-    'chain: while b != 0 {
-        if c.block(b).is_err() {
-            bad = Some(format!("chain block {b} outside the data area, or a loop"));
-            break;
-        }
-        blocks += 1;
-        if !is_free(b, 1) {
-            bad = Some(format!("chain block {b} is not in a free range"));
-            break;
-        }
-        let next = dev.read_u64(b * BLOCK_SIZE).map_err(io)?;
-        let count = dev.read_u64(b * BLOCK_SIZE + 8).map_err(io)?;
-        if c.header(next, count).is_err() {
-            bad = Some(format!(
-                "count {count} larger than a block holds ({PER_BLOCK})"
-            ));
-            break;
-        }
-        for i in 0..count {
-            let mut raw = [0u8; RECORD as usize];
-            dev.read_at(b * BLOCK_SIZE + 16 + i * RECORD, &mut raw)
-                .map_err(io)?;
-            match c.record(&raw) {
-                Ok(h) if h.ino == 0 && is_free(h.b, h.len) => {
-                    bad = Some(format!(
-                        "snapshot {} keeps blocks {}+{}, which the free list frees",
-                        h.epoch, h.b, h.len
-                    ));
-                    break 'chain;
-                }
-                Ok(_) => records += 1,
-                Err(HeldError::Record(e)) => {
-                    bad = Some(format!(
-                        "a record of snapshot {e} breaks the epoch rule or the geometry"
-                    ));
-                    break 'chain;
-                }
-                Err(e) => {
-                    bad = Some(format!("{e:?}"));
-                    break 'chain;
-                }
-            }
-        }
-        b = next;
-    }
-    if bad.is_none() && c.finish(sb.held_csum.get()).is_err() {
-        bad = Some("checksum does not match the superblock's held_csum".into());
-    }
-    match bad {
-        Some(what) => {
-            r.error(
-                "saved held lists",
-                "-",
-                format!("{what}; the next mount rebuilds them from the logs"),
-            );
-            r.fixable(Fix::FreeList);
-        }
-        None => r.info.push(format!(
-            "saved held lists: {blocks} block(s), {records} record(s)"
-        )),
     }
     Ok(())
 }
@@ -454,6 +430,7 @@ fn report_doubles(r: &mut Report, d: &[(u64, Owner, Owner)]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fsck_held::shared_diff;
 
     fn all(x: &Extents) -> Vec<(u64, u64, u64, u64)> {
         x.0.iter().map(|(&k, &(b, l, e))| (k, b, l, e)).collect()
@@ -485,6 +462,55 @@ mod tests {
         x.truncate(3, &mut d);
         assert_eq!(d, vec![(301, 4, 3), (107, 3, 1)]);
         assert_eq!(all(&x), vec![(0, 100, 2, 1), (2, 300, 1, 3)]);
+    }
+
+    #[test]
+    fn only_data_blocks_are_shared_and_only_on_version_2() {
+        for v2 in [false, true] {
+            let mut m = Map::new(100, v2);
+            // Two files and a snapshot item on blocks 20..22.
+            m.claim_data(20, 2, Owner::Data(8));
+            m.claim_data(20, 2, Owner::Data(9));
+            m.claim_data(21, 1, Owner::Held(8));
+            // Data on a log page, a log page on data, the free list on
+            // data, the fixed area as data.
+            m.claim(30, Owner::Log(8));
+            m.claim_data(30, 1, Owner::Data(9));
+            m.claim_data(31, 1, Owner::Data(9));
+            m.claim(31, Owner::Log(8));
+            m.claim_data(32, 1, Owner::Data(9));
+            m.claim(32, Owner::Free);
+            m.claim_range(0, 2, Owner::Fixed);
+            m.claim_data(1, 1, Owner::Data(9));
+            let meta = vec![
+                (30, Owner::Log(8), Owner::Data(9)),
+                (31, Owner::Data(9), Owner::Log(8)),
+                (32, Owner::Data(9), Owner::Free),
+                (1, Owner::Fixed, Owner::Data(9)),
+            ];
+            if v2 {
+                assert_eq!(m.doubles, meta);
+                assert_eq!(m.shared, BTreeMap::from([(20, 2), (21, 3)]));
+            } else {
+                let mut want = vec![
+                    (20, Owner::Data(8), Owner::Data(9)),
+                    (21, Owner::Data(8), Owner::Data(9)),
+                    (21, Owner::Data(8), Owner::Held(8)),
+                ];
+                want.extend(meta);
+                assert_eq!(m.doubles, want);
+                assert!(m.shared.is_empty());
+            }
+            // The first owner is kept, the data mark aside.
+            assert_eq!(Owner::unpack(m.owner[21]), Some(Owner::Data(8)));
+            assert_eq!(Owner::unpack(m.owner[30]), Some(Owner::Log(8)));
+        }
+        let saved = [(20, 1, 2), (21, 1, 3)];
+        let counted = BTreeMap::from([(20, 2), (21, 3)]);
+        assert_eq!(shared_diff(&saved, &counted), None);
+        assert!(shared_diff(&saved[..1], &counted).is_some());
+        assert!(shared_diff(&[(20, 2, 2)], &counted).is_some());
+        assert!(shared_diff(&[(20, 1, 2), (21, 1, 3), (22, 1, 2)], &counted).is_some());
     }
 
     #[test]

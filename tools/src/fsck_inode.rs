@@ -307,7 +307,7 @@ pub(crate) fn check_inode(
         }
         for &(b, n, born) in &dropped {
             if holder(live.iter().copied(), born, f.epoch).is_some() {
-                map.claim_range(b, n, Owner::Held(ino));
+                map.claim_data(b, n, Owner::Held(ino));
                 *held_blocks += n;
             }
         }
@@ -346,7 +346,7 @@ pub(crate) fn check_inode(
     }
     let mut data = 0u64;
     for (_, &(b, n, _)) in ext.0.iter() {
-        map.claim_range(b, n, data_owner);
+        map.claim_data(b, n, data_owner);
         data += n;
     }
     if kept {

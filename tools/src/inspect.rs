@@ -47,7 +47,13 @@ pub fn superblocks(dev: &Device) -> Res<String> {
         let _ = writeln!(o, "superblock {name} (block {blk}): {verdict}");
         let magic = sb.magic.get().to_le_bytes();
         let _ = writeln!(o, "  magic          {:?}", String::from_utf8_lossy(&magic));
-        let _ = writeln!(o, "  version        {}", sb.version.get());
+        let v = sb.version.get();
+        let what = match v {
+            FORMAT_VERSION => "",
+            FORMAT_VERSION_SHARED => " (reflink copies)",
+            _ => " (unknown)",
+        };
+        let _ = writeln!(o, "  version        {v}{what}");
         let _ = writeln!(o, "  block_size     {}", sb.block_size.get());
         let _ = writeln!(
             o,

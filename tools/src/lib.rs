@@ -16,6 +16,7 @@ pub mod crash;
 pub mod dev;
 pub mod fsck;
 mod fsck_blocks;
+mod fsck_held;
 mod fsck_inode;
 pub mod fsck_repair;
 mod fsck_tree;

@@ -29,9 +29,12 @@ per directory and none for the root, no cycles, `..` records name the
 parent, no live inode with links that the root does not reach); and the
 owner of every block: fixed area, inode-table page, log page, data of a
 live inode, held by a snapshot (the epoch rule), or free. Blocks used
-twice are always reported; blocks owned by nothing (leaked) when the
-image was unmounted cleanly with a saved free list (checksum, ranges and
-chain are checked).
+twice are always reported, except data blocks on an image with reflink
+copies (format version 2): there each file extent and snapshot item
+mapping a data block is one of its users, and the saved shared ranges
+must give the same counts (a data block that is also metadata is still
+an error); blocks owned by nothing (leaked) when the image was unmounted
+cleanly with a saved free list (checksum, ranges and chain are checked).
 
 Options:
   -n          read-only (the default: nothing is written)
