@@ -105,6 +105,9 @@ pub(crate) struct NovaInode {
     /// The access time changed in memory since it was last logged: it is
     /// logged when the inode leaves memory (`evict`), not on every read.
     atime_dirty: AtomicBool,
+    /// Modification times set now are not logged (a clone's VFS checks
+    /// set them; the clone's own commit logs its times, `shim.c`).
+    pub(crate) defer_times: AtomicBool,
     /// The creation time (the slot's time; `statx` birth time).
     btime_sec: AtomicI64,
     btime_nsec: AtomicU32,
@@ -122,6 +125,7 @@ impl NovaInode {
                 data <- new_mutex!(FileIndex::new()),
                 xattrs <- new_mutex!(XattrMap::new()),
                 atime_dirty: AtomicBool::new(false),
+                defer_times: AtomicBool::new(false),
                 btime_sec: AtomicI64::new(0),
                 btime_nsec: AtomicU32::new(0),
             }),

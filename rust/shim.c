@@ -51,6 +51,7 @@ long nova_rs_proc_write(void *sbi, int which, const char *buf, size_t len);
 s64 nova_rs_remap(struct inode *src, u64 spos, struct inode *dst, u64 dpos,
 		  u64 len, bool dedupe);
 bool nova_rs_same_device(struct super_block *src, struct super_block *dst);
+void nova_rs_defer_times(struct inode *inode, bool on);
 int nova_rs_iomap_begin(struct inode *inode, u64 pos, bool write, u64 *blk,
 			u64 *pages, u64 *src, bool *shared);
 struct dax_device *nova_rs_dax_dev(struct super_block *sb);
@@ -647,6 +648,7 @@ loff_t nova_shim_remap_file_range(struct file *file_in, loff_t pos_in,
 	struct inode *src = file_inode(file_in);
 	struct inode *dst = file_inode(file_out);
 	bool dedupe = remap_flags & REMAP_FILE_DEDUP;
+	struct timespec64 mtime, ctime;
 	loff_t ret;
 	s64 done;
 
@@ -658,8 +660,21 @@ loff_t nova_shim_remap_file_range(struct file *file_in, loff_t pos_in,
 		return -EXDEV;
 	lock_two_nondirectories(src, dst);
 	filemap_invalidate_lock_two(src->i_mapping, dst->i_mapping);
+	/*
+	 * The checks end with file_modified(), whose time update would be a
+	 * commit of its own before the clone's (a crash between the two
+	 * would show the new times with the old data): the times it sets
+	 * are not logged and are put back; the clone's commit sets and logs
+	 * its own.
+	 */
+	mtime = inode_get_mtime(dst);
+	ctime = inode_get_ctime(dst);
+	nova_rs_defer_times(dst, true);
 	ret = dax_remap_file_range_prep(file_in, pos_in, file_out, pos_out,
 					&len, remap_flags, &nova_iomap_ops);
+	nova_rs_defer_times(dst, false);
+	inode_set_mtime_to_ts(dst, mtime);
+	inode_set_ctime_to_ts(dst, ctime);
 	if (ret || len == 0)
 		goto out;
 	ret = nova_shim_break_layout(src, pos_in, pos_in + len - 1);

@@ -14,6 +14,7 @@ use crate::sbi::Sbi;
 use crate::vfs_xattr::{get_inode_acl, listxattr, set_acl};
 use crate::{attr, cow, falloc, file, iflags, namei, reflink, shim};
 use core::ptr;
+use core::sync::atomic::Ordering;
 use kernel::bindings;
 use kernel::ffi::{c_char, c_int, c_long, c_uint, c_void};
 use kernel::iov::{IovIterDest, IovIterSource};
@@ -229,10 +230,16 @@ extern "C" fn update_time(
         }
         return r.min(0);
     }
+    // SAFETY: as above.
+    let n = unsafe { ni(i) };
+    if n.defer_times.load(Ordering::Acquire) {
+        // A clone's checks (`file_modified`): its own commit logs the
+        // times, and the shim puts these back meanwhile.
+        return 0;
+    }
     // Modification times (a store through a mapping, fallocate) are
     // logged, so they survive and snapshots see them.
-    // SAFETY: as above.
-    errno(attr::log_times(unsafe { ni(i) }))
+    errno(attr::log_times(n))
 }
 
 extern "C" fn get_link(
@@ -503,6 +510,14 @@ extern "C" fn nova_rs_remap(
         Ok(n) => n as i64,
         Err(e) => e.to_errno() as i64,
     }
+}
+
+/// While set, modification times the VFS sets on `i` are not logged
+/// (`nova_shim_remap_file_range`).
+#[no_mangle]
+extern "C" fn nova_rs_defer_times(i: *mut bindings::inode, on: bool) {
+    // SAFETY: the shim passes a nova regular file it holds open and locked.
+    unsafe { ni(i) }.defer_times.store(on, Ordering::Release);
 }
 
 /// Whether blocks of files of super block `src` may be shared into files

@@ -143,6 +143,10 @@ if [ "$phase" = 1 ]; then
 	dd if=/dev/zero of=$M/s bs=4k count=16 conv=notrunc 2>/dev/null
 	rm $M/s2
 	check "consistent with snapshots holding shared blocks" fsck_ok
+	sc=$(shared)
+	umount $M
+	check "fsck.nova -n -v: the saved shared ranges match the logs" sh -c "fsck.nova -n -v $DEV >/tmp/fsck.txt; r=\$?; cat /tmp/fsck.txt; [ \$r = 0 ] && grep -q 'shared data blocks: $sc ' /tmp/fsck.txt"
+	need "remount" mount -t nova $DEV $M
 	check "snapshot $E2 mounts" mount -t nova -o snapshot=$E2 $DEV $S
 	check "... its source reads as before" sh -c "md5sum <$S/s | cmp - /tmp/s.sum"
 	check "... and its clone" sh -c "md5sum <$S/s2 | cmp - /tmp/s.sum"
