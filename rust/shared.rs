@@ -156,7 +156,14 @@ impl Shared {
                 Ok(zero.push((s, t - s), GFP_KERNEL)?)
             }
         };
-        let step = |c: u64| if up { c + 1 } else { c - 1 };
+        // (A count from saved records is untrusted: no overflow.)
+        let step = |c: u64| -> Result<u64> {
+            if up {
+                c.checked_add(1).ok_or(EOVERFLOW)
+            } else {
+                c.checked_sub(1).ok_or(EINVAL)
+            }
+        };
         let mut at = b;
         for &(s, l, c) in old.iter() {
             let end = s + l;
@@ -179,7 +186,7 @@ impl Shared {
             if ps > at {
                 gap(&mut new, &mut zero, at, ps)?;
             }
-            push(&mut new, ps, pe - ps, step(c))?;
+            push(&mut new, ps, pe - ps, step(c)?)?;
             at = pe;
             if end > e {
                 push(&mut new, e, end - e, c)?;
@@ -282,5 +289,17 @@ mod tests {
         s.drop_user(2, 4, |_, _| {}).unwrap();
         assert_eq!(&all(&s)[..], &[(0, 8, 2)]);
         assert!(s.set(20, 5, 4).is_ok() && s.set(22, 1, 2).is_err());
+    }
+
+    #[test]
+    fn no_overflow() {
+        // A count as large as a saved record may claim: the next user
+        // is refused, nothing changes.
+        let mut s = Shared::new();
+        s.set(10, 2, u64::MAX).unwrap();
+        assert!(s.add(11, 2).is_err());
+        assert_eq!(&all(&s)[..], &[(10, 2, u64::MAX)]);
+        s.drop_user(10, 2, |_, _| panic!("still used")).unwrap();
+        assert_eq!(&all(&s)[..], &[(10, 2, u64::MAX - 1)]);
     }
 }

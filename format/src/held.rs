@@ -147,7 +147,14 @@ impl Checker {
         self.crc = update(self.crc, raw);
         let r = HeldRecord::decode(raw);
         let rule = if r.is_shared() {
-            r.ino == 0 && r.died == 0 && r.born >= 2 && r.len != 0
+            // Every user takes at least a byte of some log: more users
+            // than the device has bytes is a lie (and would overflow the
+            // count of the next clone).
+            r.ino == 0
+                && r.died == 0
+                && r.born >= 2
+                && r.born <= self.total.saturating_mul(BLOCK_SIZE)
+                && r.len != 0
         } else {
             r.born <= r.epoch && r.epoch < r.died && r.died <= self.now && r.len != 0
         };
@@ -252,6 +259,9 @@ mod tests {
             HeldRecord::shared(100, 0, 2),
             HeldRecord::shared(2, 1, 2),
             HeldRecord::shared(999, 2, 2),
+            // More users than the device has bytes.
+            HeldRecord::shared(100, 4, u64::MAX),
+            HeldRecord::shared(100, 4, 1000 * BLOCK_SIZE + 1),
         ] {
             assert_eq!(run(7, &[(50, &[r])]), Err(HeldError::Record(0)), "{r:?}");
         }
