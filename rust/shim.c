@@ -630,16 +630,44 @@ static const struct iomap_ops nova_iomap_ops = {
 	.iomap_begin = nova_iomap_begin,
 };
 
+/* With the mapping lock held: nova_shim_break_layout, but -ERESTARTSYS
+ * instead of a wait for a busy page. */
+static int nova_break_layout_nowait(struct inode *inode, loff_t start, loff_t end)
+{
+	struct address_space *m = inode->i_mapping;
+
+	if (!m->nrpages && !mapping_mapped(m))
+		return 0;
+	return dax_break_layout(inode, start, end, NULL);
+}
+
+/* nova_shim_break_layout under the inode's mapping lock alone. */
+static int nova_break_layout_one(struct inode *inode, loff_t start, loff_t end)
+{
+	int ret;
+
+	filemap_invalidate_lock(inode->i_mapping);
+	ret = nova_shim_break_layout(inode, start, end);
+	filemap_invalidate_unlock(inode->i_mapping);
+	return ret;
+}
+
 /*
  * ---- reflink: FICLONE, FICLONERANGE, FIDEDUPERANGE ----
  *
  * Locks both inodes and both mappings (as write and fallocate do, in the
- * VFS's order for two inodes), lets the VFS check the ranges, flush the
- * stores made through mappings and, for a dedupe, compare the bytes
- * (through nova's iomap ops); then unmaps both ranges, so that no store
- * through a mapping reaches a block once it is shared (the next write
- * fault sees it shared and copies it) and the destination's old blocks
- * are mapped nowhere when they go. Rust does the rest (reflink.rs).
+ * VFS's order for two inodes). Then, before anything is compared or
+ * shared, both ranges are written back (the stores made through mappings
+ * reach the media: dropping a dirty DAX entry skips its flush) and
+ * unmapped, and no fault can map them again while the locks are held: no
+ * store lands between a dedupe's comparison and the sharing, none reaches
+ * a block once it is shared (the next write fault sees it shared and
+ * copies it), and the destination's old blocks are mapped nowhere when
+ * they go. A page pinned for I/O is waited for with one mapping lock held
+ * at a time (a wait drops and retakes that lock: with both held, two
+ * clones the opposite ways would deadlock), then everything starts again.
+ * The VFS then checks the ranges and compares a dedupe's bytes (through
+ * nova's iomap ops); Rust does the rest (reflink.rs).
  */
 loff_t nova_shim_remap_file_range(struct file *file_in, loff_t pos_in,
 				  struct file *file_out, loff_t pos_out,
@@ -649,7 +677,7 @@ loff_t nova_shim_remap_file_range(struct file *file_in, loff_t pos_in,
 	struct inode *dst = file_inode(file_out);
 	bool dedupe = remap_flags & REMAP_FILE_DEDUP;
 	struct timespec64 mtime, ctime;
-	loff_t ret;
+	loff_t ret, n, send, dstart, dend;
 	s64 done;
 
 	if (remap_flags &
@@ -658,8 +686,37 @@ loff_t nova_shim_remap_file_range(struct file *file_in, loff_t pos_in,
 	/* Only from a snapshot view into its live file system (a restore). */
 	if (!nova_rs_same_device(src->i_sb, dst->i_sb))
 		return -EXDEV;
+	if (pos_in < 0 || pos_out < 0 || len < 0)
+		return -EINVAL;
+	/* The ranges as asked (the checks may shorten them; 0: to EOF). */
+	send = len && len <= LLONG_MAX - pos_in ? pos_in + len - 1 : LLONG_MAX;
+	dend = len && len <= LLONG_MAX - pos_out ? pos_out + len - 1 : LLONG_MAX;
 	lock_two_nondirectories(src, dst);
+retry:
 	filemap_invalidate_lock_two(src->i_mapping, dst->i_mapping);
+	/*
+	 * From the page of the old end of file on, when the range starts
+	 * past it: that page may be replaced too (reflink.rs).
+	 */
+	dstart = min_t(loff_t, pos_out, i_size_read(dst) & PAGE_MASK);
+	ret = filemap_write_and_wait_range(src->i_mapping, pos_in, send);
+	if (!ret)
+		ret = filemap_write_and_wait_range(dst->i_mapping, dstart, dend);
+	if (!ret)
+		ret = nova_break_layout_nowait(src, pos_in, send);
+	if (!ret)
+		ret = nova_break_layout_nowait(dst, dstart, dend);
+	if (ret == -ERESTARTSYS) {
+		filemap_invalidate_unlock_two(src->i_mapping, dst->i_mapping);
+		ret = nova_break_layout_one(src, pos_in, send);
+		if (!ret)
+			ret = nova_break_layout_one(dst, dstart, dend);
+		if (ret)
+			goto out_inodes;
+		goto retry;
+	}
+	if (ret)
+		goto out;
 	/*
 	 * The checks end with file_modified(), whose time update would be a
 	 * commit of its own before the clone's (a crash between the two
@@ -667,30 +724,22 @@ loff_t nova_shim_remap_file_range(struct file *file_in, loff_t pos_in,
 	 * are not logged and are put back; the clone's commit sets and logs
 	 * its own.
 	 */
+	n = len;
 	mtime = inode_get_mtime(dst);
 	ctime = inode_get_ctime(dst);
 	nova_rs_defer_times(dst, true);
 	ret = dax_remap_file_range_prep(file_in, pos_in, file_out, pos_out,
-					&len, remap_flags, &nova_iomap_ops);
+					&n, remap_flags, &nova_iomap_ops);
 	nova_rs_defer_times(dst, false);
 	inode_set_mtime_to_ts(dst, mtime);
 	inode_set_ctime_to_ts(dst, ctime);
-	if (ret || len == 0)
+	if (ret || n == 0)
 		goto out;
-	ret = nova_shim_break_layout(src, pos_in, pos_in + len - 1);
-	/* From the page of the old end of file on, when the range starts
-	 * past it: that page may be replaced too (reflink.rs). */
-	if (!ret)
-		ret = nova_shim_break_layout(dst,
-					     min_t(loff_t, pos_out,
-						   i_size_read(dst) & PAGE_MASK),
-					     pos_out + len - 1);
-	if (ret)
-		goto out;
-	done = nova_rs_remap(src, pos_in, dst, pos_out, len, dedupe);
-	ret = done < 0 ? done : len;
+	done = nova_rs_remap(src, pos_in, dst, pos_out, n, dedupe);
+	ret = done < 0 ? done : n;
 out:
 	filemap_invalidate_unlock_two(src->i_mapping, dst->i_mapping);
+out_inodes:
 	unlock_two_nondirectories(src, dst);
 	return ret;
 }
