@@ -184,16 +184,15 @@ pub(crate) fn remap(
             dst.size().max(part_end)
         };
         let mapped: u64 = runs.iter().map(|r| r.n).sum();
-        clone_part(
-            dst,
-            &runs,
-            dpg + done,
-            covered,
-            mapped < covered,
+        let part = Part {
+            dpg: dpg + done,
+            n: covered,
+            punch: mapped < covered,
             size,
             t,
             dedupe,
-        )?;
+        };
+        clone_part(dst, &runs, &part)?;
         done += covered;
     }
     Ok(len)
@@ -230,20 +229,21 @@ fn clear_old_tail(dst: &NovaInode, dpos: u64) -> Result {
     .map(|_| ())
 }
 
-/// Clones one part: the users first (everything that can fail comes
-/// before the commit), then the commit; the users are given back if it
-/// fails.
-#[allow(clippy::too_many_arguments)]
-fn clone_part(
-    dst: &NovaInode,
-    runs: &[Run],
+/// One part of a clone: destination pages `[dpg, dpg + n)`, a hole entry
+/// over them first when `punch`, the size after it and the times.
+struct Part {
     dpg: u64,
     n: u64,
     punch: bool,
     size: u64,
     t: (i64, u32),
     dedupe: bool,
-) -> Result {
+}
+
+/// Clones one part: the users first (everything that can fail comes
+/// before the commit), then the commit; the users are given back if it
+/// fails.
+fn clone_part(dst: &NovaInode, runs: &[Run], p: &Part) -> Result {
     let sbi = dst.sbi();
     {
         let mut sh = sbi.shared.lock();
@@ -255,7 +255,7 @@ fn clone_part(
             }
         }
     }
-    let r = commit(dst, runs, dpg, n, punch, size, t, dedupe);
+    let r = commit(dst, runs, p);
     if r.is_err() {
         undo(sbi, runs, runs.len());
     }
@@ -264,18 +264,9 @@ fn clone_part(
 
 /// Steps 2–4 of a clone: reserve, commit, switch the index and release
 /// what it replaced.
-#[allow(clippy::too_many_arguments)]
-fn commit(
-    dst: &NovaInode,
-    runs: &[Run],
-    dpg: u64,
-    n: u64,
-    punch: bool,
-    size: u64,
-    t: (i64, u32),
-    dedupe: bool,
-) -> Result {
+fn commit(dst: &NovaInode, runs: &[Run], p: &Part) -> Result {
     let sbi = dst.sbi();
+    let (dpg, n, punch, size, t) = (p.dpg, p.n, p.punch, p.size, p.t);
     let mut res = {
         let idx = dst.data.lock();
         let mut res = crate::extent::IndexReserve::new();
@@ -309,7 +300,7 @@ fn commit(
         }
     }
     dst.set_size(size);
-    if !dedupe {
+    if !p.dedupe {
         dst.set_time(Time::Modify, t.0, t.1);
         dst.set_time(Time::Change, t.0, t.1);
     }
