@@ -549,7 +549,7 @@ pub(crate) fn iomap_begin(ni: &NovaInode, pos: u64, write: bool) -> Result<(u64,
         (b, run, born) if !write => {
             // Other mappings may map these blocks (another file's, a
             // snapshot view's): the DAX code must know (`IOMAP_F_SHARED`).
-            let (run, other) = others(sbi, b, run, born)?;
+            let (run, other) = sbi.other_mappings(b, run, born)?;
             return Ok((b, run, 0, other));
         }
         (b, run, born) => {
@@ -585,25 +585,4 @@ pub(crate) fn iomap_begin(ni: &NovaInode, pos: u64, write: bool) -> Result<(u64,
         },
     )?;
     Ok((b, 1, old.unwrap_or(0), false))
-}
-
-/// For a read fault on blocks `[b, b + run)` written in epoch `born`:
-/// how many of them to map at once, and whether other mappings may map
-/// them too (a snapshot view, or another file sharing them): every
-/// mapping of such a page must say so, whichever comes first.
-fn others(sbi: &Sbi, b: u64, run: u64, born: u64) -> Result<(u64, bool)> {
-    if sbi.read_only_forever() {
-        return Ok((run, true));
-    }
-    if sbi.snaps.lock().holder(born, u64::MAX).is_some() {
-        return Ok((run, true));
-    }
-    if !sbi.reflinked.load(Ordering::Acquire) {
-        return Ok((run, false));
-    }
-    let pieces = sbi.shared.lock().pieces(b, run)?;
-    Ok(match pieces.first() {
-        Some(&(_, l, c)) => (l, c > 1),
-        None => (run, false),
-    })
 }

@@ -372,6 +372,24 @@ impl Sbi {
         self.reflinked.load(Ordering::Acquire) && self.shared.lock().any(b, len)
     }
 
+    /// For a read fault on blocks `[b, b + run)` written in epoch `born`:
+    /// how many of them to map at once, and whether other mappings may
+    /// map them too (a snapshot view, or another file sharing them):
+    /// every mapping of such a page must say so, whichever comes first.
+    pub(crate) fn other_mappings(&self, b: u64, run: u64, born: u64) -> Result<(u64, bool)> {
+        if self.read_only_forever() || self.snaps.lock().holder(born, u64::MAX).is_some() {
+            return Ok((run, true));
+        }
+        if !self.reflinked.load(Ordering::Acquire) {
+            return Ok((run, false));
+        }
+        let pieces = self.shared.lock().pieces(b, run)?;
+        Ok(match pieces.first() {
+            Some(&(_, l, c)) => (l, c > 1),
+            None => (run, false),
+        })
+    }
+
     pub(crate) fn epoch(&self) -> u64 {
         self.epoch.load(Ordering::Relaxed)
     }
