@@ -630,15 +630,18 @@ static const struct iomap_ops nova_iomap_ops = {
 	.iomap_begin = nova_iomap_begin,
 };
 
+/* Whether a page of the file may have a DAX entry or be mapped. */
+static bool nova_maybe_mapped(struct inode *inode)
+{
+	return inode->i_mapping->nrpages || mapping_mapped(inode->i_mapping);
+}
+
 /* With the mapping lock held: nova_shim_break_layout, but -ERESTARTSYS
  * instead of a wait for a busy page. */
 static int nova_break_layout_nowait(struct inode *inode, loff_t start, loff_t end)
 {
-	struct address_space *m = inode->i_mapping;
-
-	if (!m->nrpages && !mapping_mapped(m))
-		return 0;
-	return dax_break_layout(inode, start, end, NULL);
+	return nova_maybe_mapped(inode) ?
+		dax_break_layout(inode, start, end, NULL) : 0;
 }
 
 /* nova_shim_break_layout under the inode's mapping lock alone. */
@@ -898,9 +901,7 @@ static void nova_wait_dax_page(struct inode *inode)
  */
 int nova_shim_break_layout(struct inode *inode, u64 start, u64 end)
 {
-	struct address_space *m = inode->i_mapping;
-
-	if (!m->nrpages && !mapping_mapped(m))
+	if (!nova_maybe_mapped(inode))
 		return 0;
 	return dax_break_layout(inode, start, min_t(u64, end, LLONG_MAX),
 				nova_wait_dax_page);
