@@ -353,10 +353,7 @@ impl NovaInode {
         // SAFETY: eviction owns the inode; its mapping holds only DAX
         // entries.
         unsafe {
-            if mode == bindings::S_IFREG {
-                shim::nova_shim_break_layout_final(i);
-            }
-            bindings::truncate_inode_pages_final(ptr::addr_of_mut!((*i).i_data));
+            shim::nova_shim_evict_pages(i);
             bindings::clear_inode(i);
         }
         if mode == bindings::S_IFLNK {

@@ -6,6 +6,7 @@
 
 use crate::inode::NovaInode;
 use crate::shim;
+use core::cell::Cell;
 use kernel::bindings;
 use kernel::iov::{IovIterDest, IovIterSource};
 use kernel::prelude::*;
@@ -161,27 +162,64 @@ impl Drop for InodeLock<'_> {
 /// runs on the file while it is held. Whoever replaces or frees blocks of
 /// a file holds it from breaking the layout of the range until the index
 /// no longer points at the old blocks.
-pub(crate) struct MappingLock<'a>(&'a NovaInode);
+///
+/// # Invariants
+///
+/// Since the last return of `break_layout`, no fault has run on the file:
+/// every range broken under this hold (`broken` covers them all) still has
+/// no page mapped and no DAX entry.
+pub(crate) struct MappingLock<'a> {
+    ni: &'a NovaInode,
+    /// The bytes `[first, last]` broken so far, as one span (empty while
+    /// `first > last`).
+    broken: Cell<(u64, u64)>,
+}
 
 impl<'a> MappingLock<'a> {
     pub(crate) fn new(ni: &'a NovaInode) -> Self {
         // SAFETY: a live inode; released in `drop`.
         unsafe { shim::nova_shim_mapping_lock(ni.raw()) };
-        Self(ni)
+        // INVARIANT: nothing broken yet.
+        Self {
+            ni,
+            broken: Cell::new((u64::MAX, 0)),
+        }
     }
 
     /// Unmaps bytes `[start, last]` of the file from every process, waits
     /// for pinned pages there, and drops their DAX entries.
+    ///
+    /// Waiting for a pinned page drops the mapping lock for a while, and a
+    /// fault may then map a page of a range broken earlier under this
+    /// hold (and a block the caller is about to free would stay in that
+    /// DAX entry): after a wait, everything broken so far is broken again,
+    /// until a pass needs no wait.
     pub(crate) fn break_layout(&self, start: u64, last: u64) -> Result {
-        // SAFETY: the inode is live and its mapping lock held (by `self`).
-        kernel::error::to_result(unsafe { shim::nova_shim_break_layout(self.0.raw(), start, last) })
+        let (mut s, mut l) = (start, last);
+        loop {
+            // SAFETY: the inode is live and its mapping lock held (by
+            // `self`).
+            let r = unsafe { shim::nova_shim_break_layout(self.ni.raw(), s, l) };
+            kernel::error::to_result(r)?;
+            let (bs, bl) = self.broken.get();
+            let span = (bs.min(s), bl.max(l));
+            self.broken.set(span);
+            // 0: the lock was held throughout (and the shim's own loop
+            // broke `[s, l]` after its last wait); so was it for the
+            // earlier ranges only if nothing was broken before.
+            if r == 0 || (bs > bl) || (span == (s, l)) {
+                return Ok(());
+            }
+            // INVARIANT: break the whole span again before returning.
+            (s, l) = span;
+        }
     }
 }
 
 impl Drop for MappingLock<'_> {
     fn drop(&mut self) {
         // SAFETY: locked in `new`.
-        unsafe { shim::nova_shim_mapping_unlock(self.0.raw()) };
+        unsafe { shim::nova_shim_mapping_unlock(self.ni.raw()) };
     }
 }
 

@@ -98,7 +98,7 @@ void nova_shim_set_dax(struct inode *inode);
 void nova_shim_mapping_lock(struct inode *inode);
 void nova_shim_mapping_unlock(struct inode *inode);
 int nova_shim_break_layout(struct inode *inode, u64 start, u64 end);
-void nova_shim_break_layout_final(struct inode *inode);
+void nova_shim_evict_pages(struct inode *inode);
 void nova_shim_fileattr_fill(struct file_kattr *fa, u32 flags);
 int nova_shim_fileattr_flags(const struct file_kattr *fa, u32 *flags);
 void nova_shim_set_inode_flags(struct inode *inode, u32 fs_flags);
@@ -575,6 +575,21 @@ void nova_shim_forget_mapped(struct inode *inode)
  * still refers to a block when it is freed.
  */
 
+/*
+ * The DAX code counts the mappings of a page that more than one file may
+ * map (folio->share, IOMAP_F_SHARED) under each mapping's own xarray
+ * lock: two mappings changing the association of one page at once (a
+ * fault in one, a removal of entries in the other) could lose an update,
+ * and the count would reach zero while a page table still maps the page.
+ * nova serialises those changes: a fault that maps a page as shared holds
+ * this lock from the end of iomap_begin to iomap_end (the DAX code
+ * associates the page in between), and every removal of DAX entries
+ * (breaking a layout, eviction of a file with entries) holds it. One
+ * lock for all mounts: a snapshot view maps its device's pages beside the
+ * live mount.
+ */
+static DEFINE_MUTEX(nova_dax_share);
+
 static u64 nova_dev_addr(struct block_device *bdev, u64 blk)
 {
 	return ((u64)get_start_sect(bdev) << SECTOR_SHIFT) + (blk << PAGE_SHIFT);
@@ -623,11 +638,23 @@ static int nova_iomap_begin(struct inode *inode, loff_t pos, loff_t length,
 		srcmap->flags = 0;
 		srcmap->addr = nova_dev_addr(bdev, src);
 	}
+	if ((flags & IOMAP_FAULT) && (iomap->flags & IOMAP_F_SHARED))
+		mutex_lock(&nova_dax_share);
+	return 0;
+}
+
+static int nova_iomap_end(struct inode *inode, loff_t pos, loff_t length,
+			  ssize_t written, unsigned int flags,
+			  struct iomap *iomap)
+{
+	if ((flags & IOMAP_FAULT) && (iomap->flags & IOMAP_F_SHARED))
+		mutex_unlock(&nova_dax_share);
 	return 0;
 }
 
 static const struct iomap_ops nova_iomap_ops = {
 	.iomap_begin = nova_iomap_begin,
+	.iomap_end = nova_iomap_end,
 };
 
 /* Whether a page of the file may have a DAX entry or be mapped. */
@@ -636,12 +663,56 @@ static bool nova_maybe_mapped(struct inode *inode)
 	return inode->i_mapping->nrpages || mapping_mapped(inode->i_mapping);
 }
 
+static void nova_wait_dax_page(struct inode *inode)
+{
+	filemap_invalidate_unlock(inode->i_mapping);
+	schedule();
+	filemap_invalidate_lock(inode->i_mapping);
+}
+
+/*
+ * dax_break_layout() with the entries dropped under nova_dax_share: with
+ * the mapping lock held exclusive, unmaps [start, end] of the file from
+ * every process, waits for pages pinned there (DMA, or a page an unmap is
+ * still releasing) to be released (or, unless @wait, returns -ERESTARTSYS
+ * at the first one) and drops the DAX entries. 0; 1 if it waited, which
+ * drops the mapping lock for a while (faults may have mapped pages
+ * anywhere in the file meanwhile: ranges broken before must be broken
+ * again); or -ERESTARTSYS if a signal interrupted the wait.
+ */
+static int nova_break_layout(struct inode *inode, loff_t start, loff_t end,
+			     bool wait)
+{
+	struct address_space *mapping = inode->i_mapping;
+	struct page *page;
+	int ret, waited = 0;
+
+	if (!nova_maybe_mapped(inode) || !dax_mapping(mapping))
+		return 0;
+	for (;;) {
+		page = dax_layout_busy_page_range(mapping, start, end);
+		if (!page)
+			break;
+		if (!wait)
+			return -ERESTARTSYS;
+		waited = 1;
+		ret = ___wait_var_event(page, dax_page_is_idle(page),
+					TASK_INTERRUPTIBLE, 0, 0,
+					nova_wait_dax_page(inode));
+		if (ret)
+			return ret;
+	}
+	mutex_lock(&nova_dax_share);
+	dax_delete_mapping_range(mapping, start, end);
+	mutex_unlock(&nova_dax_share);
+	return waited;
+}
+
 /* With the mapping lock held: nova_shim_break_layout, but -ERESTARTSYS
  * instead of a wait for a busy page. */
 static int nova_break_layout_nowait(struct inode *inode, loff_t start, loff_t end)
 {
-	return nova_maybe_mapped(inode) ?
-		dax_break_layout(inode, start, end, NULL) : 0;
+	return nova_break_layout(inode, start, end, false);
 }
 
 /* nova_shim_break_layout under the inode's mapping lock alone. */
@@ -652,7 +723,7 @@ static int nova_break_layout_one(struct inode *inode, loff_t start, loff_t end)
 	filemap_invalidate_lock(inode->i_mapping);
 	ret = nova_shim_break_layout(inode, start, end);
 	filemap_invalidate_unlock(inode->i_mapping);
-	return ret;
+	return ret < 0 ? ret : 0;
 }
 
 /*
@@ -886,30 +957,38 @@ void nova_shim_mapping_unlock(struct inode *inode)
 	filemap_invalidate_unlock(inode->i_mapping);
 }
 
-static void nova_wait_dax_page(struct inode *inode)
-{
-	filemap_invalidate_unlock(inode->i_mapping);
-	schedule();
-	filemap_invalidate_lock(inode->i_mapping);
-}
-
 /*
  * With the mapping lock held exclusive: unmaps [start, end] of the file
  * from every process, waits for pinned pages (DMA) there to be released,
  * and drops the DAX entries. Afterwards the blocks behind the range may be
- * replaced or freed. 0, or -ERESTARTSYS if a signal interrupted the wait.
+ * replaced or freed. 0; 1 if the wait dropped the mapping lock (ranges
+ * broken before under the same hold must be broken again: kfile.rs); or
+ * -ERESTARTSYS if a signal interrupted the wait.
  */
 int nova_shim_break_layout(struct inode *inode, u64 start, u64 end)
 {
-	if (!nova_maybe_mapped(inode))
-		return 0;
-	return dax_break_layout(inode, start, min_t(u64, end, LLONG_MAX),
-				nova_wait_dax_page);
+	return nova_break_layout(inode, start, min_t(u64, end, LLONG_MAX), true);
 }
 
-void nova_shim_break_layout_final(struct inode *inode)
+/*
+ * Eviction: waits until no page of the file is pinned, then drops every
+ * DAX entry and the rest of the page cache (dax_break_layout_final() and
+ * truncate_inode_pages_final(), the entries dropped under nova_dax_share).
+ */
+void nova_shim_evict_pages(struct inode *inode)
 {
-	dax_break_layout_final(inode);
+	struct address_space *mapping = inode->i_mapping;
+	struct page *page;
+
+	if (dax_mapping(mapping) && mapping->nrpages) {
+		while ((page = dax_layout_busy_page_range(mapping, 0, LLONG_MAX)))
+			___wait_var_event(page, dax_page_is_idle(page),
+					  TASK_UNINTERRUPTIBLE, 0, 0, schedule());
+		mutex_lock(&nova_dax_share);
+		dax_delete_mapping_range(mapping, 0, LLONG_MAX);
+		mutex_unlock(&nova_dax_share);
+	}
+	truncate_inode_pages_final(&inode->i_data);
 }
 
 /* FS_IOC_GETFLAGS/FS_IOC_FSGETXATTR: @flags (FS_*_FL) in both forms. */

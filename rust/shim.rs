@@ -145,7 +145,8 @@ unsafe extern "C" {
     pub(crate) fn nova_shim_mapping_lock(inode: *mut bindings::inode);
     // `filemap_invalidate_unlock` is static inline.
     pub(crate) fn nova_shim_mapping_unlock(inode: *mut bindings::inode);
-    // `dax_break_layout` and `mapping_mapped` are not in the bindings.
+    // `dax_break_layout` and `mapping_mapped` are not in the bindings; 1:
+    // it waited, with the mapping lock dropped meanwhile.
     pub(crate) fn nova_shim_break_layout(
         inode: *mut bindings::inode,
         start: u64,
@@ -157,8 +158,9 @@ unsafe extern "C" {
         len: usize,
         iter: *mut bindings::iov_iter,
     ) -> usize;
-    // `dax_break_layout_final` is not in the bindings.
-    pub(crate) fn nova_shim_break_layout_final(inode: *mut bindings::inode);
+    // The DAX entries go under the shim's lock of shared-page counts
+    // (`nova_dax_share`), with `dax_break_layout_final`'s wait first.
+    pub(crate) fn nova_shim_evict_pages(inode: *mut bindings::inode);
     // `<linux/fileattr.h>` (`struct file_kattr`, `fileattr_fill_flags`) is not in the bindings.
     pub(crate) fn nova_shim_fileattr_fill(fa: *mut bindings::file_kattr, flags: u32);
     // as above (`fileattr_has_fsx` is an inline over the opaque struct).

@@ -4,7 +4,12 @@
  * same-file and across files, FIDEDUPERANGE), mapped stores, writes,
  * truncates and hole punches on DIR/f0..f4 for SECONDS seconds.
  * With a third argument "noclone", no clone or dedupe thread runs; with
- * NOSAME set in the environment, no same-file clone and no dedupe.
+ * NOSAME set in the environment, no same-file clone and no dedupe. With
+ * UNMAPLOCK set, a mapper's munmap never runs beside the other mapper's
+ * faults: the DAX code itself warns when a fault drops the last
+ * association of a shared page that a concurrent munmap has unmapped but
+ * not yet released (its reference waits for the TLB flush); XFS-DAX shows
+ * the same class of warning (long_xfs_reflink_stress).
  * Prints how many operations succeeded. Exit 0 unless setup failed.
  */
 #define _GNU_SOURCE
@@ -29,6 +34,21 @@ static int fds[NF];
 static time_t end;
 static long ok[6];
 static __thread sigjmp_buf jb;
+static int unmaplock;
+static pthread_rwlock_t unmap_lock = PTHREAD_RWLOCK_INITIALIZER;
+
+/* munmap, under unmap_lock's write side with UNMAPLOCK (a mapper holds
+ * the read side from its mmap to here). */
+static void unmap(char *p, size_t len)
+{
+	if (unmaplock) {
+		pthread_rwlock_unlock(&unmap_lock);
+		pthread_rwlock_wrlock(&unmap_lock);
+	}
+	munmap(p, len);
+	if (unmaplock)
+		pthread_rwlock_unlock(&unmap_lock);
+}
 
 /* A store past a size a racing truncate just cut: SIGBUS, skipped. */
 static void on_bus(int sig)
@@ -84,8 +104,10 @@ static void *mapper(void *arg)
 		char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fds[f], 0);
 		if (p == MAP_FAILED)
 			continue;
+		if (unmaplock)
+			pthread_rwlock_rdlock(&unmap_lock);
 		if (sigsetjmp(jb, 1)) {
-			munmap(p, len);
+			unmap(p, len);
 			continue;
 		}
 		for (int i = 0; i < 8; i++) {
@@ -96,7 +118,7 @@ static void *mapper(void *arg)
 				p[o] = (char)rnd(&s);
 		}
 		msync(p, len, MS_SYNC);
-		munmap(p, len);
+		unmap(p, len);
 		__atomic_add_fetch(&ok[2], 1, __ATOMIC_RELAXED);
 	}
 	return NULL;
@@ -148,6 +170,7 @@ int main(int argc, char **argv)
 		}
 	}
 	signal(SIGBUS, on_bus);
+	unmaplock = getenv("UNMAPLOCK") != NULL;
 	end = time(NULL) + atoi(argv[2]);
 	void *(*fn[6])(void *) = { cloner, cloner, mapper, mapper, writer, writer };
 	if (argc > 3 && !strcmp(argv[3], "noclone"))
