@@ -10,7 +10,6 @@
 use crate::format::held::{Checker, HeldError, HeldRecord, PER_BLOCK, RECORD};
 use crate::format::layout::*;
 use crate::sbi::Sbi;
-use crate::shared::Shared;
 use crate::snaplist::Kept;
 use core::sync::atomic::Ordering;
 use kernel::prelude::*;
@@ -176,25 +175,17 @@ pub(crate) fn load(sbi: &Sbi, first: u64, csum: u32) -> Result {
         pr_warn!("{}: saved held lists: an inode is kept twice\n", sbi.name());
         return Err(EINVAL);
     }
-    runs.sort_unstable();
-    for w in runs.windows(2) {
-        // Two items may keep one block only if it has several users.
-        let end = w[0].0 + w[0].1;
-        if end > w[1].0 && !shared_throughout(&shared, w[1].0, end.min(w[1].0 + w[1].1)) {
-            pr_warn!(
-                "{}: saved held lists: block {} is kept twice\n",
-                sbi.name(),
-                w[1].0
-            );
-            return Err(EINVAL);
-        }
+    // Several items may keep one block only if it has at least that many
+    // users: each item drops one when the cleaner frees it, and one drop
+    // too many would free a block another file maps.
+    if let Some(b) = shared.first_overkept(&runs)? {
+        pr_warn!(
+            "{}: saved held lists: block {} is kept by more items than it has users\n",
+            sbi.name(),
+            b
+        );
+        return Err(EINVAL);
     }
     Ok(())
 }
 
-/// Whether every block of `[b, e)` has several users.
-fn shared_throughout(shared: &Shared, b: u64, e: u64) -> bool {
-    shared
-        .pieces(b, e - b)
-        .is_ok_and(|p| p.iter().all(|&(_, _, c)| c > 1))
-}

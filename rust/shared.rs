@@ -230,6 +230,33 @@ impl Shared {
         self.replace(&[], &[(b, len, count)])
     }
 
+    /// The first block that more of the ranges `runs` (items of saved
+    /// held lists, each one user of its blocks) cover than it has users,
+    /// if any: a sweep over the ranges' ends.
+    pub(crate) fn first_overkept(&self, runs: &[(u64, u64)]) -> Result<Option<u64>> {
+        // (block, +1 where a range starts or -1 where one ends), in order;
+        // an end sorts before a start at the same block.
+        let mut ends: KVVec<(u64, i64)> = KVVec::with_capacity(runs.len() * 2, GFP_KERNEL)?;
+        for &(b, len) in runs {
+            ends.push((b, 1), GFP_KERNEL)?;
+            ends.push((b.checked_add(len).ok_or(EINVAL)?, -1), GFP_KERNEL)?;
+        }
+        ends.sort_unstable();
+        let mut depth = 0i64;
+        for w in ends.windows(2) {
+            depth += w[0].1;
+            let (s, e) = (w[0].0, w[1].0);
+            if depth > 1 && e > s {
+                for (pb, _, users) in self.pieces(s, e - s)? {
+                    if i64::try_from(users).unwrap_or(i64::MAX) < depth {
+                        return Ok(Some(pb));
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
     /// Every listed range, in order: `f(start, len, count)`.
     pub(crate) fn for_each(&self, mut f: impl FnMut(u64, u64, u64) -> Result) -> Result {
         for (&s, &(l, c)) in self.map.iter() {
@@ -289,6 +316,30 @@ mod tests {
         s.drop_user(2, 4, |_, _| {}).unwrap();
         assert_eq!(&all(&s)[..], &[(0, 8, 2)]);
         assert!(s.set(20, 5, 4).is_ok() && s.set(22, 1, 2).is_err());
+    }
+
+    #[test]
+    fn kept_at_most_users() {
+        let mut s = Shared::new();
+        s.set(10, 10, 2).unwrap();
+        s.set(20, 5, 3).unwrap();
+        // One item per block, or two over blocks with two users: fine.
+        assert_eq!(s.first_overkept(&[(0, 5), (5, 5), (10, 4)]).unwrap(), None);
+        assert_eq!(s.first_overkept(&[(10, 10), (12, 3)]).unwrap(), None);
+        // Ranges that only touch are not overlaps.
+        assert_eq!(s.first_overkept(&[(0, 10), (10, 10)]).unwrap(), None);
+        // Two items over a block with one user.
+        assert_eq!(s.first_overkept(&[(0, 6), (5, 2)]).unwrap(), Some(5));
+        // Three items over blocks with two users, not over three.
+        assert_eq!(
+            s.first_overkept(&[(10, 15), (20, 5), (21, 1)]).unwrap(),
+            None
+        );
+        assert_eq!(
+            s.first_overkept(&[(10, 15), (18, 5), (19, 1)]).unwrap(),
+            Some(19)
+        );
+        assert_eq!(s.first_overkept(&[]).unwrap(), None);
     }
 
     #[test]
