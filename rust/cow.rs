@@ -482,14 +482,22 @@ fn write_locked(ni: &NovaInode, iocb: &Kiocb, from: &mut IovIterSource<'_>) -> R
     let t = ni.now();
     // 2. No fault may map the old blocks from here until the index points
     // at the new ones; only now are their bytes copied.
+    // Every page the write replaces is broken in one go, the old last
+    // page too when the write starts past it, before anything is looked
+    // up or copied: a break that waits for a pinned page drops the lock
+    // for a while (a fault may then map or fill a page).
     let t_layout = sbi.prof.span(Phase::Layout);
     let ml = MappingLock::new(ni);
     let eof_pg = old_size >> BLOCK_SHIFT;
-    let gap = pos > old_size && old_size % BLOCK_SIZE != 0 && eof_pg < first;
-    let gap = gap && ni.data.lock().lookup(eof_pg).is_some();
-    ml.break_layout(first << BLOCK_SHIFT, ((wlast + 1) << BLOCK_SHIFT) - 1)?;
+    let past = pos > old_size && old_size % BLOCK_SIZE != 0 && eof_pg < first;
+    let from = if past { eof_pg } else { first };
+    ml.break_layout(from << BLOCK_SHIFT, ((wlast + 1) << BLOCK_SHIFT) - 1)?;
     drop(t_layout);
     let t_fill = sbi.prof.span(Phase::Fill);
+    if past && ni.data.lock().lookup(eof_pg).is_some() {
+        // (Its break of the page, inside the span, needs no wait.)
+        clear_tail_copy(ni, &ml, &mut runs, eof_pg, old_size, false)?;
+    }
     let head = pos & (BLOCK_SIZE - 1);
     if let Some(b) = runs.block_of(first) {
         fill_old(ni, b, first, 0, head, old_size)?;
@@ -499,9 +507,6 @@ fn write_locked(ni: &NovaInode, iocb: &Kiocb, from: &mut IovIterSource<'_>) -> R
         if let Some(b) = runs.block_of(wlast) {
             fill_old(ni, b, wlast, tail, BLOCK_SIZE, old_size)?;
         }
-    }
-    if gap {
-        clear_tail_copy(ni, &ml, &mut runs, eof_pg, old_size, false)?;
     }
     drop(t_fill);
     commit(ni, runs, Commit::data(new_size, t))?;

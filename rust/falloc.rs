@@ -125,8 +125,12 @@ fn allocate_locked(ni: &NovaInode, off: u64, end: u64, keep: bool, t: (i64, u32)
     let last = (end - 1) >> BLOCK_SHIFT;
     let mut pg = off >> BLOCK_SHIFT;
     // Held for the whole call: no fault fills a hole between finding it
-    // and committing its new block.
+    // and committing its new block. The whole range is broken once, first
+    // (read faults may have mapped the zero page over the holes): a break
+    // that waits for a pinned page drops the lock for a while, and a
+    // fault may then fill a hole, so holes are looked up only after it.
     let ml = MappingLock::new(ni);
+    ml.break_layout(off & !(BLOCK_SIZE - 1), ((last + 1) << BLOCK_SHIFT) - 1)?;
     // Holes first, committed with the old size (blocks past the end, as
     // KEEP_SIZE leaves them), then the size: a call that fails part-way
     // leaves the file as it was, only with more blocks.
@@ -146,8 +150,6 @@ fn allocate_locked(ni: &NovaInode, off: u64, end: u64, keep: bool, t: (i64, u32)
         let mut runs = NewRuns::new(sbi);
         runs.alloc(hs, he - hs)?;
         runs.zero_all()?;
-        // Read faults may have mapped the zero page over the holes.
-        ml.break_layout(hs << BLOCK_SHIFT, (he << BLOCK_SHIFT) - 1)?;
         commit(ni, runs, Commit::data(old_size, t))?;
         pg = he;
     }

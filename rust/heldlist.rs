@@ -188,4 +188,3 @@ pub(crate) fn load(sbi: &Sbi, first: u64, csum: u32) -> Result {
     }
     Ok(())
 }
-

@@ -638,7 +638,9 @@ static int nova_iomap_begin(struct inode *inode, loff_t pos, loff_t length,
 		srcmap->flags = 0;
 		srcmap->addr = nova_dev_addr(bdev, src);
 	}
-	if ((flags & IOMAP_FAULT) && (iomap->flags & IOMAP_F_SHARED))
+	/* (iomap_end runs only after a mapping of non-zero length.) */
+	if ((flags & IOMAP_FAULT) && (iomap->flags & IOMAP_F_SHARED) &&
+	    iomap->length)
 		mutex_lock(&nova_dax_share);
 	return 0;
 }
@@ -974,6 +976,9 @@ int nova_shim_break_layout(struct inode *inode, u64 start, u64 end)
  * Eviction: waits until no page of the file is pinned, then drops every
  * DAX entry and the rest of the page cache (dax_break_layout_final() and
  * truncate_inode_pages_final(), the entries dropped under nova_dax_share).
+ * An inode with no entry takes no lock: eviction from memory reclaim sees
+ * only such inodes (the inode LRU keeps inodes with pages), and faults
+ * allocate page tables while they hold nova_dax_share.
  */
 void nova_shim_evict_pages(struct inode *inode)
 {
