@@ -204,13 +204,12 @@ impl<'a> MappingLock<'a> {
             let (bs, bl) = self.broken.get();
             let span = (bs.min(s), bl.max(l));
             self.broken.set(span);
-            // 0: the lock was held throughout (and the shim's own loop
-            // broke `[s, l]` after its last wait); so was it for the
-            // earlier ranges only if nothing was broken before.
-            if r == 0 || (bs > bl) || (span == (s, l)) {
+            // The shim broke `[s, l]` after its last wait. Done if it did
+            // not wait, or if every earlier range (if any) lies inside.
+            if r == 0 || span == (s, l) {
                 return Ok(());
             }
-            // INVARIANT: break the whole span again before returning.
+            // INVARIANT: the whole span is broken again before returning.
             (s, l) = span;
         }
     }
