@@ -665,6 +665,15 @@ static bool nova_maybe_mapped(struct inode *inode)
 	return inode->i_mapping->nrpages || mapping_mapped(inode->i_mapping);
 }
 
+/* Drops the DAX entries of [start, end] (nothing may map them now). */
+static void nova_delete_entries(struct address_space *mapping, loff_t start,
+				loff_t end)
+{
+	mutex_lock(&nova_dax_share);
+	dax_delete_mapping_range(mapping, start, end);
+	mutex_unlock(&nova_dax_share);
+}
+
 static void nova_wait_dax_page(struct inode *inode)
 {
 	filemap_invalidate_unlock(inode->i_mapping);
@@ -704,17 +713,8 @@ static int nova_break_layout(struct inode *inode, loff_t start, loff_t end,
 		if (ret)
 			return ret;
 	}
-	mutex_lock(&nova_dax_share);
-	dax_delete_mapping_range(mapping, start, end);
-	mutex_unlock(&nova_dax_share);
+	nova_delete_entries(mapping, start, end);
 	return waited;
-}
-
-/* With the mapping lock held: nova_shim_break_layout, but -ERESTARTSYS
- * instead of a wait for a busy page. */
-static int nova_break_layout_nowait(struct inode *inode, loff_t start, loff_t end)
-{
-	return nova_break_layout(inode, start, end, false);
 }
 
 /* nova_shim_break_layout under the inode's mapping lock alone. */
@@ -779,9 +779,9 @@ retry:
 	if (!ret)
 		ret = filemap_write_and_wait_range(dst->i_mapping, dstart, dend);
 	if (!ret)
-		ret = nova_break_layout_nowait(src, pos_in, send);
+		ret = nova_break_layout(src, pos_in, send, false);
 	if (!ret)
-		ret = nova_break_layout_nowait(dst, dstart, dend);
+		ret = nova_break_layout(dst, dstart, dend, false);
 	if (ret == -ERESTARTSYS) {
 		filemap_invalidate_unlock_two(src->i_mapping, dst->i_mapping);
 		ret = nova_break_layout_one(src, pos_in, send);
@@ -989,9 +989,7 @@ void nova_shim_evict_pages(struct inode *inode)
 		while ((page = dax_layout_busy_page_range(mapping, 0, LLONG_MAX)))
 			___wait_var_event(page, dax_page_is_idle(page),
 					  TASK_UNINTERRUPTIBLE, 0, 0, schedule());
-		mutex_lock(&nova_dax_share);
-		dax_delete_mapping_range(mapping, 0, LLONG_MAX);
-		mutex_unlock(&nova_dax_share);
+		nova_delete_entries(mapping, 0, LLONG_MAX);
 	}
 	truncate_inode_pages_final(&inode->i_data);
 }
