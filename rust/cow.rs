@@ -37,12 +37,14 @@ use kernel::prelude::*;
 /// committing (bounds the entries of one transaction).
 pub(crate) const MAX_WRITE_PAGES: u64 = 1 << 14;
 
-/// One run of new blocks: `n` pages from page `pg`, at block `blk`.
+/// One run of new blocks: `n` pages from page `pg`, at block `blk`;
+/// `at` is the log address of its entry once appended.
 #[derive(Clone, Copy)]
 pub(crate) struct Run {
     pub(crate) pg: u64,
     pub(crate) blk: u64,
     pub(crate) n: u64,
+    at: u64,
 }
 
 /// New blocks for pages of a file, not yet committed, in ascending page
@@ -99,7 +101,12 @@ impl<'a> NewRuns<'a> {
                 self.sbi.defer_to_recovery();
                 return Err(EIO);
             }
-            let r = Run { pg: p, blk, n: got };
+            let r = Run {
+                pg: p,
+                blk,
+                n: got,
+                at: 0,
+            };
             if self.first.is_none() {
                 self.first = Some(r);
             } else if self.more.push_within_capacity(r).is_err() {
@@ -115,6 +122,10 @@ impl<'a> NewRuns<'a> {
     /// The runs, in ascending page order.
     pub(crate) fn runs(&self) -> impl Iterator<Item = &Run> + '_ {
         Iterator::chain(self.first.iter(), self.more.iter())
+    }
+
+    fn runs_mut(&mut self) -> impl Iterator<Item = &mut Run> + '_ {
+        Iterator::chain(self.first.iter_mut(), self.more.iter_mut())
     }
 
     /// The block of page `pg`, if a run covers it.
@@ -291,9 +302,10 @@ pub(crate) fn commit(ni: &NovaInode, mut runs: NewRuns<'_>, c: Commit<'_>) -> Re
     if let Some(e) = c.lead {
         tx.append(ni, e)?;
     }
-    for r in runs.runs() {
+    for r in runs.runs_mut() {
         let mut e = file_write(r.pg, r.blk, r.n, c.size, c.mtime)?;
-        tx.append(ni, &mut e)?;
+        // (The index records where the entry went.)
+        r.at = tx.append(ni, &mut e)?;
     }
     if let Some((pg, n)) = c.punch {
         let mut e = file_hole(pg, n, c.size, c.mtime)?;
@@ -304,22 +316,22 @@ pub(crate) fn commit(ni: &NovaInode, mut runs: NewRuns<'_>, c: Commit<'_>) -> Re
     }
     drop(t_app);
     let t_commit = sbi.prof.span(Phase::Commit);
-    tx.commit()?;
-    drop(t_commit);
-    // Committed: nothing below can fail.
-    let t_switch = sbi.prof.span(Phase::Switch);
     // The dropped ranges of a small change are copied out so that the
     // reservation's memory goes back to the index under this same lock.
     let mut few = [Dropped::new(0, 0, 0); 4];
     let mut nfew = 0;
-    let short;
-    let rest = {
+    let mut short = false;
+    let mut rest = None;
+    // The index switches before the log's claim is given back: a log GC
+    // judges entries by it (`liveness.rs`). Nothing in it can fail.
+    tx.commit_and(|| {
+        let _t = sbi.prof.span(Phase::Switch);
         let mut idx = ni.data.lock();
         if let Some(pg) = c.cut {
             idx.truncate_reserved(&mut res, pg);
         }
         for r in runs.runs() {
-            idx.insert_reserved(&mut res, r.pg, r.blk, r.n, epoch);
+            idx.insert_reserved(&mut res, r.pg, r.blk, r.n, (epoch, r.at));
         }
         runs.keep();
         if let Some((pg, n)) = c.punch {
@@ -333,17 +345,17 @@ pub(crate) fn commit(ni: &NovaInode, mut runs: NewRuns<'_>, c: Commit<'_>) -> Re
                 }
                 nfew = f.len();
                 idx.recycle(res);
-                None
             }
-            None => Some(res),
+            None => rest = Some(res),
         }
-    };
+    })?;
+    drop(t_commit);
+    // Committed: nothing below can fail.
     ni.set_size(c.size);
     if c.set_times {
         ni.set_time(Time::Modify, c.mtime.0, c.mtime.1);
         ni.set_time(Time::Change, c.mtime.0, c.mtime.1);
     }
-    drop(t_switch);
     let t_rel = sbi.prof.span(Phase::Release);
     let dropped = match &rest {
         Some(r) => &r.dropped[..],

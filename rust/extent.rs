@@ -23,8 +23,11 @@ impl Dropped {
     }
 }
 
-/// One extent: `(first block, number of pages, epoch written in)`.
-type Ext = (u64, u64, u64);
+/// One extent: `(first block, number of pages, epoch written in, log
+/// address of the entry that wrote it)`. The entry address lets a log GC
+/// tell the entries the index still uses (`liveness.rs`); a piece of a
+/// split extent keeps it.
+type Ext = (u64, u64, u64, u64);
 
 /// Pages of a file mapped to blocks: non-overlapping extents keyed by
 /// their first page. Each remembers the epoch of the entry that wrote it,
@@ -158,7 +161,7 @@ impl FileIndex {
     /// The block holding page `pg`, how many following pages are in the
     /// same extent, and the epoch it was written in; `None` for a hole.
     pub(crate) fn extent(&self, pg: u64) -> Option<(u64, u64, u64)> {
-        let (k, (b, l, e)) = self.floor(pg)?;
+        let (k, (b, l, e, _)) = self.floor(pg)?;
         (pg < k + l).then(|| (b + (pg - k), k + l - pg, e))
     }
 
@@ -166,6 +169,33 @@ impl FileIndex {
     /// the same extent, or `None` for a hole.
     pub(crate) fn lookup(&self, pg: u64) -> Option<(u64, u64)> {
         self.extent(pg).map(|(b, run, _)| (b, run))
+    }
+
+    /// The log addresses of the entries that wrote the extents, sorted
+    /// (an entry split in several extents appears as often), into `out`
+    /// (cleared first): the write entries a log GC must keep
+    /// (`liveness.rs`).
+    pub(crate) fn entries(&self, out: &mut KVVec<u64>) -> Result {
+        out.clear();
+        out.reserve(self.map.iter().count(), GFP_KERNEL)?;
+        for (_, &(_, _, _, a)) in self.map.iter() {
+            out.push(a, GFP_KERNEL)?;
+        }
+        out.sort_unstable();
+        Ok(())
+    }
+
+    /// After a log GC copied the entries to a new log: each extent's
+    /// entry address becomes its copy's (`moved`: `(old, new)` pairs
+    /// sorted by old address; an address not in it stays). Cannot fail.
+    pub(crate) fn remap_entries(&mut self, moved: &[(u64, u64)]) {
+        for (_, v) in self.map.iter_mut() {
+            if let Ok(i) = moved.binary_search_by_key(&v.3, |m| m.0) {
+                if let Some(m) = moved.get(i) {
+                    v.3 = m.1;
+                }
+            }
+        }
     }
 
     /// First mapped page at or after `pg` (for reads over holes).
@@ -185,7 +215,7 @@ impl FileIndex {
         } else {
             self.next_mapped(lo)?
         };
-        let (k, (_, l, _)) = self.floor(hi - 1)?;
+        let (k, (_, l, _, _)) = self.floor(hi - 1)?;
         let end = core::cmp::min(k.saturating_add(l), hi);
         (first < hi && end > first).then_some((first, end))
     }
@@ -224,7 +254,7 @@ impl FileIndex {
     /// How many extents overlap pages `[pg, end)`.
     fn overlapping(&self, pg: u64, end: u64) -> usize {
         let mut n = 0;
-        if let Some((k, (_, l, _))) = self.floor(pg) {
+        if let Some((k, (_, l, _, _))) = self.floor(pg) {
             if k < pg && k.saturating_add(l) > pg {
                 n += 1;
             }
@@ -277,23 +307,23 @@ impl FileIndex {
         self.pages = self.pages.saturating_sub(l);
     }
 
-    /// Maps `[pg, pg+len)` to blocks `[blk, blk+len)` written in `epoch`,
-    /// replacing whatever mapped those pages; the replaced block ranges
-    /// are pushed to `freed`. All or nothing: on error the index is
-    /// unchanged.
+    /// Maps `[pg, pg+len)` to blocks `[blk, blk+len)` written in `epoch`
+    /// by the log entry at `entry`, replacing whatever mapped those pages;
+    /// the replaced block ranges are pushed to `freed`. All or nothing: on
+    /// error the index is unchanged.
     pub(crate) fn insert(
         &mut self,
         pg: u64,
         blk: u64,
         len: u64,
-        epoch: u64,
+        (epoch, entry): (u64, u64),
         freed: &mut KVec<Dropped>,
     ) -> Result {
         let mut res = self.take_reserve();
         let r = self.reserve_insert(&mut res, pg, len);
         let r = r.and_then(|()| Ok(freed.reserve(res.want, GFP_KERNEL)?));
         if r.is_ok() {
-            self.insert_reserved(&mut res, pg, blk, len, epoch);
+            self.insert_reserved(&mut res, pg, blk, len, (epoch, entry));
             Self::hand_over(&mut res, freed);
         }
         self.recycle(res);
@@ -308,19 +338,19 @@ impl FileIndex {
         pg: u64,
         blk: u64,
         len: u64,
-        epoch: u64,
+        (epoch, entry): (u64, u64),
     ) {
         if let Some(v) = self.map.get_mut(&pg) {
             if v.1 == len {
                 // Replaces exactly one extent: in place, one descent.
-                let (b, l, e) = core::mem::replace(v, (blk, len, epoch));
+                let (b, l, e, _) = core::mem::replace(v, (blk, len, epoch, entry));
                 self.dropped(res, b, l, e);
                 self.pages += len;
                 return;
             }
         }
         let end = pg.saturating_add(len);
-        let Some(node) = res.node(pg, (blk, len, epoch)) else {
+        let Some(node) = res.node(pg, (blk, len, epoch, entry)) else {
             res.short = true;
             return;
         };
@@ -333,7 +363,7 @@ impl FileIndex {
     /// `res.dropped`. Needs one reserved node (a split extent's tail).
     fn remove_range(&mut self, res: &mut IndexReserve, pg: u64, end: u64) {
         // An extent starting before `pg` that reaches into the range.
-        if let Some((k, (b, l, e))) = self.floor(pg) {
+        if let Some((k, (b, l, e, a))) = self.floor(pg) {
             if k < pg && k + l > pg {
                 let cut = core::cmp::min(k + l, end) - pg;
                 self.dropped(res, b + (pg - k), cut, e);
@@ -341,7 +371,7 @@ impl FileIndex {
                     v.1 = pg - k;
                 }
                 if k + l > end {
-                    let tail = (b + (end - k), k + l - end, e);
+                    let tail = (b + (end - k), k + l - end, e, a);
                     match res.node(end, tail) {
                         Some(n) => {
                             self.map.insert(n);
@@ -353,7 +383,7 @@ impl FileIndex {
         }
         // Extents starting inside the range.
         while let Some(c) = self.map.cursor_lower_bound(&pg) {
-            let (k, &(b, l, e)) = c.current();
+            let (k, &(b, l, e, a)) = c.current();
             let k = *k;
             if k >= end {
                 break;
@@ -363,7 +393,7 @@ impl FileIndex {
             };
             if k + l > end {
                 self.dropped(res, b, end - k, e);
-                let tail = (b + (end - k), k + l - end, e);
+                let tail = (b + (end - k), k + l - end, e, a);
                 // The removed node carries the tail.
                 self.map.insert(old.into_reservation().into_node(end, tail));
             } else {
@@ -385,12 +415,17 @@ impl FileIndex {
         self.remove_range(res, pg, pg.saturating_add(len));
     }
 
-    /// Replays a checked `FileWrite` run written in `epoch`: maps its
-    /// pages, or makes them holes; what they replaced goes to `freed`.
-    /// All or nothing.
-    pub(crate) fn replay(&mut self, r: &WriteRun, epoch: u64, freed: &mut KVec<Dropped>) -> Result {
+    /// Replays a checked `FileWrite` run written in `epoch` by the entry
+    /// at `entry`: maps its pages, or makes them holes; what they replaced
+    /// goes to `freed`. All or nothing.
+    pub(crate) fn replay(
+        &mut self,
+        r: &WriteRun,
+        (epoch, entry): (u64, u64),
+        freed: &mut KVec<Dropped>,
+    ) -> Result {
         if !r.hole {
-            return self.insert(r.pgoff, r.block, r.pages, epoch, freed);
+            return self.insert(r.pgoff, r.block, r.pages, (epoch, entry), freed);
         }
         let mut res = self.take_reserve();
         let x = self.reserve_punch(&mut res, r.pgoff, r.pages);
@@ -427,7 +462,7 @@ impl FileIndex {
 
     /// `truncate` with room reserved by `reserve_truncate`: cannot fail.
     pub(crate) fn truncate_reserved(&mut self, res: &mut IndexReserve, pg: u64) {
-        if let Some((k, (b, l, e))) = self.floor(pg) {
+        if let Some((k, (b, l, e, _))) = self.floor(pg) {
             if k < pg && k + l > pg {
                 self.dropped(res, b + (pg - k), k + l - pg, e);
                 if let Some(v) = self.map.get_mut(&k) {
@@ -438,7 +473,7 @@ impl FileIndex {
         while let Some(c) = self.map.cursor_lower_bound(&pg) {
             let k = *c.current().0;
             match self.map.remove(&k) {
-                Some((b, l, e)) => self.dropped(res, b, l, e),
+                Some((b, l, e, _)) => self.dropped(res, b, l, e),
                 None => break,
             }
         }
@@ -453,7 +488,7 @@ impl FileIndex {
         max: usize,
         out: &mut KVec<(u64, u64, u64)>,
     ) -> Result {
-        for (&k, &(b, l, _)) in self.map.iter() {
+        for (&k, &(b, l, _, _)) in self.map.iter() {
             if out.len() >= max {
                 break;
             }
@@ -465,7 +500,7 @@ impl FileIndex {
     }
 
     pub(crate) fn for_each(&self, mut f: impl FnMut(u64, u64, u64) -> Result) -> Result {
-        for (_, &(b, l, e)) in self.map.iter() {
+        for (_, &(b, l, e, _)) in self.map.iter() {
             f(b, l, e)?;
         }
         Ok(())

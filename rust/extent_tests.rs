@@ -19,8 +19,8 @@ mod tests {
     fn punch_makes_holes() {
         let mut ix = FileIndex::new();
         let mut freed = KVec::new();
-        ix.insert(0, 100, 10, 1, &mut freed).unwrap();
-        ix.insert(20, 300, 2, 2, &mut freed).unwrap();
+        ix.insert(0, 100, 10, (1, 0), &mut freed).unwrap();
+        ix.insert(20, 300, 2, (2, 0), &mut freed).unwrap();
         let hole = |pg, n| WriteRun {
             pgoff: pg,
             block: 0,
@@ -28,7 +28,7 @@ mod tests {
             hole: true,
         };
         // The middle of an extent: split, the tail keeps its epoch.
-        ix.replay(&hole(3, 2), 3, &mut freed).unwrap();
+        ix.replay(&hole(3, 2), (3, 0), &mut freed).unwrap();
         assert_eq!(
             all(&ix).as_slice(),
             &[(0, 100, 3), (5, 105, 5), (20, 300, 2)]
@@ -39,7 +39,7 @@ mod tests {
         assert_eq!(ix.pages(), 10);
         // Across two extents and a hole; a punch of holes drops nothing.
         freed.clear();
-        ix.replay(&hole(8, 13), 3, &mut freed).unwrap();
+        ix.replay(&hole(8, 13), (3, 0), &mut freed).unwrap();
         assert_eq!(
             all(&ix).as_slice(),
             &[(0, 100, 3), (5, 105, 3), (21, 301, 1)]
@@ -49,7 +49,7 @@ mod tests {
             &[Dropped::new(108, 2, 1), Dropped::new(300, 1, 2)]
         );
         freed.clear();
-        ix.replay(&hole(10, 5), 4, &mut freed).unwrap();
+        ix.replay(&hole(10, 5), (4, 0), &mut freed).unwrap();
         assert!(freed.is_empty());
         assert_eq!(ix.pages(), 7);
         assert_eq!(ix.mapped_span(0, 100), Some((0, 22)));
@@ -64,10 +64,10 @@ mod tests {
     fn overwrite_splits_and_frees() {
         let mut ix = FileIndex::new();
         let mut freed = KVec::new();
-        ix.insert(0, 100, 10, 1, &mut freed).unwrap();
+        ix.insert(0, 100, 10, (1, 0), &mut freed).unwrap();
         assert!(freed.is_empty());
         // Overwrite the middle: split into head, new, tail.
-        ix.insert(3, 500, 2, 1, &mut freed).unwrap();
+        ix.insert(3, 500, 2, (1, 0), &mut freed).unwrap();
         assert_eq!(
             all(&ix).as_slice(),
             &[(0, 100, 3), (3, 500, 2), (5, 105, 5)]
@@ -82,15 +82,15 @@ mod tests {
     fn overwrite_of_one_extent_in_place() {
         let mut ix = FileIndex::new();
         let mut freed = KVec::new();
-        ix.insert(0, 100, 1, 1, &mut freed).unwrap();
-        ix.insert(1, 200, 2, 1, &mut freed).unwrap();
-        ix.insert(3, 300, 1, 2, &mut freed).unwrap();
+        ix.insert(0, 100, 1, (1, 0), &mut freed).unwrap();
+        ix.insert(1, 200, 2, (1, 0), &mut freed).unwrap();
+        ix.insert(3, 300, 1, (2, 0), &mut freed).unwrap();
         // Same first page and length: replaced in place, old range freed
         // with its epoch, neighbours untouched.
-        ix.insert(1, 700, 2, 5, &mut freed).unwrap();
-        ix.insert(3, 800, 1, 6, &mut freed).unwrap();
+        ix.insert(1, 700, 2, (5, 0), &mut freed).unwrap();
+        ix.insert(3, 800, 1, (6, 0), &mut freed).unwrap();
         // Same first page, longer: the general path, which splits.
-        ix.insert(0, 900, 2, 7, &mut freed).unwrap();
+        ix.insert(0, 900, 2, (7, 0), &mut freed).unwrap();
         assert_eq!(
             all(&ix).as_slice(),
             &[(0, 900, 2), (2, 701, 1), (3, 800, 1)]
@@ -112,7 +112,7 @@ mod tests {
         ix.reserve_truncate(&mut res, 3).unwrap();
         ix.reserve_insert(&mut res, 3, 1).unwrap();
         ix.truncate_reserved(&mut res, 3);
-        ix.insert_reserved(&mut res, 3, 950, 1, 8);
+        ix.insert_reserved(&mut res, 3, 950, 1, (8, 0));
         assert!(!res.short);
         assert_eq!(ix.extent(3), Some((950, 1, 8)));
         assert_eq!(res.dropped.as_slice(), &[Dropped::new(800, 1, 6)]);
@@ -123,10 +123,10 @@ mod tests {
     fn overwrite_spanning_extents() {
         let mut ix = FileIndex::new();
         let mut freed = KVec::new();
-        ix.insert(0, 100, 4, 1, &mut freed).unwrap();
-        ix.insert(4, 200, 4, 1, &mut freed).unwrap();
-        ix.insert(10, 300, 2, 1, &mut freed).unwrap();
-        ix.insert(2, 900, 9, 1, &mut freed).unwrap();
+        ix.insert(0, 100, 4, (1, 0), &mut freed).unwrap();
+        ix.insert(4, 200, 4, (1, 0), &mut freed).unwrap();
+        ix.insert(10, 300, 2, (1, 0), &mut freed).unwrap();
+        ix.insert(2, 900, 9, (1, 0), &mut freed).unwrap();
         assert_eq!(
             all(&ix).as_slice(),
             &[(0, 100, 2), (2, 900, 9), (11, 301, 1)]
@@ -145,12 +145,12 @@ mod tests {
     fn replaced_blocks_keep_their_epoch() {
         let mut ix = FileIndex::new();
         let mut freed = KVec::new();
-        ix.insert(0, 100, 4, 3, &mut freed).unwrap();
-        ix.insert(4, 200, 4, 5, &mut freed).unwrap();
+        ix.insert(0, 100, 4, (3, 0), &mut freed).unwrap();
+        ix.insert(4, 200, 4, (5, 0), &mut freed).unwrap();
         assert_eq!(ix.extent(5), Some((201, 3, 5)));
         // One write over both, in epoch 9: each part leaves with the
         // epoch it was written in (the snapshot rule needs it).
-        ix.insert(2, 900, 4, 9, &mut freed).unwrap();
+        ix.insert(2, 900, 4, (9, 0), &mut freed).unwrap();
         assert_eq!(
             freed.as_slice(),
             &[Dropped::new(102, 2, 3), Dropped::new(200, 2, 5)]
@@ -165,8 +165,8 @@ mod tests {
     fn seek_data_and_hole() {
         let mut ix = FileIndex::new();
         let mut freed = KVec::new();
-        ix.insert(2, 100, 2, 1, &mut freed).unwrap();
-        ix.insert(4, 300, 1, 1, &mut freed).unwrap();
+        ix.insert(2, 100, 2, (1, 0), &mut freed).unwrap();
+        ix.insert(4, 300, 1, (1, 0), &mut freed).unwrap();
         let size = 10 * BLOCK_SIZE;
         assert_eq!(ix.seek(0, size, true), Some(2 * BLOCK_SIZE));
         assert_eq!(
@@ -188,7 +188,7 @@ mod tests {
     fn truncate_and_holes() {
         let mut ix = FileIndex::new();
         let mut freed = KVec::new();
-        ix.insert(5, 100, 10, 1, &mut freed).unwrap();
+        ix.insert(5, 100, 10, (1, 0), &mut freed).unwrap();
         assert_eq!(ix.lookup(2), None);
         assert_eq!(ix.next_mapped(0), Some(5));
         ix.truncate(8, &mut freed).unwrap();
@@ -198,5 +198,40 @@ mod tests {
         ix.truncate(0, &mut freed).unwrap();
         assert_eq!(ix.pages(), 0);
         assert!(all(&ix).is_empty());
+    }
+
+    #[test]
+    fn extents_name_their_entries() {
+        let mut ix = FileIndex::new();
+        let mut freed = KVec::new();
+        let mut used = KVVec::new();
+        ix.insert(0, 100, 10, (1, 640), &mut freed).unwrap();
+        ix.insert(20, 300, 2, (1, 128), &mut freed).unwrap();
+        // A split keeps the entry on both sides.
+        ix.insert(3, 500, 2, (1, 4096), &mut freed).unwrap();
+        ix.entries(&mut used).unwrap();
+        assert_eq!(used.as_slice(), &[128, 640, 640, 4096]);
+        // Overwritten whole: its entry is no longer used.
+        ix.insert(20, 700, 2, (2, 64), &mut freed).unwrap();
+        ix.entries(&mut used).unwrap();
+        assert_eq!(used.as_slice(), &[64, 640, 640, 4096]);
+        let hole = WriteRun {
+            pgoff: 0,
+            block: 0,
+            pages: 10,
+            hole: true,
+        };
+        ix.replay(&hole, (3, 8192), &mut freed).unwrap();
+        ix.entries(&mut used).unwrap();
+        assert_eq!(used.as_slice(), &[64]);
+        // Moved by a log GC: sorted by old address; others stay.
+        ix.insert(5, 900, 1, (3, 192), &mut freed).unwrap();
+        ix.remap_entries(&[(64, 9000), (100, 1), (192, 8000)]);
+        ix.entries(&mut used).unwrap();
+        assert_eq!(used.as_slice(), &[8000, 9000]);
+        ix.insert(6, 901, 1, (3, 256), &mut freed).unwrap();
+        ix.remap_entries(&[(8000, 10)]);
+        ix.entries(&mut used).unwrap();
+        assert_eq!(used.as_slice(), &[10, 256, 9000]);
     }
 }

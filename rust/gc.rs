@@ -12,6 +12,7 @@ use crate::iref::InodeRef;
 use crate::journal::{self, WordUpdate};
 use crate::liveness::Liveness;
 use crate::log::{free_log_page, new_log_page, put_entry};
+use crate::prof::Phase;
 use crate::sbi::Sbi;
 use core::sync::atomic::Ordering;
 use kernel::prelude::*;
@@ -95,17 +96,17 @@ fn collect_locked(ni: &NovaInode) -> Result<Outcome> {
     let _claim = ni.claim_log();
     let pos = ni.log_pos();
     let pm = sbi.pm();
-    let mut lv = Liveness::new();
-    let mut page_addrs: KVVec<u64> = KVVec::new();
-    let mut w = LogWalker::new(pm, pos.head, pos.tail);
-    let mut buf = [0u8; MAX_ENTRY];
-    while let Some(f) = w.next_entry(&mut buf).map_err(|_| EIO)? {
-        let e = buf.get(..f.len).ok_or(EIO)?;
-        lv.add(f.addr, f.etype, e, f.epoch, sbi.blocks)?;
-        if page_addrs.last() != Some(&page_of(f.addr)) {
-            page_addrs.push(page_of(f.addr), GFP_KERNEL)?;
-        }
+    let t_walk = sbi.prof.span(Phase::GcWalk);
+    // A regular file's log while no snapshot is live is judged against
+    // its live index (no replay of its data), unless it cuts pages.
+    let lite = epochs.is_empty() && ni.is_reg();
+    let (mut lv, mut page_addrs) = walk(ni, pos.head, pos.tail, lite)?;
+    if lv.gave_up() {
+        (lv, page_addrs) = walk(ni, pos.head, pos.tail, false)?;
+    } else if lite {
+        sbi.stats.log_gc_lite.fetch_add(1, Ordering::Relaxed);
     }
+    drop(t_walk);
     let mut out = Outcome {
         pages_after: pos.pages,
         ..Outcome::default()
@@ -113,7 +114,7 @@ fn collect_locked(ni: &NovaInode) -> Result<Outcome> {
     // The last entry ends at the tail, so its page is the tail's page;
     // an empty log has nothing to collect.
     if page_addrs.len() <= 1 || page_addrs.last() != Some(&page_of(pos.tail)) {
-        ni.log_collected(pos.head, pos.tail, pos.pages);
+        ni.log_collected(pos.head, pos.tail, pos.pages, 0);
         return Ok(out);
     }
     // The epoch rule over the copied epochs (oldest first): a snapshot
@@ -122,8 +123,10 @@ fn collect_locked(ni: &NovaInode) -> Result<Outcome> {
         let i = epochs.partition_point(|&s| s < b);
         epochs.get(i).is_some_and(|&s| s < d)
     };
+    let t_decide = sbi.prof.span(Phase::GcDecide);
     let needed = lv.needed(&held)?;
     let keep_pages = lv.pages_needed(&held)?;
+    drop(t_decide);
 
     // Fast GC: unlink each run of pages with no needed entry (one atomic
     // pointer store per run), then free them.
@@ -156,20 +159,24 @@ fn collect_locked(ni: &NovaInode) -> Result<Outcome> {
     }
     out.freed_fast = dropped.len() as u64;
     let (mut head, mut tail, mut pages) = (head, pos.tail, kept.len() as u64);
-    ni.log_collected(head, tail, pages);
+    ni.log_collected(head, tail, pages, 0);
 
     // Thorough GC: copy the needed entries if that halves the log.
     let bytes: u64 = lv.kept(&needed).map(|(_, len)| len).sum();
     let est = bytes.div_ceil(LOG_TAIL_OFFSET / 2).max(1);
     if pages >= 4 && est * 2 <= pages {
-        (head, tail, pages) = copy_log(sbi, ni.ino(), &lv, &needed, pos.slot, (head, pos.tail))?;
+        let _t = sbi.prof.span(Phase::GcCopy);
+        (head, tail, pages) = copy_log(ni, &lv, &needed, pos.slot, (head, pos.tail))?;
         for &p in kept.iter() {
             free_log_page(sbi, p)?;
         }
         out.copied = true;
     }
     out.pages_after = pages;
-    ni.log_collected(head, tail, pages);
+    // The next collection: not before the log could be copied if no
+    // more of it were needed (a collection sooner only walks the log
+    // again to keep it: that doubled the cost of random overwrites).
+    ni.log_collected(head, tail, pages, est.saturating_mul(2));
     sbi.stats.log_gc_runs.fetch_add(1, Ordering::Relaxed);
     sbi.stats
         .log_gc_fast_pages
@@ -180,21 +187,61 @@ fn collect_locked(ni: &NovaInode) -> Result<Outcome> {
     Ok(out)
 }
 
+/// Reads `ni`'s log from `head` to `tail` into a liveness (a lite one if
+/// `lite`: the caller holds the log's claim, so the live index is the
+/// replay of the log), and the address of each of its pages in order.
+fn walk(ni: &NovaInode, head: u64, tail: u64, lite: bool) -> Result<(Liveness, KVVec<u64>)> {
+    let sbi = ni.sbi();
+    let mut lv = if lite {
+        Liveness::lite()
+    } else {
+        Liveness::new()
+    };
+    // The write entries the index uses, sorted.
+    let mut used: KVVec<u64> = KVVec::new();
+    if lite {
+        ni.data.lock().entries(&mut used)?;
+    }
+    let live = |a: u64| used.binary_search(&a).is_ok();
+    let mut page_addrs: KVVec<u64> = KVVec::new();
+    let mut w = LogWalker::new(sbi.pm(), head, tail);
+    let mut buf = [0u8; MAX_ENTRY];
+    while let Some(f) = w.next_entry(&mut buf).map_err(|_| EIO)? {
+        let e = buf.get(..f.len).ok_or(EIO)?;
+        if lite {
+            lv.add_lite(f.addr, f.etype, e, f.epoch, sbi.blocks, &live)?;
+            if lv.gave_up() {
+                break;
+            }
+        } else {
+            lv.add(f.addr, f.etype, e, f.epoch, sbi.blocks)?;
+        }
+        if page_addrs.last() != Some(&page_of(f.addr)) {
+            page_addrs.push(page_of(f.addr), GFP_KERNEL)?;
+        }
+    }
+    Ok((lv, page_addrs))
+}
+
 /// Writes the needed entries of `lv` into a new chain of log pages and
 /// switches the inode slot at `slot` from `old` (head, tail) to it with
-/// one journaled update. Returns the new head, tail and page count. The
+/// one journaled update, then points the index's extents at the copies
+/// of their entries. Returns the new head, tail and page count. The
 /// caller holds the inode's log claim and frees the old pages.
 fn copy_log(
-    sbi: &Sbi,
-    ino: u64,
+    ni: &NovaInode,
     lv: &Liveness,
     needed: &[bool],
     slot: u64,
     old: (u64, u64),
 ) -> Result<(u64, u64, u64)> {
+    let (sbi, ino) = (ni.sbi(), ni.ino());
     let pm = sbi.pm();
     let mut pages: KVVec<u64> = KVVec::new();
+    // Each copied entry's old and new address, sorted by the old.
+    let mut moved: KVVec<(u64, u64)> = KVVec::new();
     let r = (|| -> Result<(u64, u64)> {
+        moved.reserve(needed.iter().filter(|&&k| k).count(), GFP_KERNEL)?;
         // Room to record each page before it is allocated, so that an
         // abort frees every page it took.
         pages.reserve(1, GFP_KERNEL)?;
@@ -214,7 +261,11 @@ fn copy_log(
                 pages.push_within_capacity(p).map_err(|_| ENOMEM)?;
                 Ok(p)
             })?;
+            moved
+                .push_within_capacity((addr, pos - len))
+                .map_err(|_| ENOMEM)?;
         }
+        moved.sort_unstable_by_key(|m| m.0);
         pm.fence();
         // A snapshot view reading this slot's head and tail between the
         // two stores of the commit reads the walk again (`devshare`).
@@ -237,6 +288,8 @@ fn copy_log(
             ],
         )?;
         sbi.stats.journal_commits.fetch_add(1, Ordering::Relaxed);
+        // Committed (nothing below fails): the extents name the copies.
+        ni.data.lock().remap_entries(&moved);
         Ok((first, pos))
     })();
     match r {

@@ -15,8 +15,8 @@ use core::sync::atomic::Ordering;
 use kernel::bindings;
 use kernel::prelude::*;
 
-/// Applies one log entry to an inode being read.
-fn apply(ni: &NovaInode, buf: &[u8], etype: EntryType, epoch: u64) -> Result {
+/// Applies one log entry (at `addr`) to an inode being read.
+fn apply(ni: &NovaInode, buf: &[u8], etype: EntryType, epoch: u64, addr: u64) -> Result {
     match etype {
         EntryType::Dentry => {
             let d = crate::format::entry::decode_dentry(buf).ok_or(EINVAL)?;
@@ -41,7 +41,7 @@ fn apply(ni: &NovaInode, buf: &[u8], etype: EntryType, epoch: u64) -> Result {
             let run = check_file_write(&e, ni.sbi().blocks)?;
             // Blocks an entry replaced were released when it was written.
             let mut freed = KVec::new();
-            ni.data.lock().replay(&run, epoch, &mut freed)?;
+            ni.data.lock().replay(&run, (epoch, addr), &mut freed)?;
             ni.set_size(e.size.get());
             ni.set_time(Time::Modify, e.mtime_sec.get() as i64, e.mtime_nsec.get());
             ni.set_time(Time::Change, e.mtime_sec.get() as i64, e.mtime_nsec.get());
@@ -179,7 +179,7 @@ fn fill(sbi: &Sbi, ni: &NovaInode, ino: u64, gen: Option<u64>) -> Result {
         let f = match w.next_entry(&mut buf) {
             Ok(Some(f)) => f,
             Ok(None) => {
-                ni.log_collected(head, tail, w.pages());
+                ni.log_collected(head, tail, w.pages(), 0);
                 break;
             }
             Err(e) => {
@@ -210,7 +210,7 @@ fn fill(sbi: &Sbi, ni: &NovaInode, ino: u64, gen: Option<u64>) -> Result {
             return Err(EIO);
         }
         let e = buf.get(..f.len).ok_or(EIO)?;
-        if let Err(err) = apply(ni, e, f.etype, f.epoch) {
+        if let Err(err) = apply(ni, e, f.etype, f.epoch, f.addr) {
             pr_err!(
                 "{}: inode {}: bad {:?} entry at {:#x}\n",
                 sbi.name(),

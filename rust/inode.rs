@@ -274,6 +274,10 @@ impl NovaInode {
         self.mode() & bindings::S_IFMT == bindings::S_IFDIR
     }
 
+    pub(crate) fn is_reg(&self) -> bool {
+        self.mode() & bindings::S_IFMT == bindings::S_IFREG
+    }
+
     pub(crate) fn nlink(&self) -> u32 {
         // SAFETY: reading `i_nlink` (a union member, always the count).
         unsafe { (*self.raw()).__bindgen_anon_1.i_nlink }
@@ -416,13 +420,15 @@ impl NovaInode {
         false
     }
 
-    /// After a log GC: the new log, and the next threshold.
-    pub(crate) fn log_collected(&self, head: u64, tail: u64, pages: u64) {
+    /// After a log GC: the new log, and the next threshold: when it has
+    /// doubled, and not before it has `at_least` pages (a GC sooner would
+    /// find too few entries gone to copy the log, `gc.rs`).
+    pub(crate) fn log_collected(&self, head: u64, tail: u64, pages: u64, at_least: u64) {
         let mut l = self.log.lock();
         l.head = head;
         l.tail = tail;
         l.pages = pages;
-        l.gc_at = gc_threshold(pages);
+        l.gc_at = gc_threshold(pages).max(at_least);
         l.queued = false;
         l.checked_page = 0;
         l.limit = 0;

@@ -9,10 +9,20 @@
 //! once other entries are gone: a size change that cut pages stays while
 //! an older write entry stays (else the cut pages would come back), and a
 //! dentry removal stays while the dentry it removed stays.
+//!
+//! A regular file's log while no snapshot is live can be judged without
+//! a replay of its data (`Liveness::lite`): a write entry is needed when
+//! an extent of the file's live index was written by it (the index keeps
+//! each extent's entry address). That holds only while no entry cut
+//! pages (a size cut, or a hole over pages that may be mapped), whose
+//! need the index does not show: such a log sets [`Liveness::gave_up`]
+//! and is judged again by a full replay. The caller holds the log's
+//! claim, so the live index is the replay of the whole log (every commit
+//! switches the index before it gives the claim back).
 
 use crate::dir::DirIndex;
 use crate::extent::{Dropped, FileIndex};
-use crate::format::entry::check_file_write;
+use crate::format::entry::{check_file_write, WriteRun};
 use crate::format::entry::{decode_dentry, decode_xattr, XattrChunk};
 use crate::format::layout::*;
 use crate::format::le::Pod;
@@ -83,7 +93,17 @@ pub(crate) struct Liveness {
     /// Each extended attribute's current value: namespace, name, first
     /// chunk and number of chunks.
     xattrs: KVec<(u8, KVec<u8>, usize, usize)>,
+    /// Judging writes against the live index (see the module comment).
+    lite: bool,
+    /// Lite: no page at or past this one is mapped by the entries so far.
+    hi: u64,
+    /// Lite: an entry may have cut pages; the result is not usable.
+    gave_up: bool,
 }
+
+/// The live index's test of the lite mode: whether an extent was written
+/// by the write entry at this address (`FileIndex::entries`).
+pub(crate) type LiveRun<'a> = &'a dyn Fn(u64) -> bool;
 
 impl Liveness {
     /// `(address, length)` of each needed entry, in log order (`needed` is
@@ -106,7 +126,27 @@ impl Liveness {
             pages: 0,
             freed: KVec::new(),
             xattrs: KVec::new(),
+            lite: false,
+            hi: 0,
+            gave_up: false,
         }
+    }
+
+    /// A liveness for a regular file's log while no snapshot is live,
+    /// whose write entries are judged by the live index (see the module
+    /// comment): entries are given with [`Liveness::add_lite`].
+    pub(crate) fn lite() -> Self {
+        Self {
+            lite: true,
+            ..Self::new()
+        }
+    }
+
+    /// Whether a lite liveness met an entry that may cut pages: its
+    /// answer is not usable, a full replay ([`Liveness::new`]) must judge
+    /// the log.
+    pub(crate) fn gave_up(&self) -> bool {
+        self.gave_up
     }
 
     /// Number of entries seen.
@@ -160,6 +200,63 @@ impl Liveness {
         epoch: u64,
         blocks: u64,
     ) -> Result {
+        self.add_entry(addr, etype, buf, epoch, blocks, None)
+    }
+
+    /// [`Liveness::add`] for a lite liveness: `live` says whether the live
+    /// index has an extent the write entry at an address wrote.
+    pub(crate) fn add_lite(
+        &mut self,
+        addr: u64,
+        etype: EntryType,
+        buf: &[u8],
+        epoch: u64,
+        blocks: u64,
+        live: LiveRun<'_>,
+    ) -> Result {
+        if !self.lite {
+            return Err(EINVAL);
+        }
+        self.add_entry(addr, etype, buf, epoch, blocks, Some(live))
+    }
+
+    /// A lite liveness's part of the `FileWrite` entry at `addr` with run
+    /// `run`, or of a size change to `size_pages` pages (`run` `None`):
+    /// whether the entry maps live data (the rest is as in a full replay).
+    fn lite_data(
+        &mut self,
+        addr: u64,
+        run: Option<&WriteRun>,
+        size_pages: u64,
+        live: LiveRun<'_>,
+    ) -> bool {
+        match run {
+            Some(r) if !r.hole => {
+                self.hi = core::cmp::max(self.hi, r.pgoff.saturating_add(r.pages));
+                live(addr)
+            }
+            // A hole from page `pgoff`, or a size change, may cut pages
+            // below `hi`.
+            Some(r) => {
+                self.gave_up |= r.pgoff < self.hi;
+                false
+            }
+            None => {
+                self.gave_up |= size_pages < self.hi;
+                false
+            }
+        }
+    }
+
+    fn add_entry(
+        &mut self,
+        addr: u64,
+        etype: EntryType,
+        buf: &[u8],
+        epoch: u64,
+        blocks: u64,
+        live: Option<LiveRun<'_>>,
+    ) -> Result {
         let pg = page_of(addr);
         if pg != self.last_page {
             self.last_page = pg;
@@ -185,16 +282,26 @@ impl Liveness {
             EntryType::FileWrite => {
                 let e = FileWriteEntry::from_bytes(buf).ok_or(EINVAL)?;
                 let run = check_file_write(&e, blocks)?;
-                self.data.replay(&run, idx as u64, &mut self.freed)?;
-                if run.hole {
-                    // Like a cut: it hides pages of older writes, so it
-                    // stays while one of them does.
-                    if !self.freed.is_empty() {
-                        kind = Kind::Cut;
+                if let Some(live) = live {
+                    if self.lite_data(addr, Some(&run), 0, live) {
+                        // A part that never dies: the index maps it.
+                        self.ents.get_mut(idx).ok_or(EINVAL)?.parts += 1;
+                    }
+                    if !run.hole {
+                        kind = Kind::Write;
                     }
                 } else {
-                    self.ents.get_mut(idx).ok_or(EINVAL)?.parts += run.pages;
-                    kind = Kind::Write;
+                    self.data.replay(&run, (idx as u64, 0), &mut self.freed)?;
+                    if run.hole {
+                        // Like a cut: it hides pages of older writes, so
+                        // it stays while one of them does.
+                        if !self.freed.is_empty() {
+                            kind = Kind::Cut;
+                        }
+                    } else {
+                        self.ents.get_mut(idx).ok_or(EINVAL)?.parts += run.pages;
+                        kind = Kind::Write;
+                    }
                 }
                 self.kill_freed(epoch)?;
                 self.set_fields(idx, F_SIZE | F_MTIME | F_CTIME, epoch)?;
@@ -216,9 +323,11 @@ impl Liveness {
                         f |= field;
                     }
                 }
-                if m & ATTR_SIZE != 0 {
-                    self.data
-                        .truncate(e.size.get().div_ceil(BLOCK_SIZE), &mut self.freed)?;
+                let pages = e.size.get().div_ceil(BLOCK_SIZE);
+                if let (true, Some(l)) = (m & ATTR_SIZE != 0, live) {
+                    self.lite_data(addr, None, pages, l);
+                } else if m & ATTR_SIZE != 0 {
+                    self.data.truncate(pages, &mut self.freed)?;
                     if !self.freed.is_empty() {
                         kind = Kind::Cut;
                     }

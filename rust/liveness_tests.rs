@@ -3,6 +3,8 @@
 
 #[kernel::macros::kunit_tests(nova_gc)]
 mod tests {
+    use crate::extent::FileIndex;
+    use crate::format::entry::WriteRun;
     use crate::format::entry::{
         encode_dentry, encode_xattr, file_hole, file_write, link_change, set_times, XattrChunk,
     };
@@ -284,5 +286,153 @@ mod tests {
         let p = l.lv.pages_needed(&held).unwrap();
         assert_eq!(p.len(), 3);
         assert!(p[0] && p[1] && p[2]);
+    }
+
+    /// Entry address of the `i`-th entry, as `Log::put` places it.
+    fn addr_of(i: u64) -> u64 {
+        (100 + i / 60) * BLOCK_SIZE + (i % 60) * 64
+    }
+
+    /// xorshift64: the tests' pseudo-random numbers.
+    fn next(x: &mut u64) -> u64 {
+        *x ^= *x << 13;
+        *x ^= *x >> 7;
+        *x ^= *x << 17;
+        *x
+    }
+
+    /// The index a replay of `runs` (those `keep` says) builds, entry `i`
+    /// at `addr_of(i)`.
+    fn index_of(runs: &[(u64, u64, u64)], keep: Option<&[bool]>) -> FileIndex {
+        let mut ix = FileIndex::new();
+        let mut freed = KVec::new();
+        for (i, &(pg, blk, n)) in runs.iter().enumerate() {
+            if keep.is_some_and(|k| !k[i]) {
+                continue;
+            }
+            let r = WriteRun {
+                pgoff: pg,
+                block: blk,
+                pages: n,
+                hole: false,
+            };
+            ix.replay(&r, (1, addr_of(i as u64)), &mut freed).unwrap();
+            freed.clear();
+        }
+        ix
+    }
+
+    #[test]
+    fn lite_keeps_what_the_live_index_maps() {
+        // Random overwrites of runs of 1-4 pages among 40; `pool` 0 gives
+        // every run new blocks, else blocks come from a small pool, so
+        // that a page gets a block back that an older entry gave it.
+        for pool in [0u64, 24] {
+            for seed in 1..12u64 {
+                let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                let mut runs: KVec<(u64, u64, u64)> = KVec::new();
+                let mut fresh = 1000;
+                for _ in 0..400 {
+                    let pg = next(&mut x) % 40;
+                    let n = 1 + next(&mut x) % 4;
+                    let blk = if pool == 0 {
+                        fresh += n;
+                        fresh - n
+                    } else {
+                        1000 + next(&mut x) % pool
+                    };
+                    runs.push((pg, blk, n), GFP_KERNEL).unwrap();
+                }
+                let live = index_of(&runs, None);
+                let mut used = KVVec::new();
+                live.entries(&mut used).unwrap();
+                let maps = |a: u64| used.binary_search(&a).is_ok();
+                let mut full = Liveness::new();
+                let mut lite = Liveness::lite();
+                for (i, &(pg, blk, n)) in runs.iter().enumerate() {
+                    let e = file_write(pg, blk, n, 40 * BLOCK_SIZE, T).unwrap();
+                    let a = addr_of(i as u64);
+                    assert!(full.add(a, EntryType::FileWrite, &e, 1, 1 << 20).is_ok());
+                    let r = lite.add_lite(a, EntryType::FileWrite, &e, 1, 1 << 20, &maps);
+                    assert!(r.is_ok());
+                }
+                assert!(!lite.gave_up());
+                let kf = full.needed(&|_, _| false).unwrap();
+                let kl = lite.needed(&|_, _| false).unwrap();
+                // What a replay keeps, also when a page gets a block back
+                // that an older entry gave it.
+                assert!(kf == kl);
+                assert!(kl.iter().any(|&k| !k));
+                // What it keeps replays to the same index.
+                let again = index_of(&runs, Some(&kl));
+                for pg in 0..48 {
+                    assert_eq!(again.lookup(pg), live.lookup(pg));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn lite_gives_up_on_a_cut() {
+        let live = index_of(&[(0, 1000, 4)], None);
+        let mut used = KVVec::new();
+        live.entries(&mut used).unwrap();
+        let maps = |a: u64| used.binary_search(&a).is_ok();
+        let put = |lv: &mut Liveness, i: u64, t: EntryType, b: &[u8]| {
+            assert!(lv.add_lite(addr_of(i), t, b, 1, 1 << 20, &maps).is_ok());
+        };
+        let w = file_write(0, 1000, 4, 4 * BLOCK_SIZE, T).unwrap();
+        // A size that grows, or a hole past the last page written: no
+        // page can be cut.
+        let mut lv = Liveness::lite();
+        put(&mut lv, 0, EntryType::FileWrite, &w);
+        put(
+            &mut lv,
+            1,
+            EntryType::SetAttr,
+            &set_times(ATTR_SIZE, 6 * BLOCK_SIZE, T, T),
+        );
+        put(
+            &mut lv,
+            2,
+            EntryType::FileWrite,
+            &file_hole(4, 2, 6 * BLOCK_SIZE, T).unwrap(),
+        );
+        assert!(!lv.gave_up());
+        let k = lv.needed(&|_, _| false).unwrap();
+        // (The hole sets the size and times the size change set.)
+        assert!(k[0] && !k[1] && k[2]);
+        // A size inside the last page written cuts none; one below it may.
+        let mut lv = Liveness::lite();
+        put(&mut lv, 0, EntryType::FileWrite, &w);
+        put(
+            &mut lv,
+            1,
+            EntryType::SetAttr,
+            &set_times(ATTR_SIZE, 3 * BLOCK_SIZE + 1, T, T),
+        );
+        assert!(!lv.gave_up());
+        put(
+            &mut lv,
+            2,
+            EntryType::SetAttr,
+            &set_times(ATTR_SIZE, 2 * BLOCK_SIZE + 1, T, T),
+        );
+        assert!(lv.gave_up());
+        // So may a hole over a written page.
+        let mut lv = Liveness::lite();
+        put(&mut lv, 0, EntryType::FileWrite, &w);
+        put(
+            &mut lv,
+            1,
+            EntryType::FileWrite,
+            &file_hole(3, 1, 4 * BLOCK_SIZE, T).unwrap(),
+        );
+        assert!(lv.gave_up());
+        // A full liveness takes no lite entries.
+        let mut lv = Liveness::new();
+        assert!(lv
+            .add_lite(0, EntryType::FileWrite, &w, 1, 1 << 20, &maps)
+            .is_err());
     }
 }

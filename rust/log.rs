@@ -253,7 +253,8 @@ impl<'a> Tx<'a> {
 
     /// Appends a sealed entry (`entry.len()` a multiple of 64) to `inode`'s
     /// log, after anything this transaction already appended there.
-    pub(crate) fn append(&mut self, inode: &'a NovaInode, entry: &mut [u8]) -> Result {
+    /// Returns the entry's address.
+    pub(crate) fn append(&mut self, inode: &'a NovaInode, entry: &mut [u8]) -> Result<u64> {
         let len = entry.len() as u64;
         if len == 0 || len % SLOT != 0 || len > MAX_ENTRY as u64 {
             return Err(EINVAL);
@@ -318,7 +319,8 @@ impl<'a> Tx<'a> {
             *added += 1;
             Ok(page)
         })?;
-        Ok(())
+        // (An entry never straddles a page: it ends at the new tail.)
+        Ok(part.new_tail - len)
     }
 
     /// Adds a plain 8-byte word update (e.g. an inode's valid flag) to the

@@ -128,9 +128,12 @@ pub(crate) fn create(
             let mut buf = file_write(0, b, 1, target.len() as u64, t)?;
             // The new inode is not visible yet, so its data index can
             // take the block before the commit.
-            tx.append(&child, &mut buf)?;
+            let at = tx.append(&child, &mut buf)?;
             let mut freed = KVec::new();
-            child.data.lock().insert(0, b, 1, tx.epoch(), &mut freed)?;
+            child
+                .data
+                .lock()
+                .insert(0, b, 1, (tx.epoch(), at), &mut freed)?;
             child.set_size(target.len() as u64);
         }
         for s in staged.iter() {

@@ -105,6 +105,7 @@ extern "C" fn nova_rs_proc_show(
             ("log_gc_runs", &st.log_gc_runs),
             ("log_gc_fast_pages", &st.log_gc_fast_pages),
             ("log_gc_copies", &st.log_gc_copies),
+            ("log_gc_lite", &st.log_gc_lite),
             ("journal_commits", &st.journal_commits),
         ] {
             seq_print!(m, "{} {}\n", name, v.load(Ordering::Relaxed));

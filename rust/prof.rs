@@ -29,26 +29,50 @@ pub(crate) enum Phase {
     Reserve,
     /// Building, sealing and writing the log entries.
     Append,
-    /// The commit itself (fences, tail store or journal).
+    /// The commit itself (fences, tail store or journal), the index
+    /// switch included.
     Commit,
-    /// Switching the index to the new blocks.
+    /// Switching the index to the new blocks (inside `Commit`: it happens
+    /// before the log's claim is given back).
     Switch,
     /// Releasing the replaced blocks (to a snapshot or the allocator).
     Release,
     /// The log GC check after a write.
     GcCheck,
+    /// Log GC (any thread): walking the log and replaying its entries.
+    GcWalk,
+    /// Log GC: deciding which entries and pages stay.
+    GcDecide,
+    /// Log GC: copying the needed entries to a new log (thorough GC).
+    GcCopy,
 }
 
-const NAMES: [&str; 12] = [
-    "write", "checks", "alloc", "copy", "layout", "fill", "reserve", "append", "commit", "switch",
-    "release", "gc_check",
+const NAMES: [&str; NPHASES] = [
+    "write",
+    "checks",
+    "alloc",
+    "copy",
+    "layout",
+    "fill",
+    "reserve",
+    "append",
+    "commit",
+    "switch",
+    "release",
+    "gc_check",
+    "gc_walk",
+    "gc_decide",
+    "gc_copy",
 ];
+
+/// Number of phases.
+const NPHASES: usize = 15;
 
 /// Per-phase sums (see the module comment).
 pub(crate) struct Prof {
     on: AtomicBool,
-    ns: [AtomicU64; 12],
-    count: [AtomicU64; 12],
+    ns: [AtomicU64; NPHASES],
+    count: [AtomicU64; NPHASES],
 }
 
 /// A phase being timed; adds its time when dropped.
@@ -75,8 +99,8 @@ impl Prof {
     pub(crate) const fn new() -> Self {
         Self {
             on: AtomicBool::new(false),
-            ns: [const { AtomicU64::new(0) }; 12],
-            count: [const { AtomicU64::new(0) }; 12],
+            ns: [const { AtomicU64::new(0) }; NPHASES],
+            count: [const { AtomicU64::new(0) }; NPHASES],
         }
     }
 

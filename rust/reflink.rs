@@ -284,21 +284,24 @@ fn commit(dst: &NovaInode, runs: &[Run], p: &Part) -> Result {
         let mut e = file_hole(dpg, n, size, t)?;
         tx.append(dst, &mut e)?;
     }
+    // Where each run's entry went (the index records it).
+    let mut at: KVec<u64> = KVec::with_capacity(runs.len(), GFP_KERNEL)?;
     for r in runs {
         let mut e = file_write(r.pg, r.blk, r.n, size, t)?;
-        tx.append(dst, &mut e)?;
+        at.push(tx.append(dst, &mut e)?, GFP_KERNEL)?;
     }
-    tx.commit()?;
-    // Committed: nothing below can fail.
-    {
+    // The index switches before the log's claim is given back: a log GC
+    // judges entries by it (`liveness.rs`). Nothing in it can fail.
+    tx.commit_and(|| {
         let mut idx = dst.data.lock();
         if punch {
             idx.punch_reserved(&mut res, dpg, n);
         }
-        for r in runs {
-            idx.insert_reserved(&mut res, r.pg, r.blk, r.n, epoch);
+        for (r, &a) in runs.iter().zip(at.iter()) {
+            idx.insert_reserved(&mut res, r.pg, r.blk, r.n, (epoch, a));
         }
-    }
+    })?;
+    // Committed: nothing below can fail.
     dst.set_size(size);
     if !p.dedupe {
         dst.set_time(Time::Modify, t.0, t.1);

@@ -130,6 +130,8 @@ pub(crate) struct Stats {
     pub(crate) log_gc_runs: AtomicU64,
     pub(crate) log_gc_fast_pages: AtomicU64,
     pub(crate) log_gc_copies: AtomicU64,
+    /// Collections judged by the live index (no replay, `liveness.rs`).
+    pub(crate) log_gc_lite: AtomicU64,
     /// Blocks left allocated because releasing them after a commit ran
     /// out of memory; the next mount rebuilds the allocator from the logs.
     pub(crate) lost_blocks: AtomicU64,

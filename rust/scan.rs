@@ -79,7 +79,7 @@ pub(crate) fn scan(
                         f.addr
                     )
                 })?;
-                s.data.replay(&run, f.epoch, &mut freed)?;
+                s.data.replay(&run, (f.epoch, f.addr), &mut freed)?;
             }
             EntryType::SetAttr => {
                 let e = SetAttrEntry::from_bytes(&buf).ok_or(EINVAL)?;

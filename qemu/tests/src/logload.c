@@ -14,6 +14,13 @@
  *                                scattered one per log page), in passes
  *                                until a log GC has copied a log
  *   logload sparse-verify FILE BLOCKS
+ *   logload mixed FILE N SEED W  N random operations on the first 256
+ *                                blocks of FILE: writes of 1-4 blocks (W
+ *                                percent of them), page-aligned truncates
+ *                                and hole punches (half the rest each),
+ *                                checked against a model of the file after
+ *                                every 1,000 and at the end (log GC with
+ *                                and without cuts in the log)
  *
  * Every 10% of a run it reads /proc/fs/nova/pmem0/stats and prints the
  * log pages in use (allocated - freed) and the free blocks; it exits 1
@@ -26,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define BS 4096
@@ -184,6 +192,95 @@ static int sparse(const char *path, long blocks, int verify_only)
 	return close(fd) ? 1 : 0;
 }
 
+static uint64_t rnd(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+#define MIXED_PAGES 256
+
+/* Whether FILE matches the model: `size` bytes, block k holding write
+ * `want[k]` (-1: zeros). */
+static int mixed_check(int fd, const long long *want, long size)
+{
+	static uint64_t b[BS / 8];
+	struct stat st;
+
+	if (fstat(fd, &st) || st.st_size != size) {
+		fprintf(stderr, "size %lld, want %ld\n", (long long)st.st_size, size);
+		return 1;
+	}
+	for (long k = 0; k < size / BS; k++) {
+		if (pread(fd, b, BS, k * BS) != BS)
+			return perror("pread"), 1;
+		if (want[k] < 0) {
+			for (size_t j = 0; j < BS / 8; j++)
+				if (b[j]) {
+					fprintf(stderr, "block %ld is not zeros\n", k);
+					return 1;
+				}
+		} else if (check(b, 3) != want[k]) {
+			fprintf(stderr, "block %ld holds %lld, want %lld\n", k, check(b, 3), want[k]);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int mixed(const char *path, long n, uint64_t seed, long wpct)
+{
+	static uint64_t b[4 * BS / 8];
+	static long long want[MIXED_PAGES];
+	uint64_t x = seed * 0x9e3779b97f4a7c15ULL + 1;
+	int fd = open(path, O_CREAT | O_TRUNC | O_RDWR, 0644);
+	long size = 0, step = n > 10 ? n / 10 : 1;
+
+	if (fd < 0)
+		return perror(path), 1;
+	for (long k = 0; k < MIXED_PAGES; k++)
+		want[k] = -1;
+	for (long i = 0; i < n; i++) {
+		uint64_t r = rnd(&x) % 100;
+		long pg = (long)(rnd(&x) % MIXED_PAGES);
+		long cnt = 1 + (long)(rnd(&x) % 4);
+
+		if (pg + cnt > MIXED_PAGES)
+			cnt = MIXED_PAGES - pg;
+		if ((long)r < wpct) {
+			for (long k = 0; k < cnt; k++) {
+				want[pg + k] = (long long)i * 4 + k;
+				fill(b + k * (BS / 8), 3, (uint64_t)want[pg + k]);
+			}
+			if (pwrite(fd, b, cnt * BS, pg * BS) != cnt * BS)
+				return perror("pwrite"), 1;
+			/* (Blocks past the end are zeros in the model already.) */
+			if ((pg + cnt) * BS > size)
+				size = (pg + cnt) * BS;
+		} else if ((long)r < wpct + (100 - wpct) / 2) {
+			if (ftruncate(fd, pg * BS))
+				return perror("ftruncate"), 1;
+			for (long k = pg; k < MIXED_PAGES; k++)
+				want[k] = -1;
+			size = pg * BS;
+		} else {
+			if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, pg * BS, cnt * BS))
+				return perror("fallocate"), 1;
+			for (long k = pg; k < pg + cnt; k++)
+				want[k] = -1;
+		}
+		if ((i + 1) % 1000 == 0 && mixed_check(fd, want, size))
+			return fprintf(stderr, "after operation %ld\n", i), 1;
+		if ((i + 1) % step == 0 && sample("mixed", i + 1))
+			return 1;
+	}
+	if (mixed_check(fd, want, size))
+		return 1;
+	return close(fd) ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	int o;
@@ -205,9 +302,11 @@ int main(int argc, char **argv)
 		return churn(argv[1], atol(argv[2]));
 	if (!strcmp(argv[0], "sparse") && argc == 3)
 		return sparse(argv[1], atol(argv[2]), 0);
+	if (!strcmp(argv[0], "mixed") && argc == 5)
+		return mixed(argv[1], atol(argv[2]), strtoull(argv[3], NULL, 0), atol(argv[4]));
 	if (!strcmp(argv[0], "sparse-verify") && argc == 3)
 		return sparse(argv[1], atol(argv[2]), 1);
 usage:
-	fprintf(stderr, "usage: logload [-e] [-m MAXPAGES] overwrite|verify|churn|sparse|sparse-verify ...\n");
+	fprintf(stderr, "usage: logload [-e] [-m MAXPAGES] overwrite|verify|churn|sparse|sparse-verify|mixed ...\n");
 	return 2;
 }
