@@ -197,13 +197,18 @@ fn walk(ni: &NovaInode, head: u64, tail: u64, lite: bool) -> Result<(Liveness, K
     } else {
         Liveness::new()
     };
+    // Room for the whole walk up front (best effort, bounded: growing
+    // the tables by doubling copied them over and over).
+    let pages = core::cmp::min(ni.log_pos().pages, 1 << 16);
+    let _ = lv.reserve((pages * (LOG_TAIL_OFFSET / 64)) as usize);
+    let mut page_addrs: KVVec<u64> = KVVec::new();
+    let _ = page_addrs.reserve(pages as usize, GFP_KERNEL);
     // The write entries the index uses, sorted.
     let mut used: KVVec<u64> = KVVec::new();
     if lite {
         ni.data.lock().entries(&mut used)?;
     }
     let live = |a: u64| used.binary_search(&a).is_ok();
-    let mut page_addrs: KVVec<u64> = KVVec::new();
     let mut w = LogWalker::new(sbi.pm(), head, tail);
     let mut buf = [0u8; MAX_ENTRY];
     while let Some(f) = w.next_entry(&mut buf).map_err(|_| EIO)? {

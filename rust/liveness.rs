@@ -149,6 +149,13 @@ impl Liveness {
         self.gave_up
     }
 
+    /// Room for `n` entries (a log of `p` pages has at most `63 p`), so
+    /// that a long log is not copied each time its table doubles.
+    pub(crate) fn reserve(&mut self, n: usize) -> Result {
+        self.ents.reserve(n, GFP_KERNEL)?;
+        Ok(())
+    }
+
     /// Number of entries seen.
     #[cfg(nova_kunit)]
     pub(crate) fn len(&self) -> usize {
