@@ -101,10 +101,9 @@ fn collect_locked(ni: &NovaInode) -> Result<Outcome> {
     // its live index (no replay of its data), unless it cuts pages.
     let lite = epochs.is_empty() && ni.is_reg();
     let (mut lv, mut page_addrs) = walk(ni, pos.head, pos.tail, lite)?;
+    let lite = lite && !lv.gave_up();
     if lv.gave_up() {
         (lv, page_addrs) = walk(ni, pos.head, pos.tail, false)?;
-    } else if lite {
-        sbi.stats.log_gc_lite.fetch_add(1, Ordering::Relaxed);
     }
     drop(t_walk);
     let mut out = Outcome {
@@ -178,6 +177,9 @@ fn collect_locked(ni: &NovaInode) -> Result<Outcome> {
     // again to keep it: that doubled the cost of random overwrites).
     ni.log_collected(head, tail, pages, est.saturating_mul(2));
     sbi.stats.log_gc_runs.fetch_add(1, Ordering::Relaxed);
+    if lite {
+        sbi.stats.log_gc_lite.fetch_add(1, Ordering::Relaxed);
+    }
     sbi.stats
         .log_gc_fast_pages
         .fetch_add(out.freed_fast, Ordering::Relaxed);
@@ -293,12 +295,16 @@ fn copy_log(
             ],
         )?;
         sbi.stats.journal_commits.fetch_add(1, Ordering::Relaxed);
-        // Committed (nothing below fails): the extents name the copies.
-        ni.data.lock().remap_entries(&moved);
         Ok((first, pos))
     })();
     match r {
-        Ok((h, t)) => Ok((h, t, pages.len() as u64)),
+        Ok((h, t)) => {
+            // Committed (nothing here fails): the extents name the copies.
+            // (The log's claim, held, keeps commits to this inode out; the
+            // journal lock is free again for other inodes' commits.)
+            ni.data.lock().remap_entries(&moved);
+            Ok((h, t, pages.len() as u64))
+        }
         Err(e) => {
             for &p in pages.iter() {
                 let _ = free_log_page(sbi, p);

@@ -301,13 +301,14 @@ mod tests {
         *x
     }
 
-    /// The index a replay of `runs` (those `keep` says) builds, entry `i`
-    /// at `addr_of(i)`.
+    /// The index a replay of the writes of `runs` (`(page, block, pages)`,
+    /// block 0: not a write; those `keep` says) builds, entry `i` at
+    /// `addr_of(i)`.
     fn index_of(runs: &[(u64, u64, u64)], keep: Option<&[bool]>) -> FileIndex {
         let mut ix = FileIndex::new();
         let mut freed = KVec::new();
         for (i, &(pg, blk, n)) in runs.iter().enumerate() {
-            if keep.is_some_and(|k| !k[i]) {
+            if blk == 0 || keep.is_some_and(|k| !k[i]) {
                 continue;
             }
             let r = WriteRun {
@@ -324,47 +325,75 @@ mod tests {
 
     #[test]
     fn lite_keeps_what_the_live_index_maps() {
-        // Random overwrites of runs of 1-4 pages among 40; `pool` 0 gives
-        // every run new blocks, else blocks come from a small pool, so
-        // that a page gets a block back that an older entry gave it.
+        // Random overwrites of runs of 1-4 pages among 40 with their own
+        // times and sizes, among holes and size changes that cut nothing
+        // (at or past the highest page written); `pool` 0 gives every run
+        // new blocks, else blocks come from a small pool, so that a page
+        // gets a block back that an older entry gave it. `(pg, blk, n)`
+        // with `blk` 0 is a hole of `n` pages, with `n` 0 a size change.
         for pool in [0u64, 24] {
             for seed in 1..12u64 {
                 let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-                let mut runs: KVec<(u64, u64, u64)> = KVec::new();
-                let mut fresh = 1000;
+                let mut ops: KVec<(u64, u64, u64)> = KVec::new();
+                let (mut fresh, mut hi) = (1000, 0);
                 for _ in 0..400 {
+                    let r = next(&mut x) % 10;
                     let pg = next(&mut x) % 40;
                     let n = 1 + next(&mut x) % 4;
-                    let blk = if pool == 0 {
-                        fresh += n;
-                        fresh - n
-                    } else {
-                        1000 + next(&mut x) % pool
+                    let op = match r {
+                        0 => (hi + next(&mut x) % 3, 0, n),
+                        1 => (hi + next(&mut x) % 3, 0, 0),
+                        _ if pool == 0 => {
+                            fresh += n;
+                            (pg, fresh - n, n)
+                        }
+                        _ => (pg, 1000 + next(&mut x) % pool, n),
                     };
-                    runs.push((pg, blk, n), GFP_KERNEL).unwrap();
+                    if op.1 != 0 {
+                        hi = core::cmp::max(hi, pg + n);
+                    }
+                    ops.push(op, GFP_KERNEL).unwrap();
                 }
-                let live = index_of(&runs, None);
+                let live = index_of(&ops, None);
                 let mut used = KVVec::new();
                 live.entries(&mut used).unwrap();
                 let maps = |a: u64| used.binary_search(&a).is_ok();
                 let mut full = Liveness::new();
                 let mut lite = Liveness::lite();
-                for (i, &(pg, blk, n)) in runs.iter().enumerate() {
-                    let e = file_write(pg, blk, n, 40 * BLOCK_SIZE, T).unwrap();
+                for (i, &(pg, blk, n)) in ops.iter().enumerate() {
+                    let t = (i as i64, 0);
+                    let size = (40 + (i as u64) % 5) * BLOCK_SIZE;
+                    let mut buf = [0u8; 128];
+                    let (ty, len) = match (blk, n) {
+                        (0, 0) => {
+                            buf = set_times(ATTR_SIZE, pg * BLOCK_SIZE + 1, t, t);
+                            (EntryType::SetAttr, 128)
+                        }
+                        (0, _) => {
+                            buf[..64].copy_from_slice(&file_hole(pg, n, size, t).unwrap());
+                            (EntryType::FileWrite, 64)
+                        }
+                        _ => {
+                            buf[..64].copy_from_slice(&file_write(pg, blk, n, size, t).unwrap());
+                            (EntryType::FileWrite, 64)
+                        }
+                    };
+                    let e = &buf[..len];
                     let a = addr_of(i as u64);
-                    assert!(full.add(a, EntryType::FileWrite, &e, 1, 1 << 20).is_ok());
-                    let r = lite.add_lite(a, EntryType::FileWrite, &e, 1, 1 << 20, &maps);
-                    assert!(r.is_ok());
+                    assert!(full.add(a, ty, e, 1, 1 << 20).is_ok());
+                    assert!(lite.add_lite(a, ty, e, 1, 1 << 20, &maps).is_ok());
                 }
                 assert!(!lite.gave_up());
-                let kf = full.needed(&|_, _| false).unwrap();
-                let kl = lite.needed(&|_, _| false).unwrap();
+                let none = |_, _| false;
+                let kf = full.needed(&none).unwrap();
+                let kl = lite.needed(&none).unwrap();
                 // What a replay keeps, also when a page gets a block back
-                // that an older entry gave it.
+                // that an older entry gave it; the same pages for fast GC.
                 assert!(kf == kl);
+                assert!(full.pages_needed(&none).unwrap() == lite.pages_needed(&none).unwrap());
                 assert!(kl.iter().any(|&k| !k));
                 // What it keeps replays to the same index.
-                let again = index_of(&runs, Some(&kl));
+                let again = index_of(&ops, Some(&kl));
                 for pg in 0..48 {
                     assert_eq!(again.lookup(pg), live.lookup(pg));
                 }
