@@ -171,17 +171,16 @@ impl FileIndex {
         self.extent(pg).map(|(b, run, _)| (b, run))
     }
 
-    /// The log addresses of the entries that wrote the extents, sorted
-    /// (an entry split in several extents appears as often), into `out`
-    /// (cleared first): the write entries a log GC must keep
-    /// (`liveness.rs`).
+    /// The log addresses of the entries that wrote the extents, in page
+    /// order (an entry split in several extents appears as often), into
+    /// `out` (cleared first): the write entries a log GC must keep
+    /// (`liveness.rs`; it sorts them without holding the index's lock).
     pub(crate) fn entries(&self, out: &mut KVVec<u64>) -> Result {
         out.clear();
         out.reserve(self.map.iter().count(), GFP_KERNEL)?;
         for (_, &(_, _, _, a)) in self.map.iter() {
             out.push(a, GFP_KERNEL)?;
         }
-        out.sort_unstable();
         Ok(())
     }
 

@@ -210,10 +210,12 @@ mod tests {
         // A split keeps the entry on both sides.
         ix.insert(3, 500, 2, (1, 4096), &mut freed).unwrap();
         ix.entries(&mut used).unwrap();
+        used.sort_unstable();
         assert_eq!(used.as_slice(), &[128, 640, 640, 4096]);
         // Overwritten whole: its entry is no longer used.
         ix.insert(20, 700, 2, (2, 64), &mut freed).unwrap();
         ix.entries(&mut used).unwrap();
+        used.sort_unstable();
         assert_eq!(used.as_slice(), &[64, 640, 640, 4096]);
         let hole = WriteRun {
             pgoff: 0,
@@ -223,15 +225,18 @@ mod tests {
         };
         ix.replay(&hole, (3, 8192), &mut freed).unwrap();
         ix.entries(&mut used).unwrap();
+        used.sort_unstable();
         assert_eq!(used.as_slice(), &[64]);
         // Moved by a log GC: sorted by old address; others stay.
         ix.insert(5, 900, 1, (3, 192), &mut freed).unwrap();
         ix.remap_entries(&[(64, 9000), (100, 1), (192, 8000)]);
         ix.entries(&mut used).unwrap();
+        used.sort_unstable();
         assert_eq!(used.as_slice(), &[8000, 9000]);
         ix.insert(6, 901, 1, (3, 256), &mut freed).unwrap();
         ix.remap_entries(&[(8000, 10)]);
         ix.entries(&mut used).unwrap();
+        used.sort_unstable();
         assert_eq!(used.as_slice(), &[10, 256, 9000]);
     }
 }

@@ -209,6 +209,7 @@ fn walk(ni: &NovaInode, head: u64, tail: u64, lite: bool) -> Result<(Liveness, K
     let mut used: KVVec<u64> = KVVec::new();
     if lite {
         ni.data.lock().entries(&mut used)?;
+        used.sort_unstable();
     }
     let live = |a: u64| used.binary_search(&a).is_ok();
     let mut w = LogWalker::new(sbi.pm(), head, tail);

@@ -357,6 +357,7 @@ mod tests {
                 let live = index_of(&ops, None);
                 let mut used = KVVec::new();
                 live.entries(&mut used).unwrap();
+                used.sort_unstable();
                 let maps = |a: u64| used.binary_search(&a).is_ok();
                 let mut full = Liveness::new();
                 let mut lite = Liveness::lite();
@@ -406,6 +407,7 @@ mod tests {
         let live = index_of(&[(0, 1000, 4)], None);
         let mut used = KVVec::new();
         live.entries(&mut used).unwrap();
+        used.sort_unstable();
         let maps = |a: u64| used.binary_search(&a).is_ok();
         let put = |lv: &mut Liveness, i: u64, t: EntryType, b: &[u8]| {
             assert!(lv.add_lite(addr_of(i), t, b, 1, 1 << 20, &maps).is_ok());
