@@ -10,7 +10,7 @@ use crate::format::log::{page_of, LogWalker};
 use crate::inode::NovaInode;
 use crate::iref::InodeRef;
 use crate::journal::{self, WordUpdate};
-use crate::liveness::Liveness;
+use crate::liveness::{LiveRun, Liveness};
 use crate::log::{free_log_page, new_log_page, put_entry};
 use crate::prof::Phase;
 use crate::sbi::Sbi;
@@ -211,18 +211,15 @@ fn walk(ni: &NovaInode, head: u64, tail: u64, lite: bool) -> Result<(Liveness, K
         ni.data.lock().entries(&mut used)?;
         used.sort_unstable();
     }
-    let live = |a: u64| used.binary_search(&a).is_ok();
+    let named = |a: u64| used.binary_search(&a).is_ok();
+    let live: Option<LiveRun<'_>> = if lite { Some(&named) } else { None };
     let mut w = LogWalker::new(sbi.pm(), head, tail);
     let mut buf = [0u8; MAX_ENTRY];
     while let Some(f) = w.next_entry(&mut buf).map_err(|_| EIO)? {
         let e = buf.get(..f.len).ok_or(EIO)?;
-        if lite {
-            lv.add_lite(f.addr, f.etype, e, f.epoch, sbi.blocks, &live)?;
-            if lv.gave_up() {
-                break;
-            }
-        } else {
-            lv.add(f.addr, f.etype, e, f.epoch, sbi.blocks)?;
+        lv.add(f.addr, f.etype, e, (f.epoch, sbi.blocks), live)?;
+        if lv.gave_up() {
+            break;
         }
         if page_addrs.last() != Some(&page_of(f.addr)) {
             page_addrs.push(page_of(f.addr), GFP_KERNEL)?;

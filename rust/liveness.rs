@@ -134,7 +134,7 @@ impl Liveness {
 
     /// A liveness for a regular file's log while no snapshot is live,
     /// whose write entries are judged by the live index (see the module
-    /// comment): entries are given with [`Liveness::add_lite`].
+    /// comment): entries are given with a live test ([`Liveness::add`]).
     pub(crate) fn lite() -> Self {
         Self {
             lite: true,
@@ -198,33 +198,21 @@ impl Liveness {
     }
 
     /// Replays one entry (`buf` its bytes) at byte address `addr`, in
-    /// log order. `blocks` bounds block numbers.
+    /// log order. `blocks` bounds block numbers. A lite liveness is given
+    /// `live` (and only it): whether the live index has an extent the
+    /// write entry at an address wrote.
     pub(crate) fn add(
         &mut self,
         addr: u64,
         etype: EntryType,
         buf: &[u8],
-        epoch: u64,
-        blocks: u64,
+        (epoch, blocks): (u64, u64),
+        live: Option<LiveRun<'_>>,
     ) -> Result {
-        self.add_entry(addr, etype, buf, epoch, blocks, None)
-    }
-
-    /// [`Liveness::add`] for a lite liveness: `live` says whether the live
-    /// index has an extent the write entry at an address wrote.
-    pub(crate) fn add_lite(
-        &mut self,
-        addr: u64,
-        etype: EntryType,
-        buf: &[u8],
-        epoch: u64,
-        blocks: u64,
-        live: LiveRun<'_>,
-    ) -> Result {
-        if !self.lite {
+        if live.is_some() != self.lite {
             return Err(EINVAL);
         }
-        self.add_entry(addr, etype, buf, epoch, blocks, Some(live))
+        self.add_entry(addr, etype, buf, epoch, blocks, live)
     }
 
     /// A lite liveness's part of the `FileWrite` entry at `addr` with run

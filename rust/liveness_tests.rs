@@ -31,7 +31,7 @@ mod tests {
         fn put(&mut self, t: EntryType, b: &[u8], epoch: u64) -> usize {
             let addr = (100 + self.n / 60) * BLOCK_SIZE + (self.n % 60) * 64;
             self.n += 1;
-            assert!(self.lv.add(addr, t, b, epoch, 1 << 20).is_ok());
+            assert!(self.lv.add(addr, t, b, (epoch, 1 << 20), None).is_ok());
             self.lv.len() - 1
         }
         fn write(&mut self, pg: u64, blk: u64, n: u64, epoch: u64) -> usize {
@@ -381,8 +381,8 @@ mod tests {
                     };
                     let e = &buf[..len];
                     let a = addr_of(i as u64);
-                    assert!(full.add(a, ty, e, 1, 1 << 20).is_ok());
-                    assert!(lite.add_lite(a, ty, e, 1, 1 << 20, &maps).is_ok());
+                    assert!(full.add(a, ty, e, (1, 1 << 20), None).is_ok());
+                    assert!(lite.add(a, ty, e, (1, 1 << 20), Some(&maps)).is_ok());
                 }
                 assert!(!lite.gave_up());
                 let none = |_, _| false;
@@ -410,7 +410,7 @@ mod tests {
         used.sort_unstable();
         let maps = |a: u64| used.binary_search(&a).is_ok();
         let put = |lv: &mut Liveness, i: u64, t: EntryType, b: &[u8]| {
-            assert!(lv.add_lite(addr_of(i), t, b, 1, 1 << 20, &maps).is_ok());
+            assert!(lv.add(addr_of(i), t, b, (1, 1 << 20), Some(&maps)).is_ok());
         };
         let w = file_write(0, 1000, 4, 4 * BLOCK_SIZE, T).unwrap();
         // A size that grows, or a hole past the last page written: no
@@ -460,10 +460,14 @@ mod tests {
             &file_hole(3, 1, 4 * BLOCK_SIZE, T).unwrap(),
         );
         assert!(lv.gave_up());
-        // A full liveness takes no lite entries.
+        // A full liveness takes no lite entries, nor a lite one full ones.
         let mut lv = Liveness::new();
         assert!(lv
-            .add_lite(0, EntryType::FileWrite, &w, 1, 1 << 20, &maps)
+            .add(0, EntryType::FileWrite, &w, (1, 1 << 20), Some(&maps))
+            .is_err());
+        let mut lv = Liveness::lite();
+        assert!(lv
+            .add(0, EntryType::FileWrite, &w, (1, 1 << 20), None)
             .is_err());
     }
 }
