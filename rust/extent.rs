@@ -177,7 +177,6 @@ impl FileIndex {
     /// (`liveness.rs`; it sorts them without holding the index's lock).
     pub(crate) fn entries(&self, out: &mut KVVec<u64>) -> Result {
         out.clear();
-        out.reserve(self.map.iter().count(), GFP_KERNEL)?;
         for (_, &(_, _, _, a)) in self.map.iter() {
             out.push(a, GFP_KERNEL)?;
         }

@@ -197,24 +197,6 @@ impl Liveness {
         r
     }
 
-    /// Replays one entry (`buf` its bytes) at byte address `addr`, in
-    /// log order. `blocks` bounds block numbers. A lite liveness is given
-    /// `live` (and only it): whether the live index has an extent the
-    /// write entry at an address wrote.
-    pub(crate) fn add(
-        &mut self,
-        addr: u64,
-        etype: EntryType,
-        buf: &[u8],
-        (epoch, blocks): (u64, u64),
-        live: Option<LiveRun<'_>>,
-    ) -> Result {
-        if live.is_some() != self.lite {
-            return Err(EINVAL);
-        }
-        self.add_entry(addr, etype, buf, epoch, blocks, live)
-    }
-
     /// A lite liveness's part of the `FileWrite` entry at `addr` with run
     /// `run`, or of a size change to `size_pages` pages (`run` `None`):
     /// whether the entry maps live data (the rest is as in a full replay).
@@ -243,15 +225,21 @@ impl Liveness {
         }
     }
 
-    fn add_entry(
+    /// Replays one entry (`buf` its bytes) at byte address `addr`, in
+    /// log order. `blocks` bounds block numbers. A lite liveness is given
+    /// `live` (and only it): whether the live index has an extent the
+    /// write entry at an address wrote.
+    pub(crate) fn add(
         &mut self,
         addr: u64,
         etype: EntryType,
         buf: &[u8],
-        epoch: u64,
-        blocks: u64,
+        (epoch, blocks): (u64, u64),
         live: Option<LiveRun<'_>>,
     ) -> Result {
+        if live.is_some() != self.lite {
+            return Err(EINVAL);
+        }
         let pg = page_of(addr);
         if pg != self.last_page {
             self.last_page = pg;
