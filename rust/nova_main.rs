@@ -61,6 +61,9 @@ mod pm;
 mod pm_tests;
 mod procfs;
 mod prof;
+mod rangeset;
+#[cfg(nova_kunit)]
+mod rangeset_tests;
 mod rbfloor;
 mod recovery;
 mod reflink;
