@@ -97,19 +97,30 @@ fn collect_locked(ni: &NovaInode) -> Result<Outcome> {
     let pos = ni.log_pos();
     let pm = sbi.pm();
     let t_walk = sbi.prof.span(Phase::GcWalk);
-    // A regular file's log while no snapshot is live is judged against
-    // its live index (no replay of its data), unless it cuts pages.
-    let lite = epochs.is_empty() && ni.is_reg();
-    let (mut lv, mut page_addrs) = walk(ni, pos.head, pos.tail, lite)?;
-    let lite = lite && !lv.gave_up();
-    if lv.gave_up() {
-        (lv, page_addrs) = walk(ni, pos.head, pos.tail, false)?;
-    }
-    drop(t_walk);
     let mut out = Outcome {
         pages_after: pos.pages,
         ..Outcome::default()
     };
+    // A regular file's log while no snapshot is live is judged against
+    // its live index (no replay of its data), unless it cuts pages.
+    let lite = epochs.is_empty() && ni.is_reg();
+    // The write entries the index names, sorted.
+    let mut used: KVVec<u64> = KVVec::new();
+    if lite {
+        ni.data.lock().entries(&mut used)?;
+        used.sort_unstable();
+        if let Some(at_least) = nothing_to_collect(ni, pos.head, pos.tail, &used) {
+            ni.log_collected(pos.head, pos.tail, pos.pages, at_least);
+            sbi.stats.log_gc_no_walk.fetch_add(1, Ordering::Relaxed);
+            return Ok(out);
+        }
+    }
+    let (mut lv, mut page_addrs) = walk(ni, pos.head, pos.tail, lite.then_some(&used[..]))?;
+    let lite = lite && !lv.gave_up();
+    if lv.gave_up() {
+        (lv, page_addrs) = walk(ni, pos.head, pos.tail, None)?;
+    }
+    drop(t_walk);
     // The last entry ends at the tail, so its page is the tail's page;
     // an empty log has nothing to collect.
     if page_addrs.len() <= 1 || page_addrs.last() != Some(&page_of(pos.tail)) {
@@ -189,11 +200,44 @@ fn collect_locked(ni: &NovaInode) -> Result<Outcome> {
     Ok(out)
 }
 
+/// Whether a lite collection of the log from `head` to `tail` would find
+/// nothing to do, judged from the write entries the index names (`used`,
+/// sorted) and the chain of log pages, without reading an entry: every
+/// page but the tail's holds a named entry (each stays, so fast GC frees
+/// no page), and the named entries alone, one slot each, would fill more
+/// than half the log at the thorough GC's packing (so it copies nothing).
+/// Random overwrites of a large file meet it until most of the log is
+/// dead. Returns the next collection's threshold then, as a walk would
+/// have set it; `None` when the log must be walked (also when its chain
+/// is bad: the walk reports that).
+fn nothing_to_collect(ni: &NovaInode, head: u64, tail: u64, used: &[u64]) -> Option<u64> {
+    let bytes = (used.len() as u64).saturating_mul(SLOT);
+    let est = bytes.div_ceil(LOG_TAIL_OFFSET / 2).max(1);
+    let mut w = LogWalker::new(ni.sbi().pm(), head, tail);
+    let tail_page = page_of(tail);
+    let mut pages = 0u64;
+    while let Some(p) = w.next_page_only().ok()? {
+        pages += 1;
+        let named = used.binary_search_by_key(&p, |&a| page_of(a)).is_ok();
+        if !named && p != tail_page {
+            return None;
+        }
+    }
+    (pages < 4 || est.saturating_mul(2) > pages).then(|| est.saturating_mul(2))
+}
+
 /// Reads `ni`'s log from `head` to `tail` into a liveness (a lite one if
-/// `lite`: the caller holds the log's claim, so the live index is the
-/// replay of the log), and the address of each of its pages in order.
-fn walk(ni: &NovaInode, head: u64, tail: u64, lite: bool) -> Result<(Liveness, KVVec<u64>)> {
+/// `used`, the write entries the index names, sorted: the caller holds
+/// the log's claim, so the live index is the replay of the log), and the
+/// address of each of its pages in order.
+fn walk(
+    ni: &NovaInode,
+    head: u64,
+    tail: u64,
+    used: Option<&[u64]>,
+) -> Result<(Liveness, KVVec<u64>)> {
     let sbi = ni.sbi();
+    let lite = used.is_some();
     let mut lv = if lite {
         Liveness::lite()
     } else {
@@ -205,12 +249,7 @@ fn walk(ni: &NovaInode, head: u64, tail: u64, lite: bool) -> Result<(Liveness, K
     let _ = lv.reserve((pages * (LOG_TAIL_OFFSET / 64)) as usize);
     let mut page_addrs: KVVec<u64> = KVVec::new();
     let _ = page_addrs.reserve(pages as usize, GFP_KERNEL);
-    // The write entries the index uses, sorted.
-    let mut used: KVVec<u64> = KVVec::new();
-    if lite {
-        ni.data.lock().entries(&mut used)?;
-        used.sort_unstable();
-    }
+    let used = used.unwrap_or(&[]);
     let named = |a: u64| used.binary_search(&a).is_ok();
     let live: Option<LiveRun<'_>> = if lite { Some(&named) } else { None };
     let mut w = LogWalker::new(sbi.pm(), head, tail);

@@ -132,6 +132,9 @@ pub(crate) struct Stats {
     pub(crate) log_gc_copies: AtomicU64,
     /// Collections judged by the live index (no replay, `liveness.rs`).
     pub(crate) log_gc_lite: AtomicU64,
+    /// Collections the index alone showed to have nothing to do (no entry
+    /// read, `gc::nothing_to_collect`; not counted in `log_gc_runs`).
+    pub(crate) log_gc_no_walk: AtomicU64,
     /// Blocks left allocated because releasing them after a commit ran
     /// out of memory; the next mount rebuilds the allocator from the logs.
     pub(crate) lost_blocks: AtomicU64,

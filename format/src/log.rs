@@ -154,6 +154,29 @@ impl<'a, M: Media> LogWalker<'a, M> {
             .get())
     }
 
+    /// Walks the chain of pages only, reading no entry: the address of
+    /// the next page of the log (the head's first), up to the tail's
+    /// page; `Ok(None)` after it. The same checks as the entry walk
+    /// (bounds, magic, owner, a cycle); a chain that ends before the
+    /// tail's page is a bad tail. Do not mix with [`Self::next_entry`].
+    pub fn next_page_only(&mut self) -> Result<Option<u64>, LogError> {
+        if !self.started {
+            self.started = true;
+            self.enter_page(self.pos)?;
+            return Ok(Some(self.pos));
+        }
+        let cur = page_of(self.pos);
+        if cur == page_of(self.tail) {
+            return Ok(None);
+        }
+        let next = self.next_page(cur)?;
+        if next == 0 {
+            return Err(LogError::BadTail(self.tail));
+        }
+        self.enter_page(next)?;
+        Ok(Some(next))
+    }
+
     /// The next committed entry, its bytes copied into `buf`; `Ok(None)`
     /// at the tail.
     pub fn next_entry(&mut self, buf: &mut [u8; MAX_ENTRY]) -> Result<Option<Found>, LogError> {
@@ -320,6 +343,39 @@ mod tests {
         put_link(&mut m2, P1, 1);
         let t = put_link(&mut m2, P2, 2);
         assert_eq!(walk(&m2, P1, t), Ok(vec![P1, P2]));
+    }
+
+    fn pages_of(m: &Mem, head: u64, tail: u64) -> Result<Vec<u64>, LogError> {
+        let mut w = LogWalker::new(m, head, tail);
+        let mut v = Vec::new();
+        while let Some(p) = w.next_page_only()? {
+            v.push(p);
+        }
+        Ok(v)
+    }
+
+    #[test]
+    fn page_chain_alone() {
+        let mut m = mem(64);
+        let p3 = 30 * BLOCK_SIZE;
+        init_page(&mut m, P1, P2);
+        init_page(&mut m, P2, p3);
+        init_page(&mut m, p3, 0);
+        let t = put_link(&mut m, P2, 1);
+        // Up to the tail's page, not past it.
+        assert_eq!(pages_of(&m, P1, t), Ok(vec![P1, P2]));
+        assert_eq!(pages_of(&m, P1, p3 + 64), Ok(vec![P1, P2, p3]));
+        assert_eq!(pages_of(&m, P1, P1), Ok(vec![P1]));
+        // A chain that ends before the tail, a cycle, a bad page.
+        assert_eq!(pages_of(&m, P2, P1 + 64), Err(LogError::BadTail(P1 + 64)));
+        init_page(&mut m, p3, P1);
+        assert_eq!(pages_of(&m, P1, 40 * BLOCK_SIZE), Err(LogError::Cycle));
+        init_page(&mut m, P2, 63 * BLOCK_SIZE);
+        assert_eq!(
+            pages_of(&m, P1, p3),
+            Err(LogError::BadPage(63 * BLOCK_SIZE))
+        );
+        assert_eq!(pages_of(&m, 0, 0), Err(LogError::BadPointer(0)));
     }
 
     #[test]

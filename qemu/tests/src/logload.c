@@ -14,8 +14,10 @@
  *                                scattered one per log page), in passes
  *                                until a log GC has copied a log
  *   logload sparse-verify FILE BLOCKS
- *   logload mixed FILE N SEED W  N random operations on the first 256
- *                                blocks of FILE: writes of 1-4 blocks (W
+ *   logload mixed FILE N SEED W [PAGES]
+ *                                N random operations on the first PAGES
+ *                                (256; at most 16384) blocks of FILE:
+ *                                writes of 1-4 blocks (W
  *                                percent of them), page-aligned truncates
  *                                and hole punches (half the rest each),
  *                                checked against a model of the file after
@@ -200,7 +202,7 @@ static uint64_t rnd(uint64_t *x)
 	return *x;
 }
 
-#define MIXED_PAGES 256
+#define MIXED_PAGES 16384
 
 /* Whether FILE matches the model: `size` bytes, block k holding write
  * `want[k]` (-1: zeros). */
@@ -230,7 +232,7 @@ static int mixed_check(int fd, const long long *want, long size)
 	return 0;
 }
 
-static int mixed(const char *path, long n, uint64_t seed, long wpct)
+static int mixed(const char *path, long n, uint64_t seed, long wpct, long pages)
 {
 	static uint64_t b[4 * BS / 8];
 	static long long want[MIXED_PAGES];
@@ -240,15 +242,17 @@ static int mixed(const char *path, long n, uint64_t seed, long wpct)
 
 	if (fd < 0)
 		return perror(path), 1;
-	for (long k = 0; k < MIXED_PAGES; k++)
+	if (pages < 1 || pages > MIXED_PAGES)
+		return fprintf(stderr, "mixed: 1 to %d pages\n", MIXED_PAGES), 1;
+	for (long k = 0; k < pages; k++)
 		want[k] = -1;
 	for (long i = 0; i < n; i++) {
 		uint64_t r = rnd(&x) % 100;
-		long pg = (long)(rnd(&x) % MIXED_PAGES);
+		long pg = (long)(rnd(&x) % (uint64_t)pages);
 		long cnt = 1 + (long)(rnd(&x) % 4);
 
-		if (pg + cnt > MIXED_PAGES)
-			cnt = MIXED_PAGES - pg;
+		if (pg + cnt > pages)
+			cnt = pages - pg;
 		if ((long)r < wpct) {
 			for (long k = 0; k < cnt; k++) {
 				want[pg + k] = (long long)i * 4 + k;
@@ -262,7 +266,7 @@ static int mixed(const char *path, long n, uint64_t seed, long wpct)
 		} else if ((long)r < wpct + (100 - wpct) / 2) {
 			if (ftruncate(fd, pg * BS))
 				return perror("ftruncate"), 1;
-			for (long k = pg; k < MIXED_PAGES; k++)
+			for (long k = pg; k < pages; k++)
 				want[k] = -1;
 			size = pg * BS;
 		} else {
@@ -302,8 +306,9 @@ int main(int argc, char **argv)
 		return churn(argv[1], atol(argv[2]));
 	if (!strcmp(argv[0], "sparse") && argc == 3)
 		return sparse(argv[1], atol(argv[2]), 0);
-	if (!strcmp(argv[0], "mixed") && argc == 5)
-		return mixed(argv[1], atol(argv[2]), strtoull(argv[3], NULL, 0), atol(argv[4]));
+	if (!strcmp(argv[0], "mixed") && (argc == 5 || argc == 6))
+		return mixed(argv[1], atol(argv[2]), strtoull(argv[3], NULL, 0), atol(argv[4]),
+			     argc == 6 ? atol(argv[5]) : 256);
 	if (!strcmp(argv[0], "sparse-verify") && argc == 3)
 		return sparse(argv[1], atol(argv[2]), 1);
 usage:
