@@ -202,26 +202,49 @@ fn collect_locked(ni: &NovaInode) -> Result<Outcome> {
 
 /// Whether a lite collection of the log from `head` to `tail` would find
 /// nothing to do, judged from the write entries the index names (`used`,
-/// sorted) and the chain of log pages, without reading an entry: every
-/// page but the tail's holds a named entry (each stays, so fast GC frees
-/// no page), and the named entries alone, one slot each, would fill more
-/// than half the log at the thorough GC's packing (so it copies nothing).
-/// Random overwrites of a large file meet it until most of the log is
-/// dead. Returns the next collection's threshold then, as a walk would
-/// have set it; `None` when the log must be walked (also when its chain
-/// is bad: the walk reports that).
+/// sorted) and the chain of log pages, without reading an entry (see
+/// [`judge_unread`]). Returns the next collection's threshold then;
+/// `None` when the log must be walked (also when its chain is bad: the
+/// walk reports that).
 fn nothing_to_collect(ni: &NovaInode, head: u64, tail: u64, used: &[u64]) -> Option<u64> {
-    let bytes = (used.len() as u64).saturating_mul(SLOT);
-    let est = bytes.div_ceil(LOG_TAIL_OFFSET / 2).max(1);
     let mut w = LogWalker::new(ni.sbi().pm(), head, tail);
-    let tail_page = page_of(tail);
+    judge_unread(used, page_of(tail), || w.next_page_only().map_err(|_| ()))
+}
+
+/// The decision of [`nothing_to_collect`] for a log whose pages come, in
+/// order, from `next` (`Ok(None)` after the tail's page `tail_page`, an
+/// error for a bad chain), and whose index names the entries `used`
+/// (sorted; the pieces of a split extent name one entry, counted once):
+/// nothing to do when every page but the tail's holds a named entry
+/// (each stays, so fast GC frees no page) and the named entries alone,
+/// one slot each, fill more than half the log at the thorough GC's
+/// packing (so it copies nothing). Random overwrites of a large file
+/// meet it until most of the log is dead. Returns the threshold a walk
+/// would set at least, or `None`: walk.
+pub(crate) fn judge_unread(
+    used: &[u64],
+    tail_page: u64,
+    mut next: impl FnMut() -> core::result::Result<Option<u64>, ()>,
+) -> Option<u64> {
+    let distinct = used
+        .iter()
+        .zip(used.iter().skip(1))
+        .filter(|(a, b)| a != b)
+        .count()
+        + usize::from(!used.is_empty());
+    let bytes = (distinct as u64).saturating_mul(SLOT);
+    let est = bytes.div_ceil(LOG_TAIL_OFFSET / 2).max(1);
     let mut pages = 0u64;
-    while let Some(p) = w.next_page_only().ok()? {
+    while let Some(p) = next().ok()? {
         pages += 1;
         let named = used.binary_search_by_key(&p, |&a| page_of(a)).is_ok();
         if !named && p != tail_page {
             return None;
         }
+    }
+    if pages <= 1 {
+        // (A walk keeps a one-page log and sets no floor either.)
+        return Some(0);
     }
     (pages < 4 || est.saturating_mul(2) > pages).then(|| est.saturating_mul(2))
 }
