@@ -5,13 +5,15 @@
 //! needed entries into a compact new log and switches the inode to it
 //! with one journaled update of its head and tail.
 
+use crate::format::entry::is_plain_write;
 use crate::format::layout::*;
-use crate::format::log::{page_of, LogWalker};
-use crate::inode::NovaInode;
+use crate::format::log::{entry_at, page_of, LogWalker};
+use crate::inode::{LogPos, NovaInode};
 use crate::iref::InodeRef;
 use crate::journal::{self, WordUpdate};
 use crate::liveness::{LiveRun, Liveness};
 use crate::log::{free_log_page, new_log_page, put_entry};
+use crate::logmix::MixedPages;
 use crate::prof::Phase;
 use crate::sbi::Sbi;
 use core::sync::atomic::Ordering;
@@ -115,10 +117,21 @@ fn collect_locked(ni: &NovaInode) -> Result<Outcome> {
             return Ok(out);
         }
     }
-    let (mut lv, mut page_addrs) = walk(ni, pos.head, pos.tail, lite.then_some(&used[..]))?;
+    // Only the named writes of pages with nothing else, if that is known;
+    // else every entry.
+    let sparse = if lite && pos.mixed.known() {
+        walk_sparse(ni, &pos, &used)?
+    } else {
+        None
+    };
+    let sparse_ok = sparse.is_some();
+    let (mut lv, mut page_addrs, mut mixed) = match sparse {
+        Some(w) => w,
+        None => walk(ni, pos.head, pos.tail, lite.then_some(&used[..]))?,
+    };
     let lite = lite && !lv.gave_up();
     if lv.gave_up() {
-        (lv, page_addrs) = walk(ni, pos.head, pos.tail, None)?;
+        (lv, page_addrs, mixed) = walk(ni, pos.head, pos.tail, None)?;
     }
     drop(t_walk);
     // The last entry ends at the tail, so its page is the tail's page;
@@ -170,13 +183,16 @@ fn collect_locked(ni: &NovaInode) -> Result<Outcome> {
     out.freed_fast = dropped.len() as u64;
     let (mut head, mut tail, mut pages) = (head, pos.tail, kept.len() as u64);
     ni.log_collected(head, tail, pages, 0);
+    mixed.retain(|p| kept.contains(&p));
+    ni.set_log_mixed(mixed);
 
     // Thorough GC: copy the needed entries if that halves the log.
     let bytes: u64 = lv.kept(&needed).map(|(_, len)| len).sum();
     let est = bytes.div_ceil(LOG_TAIL_OFFSET / 2).max(1);
     if pages >= 4 && est * 2 <= pages {
         let _t = sbi.prof.span(Phase::GcCopy);
-        (head, tail, pages) = copy_log(ni, &lv, &needed, pos.slot, (head, pos.tail))?;
+        (head, tail, pages, mixed) = copy_log(ni, &lv, &needed, pos.slot, (head, pos.tail))?;
+        ni.set_log_mixed(mixed);
         for &p in kept.iter() {
             free_log_page(sbi, p)?;
         }
@@ -190,6 +206,9 @@ fn collect_locked(ni: &NovaInode) -> Result<Outcome> {
     sbi.stats.log_gc_runs.fetch_add(1, Ordering::Relaxed);
     if lite {
         sbi.stats.log_gc_lite.fetch_add(1, Ordering::Relaxed);
+    }
+    if sparse_ok && lite {
+        sbi.stats.log_gc_sparse.fetch_add(1, Ordering::Relaxed);
     }
     sbi.stats
         .log_gc_fast_pages
@@ -259,16 +278,15 @@ pub(crate) fn next_floor(est: u64) -> u64 {
     est.saturating_mul(2).saturating_add(est / 2)
 }
 
+/// What a walk of a log found: its liveness, the address of each of its
+/// pages in order, and the pages holding an entry other than a plain
+/// write.
+type Walked = (Liveness, KVVec<u64>, MixedPages);
+
 /// Reads `ni`'s log from `head` to `tail` into a liveness (a lite one if
 /// `used`, the write entries the index names, sorted: the caller holds
-/// the log's claim, so the live index is the replay of the log), and the
-/// address of each of its pages in order.
-fn walk(
-    ni: &NovaInode,
-    head: u64,
-    tail: u64,
-    used: Option<&[u64]>,
-) -> Result<(Liveness, KVVec<u64>)> {
+/// the log's claim, so the live index is the replay of the log).
+fn walk(ni: &NovaInode, head: u64, tail: u64, used: Option<&[u64]>) -> Result<Walked> {
     let sbi = ni.sbi();
     let lite = used.is_some();
     let mut lv = if lite {
@@ -287,36 +305,106 @@ fn walk(
     let live: Option<LiveRun<'_>> = if lite { Some(&named) } else { None };
     let mut w = LogWalker::new(sbi.pm(), head, tail);
     let mut buf = [0u8; MAX_ENTRY];
+    let mut mixed = MixedPages::none();
     while let Some(f) = w.next_entry(&mut buf).map_err(|_| EIO)? {
         let e = buf.get(..f.len).ok_or(EIO)?;
         lv.add(f.addr, f.etype, e, (f.epoch, sbi.blocks), live)?;
         if lv.gave_up() {
             break;
         }
+        if !is_plain_write(e) {
+            mixed.add(page_of(f.addr));
+        }
         if page_addrs.last() != Some(&page_of(f.addr)) {
             page_addrs.push(page_of(f.addr), GFP_KERNEL)?;
         }
     }
-    Ok((lv, page_addrs))
+    Ok((lv, page_addrs, mixed))
+}
+
+/// A lite walk that reads of each page with only plain writes (`pos.mixed`,
+/// known) just the writes the index names (`used`, sorted): the others
+/// are not needed (a plain write sets only the size and times, which a
+/// later write sets again, and cuts nothing). The other pages are read
+/// whole, the tail's too; `None` (read the whole log) unless a write on
+/// the tail's page sets the size and times last, so that none left out
+/// did. A size change or hole after a page with writes left out gives up
+/// (`Liveness::writes_unread`).
+fn walk_sparse(ni: &NovaInode, pos: &LogPos, used: &[u64]) -> Result<Option<Walked>> {
+    let sbi = ni.sbi();
+    let pm = sbi.pm();
+    let mut lv = Liveness::lite();
+    let _ = lv.reserve(used.len());
+    let mut page_addrs: KVVec<u64> = KVVec::new();
+    let _ = page_addrs.reserve(core::cmp::min(pos.pages, 1 << 16) as usize, GFP_KERNEL);
+    let named = |a: u64| used.binary_search(&a).is_ok();
+    let live: LiveRun<'_> = &named;
+    let tail_page = page_of(pos.tail);
+    let mut tail_wrote = false;
+    let mut chain = LogWalker::new(pm, pos.head, pos.tail);
+    let mut buf = [0u8; MAX_ENTRY];
+    while let Some(p) = chain.next_page_only().map_err(|_| EIO)? {
+        page_addrs.push(p, GFP_KERNEL)?;
+        lv.enter_page(p);
+        let end = if p == tail_page {
+            pos.tail
+        } else {
+            p + LOG_TAIL_OFFSET
+        };
+        if p == tail_page || pos.mixed.may_hold(p) {
+            let mut w = LogWalker::new(pm, p, end);
+            while let Some(f) = w.next_entry(&mut buf).map_err(|_| EIO)? {
+                let e = buf.get(..f.len).ok_or(EIO)?;
+                lv.add(f.addr, f.etype, e, (f.epoch, sbi.blocks), Some(live))?;
+                tail_wrote |= p == tail_page && f.etype == EntryType::FileWrite;
+            }
+        } else {
+            lv.writes_unread();
+            let from = used.partition_point(|&a| a < p);
+            for &a in used.get(from..).unwrap_or(&[]).iter() {
+                if a >= end {
+                    break;
+                }
+                let f = entry_at(pm, a, end, &mut buf).ok().flatten().ok_or(EIO)?;
+                let e = buf.get(..f.len).ok_or(EIO)?;
+                if !is_plain_write(e) {
+                    pr_err!(
+                        "{}: inode {}: log entry at {:#x} is not the write its extent names\n",
+                        sbi.name(),
+                        ni.ino(),
+                        a
+                    );
+                    return Err(EIO);
+                }
+                lv.add(a, f.etype, e, (f.epoch, sbi.blocks), Some(live))?;
+            }
+        }
+        if lv.gave_up() {
+            return Ok(None);
+        }
+    }
+    Ok(tail_wrote.then_some((lv, page_addrs, pos.mixed)))
 }
 
 /// Writes the needed entries of `lv` into a new chain of log pages and
 /// switches the inode slot at `slot` from `old` (head, tail) to it with
 /// one journaled update, then points the index's extents at the copies
-/// of their entries. Returns the new head, tail and page count. The
-/// caller holds the inode's log claim and frees the old pages.
+/// of their entries. Returns the new head, tail and page count, and the
+/// new pages holding an entry other than a plain write. The caller holds
+/// the inode's log claim and frees the old pages.
 fn copy_log(
     ni: &NovaInode,
     lv: &Liveness,
     needed: &[bool],
     slot: u64,
     old: (u64, u64),
-) -> Result<(u64, u64, u64)> {
+) -> Result<(u64, u64, u64, MixedPages)> {
     let (sbi, ino) = (ni.sbi(), ni.ino());
     let pm = sbi.pm();
     let mut pages: KVVec<u64> = KVVec::new();
     // Each copied entry's old and new address, sorted by the old.
     let mut moved: KVVec<(u64, u64)> = KVVec::new();
+    let mut mixed = MixedPages::none();
     let r = (|| -> Result<(u64, u64)> {
         moved.reserve(needed.iter().filter(|&&k| k).count(), GFP_KERNEL)?;
         // Room to record each page before it is allocated, so that an
@@ -341,6 +429,9 @@ fn copy_log(
             moved
                 .push_within_capacity((addr, pos - len))
                 .map_err(|_| ENOMEM)?;
+            if !is_plain_write(b) {
+                mixed.add(page_of(pos - len));
+            }
         }
         moved.sort_unstable_by_key(|m| m.0);
         pm.fence();
@@ -373,7 +464,7 @@ fn copy_log(
             // (The log's claim, held, keeps commits to this inode out; the
             // journal lock is free again for other inodes' commits.)
             ni.data.lock().remap_entries(&moved);
-            Ok((h, t, pages.len() as u64))
+            Ok((h, t, pages.len() as u64, mixed))
         }
         Err(e) => {
             for &p in pages.iter() {

@@ -10,6 +10,7 @@ use crate::format::log::LogWalker;
 use crate::inode::{gc_threshold, LogPos, NovaInode, Time};
 use crate::iref::{iget_locked, Got, InodeRef, NewInode};
 use crate::log::check_log_bounds;
+use crate::logmix::MixedPages;
 use crate::sbi::Sbi;
 use core::sync::atomic::Ordering;
 use kernel::bindings;
@@ -474,6 +475,8 @@ pub(crate) fn new_inode(
         tail: page,
         pages: 1,
         gc_at: gc_threshold(1),
+        // (Empty: its entries are recorded as they are appended.)
+        mixed: MixedPages::none(),
         ..LogPos::default()
     });
     if mode & bindings::S_IFMT == bindings::S_IFDIR {

@@ -7,6 +7,7 @@
 use crate::dir::DirIndex;
 use crate::extent::FileIndex;
 use crate::glue::tables;
+use crate::logmix::MixedPages;
 use crate::sbi::Sbi;
 use crate::shim;
 use crate::xmap::XattrMap;
@@ -42,6 +43,8 @@ pub(crate) struct LogPos {
     /// While log GC keeps failing: appends that need a new page fail
     /// with `ENOMEM` once the log has this many pages (0: no limit).
     pub(crate) limit: u64,
+    /// The pages holding an entry other than a plain write.
+    pub(crate) mixed: MixedPages,
 }
 
 /// An inode's log, claimed: nothing else appends to it or collects it
@@ -435,6 +438,18 @@ impl NovaInode {
     }
 
     /// An append found `page` to be this inode's log page.
+    /// An append of an entry other than a plain write to log page `page`
+    /// (`logmix.rs`).
+    pub(crate) fn log_page_mixed(&self, page: u64) {
+        self.log.lock().mixed.add(page);
+    }
+
+    /// After a log GC: the pages of the new log holding an entry other
+    /// than a plain write.
+    pub(crate) fn set_log_mixed(&self, m: MixedPages) {
+        self.log.lock().mixed = m;
+    }
+
     pub(crate) fn log_page_checked(&self, page: u64) {
         self.log.lock().checked_page = page;
     }

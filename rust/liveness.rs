@@ -149,6 +149,25 @@ impl Liveness {
         self.gave_up
     }
 
+    /// A lite liveness: the log goes on at page `page` (its entries, if
+    /// any, follow), so that pages are counted even when none of their
+    /// entries is given (see [`Liveness::writes_unread`]).
+    pub(crate) fn enter_page(&mut self, page: u64) {
+        let pg = page_of(page);
+        if pg != self.last_page {
+            self.last_page = pg;
+            self.pages += 1;
+        }
+    }
+
+    /// A lite liveness: plain writes the live index does not name were
+    /// left out here (`gc.rs` reads only the named ones of a page with
+    /// nothing else). Any page may have been written by them, so from now
+    /// on any size change or hole gives up.
+    pub(crate) fn writes_unread(&mut self) {
+        self.hi = u64::MAX;
+    }
+
     /// Room for `n` entries (a log of `p` pages has at most `63 p`), so
     /// that a long log is not copied each time its table doubles.
     pub(crate) fn reserve(&mut self, n: usize) -> Result {

@@ -8,6 +8,7 @@
 //! old tails in the lite journal first (see `journal`), so that a crash
 //! rolls all of them back together.
 
+use crate::format::entry::is_plain_write;
 use crate::format::layout::*;
 use crate::format::le::Pod;
 use crate::format::log::{fits_at, page_of, page_ok, LogWalker};
@@ -320,7 +321,11 @@ impl<'a> Tx<'a> {
             Ok(page)
         })?;
         // (An entry never straddles a page: it ends at the new tail.)
-        Ok(part.new_tail - len)
+        let at = part.new_tail - len;
+        if !is_plain_write(entry) {
+            inode.log_page_mixed(page_of(at));
+        }
+        Ok(at)
     }
 
     /// Adds a plain 8-byte word update (e.g. an inode's valid flag) to the

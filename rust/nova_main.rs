@@ -53,6 +53,7 @@ mod liveness;
 #[cfg(nova_kunit)]
 mod liveness_tests;
 mod log;
+mod logmix;
 mod mount;
 mod namei;
 mod owners;

@@ -107,6 +107,7 @@ extern "C" fn nova_rs_proc_show(
             ("log_gc_copies", &st.log_gc_copies),
             ("log_gc_lite", &st.log_gc_lite),
             ("log_gc_no_walk", &st.log_gc_no_walk),
+            ("log_gc_sparse", &st.log_gc_sparse),
             ("journal_commits", &st.journal_commits),
         ] {
             seq_print!(m, "{} {}\n", name, v.load(Ordering::Relaxed));

@@ -135,6 +135,9 @@ pub(crate) struct Stats {
     /// Collections the index alone showed to have nothing to do (no entry
     /// read, `gc::nothing_to_collect`; not counted in `log_gc_runs`).
     pub(crate) log_gc_no_walk: AtomicU64,
+    /// Lite collections that read, of pages with only plain writes, just
+    /// the writes the index names (`gc::walk_sparse`).
+    pub(crate) log_gc_sparse: AtomicU64,
     /// Blocks left allocated because releasing them after a commit ran
     /// out of memory; the next mount rebuilds the allocator from the logs.
     pub(crate) lost_blocks: AtomicU64,

@@ -120,6 +120,15 @@ pub fn file_hole(pgoff: u64, pages: u64, size: u64, mtime: Time) -> Result<[u8; 
     Ok(bytes(&e))
 }
 
+/// Whether the encoded entry `buf` is a plain write: a `FileWrite` entry
+/// that maps blocks (not a hole). Such an entry sets only the size and
+/// the times a later write sets again, and cuts nothing; a log GC may
+/// judge it by the live index alone (`gc.rs`).
+pub fn is_plain_write(buf: &[u8]) -> bool {
+    EntryHeader::from_bytes(buf)
+        .is_some_and(|h| h.etype == EntryType::FileWrite as u8 && h.flags.get() == 0)
+}
+
 /// The run a `FileWrite` entry maps, checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WriteRun {

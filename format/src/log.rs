@@ -200,46 +200,67 @@ impl<'a, M: Media> LogWalker<'a, M> {
                 self.enter_page(next)?;
                 continue;
             }
-            let mut h = [0u8; 16];
-            if !self.media.read(self.pos, &mut h) {
-                return Err(LogError::BadPointer(self.pos));
-            }
-            let hdr = EntryHeader::from_bytes(&h).ok_or(LogError::BadEntry(self.pos))?;
-            if hdr.etype == 0 && hdr.slots == 0 {
+            match entry_at(self.media, self.pos, self.tail, buf)? {
+                Some(found) => {
+                    self.pos += found.len as u64;
+                    return Ok(Some(found));
+                }
                 // Padding: the rest of this page is unused.
-                self.pos = page_of(self.pos) + LOG_TAIL_OFFSET;
-                continue;
+                None => self.pos = page_of(self.pos) + LOG_TAIL_OFFSET,
             }
-            let etype = EntryType::from_u8(hdr.etype).ok_or(LogError::BadEntry(self.pos))?;
-            if hdr.slots == 0 || hdr.slots > MAX_ENTRY_SLOTS {
-                return Err(LogError::BadEntry(self.pos));
-            }
-            let len = u64::from(hdr.slots) * SLOT;
-            if in_page + len > LOG_TAIL_OFFSET {
-                return Err(LogError::BadEntry(self.pos));
-            }
-            // The tail must not fall inside this entry.
-            if self.tail > self.pos && self.tail < self.pos + len {
-                return Err(LogError::BadTail(self.tail));
-            }
-            let ulen = len as usize;
-            let dst = buf.get_mut(..ulen).ok_or(LogError::BadEntry(self.pos))?;
-            if !self.media.read(self.pos, dst) {
-                return Err(LogError::BadPointer(self.pos));
-            }
-            if !entry_csum_ok(dst) {
-                return Err(LogError::Checksum(self.pos));
-            }
-            let found = Found {
-                addr: self.pos,
-                etype,
-                len: ulen,
-                epoch: hdr.epoch.get(),
-            };
-            self.pos += len;
-            return Ok(Some(found));
         }
     }
+}
+
+/// Reads and checks the entry at `pos` (inside a log page's entry area)
+/// of a log whose tail is `tail`, its bytes copied into `buf`: its
+/// header, its length inside the page and not across the tail, and its
+/// checksum. `Ok(None)` for padding. The walk's reading of one entry; a
+/// log GC also reads single entries the index names with it.
+pub fn entry_at<M: Media>(
+    media: &M,
+    pos: u64,
+    tail: u64,
+    buf: &mut [u8; MAX_ENTRY],
+) -> Result<Option<Found>, LogError> {
+    let in_page = pos % BLOCK_SIZE;
+    if in_page >= LOG_TAIL_OFFSET || in_page % SLOT != 0 {
+        return Err(LogError::BadEntry(pos));
+    }
+    let mut h = [0u8; 16];
+    if !media.read(pos, &mut h) {
+        return Err(LogError::BadPointer(pos));
+    }
+    let hdr = EntryHeader::from_bytes(&h).ok_or(LogError::BadEntry(pos))?;
+    if hdr.etype == 0 && hdr.slots == 0 {
+        return Ok(None);
+    }
+    let etype = EntryType::from_u8(hdr.etype).ok_or(LogError::BadEntry(pos))?;
+    if hdr.slots == 0 || hdr.slots > MAX_ENTRY_SLOTS {
+        return Err(LogError::BadEntry(pos));
+    }
+    let len = u64::from(hdr.slots) * SLOT;
+    if in_page + len > LOG_TAIL_OFFSET {
+        return Err(LogError::BadEntry(pos));
+    }
+    // The tail must not fall inside this entry.
+    if tail > pos && tail < pos + len {
+        return Err(LogError::BadTail(tail));
+    }
+    let ulen = len as usize;
+    let dst = buf.get_mut(..ulen).ok_or(LogError::BadEntry(pos))?;
+    if !media.read(pos, dst) {
+        return Err(LogError::BadPointer(pos));
+    }
+    if !entry_csum_ok(dst) {
+        return Err(LogError::Checksum(pos));
+    }
+    Ok(Some(Found {
+        addr: pos,
+        etype,
+        len: ulen,
+        epoch: hdr.epoch.get(),
+    }))
 }
 
 /// Where to put an entry of `len` bytes given the log's current `tail`:

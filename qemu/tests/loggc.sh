@@ -98,8 +98,23 @@ check "the live file after deleting the snapshot" logload verify $M/one $((S - 1
 nw=$(stat log_gc_no_walk)
 run "8000 random writes over 4096 blocks, checked against a model" logload mixed $M/mb 8000 3 100 4096
 check "collections found nothing to do without reading the log" test "$(stat log_gc_no_walk)" -ge $((nw + 2))
-mb=$(md5sum <$M/mb)
-check "remount with the large file" remount
+# A smaller one: copied, reading only the writes the index names (after
+# a first collection that read the whole log: a remount forgets which
+# pages hold other entries).
+sp=$(stat log_gc_sparse) cp=$(stat log_gc_copies)
+run "12000 random writes over 1024 blocks, checked against a model" logload mixed $M/ms 12000 4 100 1024
+check "collections read only the named writes" test "$(stat log_gc_sparse)" -ge $((sp + 1))
+check "and copied the log" test "$(stat log_gc_copies)" -gt "$cp"
+# Its mode changed between writes: the page of that entry is read whole
+# by every such collection, and the change stays.
+chmod 604 $M/ms
+sp=$(stat log_gc_sparse)
+run "12000 more random writes after a mode change" pmbench randwrite $M/ms 4 12000
+check "collections read only the named writes again" test "$(stat log_gc_sparse)" -ge $((sp + 1))
+mb=$(md5sum <$M/mb) ms=$(md5sum <$M/ms)
+check "remount with the large files" remount
 check_eq "the large file after remount" "$mb" "$(md5sum <$M/mb)"
+check_eq "the smaller one after remount" "$ms" "$(md5sum <$M/ms)"
+check_eq "its mode after remount" "604" "$(command stat -c %a $M/ms)"
 check "consistent at the end" fsck_ok
 umount $M
