@@ -437,7 +437,6 @@ impl NovaInode {
         l.limit = 0;
     }
 
-    /// An append found `page` to be this inode's log page.
     /// An append of an entry other than a plain write to log page `page`
     /// (`logmix.rs`).
     pub(crate) fn log_page_mixed(&self, page: u64) {
@@ -450,6 +449,7 @@ impl NovaInode {
         self.log.lock().mixed = m;
     }
 
+    /// An append found `page` to be this inode's log page.
     pub(crate) fn log_page_checked(&self, page: u64) {
         self.log.lock().checked_page = page;
     }
