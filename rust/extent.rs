@@ -276,12 +276,12 @@ impl FileIndex {
     /// Call it after the last change to the index before the insert.
     pub(crate) fn reserve_insert(&self, res: &mut IndexReserve, pg: u64, len: u64) -> Result {
         let end = pg.checked_add(len).ok_or(EINVAL)?;
-        if self.map.get(&pg).is_some_and(|v| v.1 == len) {
-            // Exactly one extent (the common 4 KiB overwrite): one range
-            // leaves. Still two nodes, as for any insert: an earlier
-            // change of the same commit (a cut) may remove that extent,
-            // and `insert_reserved` then takes the general path.
-            return res.grow(1, 2);
+        // Each range that leaves holds at least one of the `len` pages,
+        // so a short run needs no look at the tree (the common 4 KiB
+        // overwrite: one descent less). Two nodes, as for any insert: a
+        // split extent's middle and tail.
+        if len <= SPARE_DROPPED as u64 {
+            return res.grow(len as usize, 2);
         }
         res.grow(self.overlapping(pg, end), 2)
     }
