@@ -128,6 +128,11 @@ impl DirIndex {
         self.count == 0
     }
 
+    /// Number of names.
+    pub(crate) fn len(&self) -> u64 {
+        self.count
+    }
+
     fn home_of(&self, name: &[u8]) -> u64 {
         (self.home)(name).clamp(KEY_MIN, KEY_MAX)
     }

@@ -119,6 +119,18 @@ fn collect_locked(ni: &NovaInode) -> Result<Outcome> {
     }
     // Only the named writes of pages with nothing else, if that is known;
     // else every entry.
+    // A directory whose live names alone fill more than half its log at
+    // the thorough GC's packing: no copy is due. (Fast GC is left for the
+    // collection that copies: every name's entry stays, so a log of
+    // creates frees nothing anyway, and each collection read the whole
+    // log again at every doubling.)
+    if ni.is_dir() {
+        if let Some(at_least) = copy_not_due(ni.dir.lock().len(), pos.pages) {
+            ni.log_collected(pos.head, pos.tail, pos.pages, at_least);
+            sbi.stats.log_gc_no_walk.fetch_add(1, Ordering::Relaxed);
+            return Ok(out);
+        }
+    }
     let sparse = if lite && pos.mixed.known() {
         walk_sparse(ni, &pos, &used)?
     } else {
@@ -270,6 +282,17 @@ pub(crate) fn judge_unread(
         return Some(0);
     }
     (pages < 4 || est.saturating_mul(2) > pages).then(|| next_floor(est))
+}
+
+/// Whether a log of `pages` pages with at least `named` needed entries
+/// (one slot each at least) is too small for the thorough GC to copy:
+/// then the threshold of its next collection (see [`next_floor`]).
+pub(crate) fn copy_not_due(named: u64, pages: u64) -> Option<u64> {
+    let est = named
+        .saturating_mul(SLOT)
+        .div_ceil(LOG_TAIL_OFFSET / 2)
+        .max(1);
+    (pages >= 4 && est.saturating_mul(2) > pages).then(|| next_floor(est))
 }
 
 /// The fewest pages a log whose needed entries take `est` half-full pages

@@ -539,6 +539,13 @@ mod tests {
         assert_eq!(run(&pages4[..3], &full), Some(floor(160)));
         assert_eq!(run(&pages4[..1], &full), Some(0));
         assert_eq!(judge_unread(&full, page(3), || Err(())), None);
+        // A directory: its live names alone.
+        use crate::gc::copy_not_due;
+        assert_eq!(copy_not_due(3000, 48), Some(floor(3000)));
+        assert_eq!(copy_not_due(3000, 2 * est(3000)), None);
+        assert_eq!(copy_not_due(3000, 2 * est(3000) - 1), Some(floor(3000)));
+        assert_eq!(copy_not_due(0, 100), None);
+        assert_eq!(copy_not_due(3000, 3), None);
     }
 
     fn page_of_addr(a: u64) -> u64 {

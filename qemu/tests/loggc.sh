@@ -116,5 +116,16 @@ check "remount with the large files" remount
 check_eq "the large file after remount" "$mb" "$(md5sum <$M/mb)"
 check_eq "the smaller one after remount" "$ms" "$(md5sum <$M/ms)"
 check_eq "its mode after remount" "604" "$(command stat -c %a $M/ms)"
+# A directory of many new names: every entry stays, so its collections
+# are judged by its live names alone (no walk), and the names stay.
+nw=$(stat log_gc_no_walk) runs=$(stat log_gc_runs)
+mkdir $M/many
+i=0
+while [ $i -lt 3000 ]; do : >$M/many/f$i; i=$((i + 1)); done
+check "a collection of the directory found no copy due without reading its log" test "$(stat log_gc_no_walk)" -ge $((nw + 1))
+check_eq "and none read it" "$runs" "$(stat log_gc_runs)"
+check "remount with the directory" remount
+check_eq "its names after remount" 3000 "$(ls $M/many | wc -l)"
+check "the last name" test -e $M/many/f2999
 check "consistent at the end" fsck_ok
 umount $M
