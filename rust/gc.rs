@@ -117,8 +117,6 @@ fn collect_locked(ni: &NovaInode) -> Result<Outcome> {
             return Ok(out);
         }
     }
-    // Only the named writes of pages with nothing else, if that is known;
-    // else every entry.
     // A directory whose live names alone fill more than half its log at
     // the thorough GC's packing: no copy is due. (Fast GC is left for the
     // collection that copies: every name's entry stays, so a log of
@@ -131,6 +129,8 @@ fn collect_locked(ni: &NovaInode) -> Result<Outcome> {
             return Ok(out);
         }
     }
+    // Only the named writes of pages with nothing else, if that is known;
+    // else every entry.
     let sparse = if lite && pos.mixed.known() {
         walk_sparse(ni, &pos, &used)?
     } else {
