@@ -108,26 +108,25 @@ fn collect_locked(ni: &NovaInode) -> Result<Outcome> {
     let lite = epochs.is_empty() && ni.is_reg();
     // The write entries the index names, sorted.
     let mut used: KVVec<u64> = KVVec::new();
-    if lite {
+    // Nothing to do, as the index shows without reading an entry: a
+    // file's named writes, or a directory's live names alone are too many
+    // to copy. (A directory's fast GC is left for the collection that
+    // copies: every name's entry stays, so a log of creates frees nothing
+    // anyway, and each collection read the whole log again at every
+    // doubling.)
+    let unread = if lite {
         ni.data.lock().entries(&mut used)?;
         used.sort_unstable();
-        if let Some(at_least) = nothing_to_collect(ni, pos.head, pos.tail, &used) {
-            ni.log_collected(pos.head, pos.tail, pos.pages, at_least);
-            sbi.stats.log_gc_no_walk.fetch_add(1, Ordering::Relaxed);
-            return Ok(out);
-        }
-    }
-    // A directory whose live names alone fill more than half its log at
-    // the thorough GC's packing: no copy is due. (Fast GC is left for the
-    // collection that copies: every name's entry stays, so a log of
-    // creates frees nothing anyway, and each collection read the whole
-    // log again at every doubling.)
-    if ni.is_dir() {
-        if let Some(at_least) = copy_not_due(ni.dir.lock().len(), pos.pages) {
-            ni.log_collected(pos.head, pos.tail, pos.pages, at_least);
-            sbi.stats.log_gc_no_walk.fetch_add(1, Ordering::Relaxed);
-            return Ok(out);
-        }
+        nothing_to_collect(ni, pos.head, pos.tail, &used)
+    } else if ni.is_dir() {
+        copy_not_due(ni.dir.lock().len(), pos.pages)
+    } else {
+        None
+    };
+    if let Some(at_least) = unread {
+        ni.log_collected(pos.head, pos.tail, pos.pages, at_least);
+        sbi.stats.log_gc_no_walk.fetch_add(1, Ordering::Relaxed);
+        return Ok(out);
     }
     // Only the named writes of pages with nothing else, if that is known;
     // else every entry.
@@ -203,8 +202,8 @@ fn collect_locked(ni: &NovaInode) -> Result<Outcome> {
 
     // Thorough GC: copy the needed entries if that halves the log.
     let bytes: u64 = lv.kept(&needed).map(|(_, len)| len).sum();
-    let est = bytes.div_ceil(LOG_TAIL_OFFSET / 2).max(1);
-    if pages >= 4 && est * 2 <= pages {
+    let est = est_pages(bytes);
+    if copy_due(est, pages) {
         let _t = sbi.prof.span(Phase::GcCopy);
         (head, tail, pages, mixed) = copy_log(ni, &lv, &needed, pos.slot, (head, pos.tail))?;
         ni.log_collected(head, tail, pages, 0);
@@ -267,8 +266,7 @@ pub(crate) fn judge_unread(
         .filter(|(a, b)| a != b)
         .count()
         + usize::from(!used.is_empty());
-    let bytes = (distinct as u64).saturating_mul(SLOT);
-    let est = bytes.div_ceil(LOG_TAIL_OFFSET / 2).max(1);
+    let est = est_pages((distinct as u64).saturating_mul(SLOT));
     let mut pages = 0u64;
     while let Some(p) = next().ok()? {
         pages += 1;
@@ -281,18 +279,28 @@ pub(crate) fn judge_unread(
         // (A walk keeps a one-page log and sets no floor either.)
         return Some(0);
     }
-    (pages < 4 || est.saturating_mul(2) > pages).then(|| next_floor(est))
+    (!copy_due(est, pages)).then(|| next_floor(est))
 }
 
 /// Whether a log of `pages` pages with at least `named` needed entries
 /// (one slot each at least) is too small for the thorough GC to copy:
 /// then the threshold of its next collection (see [`next_floor`]).
+/// (A log under four pages is read: that is cheap.)
 pub(crate) fn copy_not_due(named: u64, pages: u64) -> Option<u64> {
-    let est = named
-        .saturating_mul(SLOT)
-        .div_ceil(LOG_TAIL_OFFSET / 2)
-        .max(1);
-    (pages >= 4 && est.saturating_mul(2) > pages).then(|| next_floor(est))
+    let est = est_pages(named.saturating_mul(SLOT));
+    (pages >= 4 && !copy_due(est, pages)).then(|| next_floor(est))
+}
+
+/// The half-full log pages (the thorough GC's estimate) that entries of
+/// `bytes` bytes take.
+fn est_pages(bytes: u64) -> u64 {
+    bytes.div_ceil(LOG_TAIL_OFFSET / 2).max(1)
+}
+
+/// Whether the thorough GC copies a log of `pages` pages whose needed
+/// entries take `est` half-full pages: when that halves it.
+fn copy_due(est: u64, pages: u64) -> bool {
+    pages >= 4 && est.saturating_mul(2) <= pages
 }
 
 /// The fewest pages a log whose needed entries take `est` half-full pages

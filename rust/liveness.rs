@@ -149,8 +149,8 @@ impl Liveness {
         self.gave_up
     }
 
-    /// A lite liveness: the log goes on at page `page` (its entries, if
-    /// any, follow), so that pages are counted even when none of their
+    /// The log goes on at the page of address `page` (its entries, if
+    /// any, follow): a lite liveness counts pages even when none of their
     /// entries is given (see [`Liveness::writes_unread`]).
     pub(crate) fn enter_page(&mut self, page: u64) {
         let pg = page_of(page);
@@ -259,11 +259,7 @@ impl Liveness {
         if live.is_some() != self.lite {
             return Err(EINVAL);
         }
-        let pg = page_of(addr);
-        if pg != self.last_page {
-            self.last_page = pg;
-            self.pages += 1;
-        }
+        self.enter_page(addr);
         let idx = self.ents.len();
         self.ents.push(
             Ent {
