@@ -46,6 +46,7 @@ mod iref;
 mod itable;
 mod journal;
 mod kacl;
+mod kcrc;
 mod kfile;
 mod ksuper;
 mod kthread;
@@ -111,7 +112,14 @@ impl kernel::Module for NovaModule {
                 return Err(e);
             }
         };
-        pr_info!("registered file system type nova\n");
+        pr_info!(
+            "registered file system type nova (CRC-32C: {})\n",
+            if kcrc::accelerated() {
+                "the kernel's, accelerated"
+            } else {
+                "portable tables"
+            }
+        );
         Ok(NovaModule { _fs: fs })
     }
 }

@@ -30,6 +30,7 @@
 #include <linux/posix_acl.h>
 #include <linux/posix_acl_xattr.h>
 #include <linux/module.h>
+#include <linux/crc32.h>
 
 /*
  * modinfo: the module version (the on-pmem format it writes is
@@ -62,6 +63,8 @@ int nova_shim_init_fs_context(struct fs_context *fc, void *opts);
 long long nova_shim_dax_map(struct super_block *sb, void *holder, void **kaddr,
 			    struct dax_device **dax);
 void nova_shim_dax_put(struct dax_device *dax, void *holder);
+u32 nova_shim_crc32c(u32 crc, const void *p, size_t len);
+bool nova_shim_crc32c_accelerated(void);
 void nova_shim_flush(void *addr, size_t len);
 void nova_shim_fence(void);
 void nova_shim_set_owner(struct inode *inode, u32 uid, u32 gid);
@@ -216,6 +219,18 @@ long long nova_shim_dax_map(struct super_block *sb, void *holder, void **kaddr,
 void nova_shim_dax_put(struct dax_device *dax, void *holder)
 {
 	fs_put_dax(dax, holder);
+}
+
+/* ---- checksums (rust/kcrc.rs) ---- */
+
+u32 nova_shim_crc32c(u32 crc, const void *p, size_t len)
+{
+	return crc32c(crc, p, len);
+}
+
+bool nova_shim_crc32c_accelerated(void)
+{
+	return crc32_optimizations() & CRC32C_OPTIMIZATION;
 }
 
 /* ---- persistent memory ordering ---- */

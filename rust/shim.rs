@@ -3,7 +3,7 @@
 //! bindings lack (static inline functions and macros: DAX mapping and
 //! faults, iomap, layout breaking, cache write-back, procfs, inode owner
 //! and time fields); each declaration says what the bindings lack. Only
-//! the wrapper files call them (`pm`, `gate`,
+//! the wrapper files call them (`pm`, `kcrc`, `gate`,
 //! `kthread`, `glue`, `dax`, `sbi`, `inode`, `iref`, `kfile`, `dentry`,
 //! `ksuper`, `kacl`) and the C entry points (`fstype`, `vfs`, `procfs`).
 
@@ -27,6 +27,10 @@ unsafe extern "C" {
     ) -> i64;
     // `fs_put_dax` is not in the bindings.
     pub(crate) fn nova_shim_dax_put(dax: *mut kernel::ffi::c_void, holder: *mut c_void);
+    // `crc32c` (`linux/crc32.h`) is not in the bindings.
+    pub(crate) fn nova_shim_crc32c(crc: u32, p: *const c_void, len: usize) -> u32;
+    // `crc32_optimizations` is static inline without `CONFIG_CRC32_ARCH`.
+    pub(crate) fn nova_shim_crc32c_accelerated() -> bool;
     // `arch_wb_cache_pmem` is not in the bindings.
     pub(crate) fn nova_shim_flush(addr: *mut c_void, len: usize);
     // `wmb()` is a macro.

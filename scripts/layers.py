@@ -45,12 +45,12 @@ def uses(m):
 
 graph = {m: uses(m) for m in src}
 
-# The files that may contain `unsafe`: wrappers over C interfaces (shim,
+# The files that may contain `unsafe`: wrappers over C interfaces (shim, kcrc,
 # glue, gate, kthread, dax, kfile, dentry, iref, ksuper, inode, sbi, kacl),
 # the pmem accessor (pm), and the C entry points (fstype, vfs, vfs_xattr,
 # procfs).
 WRAPPERS = {
-    "shim", "pm", "glue", "gate", "kthread", "dax", "kfile", "dentry", "iref",
+    "shim", "pm", "kcrc", "glue", "gate", "kthread", "dax", "kfile", "dentry", "iref",
     "ksuper", "inode", "sbi", "vfs", "fstype", "procfs",
     # POSIX ACL references (kacl) and the xattr/ACL entry points.
     "kacl", "vfs_xattr",

@@ -2,7 +2,8 @@
 //! CRC-32C (Castagnoli), the checksum of every checksummed on-pmem structure.
 //!
 //! A table-driven software implementation (slicing by 8), so that the kernel module and the
-//! host tools compute the same value from the same source.
+//! host tools compute the same value from the same source. The module uses the kernel's
+//! `crc32c()` instead where that is accelerated (see [`update`]).
 
 const POLY: u32 = 0x82f6_3b78; // reflected 0x1EDC6F41
 
@@ -44,7 +45,20 @@ fn t(k: usize, b: u32) -> u32 {
 }
 
 /// Continues a CRC-32C over `data` from the raw (not inverted) state `crc`.
-pub fn update(mut crc: u32, data: &[u8]) -> u32 {
+///
+/// In the kernel module, the kernel's `crc32c()` computes it when the CPU's
+/// CRC32 instruction backs it (`rust/kcrc.rs`); everywhere else the tables.
+#[inline]
+pub fn update(crc: u32, data: &[u8]) -> u32 {
+    #[cfg(CONFIG_RUST)]
+    if let Some(c) = crate::kcrc::update(crc, data) {
+        return c;
+    }
+    soft_update(crc, data)
+}
+
+/// [`update`] with the tables: the portable implementation.
+pub fn soft_update(mut crc: u32, data: &[u8]) -> u32 {
     let mut chunks = data.chunks_exact(8);
     for c in &mut chunks {
         let lo = u32::from_le_bytes([c[0], c[1], c[2], c[3]]) ^ crc;
