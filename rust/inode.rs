@@ -16,7 +16,7 @@ use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU32};
 use kernel::bindings;
 use kernel::new_mutex;
 use kernel::prelude::*;
-use kernel::sync::Mutex;
+use kernel::sync::{Mutex, MutexGuard};
 use kernel::types::Opaque;
 
 /// Where an inode's log is.
@@ -54,6 +54,33 @@ pub(crate) struct LogClaim<'a>(&'a NovaInode);
 impl LogClaim<'_> {
     pub(crate) fn inode(&self) -> &NovaInode {
         self.0
+    }
+
+    /// Gives the claim back after a commit that moved the log's tail to
+    /// `tail`, linked `added` new pages and found `checked` to be the
+    /// inode's log page: one round trip of the log's mutex for all of it.
+    /// Returns whether the log just became due for GC (it is then marked
+    /// queued).
+    pub(crate) fn release_committed(self, tail: u64, added: u64, checked: u64) -> bool {
+        let ni = self.0;
+        // The claim is given back below, in the same critical section.
+        core::mem::forget(self);
+        let (due, waiting) = {
+            let mut l = ni.log.lock();
+            l.tail = tail;
+            l.pages = l.pages.saturating_add(added);
+            l.checked_page = checked;
+            let due = l.pages >= l.gc_at && !l.queued;
+            if due {
+                l.queued = true;
+            }
+            l.claimed = false;
+            (due, l.waiting)
+        };
+        if waiting != 0 {
+            ni.sbi().claim_wait.notify_all();
+        }
+        due
     }
 }
 
@@ -410,19 +437,6 @@ impl NovaInode {
         *self.log.lock()
     }
 
-    /// After a commit: the new tail and the pages appended. Returns
-    /// whether the log just became due for GC (it is then marked queued).
-    pub(crate) fn advance(&self, t: u64, added: u64) -> bool {
-        let mut l = self.log.lock();
-        l.tail = t;
-        l.pages = l.pages.saturating_add(added);
-        if l.pages >= l.gc_at && !l.queued {
-            l.queued = true;
-            return true;
-        }
-        false
-    }
-
     /// After a log GC: the new log, and the next threshold: when it has
     /// doubled, and not before it has `at_least` pages (a GC sooner would
     /// find too few entries gone to copy the log, `gc.rs`).
@@ -447,11 +461,6 @@ impl NovaInode {
     /// than a plain write.
     pub(crate) fn set_log_mixed(&self, m: MixedPages) {
         self.log.lock().mixed = m;
-    }
-
-    /// An append found `page` to be this inode's log page.
-    pub(crate) fn log_page_checked(&self, page: u64) {
-        self.log.lock().checked_page = page;
     }
 
     /// After a failed log GC: it is retried once the log has grown by
@@ -488,15 +497,31 @@ impl NovaInode {
     /// anything a claim holder waits for (see the lock order in
     /// `Documentation/design.md`).
     pub(crate) fn claim_log(&self) -> LogClaim<'_> {
-        let wait = &self.sbi().claim_wait;
         let mut l = self.log.lock();
-        while l.claimed {
-            l.waiting = l.waiting.saturating_add(1);
-            wait.wait(&mut l);
-            l.waiting = l.waiting.saturating_sub(1);
-        }
+        self.wait_unclaimed(&mut l);
         l.claimed = true;
         LogClaim(self)
+    }
+
+    /// [`NovaInode::claim_log`], but `None` (nothing claimed) when `ok`
+    /// finds the log's position, once free to claim, unfit.
+    pub(crate) fn claim_log_if(&self, ok: impl FnOnce(&LogPos) -> bool) -> Option<LogClaim<'_>> {
+        let mut l = self.log.lock();
+        self.wait_unclaimed(&mut l);
+        if !ok(&l) {
+            return None;
+        }
+        l.claimed = true;
+        Some(LogClaim(self))
+    }
+
+    /// Waits, with the log's mutex held (`l`), until no one claims it.
+    fn wait_unclaimed(&self, l: &mut MutexGuard<'_, LogPos>) {
+        while l.claimed {
+            l.waiting = l.waiting.saturating_add(1);
+            self.sbi().claim_wait.wait(l);
+            l.waiting = l.waiting.saturating_sub(1);
+        }
     }
 }
 

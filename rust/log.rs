@@ -127,7 +127,9 @@ pub(crate) fn put_entry(
     Ok(after)
 }
 
-/// One inode's part in a transaction.
+/// One inode's part in a transaction: its log's position, read once
+/// under the transaction's claim (only a claim holder moves it), and what
+/// the transaction did to it.
 #[derive(Clone, Copy)]
 struct Part<'a> {
     /// Byte address of the inode's slot.
@@ -136,6 +138,11 @@ struct Part<'a> {
     new_tail: u64,
     /// Log pages this transaction linked to the inode's log.
     added: u64,
+    /// Pages in the log when claimed, and its growth limit (`LogPos`).
+    pages: u64,
+    limit: u64,
+    /// The log page last found to be this inode's (`LogPos::checked_page`).
+    checked: u64,
     inode: &'a NovaInode,
 }
 
@@ -191,16 +198,6 @@ impl<'a> Tx<'a> {
     ) -> Result<Self> {
         let mut sorted: [Option<&'a NovaInode>; MAX_TX_INODES] = [None; MAX_TX_INODES];
         for (i, &ni) in inodes.iter().enumerate() {
-            // An inode without a slot (made in memory, `.snapshots`) has
-            // no log: appending would write at address 0.
-            if ni.log_pos().slot == 0 {
-                pr_err!(
-                    "{}: inode {} has no log; refusing to change it\n",
-                    sbi.name(),
-                    ni.ino()
-                );
-                return Err(EPERM);
-            }
             *sorted.get_mut(i).ok_or(EINVAL)? = Some(ni);
         }
         // Claimed in inode-number order: two transactions sharing inodes
@@ -210,7 +207,18 @@ impl<'a> Tx<'a> {
         let mut last = None;
         for (c, ni) in claims.iter_mut().zip(sorted.iter().flatten()) {
             if last != Some(ni.ino()) {
-                *c = Some(ni.claim_log());
+                // An inode without a slot (made in memory, `.snapshots`)
+                // has no log: appending would write at address 0. (The
+                // claims taken so far are given back on the return.)
+                let Some(claim) = ni.claim_log_if(|p| p.slot != 0) else {
+                    pr_err!(
+                        "{}: inode {} has no log; refusing to change it\n",
+                        sbi.name(),
+                        ni.ino()
+                    );
+                    return Err(EPERM);
+                };
+                *c = Some(claim);
                 last = Some(ni.ino());
             }
         }
@@ -276,21 +284,29 @@ impl<'a> Tx<'a> {
             );
             return Err(EINVAL);
         }
-        let pos = inode.log_pos();
-        let fresh = Part {
-            slot: pos.slot,
-            old_tail: pos.tail,
-            new_tail: pos.tail,
-            added: 0,
-            inode,
+        // The inode's part; its log's position is read at its first
+        // append in this transaction.
+        let fresh = || {
+            let pos = inode.log_pos();
+            Part {
+                slot: pos.slot,
+                old_tail: pos.tail,
+                new_tail: pos.tail,
+                added: 0,
+                pages: pos.pages,
+                limit: pos.limit,
+                checked: pos.checked_page,
+                inode,
+            }
         };
+        let ino = inode.ino();
         let part = match &mut self.first {
-            None => self.first.insert(fresh),
-            Some(p) if p.slot == pos.slot => p,
-            Some(_) => match self.more.iter().position(|p| p.slot == pos.slot) {
+            None => self.first.insert(fresh()),
+            Some(p) if p.inode.ino() == ino => p,
+            Some(_) => match self.more.iter().position(|p| p.inode.ino() == ino) {
                 Some(i) => self.more.get_mut(i).ok_or(EINVAL)?,
                 None => {
-                    self.more.push(fresh, GFP_KERNEL)?;
+                    self.more.push(fresh(), GFP_KERNEL)?;
                     self.more.last_mut().ok_or(EINVAL)?
                 }
             },
@@ -299,14 +315,15 @@ impl<'a> Tx<'a> {
         // Never write outside this inode's log, whatever the tail says
         // (checked once per page: the tail moves on only through appends).
         let tail_page = page_of(part.new_tail);
-        if tail_page != pos.checked_page {
+        if tail_page != part.checked {
             check_own_page(self.sbi, tail_page, inode.ino())?;
-            inode.log_page_checked(tail_page);
+            part.checked = tail_page;
         }
+        let (limit, pages) = (part.limit, part.pages);
         let (sbi, new_pages, added) = (self.sbi, &mut self.new_pages, &mut part.added);
         part.new_tail = put_entry(pm, part.new_tail, entry, || {
             // While its GC keeps failing, a log stops growing at its limit.
-            if pos.limit != 0 && pos.pages.saturating_add(*added) >= pos.limit {
+            if limit != 0 && pages.saturating_add(*added) >= limit {
                 return Err(ENOMEM);
             }
             // Room to record the page first: a page allocated but not
@@ -370,15 +387,28 @@ impl<'a> Tx<'a> {
         } else if let (1, Some(u)) = (n, recs.first()) {
             pm.store_u64(u.addr, u.new)?;
         }
-        for p in self.parts() {
-            let ni = p.inode;
-            if ni.advance(p.new_tail, p.added) {
-                // Its log is due for GC: the cleaner thread does it.
-                self.sbi.queue_gc(ni.ino());
-            }
-        }
         self.new_pages.clear();
         f();
+        // The new tails reach DRAM as the claims are given back, after
+        // `f` (nothing reads a claimed log's position meanwhile).
+        let Self {
+            sbi,
+            claims,
+            first,
+            more,
+            ..
+        } = &mut self;
+        for p in Iterator::chain(first.iter(), more.iter()) {
+            let ino = p.inode.ino();
+            let claim = claims
+                .iter_mut()
+                .find(|c| c.as_ref().is_some_and(|c| c.inode().ino() == ino))
+                .and_then(Option::take);
+            if claim.is_some_and(|c| c.release_committed(p.new_tail, p.added, p.checked)) {
+                // Its log is due for GC: the cleaner thread does it.
+                sbi.queue_gc(ino);
+            }
+        }
         Ok(())
     }
 }
