@@ -338,6 +338,9 @@ impl FileIndex {
         len: u64,
         (epoch, entry): (u64, u64),
     ) {
+        if self.insert_simple(res, pg, (blk, len, epoch, entry)) {
+            return;
+        }
         if let Some(v) = self.map.get_mut(&pg) {
             if v.1 == len {
                 // Replaces exactly one extent: in place, one descent.
@@ -355,6 +358,90 @@ impl FileIndex {
         self.remove_range(res, pg, end);
         self.map.insert(node);
         self.pages += len;
+    }
+
+    /// `insert_reserved` of the two common shapes, with one descent to
+    /// find the extent at or before `pg` and one per node linked: `[pg,
+    /// end)` inside one extent (an overwrite: that extent is trimmed or
+    /// replaced in place, its tail and the new extent linked), or inside
+    /// a hole (an append: the new extent linked). `false`, with nothing
+    /// changed, for any other shape or when `res` lacks the nodes.
+    fn insert_simple(&mut self, res: &mut IndexReserve, pg: u64, new: Ext) -> bool {
+        let len = new.1;
+        let Some(end) = pg.checked_add(len) else {
+            return false;
+        };
+        let avail = res.nodes.len();
+        // The extent at or before `pg` (`fk`, `fv`) and the key of the
+        // next one, when it is known to matter.
+        let mut c = match self.map.cursor_lower_bound_mut(&pg) {
+            Some(c) => c,
+            None => match self.map.cursor_back_mut() {
+                Some(c) => c,
+                // An empty index.
+                None => return self.link_new(res, pg, new, avail),
+            },
+        };
+        let ck = *c.current().0;
+        let (fk, fv, next) = if ck <= pg {
+            // At `pg`, or the last extent, before `pg`.
+            let (k, v) = c.current_mut();
+            (*k, v, None)
+        } else {
+            match c.peek_prev_mut() {
+                Some((k, v)) => (*k, v, Some(ck)),
+                None => {
+                    // Nothing before `pg`: a hole up to the first extent.
+                    return end <= ck && self.link_new(res, pg, new, avail);
+                }
+            }
+        };
+        let (b, l, e, a) = *fv;
+        let Some(fend) = fk.checked_add(l) else {
+            return false;
+        };
+        if fend <= pg {
+            // A hole from the end of that extent to the next one.
+            return next.is_none_or(|n| end <= n) && self.link_new(res, pg, new, avail);
+        }
+        let need = usize::from(end < fend) + usize::from(fk < pg);
+        if end > fend || avail < need {
+            return false;
+        }
+        if fk == pg {
+            *fv = new;
+        } else {
+            fv.1 = pg - fk;
+        }
+        self.dropped(res, b + (pg - fk), len, e);
+        if end < fend {
+            self.link(res, end, (b + (end - fk), fend - end, e, a));
+        }
+        if fk < pg {
+            self.link(res, pg, new);
+        }
+        self.pages += len;
+        true
+    }
+
+    /// Links `new` at `pg`, in a hole, if `avail` reserved nodes allow.
+    fn link_new(&mut self, res: &mut IndexReserve, pg: u64, new: Ext, avail: usize) -> bool {
+        if avail == 0 {
+            return false;
+        }
+        self.link(res, pg, new);
+        self.pages += new.1;
+        true
+    }
+
+    /// Links a node from `res` with key `k` and value `v`.
+    fn link(&mut self, res: &mut IndexReserve, k: u64, v: Ext) {
+        match res.node(k, v) {
+            Some(n) => {
+                self.map.insert(n);
+            }
+            None => res.short = true,
+        }
     }
 
     /// Unmaps pages `[pg, end)`; the blocks that leave go to
