@@ -68,6 +68,9 @@ esac
 pmem=${NOVA_PMEM:-512M}
 cmdline="console=ttyS0 memmap=$pmem!1G nova.mode=$mode nova.test=$test nova.phase=$phase nova.flavor=$NOVA_KFLAVOR panic=-1 oops=panic kasan.fault=report nokaslr loglevel=7"
 [ "$mode" = run ] && [ $interactive = 1 ] && cmdline="${cmdline/ loglevel=7/ loglevel=6}"
+# NAME=VALUE words the kernel does not know go to init's environment (and
+# so to the guest tests): make bench passes ROUNDS, META and N this way.
+[ -z "${NOVA_GUEST_ENV:-}" ] || cmdline="$cmdline $NOVA_GUEST_ENV"
 # The module's KUnit suites run at every insmod; a test boot does not need
 # them (the kunit boot runs them once per flavour, and the kernel's own
 # built-in suites with them). On the debug kernel they take ~35 s a boot.

@@ -248,7 +248,7 @@ mod tests {
     #[test]
     fn short_reservations_suffice() {
         const N: u64 = 96;
-        let mut model = [0u64; N as usize];
+        let mut model = [(0u64, 0u64); N as usize];
         let mut ix = FileIndex::new();
         let mut x = 0x2545_f491_4f6c_dd1du64;
         let mut rnd = |m: u64| {
@@ -258,7 +258,7 @@ mod tests {
             x % m
         };
         let mut next_blk = 1000u64;
-        for _ in 0..3000 {
+        for step in 1..=3000u64 {
             let span = if rnd(8) == 0 { 40 } else { 4 };
             let len = 1 + rnd(span);
             let pg = rnd(N - len);
@@ -277,19 +277,19 @@ mod tests {
             if let Some(c) = cut {
                 ix.truncate_reserved(&mut res, c);
                 for m in model.iter_mut().skip(c as usize) {
-                    gone += u64::from(*m != 0);
-                    *m = 0;
+                    gone += u64::from(m.0 != 0);
+                    *m = (0, 0);
                 }
             }
             let range = pg as usize..(pg + len) as usize;
-            gone += model[range.clone()].iter().filter(|&&b| b != 0).count() as u64;
+            gone += model[range.clone()].iter().filter(|m| m.0 != 0).count() as u64;
             if punch {
                 ix.punch_reserved(&mut res, pg, len);
-                model[range].iter_mut().for_each(|m| *m = 0);
+                model[range].iter_mut().for_each(|m| *m = (0, 0));
             } else {
-                ix.insert_reserved(&mut res, pg, next_blk, len, (1, 64));
+                ix.insert_reserved(&mut res, pg, next_blk, len, (step, 64 * step));
                 for (i, m) in model[range].iter_mut().enumerate() {
-                    *m = next_blk + i as u64;
+                    *m = (next_blk + i as u64, step);
                 }
                 next_blk += len;
             }
@@ -297,10 +297,14 @@ mod tests {
             let left: u64 = res.dropped.iter().map(|d| d.len).sum();
             assert_eq!(left, gone);
             ix.recycle(res);
-            for (p, &b) in model.iter().enumerate() {
-                let want = if b == 0 { None } else { Some(b) };
-                assert_eq!(ix.lookup(p as u64).map(|(blk, _)| blk), want);
+            // Each page's block and the epoch that wrote it, and the
+            // count of mapped pages.
+            for (p, &(b, e)) in model.iter().enumerate() {
+                let want = if b == 0 { None } else { Some((b, e)) };
+                assert_eq!(ix.extent(p as u64).map(|(blk, _, ep)| (blk, ep)), want);
             }
+            let mapped = model.iter().filter(|m| m.0 != 0).count() as u64;
+            assert_eq!(ix.pages(), mapped);
         }
     }
 }

@@ -25,6 +25,12 @@ if [ -z "$imgdir" ]; then
 	if [ "${avail:-0}" -gt $((3 * 1024 * 1024)) ]; then imgdir=/dev/shm; fi
 fi
 echo "bench: guest RAM image in $imgdir" >&2
+# The benchmarks' knobs (ROUNDS and META of bench_suite, N of the pmbench
+# cases), when set, reach the guest through the kernel command line.
+for v in ROUNDS META N; do
+	[ -z "${!v:-}" ] || NOVA_GUEST_ENV="${NOVA_GUEST_ENV:-} $v=${!v}"
+done
+export NOVA_GUEST_ENV
 for t in qemu/tests/bench_*.sh; do
 	name=$(basename "$t" .sh)
 	[ -z "$only" ] || [ "$only" = "$name" ] || continue
