@@ -32,16 +32,19 @@ pub(crate) fn commit(sbi: &Sbi, updates: &[WordUpdate]) -> Result {
         };
     }
     let j = JournalHeader::new(recs.get(..updates.len()).ok_or(EINVAL)?).ok_or(EINVAL)?;
-    // 1. Records, persisted before the journal turns active.
+    // 1. Records, persisted before the journal turns active (the store
+    // of step 2 fences first).
     pm.write(BASE + 8, j.as_bytes().get(8..).ok_or(EINVAL)?)?;
-    pm.fence();
     // 2. Active: from here a crash rolls back.
     pm.store_u64(BASE, JOURNAL_ACTIVE)?;
-    // 3. The updates.
+    // 3. The updates, flushed but not fenced one by one: while the
+    // journal is active a crash restores every recorded word whole, so
+    // neither their order nor a torn word can show.
     for u in updates {
-        pm.store_u64(u.addr, u.new)?;
+        pm.write(u.addr, &u.new.to_le_bytes())?;
     }
-    // 4. Done.
+    // 4. Done: the store fences first, so the updates are durable before
+    // the journal reads idle.
     pm.store_u64(BASE, 0)?;
     Ok(())
 }

@@ -362,9 +362,10 @@ impl<'a> Tx<'a> {
     pub(crate) fn commit_and(mut self, f: impl FnOnce()) -> Result {
         let pm = self.sbi.pm();
         // No fence of its own: the entries were written with flushing
-        // copies, and the first store of either commit below (the tail's
-        // `store_u64`, or the journal's records then `fence`) fences
-        // before it, so they are durable before any tail moves.
+        // copies, and the first ordered store of either commit below (the
+        // tail's `store_u64`, or the journal's `active` word, after its
+        // records) fences before it, so they are durable before any tail
+        // moves.
         let tail_word = |p: &Part<'_>| WordUpdate {
             addr: p.slot + SLOT_LOG_TAIL,
             old: p.old_tail,
