@@ -8,7 +8,11 @@
 //!   copy with cache flush), then made durable by [`Pm::fence`].
 //! - A commit point (a log tail, a valid flag, a next-page pointer, the
 //!   journal's active word) is one aligned 8-byte [`Pm::store_u64`], which
-//!   flushes its line and fences: it is atomic and durable on return.
+//!   flushes its line and fences: it is atomic and durable on return. The
+//!   words a journaled commit changes (tails, valid flags) are the
+//!   exception: written with [`Pm::write`] while the journal is active,
+//!   which rolls them back whole, and made durable by the fence of the
+//!   store that clears it (`journal::commit`).
 //! - Reads copy bytes out ([`Pm::read`]); callers treat them as untrusted.
 //!
 //! Tracing (`/proc/fs/nova/<dev>/trace`, off by default): while on, every
