@@ -62,11 +62,7 @@ impl LogClaim<'_> {
     /// Returns whether the log just became due for GC (it is then marked
     /// queued).
     pub(crate) fn release_committed(self, tail: u64, added: u64, checked: u64) -> bool {
-        let ni = self.0;
-        // The claim is given back below, in the same critical section.
-        core::mem::forget(self);
-        let (due, waiting) = {
-            let mut l = ni.log.lock();
+        let due = self.give_back(|l| {
             l.tail = tail;
             l.pages = l.pages.saturating_add(added);
             l.checked_page = checked;
@@ -74,26 +70,32 @@ impl LogClaim<'_> {
             if due {
                 l.queued = true;
             }
+            due
+        });
+        // Given back already: no second release on drop.
+        core::mem::forget(self);
+        due
+    }
+
+    /// Gives the claim back, with `update` applied to the log's position
+    /// in the same critical section; returns what `update` returns.
+    fn give_back<R>(&self, update: impl FnOnce(&mut LogPos) -> R) -> R {
+        let (r, waiting) = {
+            let mut l = self.0.log.lock();
+            let r = update(&mut l);
             l.claimed = false;
-            (due, l.waiting)
+            (r, l.waiting)
         };
         if waiting != 0 {
-            ni.sbi().claim_wait.notify_all();
+            self.0.sbi().claim_wait.notify_all();
         }
-        due
+        r
     }
 }
 
 impl Drop for LogClaim<'_> {
     fn drop(&mut self) {
-        let waiting = {
-            let mut l = self.0.log.lock();
-            l.claimed = false;
-            l.waiting
-        };
-        if waiting != 0 {
-            self.0.sbi().claim_wait.notify_all();
-        }
+        self.give_back(|_| ());
     }
 }
 
