@@ -21,7 +21,7 @@
 //!   running ones are waited for, so a view makes progress beside any
 //!   amount of log churn.
 
-use core::sync::atomic::{fence, AtomicU64, Ordering};
+use core::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 use kernel::prelude::*;
 use kernel::sync::Arc;
 use kernel::time::{delay::fsleep, Delta};
@@ -43,6 +43,10 @@ pub(crate) struct Entry {
     users: u32,
     /// Those of them that are the live file system (not views).
     live: u32,
+    /// Live super blocks that are, or were made, writable: each puts the
+    /// journal back on pmem (or did), so an active journal beside one is
+    /// an operation in flight, not one that awaits recovery.
+    writers: u32,
     share: Arc<Shared>,
     /// Held snapshot epochs, each with the number of views holding it.
     holds: KVec<(u64, u32)>,
@@ -57,6 +61,8 @@ kernel::sync::global_lock! {
 pub(crate) struct DevRef {
     dev: u32,
     live: bool,
+    /// Counted in the entry's `writers` (`set_writer`).
+    writer: AtomicBool,
     share: Arc<Shared>,
 }
 
@@ -70,6 +76,7 @@ pub(crate) fn get(dev: u32, live: bool) -> Result<DevRef> {
         return Ok(DevRef {
             dev,
             live,
+            writer: AtomicBool::new(false),
             share: e.share.clone(),
         });
     }
@@ -86,12 +93,18 @@ pub(crate) fn get(dev: u32, live: bool) -> Result<DevRef> {
             dev,
             users: 1,
             live: u32::from(live),
+            writers: 0,
             share: share.clone(),
             holds: KVec::new(),
         },
         GFP_KERNEL,
     )?;
-    Ok(DevRef { dev, live, share })
+    Ok(DevRef {
+        dev,
+        live,
+        writer: AtomicBool::new(false),
+        share,
+    })
 }
 
 impl Drop for DevRef {
@@ -101,6 +114,8 @@ impl Drop for DevRef {
             if let Some(e) = devs.get_mut(i) {
                 e.users = e.users.saturating_sub(1);
                 e.live = e.live.saturating_sub(u32::from(self.live));
+                let w = self.writer.load(Ordering::Relaxed);
+                e.writers = e.writers.saturating_sub(u32::from(w));
                 if e.users == 0 {
                     let _ = devs.remove(i);
                 }
@@ -193,13 +208,28 @@ impl DevRef {
         })
     }
 
-    /// Whether the live file system of the device is mounted (or being
-    /// mounted).
-    pub(crate) fn live_mounted(&self) -> bool {
+    /// Whether a live super block of the device is mounted (or being
+    /// mounted) writable, or was made writable (`set_writer`): one that
+    /// puts an interrupted operation's journal back on pmem. A read-only
+    /// one rolls it back only in its own memory.
+    pub(crate) fn live_writable(&self) -> bool {
         DEVICES
             .lock()
             .iter()
-            .any(|e| e.dev == self.dev && e.live > 0)
+            .any(|e| e.dev == self.dev && e.writers > 0)
+    }
+
+    /// Counts this live super block among the device's writers, before it
+    /// recovers the journal on pmem (mount, or `remount,rw`); once only.
+    pub(crate) fn set_writer(&self) {
+        let mut devs = DEVICES.lock();
+        if !self.live || self.writer.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Some(e) = devs.iter_mut().find(|e| e.dev == self.dev) {
+            e.writers += 1;
+            self.writer.store(true, Ordering::Relaxed);
+        }
     }
 
     /// Runs `f` with the device's holds under the registry lock (which a

@@ -57,7 +57,9 @@ pub(crate) fn make_read_only(sbi: &Sbi) {
 /// free list stops being the truth as soon as anything changes) and
 /// the cleaner starts.
 pub(crate) fn make_writable(sbi: &Sbi) -> Result {
-    // What a read-only mount rolled back in memory goes to pmem now.
+    // What a read-only mount rolled back in memory goes to pmem now;
+    // snapshot views may mount beside it from here on.
+    sbi.dev.set_writer();
     journal::recover(sbi)?;
     // Both copies are written (a read-only mount may have used the
     // replica without repairing the primary).
@@ -188,6 +190,9 @@ pub(crate) fn fill_super(vsb: NewSuper, opts: MountOpts) -> Result {
         format(sbi)?;
     }
     if opts.snapshot.is_none() {
+        if !sbi.read_only() {
+            sbi.dev.set_writer();
+        }
         // Snapshot views mounted meanwhile wait for the recovery's end.
         let _freeing = sbi.dev.freeing();
         mount(sbi)?;
@@ -301,9 +306,10 @@ fn mount(sbi: &mut Sbi) -> Result {
     if sbi.opts.snapshot.is_some() {
         // A snapshot view reads only entries of its epoch or older; what
         // an interrupted multi-inode operation wrote is newer, except a
-        // log GC's head and tail, which only the live mount's recovery
-        // puts back together: without a live mount, refuse.
-        if journal::is_active(sbi)? && !sbi.dev.live_mounted() {
+        // log GC's head and tail, which only a writable live mount's
+        // recovery puts back together (a read-only one rolls them back in
+        // its own memory only): without one, refuse.
+        if journal::is_active(sbi)? && !sbi.dev.live_writable() {
             pr_err!(
                 "{}: an interrupted operation awaits recovery: mount the file system (read-write) once first\n",
                 sbi.name()

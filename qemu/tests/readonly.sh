@@ -64,6 +64,8 @@ umount $M
 ROOT_SLOT=$((3 * 4096 + 128)) # inode 1 in table page 0
 need "mount" mount -t nova $DEV $M
 mkdir $M/j1 $M/j2
+need "a snapshot" sh -c "echo > $P/create_snapshot"
+E=$(ls $M/.snapshots | sort -n | tail -n 1)
 umount $M
 t0=$(/tests/pmpoke $DEV get $((ROOT_SLOT + 32)) 8)
 need "mount" mount -t nova $DEV $M
@@ -75,8 +77,18 @@ need "-o ro mount with an interrupted operation" mount -t nova -o ro $DEV $M
 check "j1 is there" test -d $M/j1
 check "j2 is back (in memory)" test -d $M/j2
 check_fails "j3 is rolled back (in memory)" test -e $M/j3
+# A snapshot view reads pmem, not the -o ro mount's memory: it waits for
+# a writable mount to put the operation back together.
+mkdir -p /mnt/s
+check_fails "no snapshot view beside an -o ro mount with an interrupted operation" \
+	mount -t nova -o snapshot=$E $DEV /mnt/s
+check "the view's refusal says why" sh -c "dmesg | grep -q 'pmem0@$E: an interrupted operation awaits recovery'"
 check_eq "the -o ro rollback wrote nothing" "$j" "$(dev_sum)"
 need "remount,rw" mount -o remount,rw $M
+check "the view mounts once the mount is writable" mount -t nova -o snapshot=$E $DEV /mnt/s
+check "the view has j2" test -d /mnt/s/j2
+check_fails "the view has no j3" test -e /mnt/s/j3
+umount /mnt/s
 check "the rollback reached pmem" sh -c "dmesg | grep -q 'rolled back an interrupted operation'"
 check_fails "j3 is still rolled back" test -e $M/j3
 echo after > $M/j1/f
