@@ -322,10 +322,30 @@ type Walked = (Liveness, KVVec<u64>, MixedPages);
 /// `used`, the write entries the index names, sorted: the caller holds
 /// the log's claim, so the live index is the replay of the log).
 fn walk(ni: &NovaInode, head: u64, tail: u64, used: Option<&[u64]>) -> Result<Walked> {
+    let w = walk_with(ni, head, tail, used, false)?;
+    if w.0.too_wide() {
+        let sbi = ni.sbi();
+        sbi.stats.log_gc_indexed.fetch_add(1, Ordering::Relaxed);
+        return walk_with(ni, head, tail, used, true);
+    }
+    Ok(w)
+}
+
+/// [`walk`], the file's pages replayed with an index if `indexed` (else
+/// with a table, which gives up on a file too wide for it).
+fn walk_with(
+    ni: &NovaInode,
+    head: u64,
+    tail: u64,
+    used: Option<&[u64]>,
+    indexed: bool,
+) -> Result<Walked> {
     let sbi = ni.sbi();
     let lite = used.is_some();
     let mut lv = if lite {
         Liveness::lite()
+    } else if indexed {
+        Liveness::new_indexed()
     } else {
         Liveness::new()
     };
@@ -344,7 +364,7 @@ fn walk(ni: &NovaInode, head: u64, tail: u64, used: Option<&[u64]>) -> Result<Wa
     while let Some(f) = w.next_entry(&mut buf).map_err(|_| EIO)? {
         let e = buf.get(..f.len).ok_or(EIO)?;
         lv.add(f.addr, f.etype, e, (f.epoch, sbi.blocks), live)?;
-        if lv.gave_up() {
+        if lv.gave_up() || lv.too_wide() {
             break;
         }
         if !is_plain_write(e) {

@@ -27,6 +27,7 @@ use crate::format::entry::{decode_dentry, decode_xattr, XattrChunk};
 use crate::format::layout::*;
 use crate::format::le::Pod;
 use crate::format::log::page_of;
+use crate::lastwriter::{LastWriter, Wide};
 use kernel::prelude::*;
 
 /// Attributes an entry can set; the last setter of each is live.
@@ -78,11 +79,18 @@ struct Ent {
     page: usize,
 }
 
+/// A replay's file pages: a table of last writers, or (for a file too
+/// wide for one, `LastWriter::MAX_PAGES`) an index.
+enum Pages {
+    Table(LastWriter),
+    Index(FileIndex),
+}
+
 /// The liveness of the entries of one log, found by replaying it.
 pub(crate) struct Liveness {
     ents: KVVec<Ent>,
     owner: [usize; NFIELDS],
-    data: FileIndex,
+    data: Pages,
     dir: DirIndex,
     last_page: u64,
     pages: usize,
@@ -99,6 +107,8 @@ pub(crate) struct Liveness {
     hi: u64,
     /// Lite: an entry may have cut pages; the result is not usable.
     gave_up: bool,
+    /// The page table could not map a write (`too_wide`).
+    wide: bool,
 }
 
 /// The live index's test of the lite mode: whether an extent was written
@@ -120,7 +130,7 @@ impl Liveness {
         Self {
             ents: KVVec::new(),
             owner: [NONE; NFIELDS],
-            data: FileIndex::new(),
+            data: Pages::Table(LastWriter::new()),
             dir: DirIndex::new(),
             last_page: u64::MAX,
             pages: 0,
@@ -129,7 +139,24 @@ impl Liveness {
             lite: false,
             hi: 0,
             gave_up: false,
+            wide: false,
         }
+    }
+
+    /// A full liveness whose replay maps pages with a `FileIndex`: for a
+    /// log [`Liveness::too_wide`] for the table of [`Liveness::new`].
+    pub(crate) fn new_indexed() -> Self {
+        Self {
+            data: Pages::Index(FileIndex::new()),
+            ..Self::new()
+        }
+    }
+
+    /// Whether a write went past what the page table of
+    /// [`Liveness::new`] covers: the answer is not usable, replay with
+    /// [`Liveness::new_indexed`].
+    pub(crate) fn too_wide(&self) -> bool {
+        self.wide
     }
 
     /// A liveness for a regular file's log while no snapshot is live,
@@ -289,7 +316,7 @@ impl Liveness {
                         kind = Kind::Write;
                     }
                 } else {
-                    self.data.replay(&run, (idx as u64, 0), &mut self.freed)?;
+                    self.replay(&run, idx)?;
                     if run.hole {
                         // Like a cut: it hides pages of older writes, so
                         // it stays while one of them does.
@@ -325,7 +352,12 @@ impl Liveness {
                 if let (true, Some(l)) = (m & ATTR_SIZE != 0, live) {
                     self.lite_data(addr, None, pages, l);
                 } else if m & ATTR_SIZE != 0 {
-                    self.data.truncate(pages, &mut self.freed)?;
+                    match &mut self.data {
+                        Pages::Table(t) => {
+                            t.cut(pages, &mut self.freed)?;
+                        }
+                        Pages::Index(x) => x.truncate(pages, &mut self.freed)?,
+                    }
                     if !self.freed.is_empty() {
                         kind = Kind::Cut;
                     }
@@ -369,6 +401,22 @@ impl Liveness {
         }
         self.ents.get_mut(idx).ok_or(EINVAL)?.kind = kind;
         Ok(())
+    }
+
+    /// Replays the run of the write entry number `idx` into the file's
+    /// pages; the pages it replaced go to `freed`.
+    fn replay(&mut self, run: &WriteRun, idx: usize) -> Result {
+        match &mut self.data {
+            Pages::Index(x) => x.replay(run, (idx as u64, 0), &mut self.freed),
+            Pages::Table(t) => {
+                let owner = (!run.hole).then_some(idx);
+                if t.set(run.pgoff, run.pages, owner, &mut self.freed)? == Err(Wide) {
+                    // The caller replays the log again with an index.
+                    self.wide = true;
+                }
+                Ok(())
+            }
+        }
     }
 
     /// An xattr chunk: the first chunk of a value (or a removal) ends the

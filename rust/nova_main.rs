@@ -50,6 +50,9 @@ mod kcrc;
 mod kfile;
 mod ksuper;
 mod kthread;
+mod lastwriter;
+#[cfg(nova_kunit)]
+mod lastwriter_tests;
 mod liveness;
 #[cfg(nova_kunit)]
 mod liveness_tests;

@@ -108,6 +108,7 @@ extern "C" fn nova_rs_proc_show(
             ("log_gc_lite", &st.log_gc_lite),
             ("log_gc_no_walk", &st.log_gc_no_walk),
             ("log_gc_sparse", &st.log_gc_sparse),
+            ("log_gc_indexed", &st.log_gc_indexed),
             ("journal_commits", &st.journal_commits),
         ] {
             seq_print!(m, "{} {}\n", name, v.load(Ordering::Relaxed));
