@@ -34,7 +34,8 @@ pub(crate) fn commit(sbi: &Sbi, updates: &[WordUpdate]) -> Result {
     let j = JournalHeader::new(recs.get(..updates.len()).ok_or(EINVAL)?).ok_or(EINVAL)?;
     // 1. Records, persisted before the journal turns active (the store
     // of step 2 fences first).
-    pm.write(BASE + 8, j.as_bytes().get(8..).ok_or(EINVAL)?)?;
+    // Only the used records: those past them are not checksummed.
+    pm.write(BASE + 8, j.as_bytes().get(8..j.used_len()).ok_or(EINVAL)?)?;
     // 2. Active: from here a crash rolls back.
     pm.store_u64(BASE, JOURNAL_ACTIVE)?;
     // 3. The updates, flushed but not fenced one by one: while the
