@@ -33,13 +33,13 @@ for r in $(seq 1 $ROUNDS); do
 		fi
 		if [ $fs = raw ]; then
 			rm -f /tmp/fio.json
-			F=$DEV A=$DEV S=$DEV
+			F=$DEV A=$DEV S=$DEV R=$DEV
 		else
-			F=$M/rand A=$M/app S=$M/seq
+			F=$M/rand A=$M/app S=$M/seq R=$M/seqr
 		fi
 		if [ -x $FIO ]; then
 			echo "NOVA-FIO-BEGIN $fs $r"
-			FILE=$F AFILE=$A SFILE=$S $FIO --thread --output-format=json \
+			FILE=$F AFILE=$A SFILE=$S RFILE=$R $FIO --thread --output-format=json \
 				--output=/tmp/fio.json /tests/suite.fio >/tmp/fio.out 2>&1 ||
 				echo "fio on $fs: exit $?"
 			grep -v 'cache invalidation' /tmp/fio.out
