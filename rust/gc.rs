@@ -507,9 +507,10 @@ fn copy_log(
         // two stores of the commit reads the walk again (`devshare`).
         let _freeing = sbi.dev.freeing();
         // Commit point: head and tail move together.
-        let _j = sbi.journal_lock.lock();
+        let mut j = sbi.journal_lock.lock();
         journal::commit(
             sbi,
+            &mut j,
             &[
                 WordUpdate {
                     addr: slot + SLOT_LOG_HEAD,

@@ -18,8 +18,10 @@ pub(crate) struct WordUpdate {
     pub(crate) new: u64,
 }
 
-/// Applies `updates` atomically. The caller holds `Sbi::journal_lock`.
-pub(crate) fn commit(sbi: &Sbi, updates: &[WordUpdate]) -> Result {
+/// Applies `updates` atomically. The caller holds `Sbi::journal_lock`,
+/// whose value is `written`: how many records on pmem may be non-zero
+/// (the last commit's; all of them after mount).
+pub(crate) fn commit(sbi: &Sbi, written: &mut usize, updates: &[WordUpdate]) -> Result {
     let pm = sbi.pm();
     let mut recs = [Record::default(); crate::format::journal::MAX_RECORDS];
     if updates.len() > recs.len() {
@@ -33,9 +35,14 @@ pub(crate) fn commit(sbi: &Sbi, updates: &[WordUpdate]) -> Result {
     }
     let j = JournalHeader::new(recs.get(..updates.len()).ok_or(EINVAL)?).ok_or(EINVAL)?;
     // 1. Records, persisted before the journal turns active (the store
-    // of step 2 fences first).
-    // Only the used records: those past them are not checksummed.
-    pm.write(BASE + 8, j.as_bytes().get(8..j.used_len()).ok_or(EINVAL)?)?;
+    // of step 2 fences first). The checksum covers every record, the
+    // unused ones zero: only the used ones are written, and the zeros
+    // over what a longer commit before left (a create's two records are
+    // one cache line instead of five).
+    let n = core::cmp::min(core::cmp::max(updates.len(), *written), recs.len());
+    let end = core::mem::offset_of!(JournalHeader, records) + n * core::mem::size_of::<Record>();
+    pm.write(BASE + 8, j.as_bytes().get(8..end).ok_or(EINVAL)?)?;
+    *written = updates.len();
     // 2. Active: from here a crash rolls back.
     pm.store_u64(BASE, JOURNAL_ACTIVE)?;
     // 3. The updates, flushed but not fenced one by one: while the

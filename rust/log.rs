@@ -379,8 +379,8 @@ impl<'a> Tx<'a> {
             n += 1;
         }
         if n > 1 {
-            let _j = self.sbi.journal_lock.lock();
-            journal::commit(self.sbi, recs.get(..n).ok_or(EINVAL)?)?;
+            let mut j = self.sbi.journal_lock.lock();
+            journal::commit(self.sbi, &mut j, recs.get(..n).ok_or(EINVAL)?)?;
             self.sbi
                 .stats
                 .journal_commits

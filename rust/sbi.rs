@@ -174,9 +174,11 @@ pub(crate) struct Sbi {
     pub(crate) reflinked: AtomicBool,
     #[pin]
     pub(crate) itable: Mutex<ITable>,
-    /// The lite journal (one block): held by a commit that uses it.
+    /// The lite journal (one block): held by a commit that uses it. The
+    /// value is the number of records on pmem that may be non-zero (the
+    /// last commit's; all of them after mount), for `journal::commit`.
     #[pin]
-    pub(crate) journal_lock: Mutex<()>,
+    pub(crate) journal_lock: Mutex<usize>,
     /// Write faults pass it; taking a snapshot closes it.
     pub(crate) gate: FaultGate,
     /// Transactions and log GC pass it; taking a snapshot (a new epoch)
@@ -255,7 +257,7 @@ impl Sbi {
             shared <- new_mutex!(crate::shared::Shared::new()),
             reflinked: AtomicBool::new(false),
             itable <- new_mutex!(ITable::new()),
-            journal_lock <- new_mutex!(()),
+            journal_lock <- new_mutex!(crate::format::journal::MAX_RECORDS),
             gate,
             commit_gate,
             claim_wait <- new_condvar!(),

@@ -8,7 +8,7 @@
 //! persist; clear `active`, persist. At mount, an active journal is rolled
 //! back by restoring every recorded old value.
 
-use super::crc32c::{crc32c_skip, update};
+use super::crc32c::crc32c_skip;
 use super::layout::{PmInode, BLOCK_SIZE, INODE_SIZE, ITABLE_TAIL_OFFSET};
 use super::le::{Le32, Le64, Pod};
 use core::mem::{offset_of, size_of};
@@ -39,11 +39,7 @@ pub struct JournalHeader {
     pub active: Le64,
     /// Number of valid records.
     pub count: Le32,
-    /// CRC-32C over the first 16 bytes (`active` and this field read as
-    /// zero) and the first `count` records; the records past them are
-    /// not part of the journal (a commit writes only its own). Images
-    /// written before this rule checksummed all [`MAX_RECORDS`] records,
-    /// the unused ones zero; mount accepts either.
+    /// CRC-32C over `count` and the records, with this field zero.
     pub csum: Le32,
     /// The undo records.
     pub records: [Record; MAX_RECORDS],
@@ -76,35 +72,10 @@ impl JournalHeader {
         Some(j)
     }
 
-    /// Bytes of the header a commit writes and checksums: the first 16
-    /// and the `count` records (all of them if `count` is too large).
-    pub fn used_len(&self) -> usize {
-        let n = core::cmp::min(self.count.get() as usize, MAX_RECORDS);
-        offset_of!(JournalHeader, records) + n * size_of::<Record>()
-    }
-
-    /// The checksum of the first `len` bytes, `active` and `csum` read as
-    /// zero.
-    fn csum_of(&self, len: usize) -> u32 {
-        let b = self.as_bytes();
-        let head = offset_of!(JournalHeader, records);
-        let mut first = [0u8; offset_of!(JournalHeader, records)];
-        first.copy_from_slice(&b[..head]);
-        first[..8].fill(0);
-        let c = crc32c_skip(&first, offset_of!(JournalHeader, csum));
-        // Continue the (inverted) CRC over the records.
-        !update(!c, b.get(head..len).unwrap_or(&[]))
-    }
-
     fn compute_csum(&self) -> u32 {
-        self.csum_of(self.used_len())
-    }
-
-    /// Whether `csum` matches, by the current rule or by the one of older
-    /// images (every record).
-    fn csum_ok(&self) -> bool {
-        let c = self.csum.get();
-        c == self.compute_csum() || c == self.csum_of(size_of::<JournalHeader>())
+        let mut c = *self;
+        c.active.set(0);
+        crc32c_skip(c.as_bytes(), offset_of!(JournalHeader, csum))
     }
 }
 
@@ -129,7 +100,7 @@ pub fn plan(j: &JournalHeader, size: u64) -> Replay<'_> {
     let Some(recs) = j.records.get(..n) else {
         return Replay::Corrupt;
     };
-    if !j.csum_ok() {
+    if j.compute_csum() != j.csum.get() {
         return Replay::Corrupt;
     }
     if recs
@@ -195,38 +166,6 @@ mod tests {
         k.records[0].old.set(5);
         assert_eq!(plan(&k, 1 << 20), Replay::Corrupt);
         assert!(JournalHeader::new(&[rec(0, 0); 17]).is_none());
-    }
-
-    #[test]
-    fn only_the_used_records_count() {
-        let mut j = JournalHeader::new(&[rec(4096, 1), rec(8192, 2)]).unwrap();
-        j.active.set(JOURNAL_ACTIVE);
-        assert_eq!(j.used_len(), 16 + 2 * 16);
-        // What an earlier, longer commit left past them changes nothing.
-        j.records[2] = rec(12288, 9);
-        j.records[15] = rec(4096, 7);
-        assert!(matches!(plan(&j, 1 << 20), Replay::RollBack(r) if r.len() == 2));
-        // A used record or the count does.
-        let mut k = j;
-        k.records[1].addr.set(4096);
-        assert_eq!(plan(&k, 1 << 20), Replay::Corrupt);
-        let mut k = j;
-        k.count.set(3);
-        assert_eq!(plan(&k, 1 << 20), Replay::Corrupt);
-    }
-
-    #[test]
-    fn older_images_checksummed_every_record() {
-        // The rule before: CRC of the whole header (unused records zero),
-        // `active` and `csum` as zero.
-        let mut j = JournalHeader::new(&[rec(4096, 1)]).unwrap();
-        j.csum.set(0);
-        j.csum.set(crc32c_skip(j.as_bytes(), 12));
-        j.active.set(JOURNAL_ACTIVE);
-        assert!(matches!(plan(&j, 1 << 20), Replay::RollBack(r) if r.len() == 1));
-        // Under that rule a stale record past the count is damage.
-        j.records[1] = rec(8192, 3);
-        assert_eq!(plan(&j, 1 << 20), Replay::Corrupt);
     }
 
     #[test]

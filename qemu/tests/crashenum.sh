@@ -362,6 +362,11 @@ crash_cases() {
 	# RENAME_WHITEOUT: the rename and the whiteout at the old name, one
 	# journal commit.
 	crash_case whiteout "$D && mkdir e" whiteout $M/d/a $M/e/w
+	# A commit writes only its own records, and zeros over those a
+	# longer one left (the checksum covers all 16): a create's two after
+	# the four of a directory renamed over an empty one elsewhere.
+	crash_case create_after_rename "$D && mkdir d/sub e e/sub && crashop - 0 rename d/sub e/sub" \
+		create $M/d/new
 	crash_case overwrite "fill f 16 o" write $M/f 4096 4096 110
 	crash_case write_partial "fill f 16 o" write $M/f 5000 100 112
 	crash_case write_multi "fill f 16 o" write $M/f 2048 12288 109
