@@ -219,6 +219,20 @@ impl DevRef {
             .any(|e| e.dev == self.dev && e.writers > 0)
     }
 
+    /// No longer counts this super block among the writers: its recovery
+    /// failed, or it was shut down (a commit it left active on pmem then
+    /// awaits the next mount's recovery).
+    pub(crate) fn clear_writer(&self) {
+        let mut devs = DEVICES.lock();
+        if !self.writer.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Some(e) = devs.iter_mut().find(|e| e.dev == self.dev) {
+            e.writers = e.writers.saturating_sub(1);
+        }
+        self.writer.store(false, Ordering::Relaxed);
+    }
+
     /// Counts this live super block among the device's writers, before it
     /// recovers the journal on pmem (mount, or `remount,rw`); once only.
     pub(crate) fn set_writer(&self) {

@@ -9,6 +9,13 @@
 //! The table covers pages up to the highest one written (at most
 //! [`LastWriter::MAX_PAGES`]); a write past that limit is refused
 //! ([`Wide`]) and the log is replayed with a `FileIndex` instead.
+//!
+//! A cut or hole costs the slots it visits, mapped or not, where the index
+//! pays per extent: a log alternating a write far out and a cut to zero
+//! would visit a million slots an entry. So the slots visited are counted
+//! against a budget ([`LastWriter::SLACK`], plus the pages each write maps
+//! and [`LastWriter::PER_ENTRY`] an entry); past it the table gives up
+//! ([`Wide`]) too.
 
 use crate::extent::Dropped;
 use kernel::prelude::*;
@@ -26,20 +33,47 @@ pub(crate) struct LastWriter {
     /// Entry number of the last writer of each page, or `NONE`; pages at
     /// or past the length map nothing.
     map: KVVec<u32>,
+    /// Slots that may still be visited (see the module comment).
+    budget: u64,
 }
 
 impl LastWriter {
     /// Pages the table may cover: 4 MiB of table, a 4 GiB file.
     pub(crate) const MAX_PAGES: u64 = 1 << 20;
+    /// Slots any log may visit beyond what its entries bring.
+    pub(crate) const SLACK: u64 = 4 * Self::MAX_PAGES;
+    /// Slots each entry brings, besides the pages a write maps.
+    pub(crate) const PER_ENTRY: u64 = 64;
 
     pub(crate) const fn new() -> Self {
-        Self { map: KVVec::new() }
+        Self {
+            map: KVVec::new(),
+            budget: Self::SLACK,
+        }
+    }
+
+    /// Takes `slots` visits from the budget, which entry brought `earned`
+    /// more; `false` when they do not fit.
+    fn spend(&mut self, earned: u64, slots: u64) -> bool {
+        let have = self
+            .budget
+            .saturating_add(earned)
+            .saturating_add(Self::PER_ENTRY);
+        match have.checked_sub(slots) {
+            Some(left) => {
+                self.budget = left;
+                true
+            }
+            None => false,
+        }
     }
 
     /// Pages `[pg, pg + n)` are written by entry `owner` (`None`: become a
     /// hole); each page an earlier entry loses is added to `freed` as one
     /// page of that entry (`Dropped::born`, no block). Returns whether a
-    /// page was lost.
+    /// page was lost, or [`Wide`] (nothing changed) for a page past
+    /// [`LastWriter::MAX_PAGES`], an entry number too large or a replay
+    /// past its budget.
     pub(crate) fn set(
         &mut self,
         pg: u64,
@@ -64,14 +98,22 @@ impl LastWriter {
             if end > Self::MAX_PAGES {
                 return Ok(Err(Wide));
             }
-            if end > len {
-                // Doubling, so that a file written upward grows the
-                // table a logarithmic number of times.
-                let want = core::cmp::max(end, core::cmp::min(2 * len, Self::MAX_PAGES));
-                self.map.resize(want as usize, NONE, GFP_KERNEL)?;
-            }
             end
         };
+        // Doubling, so that a file written upward grows the table a
+        // logarithmic number of times.
+        let want = match end > len {
+            true => core::cmp::max(end, core::cmp::min(2 * len, Self::MAX_PAGES)),
+            false => len,
+        };
+        let earned = if new == NONE { 0 } else { n };
+        let slots = end.saturating_sub(pg) + (want - len);
+        if !self.spend(earned, slots) {
+            return Ok(Err(Wide));
+        }
+        if want > len {
+            self.map.resize(want as usize, NONE, GFP_KERNEL)?;
+        }
         if pg >= end {
             return Ok(Ok(false));
         }
@@ -81,16 +123,23 @@ impl LastWriter {
 
     /// Every page at or past `pg` becomes a hole (a size cut); the pages
     /// lost go to `freed` as in [`LastWriter::set`]. Returns whether a
-    /// page was lost.
-    pub(crate) fn cut(&mut self, pg: u64, freed: &mut KVec<Dropped>) -> Result<bool> {
+    /// page was lost, or [`Wide`] past the budget.
+    pub(crate) fn cut(
+        &mut self,
+        pg: u64,
+        freed: &mut KVec<Dropped>,
+    ) -> Result<core::result::Result<bool, Wide>> {
         let len = self.map.len() as u64;
+        if !self.spend(0, len.saturating_sub(pg)) {
+            return Ok(Err(Wide));
+        }
         if pg >= len {
-            return Ok(false);
+            return Ok(Ok(false));
         }
         let slots = self.map.get_mut(pg as usize..).ok_or(EINVAL)?;
         let lost = Self::replace(slots, NONE, freed)?;
         self.map.truncate(pg as usize);
-        Ok(lost)
+        Ok(Ok(lost))
     }
 
     /// Sets every slot to `new`; runs of one earlier writer go to `freed`

@@ -354,7 +354,11 @@ impl Liveness {
                 } else if m & ATTR_SIZE != 0 {
                     match &mut self.data {
                         Pages::Table(t) => {
-                            t.cut(pages, &mut self.freed)?;
+                            if t.cut(pages, &mut self.freed)? == Err(Wide) {
+                                // The caller replays the log again with
+                                // an index.
+                                self.wide = true;
+                            }
                         }
                         Pages::Index(x) => x.truncate(pages, &mut self.freed)?,
                     }

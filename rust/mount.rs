@@ -58,9 +58,16 @@ pub(crate) fn make_read_only(sbi: &Sbi) {
 /// the cleaner starts.
 pub(crate) fn make_writable(sbi: &Sbi) -> Result {
     // What a read-only mount rolled back in memory goes to pmem now;
-    // snapshot views may mount beside it from here on.
-    sbi.dev.set_writer();
-    journal::recover(sbi)?;
+    // snapshot views may mount beside it from here on (those mounting
+    // meanwhile wait for the recovery's end, as at mount).
+    {
+        let _freeing = sbi.dev.freeing();
+        sbi.dev.set_writer();
+        if let Err(e) = journal::recover(sbi) {
+            sbi.dev.clear_writer();
+            return Err(e);
+        }
+    }
     // Both copies are written (a read-only mount may have used the
     // replica without repairing the primary).
     let mut sb = sbi.current_sb()?;
@@ -190,11 +197,11 @@ pub(crate) fn fill_super(vsb: NewSuper, opts: MountOpts) -> Result {
         format(sbi)?;
     }
     if opts.snapshot.is_none() {
+        // Snapshot views mounted meanwhile wait for the recovery's end.
+        let _freeing = sbi.dev.freeing();
         if !sbi.read_only() {
             sbi.dev.set_writer();
         }
-        // Snapshot views mounted meanwhile wait for the recovery's end.
-        let _freeing = sbi.dev.freeing();
         mount(sbi)?;
     } else {
         mount(sbi)?;

@@ -500,6 +500,9 @@ impl Sbi {
     pub(crate) fn shut_down(&self) {
         if !self.pm.is_dead() {
             self.pm.kill();
+            // A commit cut short stays active on pmem until the next
+            // mount: snapshot views are refused beside it from now on.
+            self.dev.clear_writer();
             // Stores through existing writable mappings fault again, and
             // the fault path refuses them (SIGBUS).
             let _ = self.unmap_all(Unmap::Shutdown);

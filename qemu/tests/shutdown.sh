@@ -38,6 +38,28 @@ need "mount" mount -t nova $DEV $M
 check "the mount recovered (no clean flag)" sh -c "dmesg | grep -q 'recovered after unclean'"
 check_eq "f as before" before "$(cat $M/d/f)"
 check "big as before" cmp $M/d/big /tmp/big
+# A commit the shutdown cut short stays active on pmem until the next
+# mount: no snapshot view may mount beside it (it reads pmem, which that
+# recovery has not put back together). The journal is made active by
+# hand (rolling the root's tail back to its own value) under the mount,
+# then the mount is shut down.
+ROOT_SLOT=$((3 * 4096 + 128)) # inode 1 in table page 0
+need "a snapshot" sh -c "echo >$P/create_snapshot"
+E=$(ls $M/.snapshots | sort -n | tail -n 1)
+mkdir -p /mnt/s
+check "a view mounts beside the live mount" mount -t nova -o snapshot=$E $DEV /mnt/s
+umount /mnt/s
+sync
+t0=$(/tests/pmpoke $DEV get $((ROOT_SLOT + 32)) 8)
+need "an active journal under the mount" /tests/pmpoke $DEV journal $((ROOT_SLOT + 32)) $t0
+need "shut down again" /tests/apit shutdown $M
+check_fails "no view beside a shut-down mount with an active journal" \
+	mount -t nova -o snapshot=$E $DEV /mnt/s
+umount /mnt/s 2>/dev/null
+check "unmount" umount $M
+need "mount" mount -t nova $DEV $M
+check "the view mounts after the recovery" mount -t nova -o snapshot=$E $DEV /mnt/s
+umount /mnt/s
 check_eq "its attribute" v "$(/tests/xattrt get $M/d/f user.k)"
 check "nothing made after the shutdown" sh -c "! ls $M/d | grep -q 'new\|sub\|^g$'"
 check "consistent" fsck_ok
