@@ -5,10 +5,10 @@
 #[kernel::macros::kunit_tests(nova_lastwriter)]
 mod tests {
     use crate::extent::Dropped;
-    use crate::format::entry::{file_hole, file_write, set_times};
     use crate::format::layout::*;
     use crate::lastwriter::{LastWriter, Wide};
     use crate::liveness::Liveness;
+    use crate::liveness_tests::op_entry;
     use kernel::prelude::*;
 
     /// xorshift64.
@@ -22,22 +22,8 @@ mod tests {
     /// Adds entry `i` (`(pg, blk, n)`: `blk` 0 a hole of `n` pages, `n` 0
     /// a size change to just past page `pg`) in epoch `epoch`.
     fn add(lv: &mut Liveness, i: u64, (pg, blk, n): (u64, u64, u64), epoch: u64) -> Result {
-        let t = (i as i64, 0);
-        let mut buf = [0u8; 128];
-        let (ty, len) = match (blk, n) {
-            (0, 0) => {
-                buf = set_times(ATTR_SIZE, pg * BLOCK_SIZE + 1, t, t);
-                (EntryType::SetAttr, 128)
-            }
-            (0, _) => {
-                buf[..64].copy_from_slice(&file_hole(pg, n, 8 * BLOCK_SIZE, t)?);
-                (EntryType::FileWrite, 64)
-            }
-            _ => {
-                buf[..64].copy_from_slice(&file_write(pg, blk, n, (pg + n) * BLOCK_SIZE, t)?);
-                (EntryType::FileWrite, 64)
-            }
-        };
+        let size = (pg + n) * BLOCK_SIZE;
+        let (buf, ty, len) = op_entry((pg, blk, n), size, (i as i64, 0))?;
         let addr = (100 + i / 60) * BLOCK_SIZE + (i % 60) * 64;
         lv.add(addr, ty, &buf[..len], (epoch, 1 << 30), None)
     }

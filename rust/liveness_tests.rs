@@ -1,6 +1,38 @@
 // SPDX-License-Identifier: GPL-2.0
 //! KUnit tests of `liveness.rs`: which entries a log GC keeps.
 
+use crate::format::entry::{file_hole, file_write, set_times};
+use crate::format::layout::{EntryType, ATTR_SIZE, BLOCK_SIZE};
+use kernel::prelude::*;
+
+/// The entry of a test log's operation `(pg, blk, n)`: `blk` 0 a hole of
+/// `n` pages, `n` 0 a size change to just past page `pg`, else a write of
+/// `n` pages from block `blk`; a write or hole records file size `size`,
+/// every entry times `t`. Returns the bytes (the first `len` of them),
+/// the type and `len` (also for `lastwriter_tests.rs`).
+pub(crate) fn op_entry(
+    (pg, blk, n): (u64, u64, u64),
+    size: u64,
+    t: (i64, u32),
+) -> Result<([u8; 128], EntryType, usize)> {
+    let mut buf = [0u8; 128];
+    Ok(match (blk, n) {
+        (0, 0) => (
+            set_times(ATTR_SIZE, pg * BLOCK_SIZE + 1, t, t),
+            EntryType::SetAttr,
+            128,
+        ),
+        (0, _) => {
+            buf[..64].copy_from_slice(&file_hole(pg, n, size, t)?);
+            (buf, EntryType::FileWrite, 64)
+        }
+        _ => {
+            buf[..64].copy_from_slice(&file_write(pg, blk, n, size, t)?);
+            (buf, EntryType::FileWrite, 64)
+        }
+    })
+}
+
 #[kernel::macros::kunit_tests(nova_gc)]
 mod tests {
     use crate::extent::FileIndex;
@@ -362,23 +394,9 @@ mod tests {
                 let mut full = Liveness::new();
                 let mut lite = Liveness::lite();
                 for (i, &(pg, blk, n)) in ops.iter().enumerate() {
-                    let t = (i as i64, 0);
                     let size = (40 + (i as u64) % 5) * BLOCK_SIZE;
-                    let mut buf = [0u8; 128];
-                    let (ty, len) = match (blk, n) {
-                        (0, 0) => {
-                            buf = set_times(ATTR_SIZE, pg * BLOCK_SIZE + 1, t, t);
-                            (EntryType::SetAttr, 128)
-                        }
-                        (0, _) => {
-                            buf[..64].copy_from_slice(&file_hole(pg, n, size, t).unwrap());
-                            (EntryType::FileWrite, 64)
-                        }
-                        _ => {
-                            buf[..64].copy_from_slice(&file_write(pg, blk, n, size, t).unwrap());
-                            (EntryType::FileWrite, 64)
-                        }
-                    };
+                    let (buf, ty, len) =
+                        super::op_entry((pg, blk, n), size, (i as i64, 0)).unwrap();
                     let e = &buf[..len];
                     let a = addr_of(i as u64);
                     assert!(full.add(a, ty, e, (1, 1 << 20), None).is_ok());
