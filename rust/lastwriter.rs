@@ -23,8 +23,9 @@ use kernel::prelude::*;
 /// No entry maps the page.
 const NONE: u32 = u32::MAX;
 
-/// A write past [`LastWriter::MAX_PAGES`], or an entry number the table
-/// cannot hold: replay with a `FileIndex`.
+/// The table gives up: a write past [`LastWriter::MAX_PAGES`], an entry
+/// number it cannot hold, or slots visited past its budget. Replay with a
+/// `FileIndex`.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Wide;
 

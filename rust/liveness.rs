@@ -79,11 +79,43 @@ struct Ent {
     page: usize,
 }
 
-/// A replay's file pages: a table of last writers, or (for a file too
-/// wide for one, `LastWriter::MAX_PAGES`) an index.
+/// A replay's file pages: a table of last writers, or (for a log the
+/// table gave up on, `lastwriter.rs`) an index.
 enum Pages {
     Table(LastWriter),
     Index(FileIndex),
+}
+
+impl Pages {
+    /// Replays the run of the write entry number `idx`; the pages it
+    /// replaced go to `freed`. `Err(Wide)`: the table gave up.
+    fn replay(
+        &mut self,
+        run: &WriteRun,
+        idx: usize,
+        freed: &mut KVec<Dropped>,
+    ) -> Result<core::result::Result<(), Wide>> {
+        match self {
+            Self::Index(x) => x.replay(run, (idx as u64, 0), freed).map(Ok),
+            Self::Table(t) => {
+                let owner = (!run.hole).then_some(idx);
+                Ok(t.set(run.pgoff, run.pages, owner, freed)?.map(|_| ()))
+            }
+        }
+    }
+
+    /// Drops every page at or past `pg` (a size cut) into `freed`.
+    /// `Err(Wide)`: the table gave up.
+    fn cut(
+        &mut self,
+        pg: u64,
+        freed: &mut KVec<Dropped>,
+    ) -> Result<core::result::Result<(), Wide>> {
+        match self {
+            Self::Index(x) => x.truncate(pg, freed).map(Ok),
+            Self::Table(t) => Ok(t.cut(pg, freed)?.map(|_| ())),
+        }
+    }
 }
 
 /// The liveness of the entries of one log, found by replaying it.
@@ -107,7 +139,7 @@ pub(crate) struct Liveness {
     hi: u64,
     /// Lite: an entry may have cut pages; the result is not usable.
     gave_up: bool,
-    /// The page table could not map a write (`too_wide`).
+    /// The table of last writers gave up (`too_wide`).
     wide: bool,
 }
 
@@ -152,9 +184,9 @@ impl Liveness {
         }
     }
 
-    /// Whether a write went past what the page table of
-    /// [`Liveness::new`] covers: the answer is not usable, replay with
-    /// [`Liveness::new_indexed`].
+    /// Whether the table of last writers of [`Liveness::new`] gave up (a
+    /// write past what it covers, or cuts past its budget): the answer is
+    /// not usable, replay with [`Liveness::new_indexed`].
     pub(crate) fn too_wide(&self) -> bool {
         self.wide
     }
@@ -316,7 +348,9 @@ impl Liveness {
                         kind = Kind::Write;
                     }
                 } else {
-                    self.replay(&run, idx)?;
+                    // (A table that gave up: the caller replays the log
+                    // again with an index.)
+                    self.wide |= self.data.replay(&run, idx, &mut self.freed)?.is_err();
                     if run.hole {
                         // Like a cut: it hides pages of older writes, so
                         // it stays while one of them does.
@@ -352,16 +386,7 @@ impl Liveness {
                 if let (true, Some(l)) = (m & ATTR_SIZE != 0, live) {
                     self.lite_data(addr, None, pages, l);
                 } else if m & ATTR_SIZE != 0 {
-                    match &mut self.data {
-                        Pages::Table(t) => {
-                            if t.cut(pages, &mut self.freed)? == Err(Wide) {
-                                // The caller replays the log again with
-                                // an index.
-                                self.wide = true;
-                            }
-                        }
-                        Pages::Index(x) => x.truncate(pages, &mut self.freed)?,
-                    }
+                    self.wide |= self.data.cut(pages, &mut self.freed)?.is_err();
                     if !self.freed.is_empty() {
                         kind = Kind::Cut;
                     }
@@ -405,22 +430,6 @@ impl Liveness {
         }
         self.ents.get_mut(idx).ok_or(EINVAL)?.kind = kind;
         Ok(())
-    }
-
-    /// Replays the run of the write entry number `idx` into the file's
-    /// pages; the pages it replaced go to `freed`.
-    fn replay(&mut self, run: &WriteRun, idx: usize) -> Result {
-        match &mut self.data {
-            Pages::Index(x) => x.replay(run, (idx as u64, 0), &mut self.freed),
-            Pages::Table(t) => {
-                let owner = (!run.hole).then_some(idx);
-                if t.set(run.pgoff, run.pages, owner, &mut self.freed)? == Err(Wide) {
-                    // The caller replays the log again with an index.
-                    self.wide = true;
-                }
-                Ok(())
-            }
-        }
     }
 
     /// An xattr chunk: the first chunk of a value (or a removal) ends the

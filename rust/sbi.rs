@@ -138,8 +138,8 @@ pub(crate) struct Stats {
     /// Lite collections that read, of pages with only plain writes, just
     /// the writes the index names (`gc::walk_sparse`).
     pub(crate) log_gc_sparse: AtomicU64,
-    /// Full replays of a file too wide for the table of last writers,
-    /// done with an index (`gc::walk`).
+    /// Full replays the table of last writers gave up on (a file too
+    /// wide, or cuts past its budget), done with an index (`gc::walk`).
     pub(crate) log_gc_indexed: AtomicU64,
     /// Blocks left allocated because releasing them after a commit ran
     /// out of memory; the next mount rebuilds the allocator from the logs.
