@@ -52,7 +52,7 @@ kvm_probe() {
 		local plog
 		plog=$(mktemp)
 		{ timeout -s KILL 40 qemu-system-x86_64 -accel kvm -cpu host -smp 2 -m 512M \
-			-kernel "$kernel" -initrd "$initrd" -append "console=ttyS0 nova.mode=kunit panic=-1" \
+			-kernel "$kernel" -initrd "$initrd" -append "console=ttyS0 nova.mode=kunit panic=-1 no_timer_check" \
 			-nographic -no-reboot </dev/null >"$plog" 2>&1; } 2>/dev/null || true
 		if grep -q NOVA-BOOTED "$plog"; then echo yes >"$verdict"; else echo no >"$verdict"; fi
 		rm -f "$plog"
@@ -66,7 +66,11 @@ case "${NOVA_KVM:-auto}" in
 esac
 
 pmem=${NOVA_PMEM:-512M}
-cmdline="console=ttyS0 memmap=$pmem!1G nova.mode=$mode nova.test=$test nova.phase=$phase nova.flavor=$NOVA_KFLAVOR panic=-1 oops=panic kasan.fault=report nokaslr loglevel=7"
+# no_timer_check: under TCG on a loaded host the kernel's IO-APIC timer
+# check can see too few ticks, fall back to the 8259A wiring and oops in
+# mask_ioapic_irq at 0.02 s of boot (seen once in CI on the debug kernel);
+# QEMU's timer is wired right, so the check only adds that risk.
+cmdline="console=ttyS0 memmap=$pmem!1G nova.mode=$mode nova.test=$test nova.phase=$phase nova.flavor=$NOVA_KFLAVOR panic=-1 oops=panic kasan.fault=report nokaslr no_timer_check loglevel=7"
 [ "$mode" = run ] && [ $interactive = 1 ] && cmdline="${cmdline/ loglevel=7/ loglevel=6}"
 # NAME=VALUE words the kernel does not know go to init's environment (and
 # so to the guest tests): make bench passes ROUNDS, META and N this way.
