@@ -104,6 +104,14 @@ pub(crate) struct PreparedInsert {
     moved: RBTreeNodeReservation<(u64, u64), ()>,
 }
 
+impl PreparedInsert {
+    /// Sets the inode the name will point at (a create prepares the name
+    /// before its inode has a number).
+    pub(crate) fn set_ino(&mut self, ino: u64) {
+        self.ent.ino = ino;
+    }
+}
+
 impl DirIndex {
     pub(crate) fn new() -> Self {
         Self::with_hash(home_key)

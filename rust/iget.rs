@@ -454,12 +454,15 @@ pub(crate) fn new_inode(
                 .ok_or(EINVAL)?,
         );
         // Write the slot with its first word (flags, mode) still zero; the
-        // transaction's journaled word store makes it valid.
+        // transaction's journaled word store makes it valid. No fence
+        // here: the slot is written with flushing stores, and that
+        // commit's first ordered store (the journal's `active` word, or
+        // the one word of a commit without the journal) fences before
+        // it, so the slot is durable before it can turn valid.
         let mut staged = pi;
         staged.flags.set(0);
         staged.mode.set(0);
         sbi.pm().write(slot, staged.as_bytes())?;
-        sbi.pm().fence();
         Ok((slot, valid_word))
     })();
     let (slot, valid_word) = match staged {

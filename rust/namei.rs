@@ -4,7 +4,6 @@
 //! its forms. Each operation is one transaction over the logs it touches.
 
 use crate::dentry::Dentry;
-use crate::dir::PreparedInsert;
 use crate::format::entry::{encode_dentry, file_write, link_change};
 use crate::format::layout::*;
 use crate::inode::{dtype, NovaInode, Time};
@@ -71,9 +70,10 @@ pub(crate) fn create(
     if name.len() > NAME_MAX {
         return Err(ENAMETOOLONG);
     }
-    if dir.dir.lock().lookup(name).is_some() {
-        return Err(EEXIST);
-    }
+    // The name's index memory, and `EEXIST`, before an inode is made
+    // (its number comes in below; the type bits are the mode's, which
+    // an inherited ACL does not change).
+    let mut prep = dir.dir.lock().prepare_insert(name, 0, dtype(mode))?;
     let is_dir = mode & bindings::S_IFMT == bindings::S_IFDIR;
     if is_dir && dir.nlink() >= LINK_MAX {
         return Err(EMLINK);
@@ -84,20 +84,17 @@ pub(crate) fn create(
         }
     }
     let (child, slot, valid_word, acls) = crate::iget::new_inode(sbi, dir, mode, rdev, true)?;
+    prep.set_ino(child.ino());
     // The creation time the slot records is the time of the whole operation.
     let t = child.time(Time::Modify);
     // Everything that can fail happens before the commit: the index node
-    // and name buffer, the symlink's cached target and its data index.
-    // A symlink's data block, freed if the operation fails.
+    // and name buffer (above), the symlink's cached target and its data
+    // index. A symlink's data block, freed if the operation fails.
     let mut data_block = 0;
-    let r = (|| -> Result<(PreparedInsert, Option<KVec<u8>>, _)> {
+    let r = (|| -> Result<(Option<KVec<u8>>, _)> {
         let cmode = child.mode();
         // The ACLs inherited from the directory's default ACL.
         let staged = acls.stage(&child)?;
-        let prep = dir
-            .dir
-            .lock()
-            .prepare_insert(name, child.ino(), dtype(cmode))?;
         let link = match target {
             Some(t) => {
                 // The target cached as `iget` does.
@@ -147,10 +144,10 @@ pub(crate) fn create(
         }
         tx.set_word(slot, 0, valid_word)?;
         tx.commit()?;
-        Ok((prep, link, staged))
+        Ok((link, staged))
     })();
     // Committed or not: from here on nothing can fail.
-    let (prep, link, staged) = match r {
+    let (link, staged) = match r {
         Ok(v) => v,
         Err(e) => {
             // The slot never became valid: drop the in-memory inode. Its
