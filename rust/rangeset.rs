@@ -107,15 +107,9 @@ impl RangeSet {
     }
 
     /// The range with the greatest start <= `b`.
+    #[cfg(nova_kunit)]
     fn floor(&self, b: u64) -> Option<(u64, u64)> {
         crate::rbfloor::floor(&self.tree, b)
-    }
-
-    /// The first range starting after `b`.
-    fn after(&self, b: u64) -> Option<(u64, u64)> {
-        let c = self.tree.cursor_lower_bound(&b.checked_add(1)?)?;
-        let (k, v) = c.current();
-        Some((*k, *v))
     }
 
     /// Adds `[start, start+len)`. Fails with `EINVAL` if it overlaps a free
@@ -268,10 +262,24 @@ impl RangeSet {
         Some((start + len - got, got))
     }
 
+    /// Whether a range of the tree overlaps `[start, end)` (an empty
+    /// query inside a range counts). One descent: the first range at or
+    /// after `start`, and the one before it (every free, including a
+    /// stashed one, asks this: a double-free check).
     fn tree_overlaps(&self, start: u64, end: u64) -> bool {
-        self.floor(start)
-            .is_some_and(|(s, l)| s.saturating_add(l) > start)
-            || self.after(start).is_some_and(|(s, _)| s < end)
+        match self.tree.cursor_lower_bound(&start) {
+            Some(c) => {
+                let s = *c.current().0;
+                s == start
+                    || s < end
+                    || c.peek_prev()
+                        .is_some_and(|(&ps, &pl)| ps.saturating_add(pl) > start)
+            }
+            None => self.tree.cursor_back().is_some_and(|c| {
+                let (&s, &l) = c.current();
+                s.saturating_add(l) > start
+            }),
+        }
     }
 
     /// Whether any block of `[start, start+len)` is free.

@@ -155,4 +155,35 @@ mod tests {
             assert_eq!(ranges(&s).as_slice(), want.as_slice());
         }
     }
+
+    /// `overlaps` (the double-free check's question, answered with one
+    /// descent of the tree) against a block-by-block model: every query
+    /// of 1 to 9 blocks over tree ranges, stashed ones and gaps, at and
+    /// across every edge; and an empty query, which counts inside a tree
+    /// range (as before the one-descent version).
+    #[test]
+    fn overlaps_matches_a_block_model() {
+        // Ranges of more than 4 blocks go to the tree, shorter ones to the
+        // stash.
+        let tree = [(0u64, 6u64), (10, 5), (30, 7), (45, 9), (70, 5)];
+        let stash = [(20u64, 1u64), (23, 2), (60, 3)];
+        let mut s = RangeSet::new();
+        let mut free = [false; 90];
+        for &(b, l) in Iterator::chain(tree.iter(), stash.iter()) {
+            assert!(s.insert(b, l).is_ok());
+            for x in b..b + l {
+                free[x as usize] = true;
+            }
+        }
+        let in_any = |set: &[(u64, u64)], x: u64| set.iter().any(|&(b, l)| b <= x && x < b + l);
+        for start in 0..80u64 {
+            for len in 1..10u64 {
+                let want = (start..start + len).any(|x| free[x as usize]);
+                assert_eq!(s.overlaps(start, len), want);
+            }
+            if !in_any(&stash, start) {
+                assert_eq!(s.overlaps(start, 0), in_any(&tree, start));
+            }
+        }
+    }
 }
