@@ -57,8 +57,9 @@ impl Allocator {
         for i in 0..n {
             let start = first + i * span;
             let end = core::cmp::min(total, start + span);
+            let set = RangeSet::with_span(start, end.saturating_sub(start))?;
             let r = KBox::pin_init(
-                pin_init!(Region { start, end, free <- new_mutex!(RangeSet::new()) }),
+                pin_init!(Region { start, end, free <- new_mutex!(set) }),
                 GFP_KERNEL,
             )?;
             regions.push(r, GFP_KERNEL)?;

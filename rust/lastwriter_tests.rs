@@ -11,13 +11,7 @@ mod tests {
     use crate::liveness_tests::op_entry;
     use kernel::prelude::*;
 
-    /// xorshift64.
-    fn next(x: &mut u64) -> u64 {
-        *x ^= *x << 13;
-        *x ^= *x >> 7;
-        *x ^= *x << 17;
-        *x
-    }
+    use crate::test_rng::xorshift as next;
 
     /// Adds entry `i` (`(pg, blk, n)`: `blk` 0 a hole of `n` pages, `n` 0
     /// a size change to just past page `pg`) in epoch `epoch`.

@@ -325,13 +325,7 @@ mod tests {
         (100 + i / 60) * BLOCK_SIZE + (i % 60) * 64
     }
 
-    /// xorshift64: the tests' pseudo-random numbers.
-    fn next(x: &mut u64) -> u64 {
-        *x ^= *x << 13;
-        *x ^= *x >> 7;
-        *x ^= *x << 17;
-        *x
-    }
+    use crate::test_rng::xorshift as next;
 
     /// The index a replay of the writes of `runs` (`(page, block, pages)`,
     /// block 0: not a write; those `keep` says) builds, entry `i` at

@@ -80,6 +80,8 @@ mod shift;
 mod shim;
 mod snaplist;
 mod snapshot;
+#[cfg(nova_kunit)]
+mod test_rng;
 mod users;
 mod vfs;
 mod vfs_snapdir;

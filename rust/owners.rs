@@ -27,8 +27,8 @@ pub(crate) struct Owners {
 }
 
 /// The bits of `[b, b + len)` in each 64-bit word they touch: `(word,
-/// mask)` pairs.
-fn words(b: u64, len: u64) -> impl Iterator<Item = (usize, u64)> {
+/// mask)` pairs (also the free-block bits of `rangeset.rs`).
+pub(crate) fn words(b: u64, len: u64) -> impl Iterator<Item = (usize, u64)> {
     let end = b.saturating_add(len);
     let mut at = b;
     core::iter::from_fn(move || {

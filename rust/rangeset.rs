@@ -10,6 +10,13 @@
 //! the next allocation it satisfies whole, so the tree neither grows nor
 //! needs memory. Every free is still checked against the whole set (tree
 //! and stash): a double free is refused either way.
+//!
+//! An allocator's set also keeps one bit per block of its region, set
+//! while the block is free, so that the double-free check of a short
+//! free (every overwrite makes one) reads a word instead of descending a
+//! tree that random overwrites have cut into thousands of ranges (that
+//! descent was about 8 % of a 4 KiB overwrite's time under TCG). The
+//! bits cost 1/32768 of the region's size in DRAM.
 
 use kernel::prelude::*;
 use kernel::rbtree::{RBTree, RBTreeNodeReservation};
@@ -27,7 +34,8 @@ const STASH_MAX_LEN: u64 = 4;
 ///
 /// The ranges of `tree` and `stash[..nstash]` are pairwise disjoint, the
 /// tree's are also non-adjacent, and `free` is the sum of all their
-/// lengths.
+/// lengths. A block of `[base, base + span)` is in one of them exactly
+/// when its bit in `bits` is set.
 pub(crate) struct RangeSet {
     /// Ranges keyed by first block, each mapped to its length.
     tree: RBTree<u64, u64>,
@@ -38,9 +46,15 @@ pub(crate) struct RangeSet {
     /// A node kept from a removed range, for the next insert that needs
     /// one (so a free after an allocation rarely needs memory).
     spare: Option<RBTreeNodeReservation<u64, u64>>,
+    /// The free blocks of `[base, base + span)`, one bit each (block
+    /// `base + i` is bit `i % 64` of word `i / 64`).
+    bits: KVVec<u64>,
+    base: u64,
+    span: u64,
 }
 
 impl RangeSet {
+    /// A set with no bits: every check asks the tree and the stash.
     pub(crate) fn new() -> Self {
         Self {
             tree: RBTree::new(),
@@ -48,7 +62,57 @@ impl RangeSet {
             nstash: 0,
             free: 0,
             spare: None,
+            bits: KVVec::new(),
+            base: 0,
+            span: 0,
         }
+    }
+
+    /// An empty set that keeps a bit per block of `[base, base + span)`
+    /// (an allocator region).
+    pub(crate) fn with_span(base: u64, span: u64) -> Result<Self> {
+        base.checked_add(span).ok_or(EINVAL)?;
+        let n = usize::try_from(span.div_ceil(64)).map_err(|_| ENOMEM)?;
+        let mut bits = KVVec::with_capacity(n, GFP_KERNEL)?;
+        for _ in 0..n {
+            bits.push_within_capacity(0).map_err(|_| ENOMEM)?;
+        }
+        Ok(Self {
+            bits,
+            base,
+            span,
+            ..Self::new()
+        })
+    }
+
+    /// Whether the bits answer for all of `[start, end)` (non-empty).
+    fn in_span(&self, start: u64, end: u64) -> bool {
+        start < end && start >= self.base && end - self.base <= self.span
+    }
+
+    /// Sets (`free`) or clears the bits of the blocks of `[start, start +
+    /// len)` inside the span.
+    fn mark(&mut self, start: u64, len: u64, free: bool) {
+        let s = core::cmp::max(start, self.base);
+        let e = core::cmp::min(start.saturating_add(len), self.base + self.span);
+        if s >= e {
+            return;
+        }
+        for (w, mask) in crate::owners::words(s - self.base, e - s) {
+            if let Some(word) = self.bits.get_mut(w) {
+                if free {
+                    *word |= mask;
+                } else {
+                    *word &= !mask;
+                }
+            }
+        }
+    }
+
+    /// Whether a bit of `[start, end)` is set (`in_span` holds).
+    fn any_bit(&self, start: u64, end: u64) -> bool {
+        crate::owners::words(start - self.base, end - start)
+            .any(|(w, mask)| self.bits.get(w).is_some_and(|x| x & mask != 0))
     }
 
     /// Number of free blocks.
@@ -130,13 +194,19 @@ impl RangeSet {
             return Err(EINVAL);
         }
         if len <= STASH_MAX_LEN && self.nstash < STASH {
-            if self.tree_overlaps(start, end) {
+            let taken = if self.in_span(start, end) {
+                self.any_bit(start, end)
+            } else {
+                self.tree_overlaps(start, end)
+            };
+            if taken {
                 return Err(EINVAL);
             }
             if let Some(slot) = self.stash.get_mut(self.nstash) {
                 *slot = (start, len);
                 self.nstash += 1;
                 self.free += len;
+                self.mark(start, len, true);
                 return Ok(());
             }
         }
@@ -200,6 +270,7 @@ impl RangeSet {
             self.tree.insert(r.into_node(start, l));
         }
         self.free += len;
+        self.mark(start, len, true);
         Ok(())
     }
 
@@ -224,6 +295,7 @@ impl RangeSet {
             },
         }?;
         self.free -= got.1;
+        self.mark(got.0, got.1, false);
         Some(got)
     }
 
@@ -285,6 +357,9 @@ impl RangeSet {
     /// Whether any block of `[start, start+len)` is free.
     pub(crate) fn overlaps(&self, start: u64, len: u64) -> bool {
         let end = start.saturating_add(len);
+        if self.in_span(start, end) {
+            return self.any_bit(start, end);
+        }
         self.tree_overlaps(start, end)
             || self
                 .stashed()
@@ -322,6 +397,7 @@ impl RangeSet {
             self.tree.insert(n);
         }
         self.free -= len;
+        self.mark(start, len, false);
         Ok(())
     }
 }

@@ -5,6 +5,7 @@
 #[kernel::macros::kunit_tests(nova_rangeset)]
 mod tests {
     use crate::rangeset::RangeSet;
+    use crate::test_rng::xorshift as next;
     use kernel::prelude::*;
 
     fn ranges(s: &RangeSet) -> KVec<(u64, u64)> {
@@ -184,6 +185,50 @@ mod tests {
             if !in_any(&stash, start) {
                 assert_eq!(s.overlaps(start, 0), in_any(&tree, start));
             }
+        }
+    }
+
+    /// A set with bits (an allocator region's, `[100, 400)` here) against
+    /// a block model: random frees (some of them double frees, refused),
+    /// allocations and `overlaps` queries, in and across the span's
+    /// edges; the bits must answer as the tree and stash would.
+    #[test]
+    fn a_set_with_bits_matches_a_block_model() {
+        let mut s = RangeSet::with_span(100, 300).unwrap();
+        let mut model = [false; 500];
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..6000 {
+            let r = next(&mut x);
+            let start = r % 490;
+            let len = 1 + (r >> 20) % if r & (1 << 40) != 0 { 4 } else { 12 };
+            match (r >> 32) % 3 {
+                0 => {
+                    let free = (start..start + len).any(|b| model[b as usize]);
+                    assert_eq!(s.insert(start, len).is_err(), free);
+                    if !free {
+                        for b in start..start + len {
+                            model[b as usize] = true;
+                        }
+                    }
+                }
+                1 => {
+                    if let Some((b, got)) = s.take(len) {
+                        assert!(got >= 1 && got <= len);
+                        for k in b..b + got {
+                            assert!(model[k as usize]);
+                            model[k as usize] = false;
+                        }
+                    } else {
+                        assert!(!model.iter().any(|&f| f));
+                    }
+                }
+                _ => {
+                    let want = (start..start + len).any(|b| model[b as usize]);
+                    assert_eq!(s.overlaps(start, len), want);
+                }
+            }
+            let n = model.iter().filter(|&&f| f).count() as u64;
+            assert_eq!(s.free_blocks(), n);
         }
     }
 }
