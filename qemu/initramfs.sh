@@ -52,14 +52,16 @@ for pair in mount:mount.util-linux fsck:fsck.util-linux mkfs:mkfs.util-linux mke
 done
 [ -f /etc/mke2fs.conf ] && cp /etc/mke2fs.conf "$root/etc/"
 # make bench: fio, mkfs.xfs, mke2fs and its configuration, for the
-# comparisons.
+# comparisons; perf, for bench_profile.
 if [ "${NOVA_BENCH:-0}" = 1 ]; then
-	for prog in fio mkfs.xfs mke2fs; do
+	for prog in fio mkfs.xfs mke2fs perf; do
 		host_prog "$prog" "sbin/$prog.host"
 	done
 	[ -f /etc/mke2fs.conf ] && cp /etc/mke2fs.conf "$root/etc/"
-	# fio wants System V shared memory, which the guest kernel lacks.
+	# fio wants System V shared memory, which the guest kernel lacks;
+	# perf wants eventfd.
 	gcc -shared -fPIC -O2 -o "$root/tests/noshm.so" "$NOVA_TOP/qemu/bench/noshm.c"
+	gcc -shared -fPIC -O2 -o "$root/tests/noeventfd.so" "$NOVA_TOP/qemu/bench/noeventfd.c"
 fi
 (cd "$root" && find . -print0 | cpio --null -o -H newc 2>/dev/null | gzip -1) >"$out/initramfs.cpio.gz"
 echo "$out/initramfs.cpio.gz"

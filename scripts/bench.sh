@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks (make bench [T=bench_data|bench_mount]): runs qemu/tests/bench_*.sh
-# in the VM and prints their NOVA-BENCH lines, with nova/ext4-dax ratios.
+# in the VM and prints their NOVA-BENCH lines (and bench_profile's NOVA-PROFILE
+# lines), with nova/ext4-dax ratios.
 set -uo pipefail
 . "$(dirname "$0")/env.sh"
 only=${1:-}
@@ -40,7 +41,7 @@ for t in qemu/tests/bench_*.sh; do
 	for phase in $(seq 1 "${boots:-1}"); do
 		bash qemu/run.sh --mode test --test "$name" --phase "$phase" --image "$img" \
 			--log "$out/$name.$phase.log" --timeout 1200
-		grep -a '^NOVA-BENCH' "$out/$name.$phase.log"
+		grep -a '^NOVA-BENCH\|^NOVA-PROFILE' "$out/$name.$phase.log"
 	done
 	rm -f "$img"
 done | tee "$out/results.txt"

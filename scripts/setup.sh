@@ -17,8 +17,8 @@ PKGS=(clang$NOVA_LLVM lld$NOVA_LLVM llvm$NOVA_LLVM libclang$NOVA_LLVM-dev
 # libraries, qemu/initramfs.sh): setfattr/getfattr (attr), setfacl/getfacl
 # (acl), xfs_io (xfsprogs), filefrag (e2fsprogs); util-linux's mount,
 # fsck, mkfs and blkid and e2fsprogs' mke2fs (utillinux.sh). make bench also runs fio
-# and the mkfs of ext4 and XFS.
-[ "${NOVA_BENCH:-0}" = 1 ] && PKGS+=(fio)
+# and the mkfs of ext4 and XFS, and perf (bench_profile).
+[ "${NOVA_BENCH:-0}" = 1 ] && PKGS+=(fio linux-perf)
 
 missing=()
 for p in "${PKGS[@]}"; do
