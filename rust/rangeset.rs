@@ -194,12 +194,7 @@ impl RangeSet {
             return Err(EINVAL);
         }
         if len <= STASH_MAX_LEN && self.nstash < STASH {
-            let taken = if self.in_span(start, end) {
-                self.any_bit(start, end)
-            } else {
-                self.tree_overlaps(start, end)
-            };
-            if taken {
+            if self.overlaps(start, len) {
                 return Err(EINVAL);
             }
             if let Some(slot) = self.stash.get_mut(self.nstash) {
