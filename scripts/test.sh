@@ -33,6 +33,20 @@ passed=0 failed=0 skipped=0
 add() { passed=$((passed + $1)); failed=$((failed + $2)); skipped=$((skipped + ${3:-0})); }
 report_fail() { echo "FAIL: $*"; }
 
+# boot LABEL LOG OPTIONS...: one VM boot (qemu/run.sh OPTIONS --log LOG).
+# A kernel that dies before our init prints NOVA-BOOTED ran no nova code
+# and touched no pmem: it boots once more, the dead boot's log kept as
+# LOG.died-in-boot. A second such death counts (the test does not end).
+boot() {
+	local label=$1 log=$2
+	shift 2
+	bash qemu/run.sh "$@" --log "$log"
+	grep -q 'NOVA-BOOTED' "$log" && return 0
+	mv "$log" "$log.died-in-boot"
+	echo "NOTE: $label: the kernel died before init; booting again (see $log.died-in-boot)"
+	bash qemu/run.sh "$@" --log "$log"
+}
+
 # Scans a console log for kernel splats; prints them and returns 1.
 splats() {
 	local hits
@@ -87,14 +101,7 @@ fi
 
 if [ -z "$only" ] || [ "$only" = kunit ] || [[ "$only" == nova_* ]]; then
 	echo "== kunit: module suites"
-	bash qemu/run.sh --mode kunit --image "$out/kunit.img" --log "$out/kunit.log" --timeout 300
-	# As for the guest tests below: a kernel that died before our init
-	# ran no nova code; one more boot.
-	if ! grep -q 'NOVA-BOOTED' "$out/kunit.log"; then
-		mv "$out/kunit.log" "$out/kunit.log.died-in-boot"
-		echo "NOTE: kunit: the kernel died before init; booting again (see $out/kunit.log.died-in-boot)"
-		bash qemu/run.sh --mode kunit --image "$out/kunit.img" --log "$out/kunit.log" --timeout 300
-	fi
+	boot kunit "$out/kunit.log" --mode kunit --image "$out/kunit.img" --timeout 300
 	suites=$(grep -ho 'kunit_tests(nova_[a-z_]*)' rust/*.rs | sed 's/kunit_tests(\(.*\))/\1/' | sort -u | tr '\n' ' ')
 	read -r p f s < <(python3 - "$out/kunit.log" "${only}" "$suites" <<'PY'
 import re, sys
@@ -180,7 +187,7 @@ fi
 # One guest test: its boots, the checks, fsck.nova of its image. Prints
 # its report; writes "passed failed" to $out/$name.res.
 guest_test() {
-	local t=$1 name boots cutoff c img tp tf started phase log p f try
+	local t=$1 name boots cutoff c img tp tf started phase log p f
 	name=$(basename "$t" .sh)
 	boots=$(sed -n 's/^# boots: *\([0-9]*\).*/\1/p' "$t" | head -n 1)
 	cutoff=$(sed -n 's/^# cutoff: *\([0-9]*\).*/\1/p' "$t" | head -n 1)
@@ -197,22 +204,11 @@ guest_test() {
 	tp=0 tf=0 started=$SECONDS
 	for phase in $(seq 1 "$boots"); do
 		log="$out/$name.$phase.log"
-		for try in 1 2; do
-			if [ "$phase" = 1 ] && [ -n "$cutoff" ]; then
-				bash qemu/run.sh --mode test --test "$name" --phase "$phase" --image "$img" --log "$log" --kill-after "$cutoff"
-			else
-				bash qemu/run.sh --mode test --test "$name" --phase "$phase" --image "$img" --log "$log" --timeout 600
-			fi
-			# A kernel that died before our init printed its first line
-			# ran no nova code and touched no pmem: boot once more, and
-			# keep the dead boot's log. A second such death counts.
-			grep -q 'NOVA-BOOTED' "$log" || [ $try = 2 ] || {
-				mv "$log" "$log.died-in-boot"
-				echo "NOTE: $name[$phase]: the kernel died before init; booting again (see $log.died-in-boot)"
-				continue
-			}
-			break
-		done
+		if [ "$phase" = 1 ] && [ -n "$cutoff" ]; then
+			boot "$name[$phase]" "$log" --mode test --test "$name" --phase "$phase" --image "$img" --kill-after "$cutoff"
+		else
+			boot "$name[$phase]" "$log" --mode test --test "$name" --phase "$phase" --image "$img" --timeout 600
+		fi
 		p=$(grep -c '^NOVA-CHECK PASS' "$log")
 		f=$(grep -c '^NOVA-CHECK FAIL' "$log")
 		grep '^NOVA-CHECK FAIL' "$log" | sed "s/^NOVA-CHECK FAIL /FAIL: $name[$phase] /"
