@@ -5,14 +5,60 @@
 
 use crate::format::entry::Dentry;
 use crate::format::layout::*;
+use crate::siphash::siphash24;
 use kernel::prelude::*;
-use kernel::rbtree::{RBTree, RBTreeNodeReservation};
+use kernel::rbtree::{Entry, RBTree, RBTreeNodeReservation};
 
 /// One name in a directory.
 pub(crate) struct Ent {
-    pub(crate) name: KVec<u8>,
+    name: Name,
     pub(crate) ino: u64,
     pub(crate) dtype: u8,
+}
+
+impl Ent {
+    fn new(name: &[u8], ino: u64, dtype: u8) -> Result<Self> {
+        Ok(Self {
+            name: Name::new(name)?,
+            ino,
+            dtype,
+        })
+    }
+}
+
+/// Longest name kept inside its index node.
+const INLINE_NAME: usize = 30;
+
+// An inline name costs the node no slab size: it took 72 bytes with a
+// vector (kmalloc-96), and takes 80 now.
+const _: () = assert!(core::mem::size_of::<Ent>() <= 48);
+
+/// A name of an index entry: inside the node when short (most names; it
+/// then costs no allocation of its own, and the node stays in the same
+/// slab size as with a pointer), else in a vector of its own.
+enum Name {
+    Inline { len: u8, bytes: [u8; INLINE_NAME] },
+    Heap(KVec<u8>),
+}
+
+impl Name {
+    fn new(name: &[u8]) -> Result<Self> {
+        let mut bytes = [0u8; INLINE_NAME];
+        if let (Some(dst), Ok(len)) = (bytes.get_mut(..name.len()), u8::try_from(name.len())) {
+            dst.copy_from_slice(name);
+            return Ok(Self::Inline { len, bytes });
+        }
+        let mut n = KVec::with_capacity(name.len(), GFP_KERNEL)?;
+        n.extend_from_slice(name, GFP_KERNEL)?;
+        Ok(Self::Heap(n))
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Self::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or(bytes),
+            Self::Heap(n) => n,
+        }
+    }
 }
 
 /// Lowest index key: keys are readdir cookies and must be > 2 (`.` and
@@ -26,53 +72,6 @@ const KEY_MAX: u64 = (1 << 63) - 2;
 /// a name keeps its readdir cookie across remounts (as NFS expects).
 const SIP_K0: u64 = 0x6e6f_7661_2d64_6972;
 const SIP_K1: u64 = 0x6e61_6d65_2d68_6173;
-
-fn sip_round(v: &mut [u64; 4]) {
-    v[0] = v[0].wrapping_add(v[1]);
-    v[1] = v[1].rotate_left(13) ^ v[0];
-    v[0] = v[0].rotate_left(32);
-    v[2] = v[2].wrapping_add(v[3]);
-    v[3] = v[3].rotate_left(16) ^ v[2];
-    v[0] = v[0].wrapping_add(v[3]);
-    v[3] = v[3].rotate_left(21) ^ v[0];
-    v[2] = v[2].wrapping_add(v[1]);
-    v[1] = v[1].rotate_left(17) ^ v[2];
-    v[2] = v[2].rotate_left(32);
-}
-
-/// SipHash-2-4 of `m` under the key `(k0, k1)`.
-pub(crate) fn siphash24(k0: u64, k1: u64, m: &[u8]) -> u64 {
-    let mut v = [
-        k0 ^ 0x736f_6d65_7073_6575,
-        k1 ^ 0x646f_7261_6e64_6f6d,
-        k0 ^ 0x6c79_6765_6e65_7261,
-        k1 ^ 0x7465_6462_7974_6573,
-    ];
-    let mut chunks = m.chunks_exact(8);
-    for c in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        let w = u64::from_le_bytes(w);
-        v[3] ^= w;
-        sip_round(&mut v);
-        sip_round(&mut v);
-        v[0] ^= w;
-    }
-    let mut last = [0u8; 8];
-    let rest = chunks.remainder();
-    last[..rest.len()].copy_from_slice(rest);
-    last[7] = m.len() as u8;
-    let w = u64::from_le_bytes(last);
-    v[3] ^= w;
-    sip_round(&mut v);
-    sip_round(&mut v);
-    v[0] ^= w;
-    v[2] ^= 0xff;
-    for _ in 0..4 {
-        sip_round(&mut v);
-    }
-    v[0] ^ v[1] ^ v[2] ^ v[3]
-}
 
 /// The home key of a name: its preferred readdir cookie.
 fn home_key(name: &[u8]) -> u64 {
@@ -100,6 +99,8 @@ pub(crate) struct DirIndex {
 /// everything [`DirIndex::insert_prepared`] needs is allocated here.
 pub(crate) struct PreparedInsert {
     ent: Ent,
+    /// The name's home key (its hash, computed once).
+    home: u64,
     node: RBTreeNodeReservation<u64, Ent>,
     moved: RBTreeNodeReservation<(u64, u64), ()>,
 }
@@ -146,7 +147,11 @@ impl DirIndex {
     }
 
     fn find_key(&self, name: &[u8]) -> Option<u64> {
-        let home = self.home_of(name);
+        self.find_key_at(name, self.home_of(name))
+    }
+
+    /// [`DirIndex::find_key`] of a name whose home key is `home`.
+    fn find_key_at(&self, name: &[u8], home: u64) -> Option<u64> {
         if self
             .tree
             .get(&home)
@@ -154,6 +159,11 @@ impl DirIndex {
         {
             return Some(home);
         }
+        self.find_moved(name, home)
+    }
+
+    /// The key of `name` (home key `home`) when it is not its home key.
+    fn find_moved(&self, name: &[u8], home: u64) -> Option<u64> {
         let mut from = (home, 0);
         loop {
             let c = self.moved.cursor_lower_bound(&from)?;
@@ -200,17 +210,13 @@ impl DirIndex {
         if name.is_empty() || name.len() > NAME_MAX {
             return Err(ENAMETOOLONG);
         }
-        if self.find_key(name).is_some() {
+        let home = self.home_of(name);
+        if self.find_key_at(name, home).is_some() {
             return Err(EEXIST);
         }
-        let mut n = KVec::with_capacity(name.len(), GFP_KERNEL)?;
-        n.extend_from_slice(name, GFP_KERNEL)?;
         Ok(PreparedInsert {
-            ent: Ent {
-                name: n,
-                ino,
-                dtype,
-            },
+            ent: Ent::new(name, ino, dtype)?,
+            home,
             node: RBTreeNodeReservation::new(GFP_KERNEL)?,
             moved: RBTreeNodeReservation::new(GFP_KERNEL)?,
         })
@@ -218,30 +224,74 @@ impl DirIndex {
 
     /// Adds a prepared name; cannot fail. Returns its key.
     pub(crate) fn insert_prepared(&mut self, p: PreparedInsert) -> u64 {
-        let home = self.home_of(&p.ent.name);
+        let home = p.home;
+        let (ent, node) = match self.tree.entry(home) {
+            // The common case: one descent.
+            Entry::Vacant(v) => {
+                v.insert(p.ent, p.node);
+                self.count += 1;
+                return home;
+            }
+            Entry::Occupied(_) => (p.ent, p.node),
+        };
+        self.insert_moved(home, ent, node, p.moved)
+    }
+
+    /// Adds `ent`, whose home key `home` is taken, at the next free key.
+    fn insert_moved(
+        &mut self,
+        home: u64,
+        ent: Ent,
+        node: RBTreeNodeReservation<u64, Ent>,
+        moved: RBTreeNodeReservation<(u64, u64), ()>,
+    ) -> u64 {
         let k = self.free_key(home);
-        self.tree.insert(p.node.into_node(k, p.ent));
-        if k != home {
-            self.moved.insert(p.moved.into_node((home, k), ()));
-        }
+        self.tree.insert(node.into_node(k, ent));
+        self.moved.insert(moved.into_node((home, k), ()));
         self.count += 1;
         k
     }
 
-    /// Adds a name. `EEXIST` if present.
+    /// Adds a name. `EEXIST` if present. (Replay's add: the name's hash
+    /// is computed once, the tree descended once when its home key is
+    /// free, and a `moved` node is allocated only when it is taken.)
     pub(crate) fn insert(&mut self, name: &[u8], ino: u64, dtype: u8) -> Result {
-        let p = self.prepare_insert(name, ino, dtype)?;
-        self.insert_prepared(p);
+        if name.is_empty() || name.len() > NAME_MAX {
+            return Err(ENAMETOOLONG);
+        }
+        let home = self.home_of(name);
+        if self.find_moved(name, home).is_some() {
+            return Err(EEXIST);
+        }
+        let ent = Ent::new(name, ino, dtype)?;
+        let node = RBTreeNodeReservation::new(GFP_KERNEL)?;
+        match self.tree.entry(home) {
+            Entry::Vacant(v) => {
+                v.insert(ent, node);
+                self.count += 1;
+                return Ok(());
+            }
+            Entry::Occupied(o) if o.get().name.as_slice() == name => return Err(EEXIST),
+            Entry::Occupied(_) => {}
+        }
+        let moved = RBTreeNodeReservation::new(GFP_KERNEL)?;
+        self.insert_moved(home, ent, node, moved);
         Ok(())
     }
 
     /// Removes a name; `ENOENT` if absent. Never allocates.
     pub(crate) fn remove(&mut self, name: &[u8]) -> Result<u64> {
-        let k = self.find_key(name).ok_or(ENOENT)?;
         let home = self.home_of(name);
-        if k != home {
-            self.moved.remove(&(home, k));
+        // The common case: the name at its home key, one descent.
+        if let Some(o) = self.tree.find_mut(&home) {
+            if o.get().name.as_slice() == name {
+                let e = o.remove();
+                self.count -= 1;
+                return Ok(e.ino);
+            }
         }
+        let k = self.find_moved(name, home).ok_or(ENOENT)?;
+        self.moved.remove(&(home, k));
         let e = self.tree.remove(&k).ok_or(ENOENT)?;
         self.count -= 1;
         Ok(e.ino)
@@ -294,8 +344,9 @@ impl DirIndex {
                 return Ok(());
             };
             let (k, v) = c.current();
-            let mut n = KVec::with_capacity(v.name.len(), GFP_KERNEL)?;
-            n.extend_from_slice(&v.name, GFP_KERNEL)?;
+            let name = v.name.as_slice();
+            let mut n = KVec::with_capacity(name.len(), GFP_KERNEL)?;
+            n.extend_from_slice(name, GFP_KERNEL)?;
             out.push((*k, v.ino, v.dtype, n), GFP_KERNEL)?;
             from = *k + 1;
         }
@@ -333,6 +384,37 @@ mod tests {
         d.batch(2, 1000, &mut out).unwrap();
         assert_eq!(out.len(), 100);
         assert!(out.iter().all(|e| e.0 > 2 && e.0 < i64::MAX as u64));
+    }
+
+    #[test]
+    fn names_inline_and_long() {
+        // Names up to `INLINE_NAME` bytes live in the node, longer ones
+        // apart; prefixes of one another stay distinct.
+        let long = [b'x'; NAME_MAX];
+        let lens = [1, INLINE_NAME - 1, INLINE_NAME, INLINE_NAME + 1, NAME_MAX];
+        let mut d = DirIndex::new();
+        for (i, &l) in lens.iter().enumerate() {
+            assert!(d.insert(&long[..l], i as u64 + 1, 8).is_ok());
+        }
+        assert_eq!(d.insert(&long[..INLINE_NAME + 1], 9, 8), Err(EEXIST));
+        for (i, &l) in lens.iter().enumerate() {
+            assert_eq!(d.lookup(&long[..l]), Some((i as u64 + 1, 8)));
+        }
+        assert_eq!(d.lookup(&long[..2]), None);
+        let mut out = KVec::new();
+        d.batch(2, 100, &mut out).unwrap();
+        let mut got: KVec<usize> = KVec::new();
+        for e in out.iter() {
+            assert!(e.3.iter().all(|&b| b == b'x'));
+            got.push(e.3.len(), GFP_KERNEL).unwrap();
+        }
+        got.sort_unstable();
+        assert_eq!(&got[..], &lens[..]);
+        for (i, &l) in lens.iter().enumerate() {
+            assert_eq!(d.remove(&long[..l]), Ok(i as u64 + 1));
+        }
+        assert!(d.is_empty());
+        assert!(matches!(d.insert(&long[..0], 1, 8), Err(ENAMETOOLONG)));
     }
 
     /// A 6-byte name for `i`.

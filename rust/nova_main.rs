@@ -78,6 +78,7 @@ mod scan;
 mod shared;
 mod shift;
 mod shim;
+mod siphash;
 mod snaplist;
 mod snapshot;
 #[cfg(nova_kunit)]
