@@ -10,6 +10,10 @@ out="$NOVA_TOP/build/bench"
 mkdir -p "$out"
 export NOVA_BENCH=1
 bash scripts/setup.sh >/dev/null && bash scripts/kernel.sh >/dev/null && bash scripts/build-module.sh >/dev/null
+# The guest's nova-inspect and mkfs.nova (bench_mount finds the saved
+# lists with nova-inspect): without them a fresh clone's benchmark would
+# measure clean mounts where it means to measure the scans.
+bash scripts/build-tools.sh >/dev/null || { echo "bench: the tools (tools/) failed to build" >&2; exit 1; }
 make -s -C qemu/tests/src OUT="$NOVA_TOP/build/guest" >/dev/null
 # Guest RAM (and so the pmem) is a 2 GiB host file. On a disk-backed file
 # system the host writes its dirty pages back every half minute and
