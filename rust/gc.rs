@@ -24,15 +24,14 @@ use kernel::prelude::*;
 /// its threshold (a retry). The caller holds no nova lock but possibly
 /// the inode's `i_rwsem`.
 pub(crate) fn maybe(ni: &NovaInode) {
-    let pos = ni.log_pos();
+    let (slot, pages, gc_at, limit) = ni.log_gc_state();
     // No slot, no log (`.snapshots`, made in memory).
-    if pos.slot == 0 {
+    if slot == 0 {
         return;
     }
-    let retry = pos.limit != 0 && pos.pages >= pos.gc_at;
+    let retry = limit != 0 && pages >= gc_at;
     let sbi = ni.sbi();
-    if (pos.pages < pos.gc_at.saturating_mul(2) && !retry) || sbi.read_only() || sbi.is_shut_down()
-    {
+    if (pages < gc_at.saturating_mul(2) && !retry) || sbi.read_only() || sbi.is_shut_down() {
         return;
     }
     let _ = collect(ni);

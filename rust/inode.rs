@@ -49,11 +49,40 @@ pub(crate) struct LogPos {
 
 /// An inode's log, claimed: nothing else appends to it or collects it
 /// until this is dropped.
-pub(crate) struct LogClaim<'a>(&'a NovaInode);
+pub(crate) struct LogClaim<'a>(&'a NovaInode, ClaimedPos);
+
+/// The position of a claimed log, read when it was claimed: only the
+/// claim's holder moves it, so it holds until the claim is given back
+/// (a transaction reads it without taking the log's mutex again).
+#[derive(Clone, Copy)]
+pub(crate) struct ClaimedPos {
+    pub(crate) slot: u64,
+    pub(crate) tail: u64,
+    pub(crate) pages: u64,
+    pub(crate) limit: u64,
+    pub(crate) checked_page: u64,
+}
+
+impl ClaimedPos {
+    fn of(l: &LogPos) -> Self {
+        Self {
+            slot: l.slot,
+            tail: l.tail,
+            pages: l.pages,
+            limit: l.limit,
+            checked_page: l.checked_page,
+        }
+    }
+}
 
 impl LogClaim<'_> {
     pub(crate) fn inode(&self) -> &NovaInode {
         self.0
+    }
+
+    /// The log's position when it was claimed (see [`ClaimedPos`]).
+    pub(crate) fn pos(&self) -> &ClaimedPos {
+        &self.1
     }
 
     /// Gives the claim back after a commit that moved the log's tail to
@@ -439,6 +468,13 @@ impl NovaInode {
         *self.log.lock()
     }
 
+    /// What the log GC check after each write needs of the log's
+    /// position, without copying all of it: `(slot, pages, gc_at, limit)`.
+    pub(crate) fn log_gc_state(&self) -> (u64, u64, u64, u64) {
+        let l = self.log.lock();
+        (l.slot, l.pages, l.gc_at, l.limit)
+    }
+
     /// After a log GC: the new log, and the next threshold: when it has
     /// doubled, and not before it has `at_least` pages (a GC sooner would
     /// find too few entries gone to copy the log, `gc.rs`).
@@ -502,7 +538,7 @@ impl NovaInode {
         let mut l = self.log.lock();
         self.wait_unclaimed(&mut l);
         l.claimed = true;
-        LogClaim(self)
+        LogClaim(self, ClaimedPos::of(&l))
     }
 
     /// [`NovaInode::claim_log`], but `None` (nothing claimed) when `ok`
@@ -514,7 +550,7 @@ impl NovaInode {
             return None;
         }
         l.claimed = true;
-        Some(LogClaim(self))
+        Some(LogClaim(self, ClaimedPos::of(&l)))
     }
 
     /// Waits, with the log's mutex held (`l`), until no one claims it.

@@ -202,7 +202,9 @@ impl<'a> Tx<'a> {
         }
         // Claimed in inode-number order: two transactions sharing inodes
         // never wait for each other's claims in a cycle.
-        sorted.sort_unstable_by_key(|n| n.map_or(u64::MAX, |n| n.ino()));
+        if inodes.len() > 1 {
+            sorted.sort_unstable_by_key(|n| n.map_or(u64::MAX, |n| n.ino()));
+        }
         let mut claims = [const { None }; MAX_TX_INODES];
         let mut last = None;
         for (c, ni) in claims.iter_mut().zip(sorted.iter().flatten()) {
@@ -242,12 +244,12 @@ impl<'a> Tx<'a> {
         tx.commit()
     }
 
-    /// Whether this transaction claimed `ni`'s log.
-    fn holds(&self, ni: &NovaInode) -> bool {
+    /// This transaction's claim of `ni`'s log.
+    fn claim_of(&self, ni: &NovaInode) -> Option<&LogClaim<'a>> {
         self.claims
             .iter()
             .flatten()
-            .any(|c| c.inode().ino() == ni.ino())
+            .find(|c| c.inode().ino() == ni.ino())
     }
 
     /// The inodes' parts, in the order they joined.
@@ -276,28 +278,26 @@ impl<'a> Tx<'a> {
         if !seal_entry(entry) {
             return Err(EINVAL);
         }
-        if !self.holds(inode) {
+        let Some(claim) = self.claim_of(inode) else {
             pr_err!(
                 "{}: inode {}: append outside the transaction's inodes\n",
                 self.sbi.name(),
                 inode.ino()
             );
             return Err(EINVAL);
-        }
-        // The inode's part; its log's position is read at its first
-        // append in this transaction.
-        let fresh = || {
-            let pos = inode.log_pos();
-            Part {
-                slot: pos.slot,
-                old_tail: pos.tail,
-                new_tail: pos.tail,
-                added: 0,
-                pages: pos.pages,
-                limit: pos.limit,
-                checked: pos.checked_page,
-                inode,
-            }
+        };
+        // The inode's part, at its first append in this transaction: its
+        // log's position as claimed.
+        let pos = *claim.pos();
+        let fresh = || Part {
+            slot: pos.slot,
+            old_tail: pos.tail,
+            new_tail: pos.tail,
+            added: 0,
+            pages: pos.pages,
+            limit: pos.limit,
+            checked: pos.checked_page,
+            inode,
         };
         let ino = inode.ino();
         let part = match &mut self.first {
