@@ -10,6 +10,7 @@
 #                 lockdep, atomic-sleep and Rust overflow checks)
 #   make crashtest  crash states enumerated at length (long_crashenum)
 #   make bench    benchmarks (nova vs ext4 -o dax, mount/recovery time)
+#   make bench-ab BASE=<commit>   that commit's module against the working tree's, one boot
 #   make tools    mkfs.nova and fsck.nova (static) into build/tools/
 #
 # KDIR=/path/to/linux (or KERNEL_SRC) builds against your own tree.
@@ -21,7 +22,7 @@ else
 SHELL := /bin/bash
 TOP := $(CURDIR)
 
-.PHONY: all module setup kernel run demo test test-debug crashtest bench host-test tools clean fmt fmt-check
+.PHONY: all module setup kernel run demo test test-debug crashtest bench bench-ab host-test tools clean fmt fmt-check
 
 all: module
 
@@ -51,6 +52,9 @@ crashtest:
 
 bench:
 	@bash scripts/bench.sh $(T)
+
+bench-ab:
+	@bash scripts/bench-ab.sh $(BASE)
 
 host-test:
 	@cd format && cargo test -q
