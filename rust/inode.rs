@@ -53,7 +53,10 @@ pub(crate) struct LogClaim<'a>(&'a NovaInode, ClaimedPos);
 
 /// The position of a claimed log, read when it was claimed: only the
 /// claim's holder moves it, so it holds until the claim is given back
-/// (a transaction reads it without taking the log's mutex again).
+/// (a transaction reads it without taking the log's mutex again). One
+/// exception: a failed log GC sets `limit` just after giving its claim
+/// back, so a transaction that claimed in between may still append past
+/// it; the limit is only a brake on a log whose GC keeps failing.
 #[derive(Clone, Copy)]
 pub(crate) struct ClaimedPos {
     pub(crate) slot: u64,
