@@ -73,6 +73,14 @@ const KEY_MAX: u64 = (1 << 63) - 2;
 const SIP_K0: u64 = 0x6e6f_7661_2d64_6972;
 const SIP_K1: u64 = 0x6e61_6d65_2d68_6173;
 
+/// `ENAMETOOLONG` for a name an index cannot hold (empty or too long).
+fn check_name(name: &[u8]) -> Result {
+    if name.is_empty() || name.len() > NAME_MAX {
+        return Err(ENAMETOOLONG);
+    }
+    Ok(())
+}
+
 /// The home key of a name: its preferred readdir cookie.
 fn home_key(name: &[u8]) -> u64 {
     (KEY_MIN | (siphash24(SIP_K0, SIP_K1, name) >> 2)).min(KEY_MAX)
@@ -207,9 +215,7 @@ impl DirIndex {
         ino: u64,
         dtype: u8,
     ) -> Result<PreparedInsert> {
-        if name.is_empty() || name.len() > NAME_MAX {
-            return Err(ENAMETOOLONG);
-        }
+        check_name(name)?;
         let home = self.home_of(name);
         if self.find_key_at(name, home).is_some() {
             return Err(EEXIST);
@@ -256,9 +262,7 @@ impl DirIndex {
     /// is computed once, the tree descended once when its home key is
     /// free, and a `moved` node is allocated only when it is taken.)
     pub(crate) fn insert(&mut self, name: &[u8], ino: u64, dtype: u8) -> Result {
-        if name.is_empty() || name.len() > NAME_MAX {
-            return Err(ENAMETOOLONG);
-        }
+        check_name(name)?;
         let home = self.home_of(name);
         if self.find_moved(name, home).is_some() {
             return Err(EEXIST);

@@ -13,8 +13,8 @@ use crate::format::layout::*;
 use crate::format::le::Pod;
 use crate::format::log::{fits_at, page_of, page_ok, LogWalker};
 use crate::gate::{GateClosed, GatePassed};
-use crate::inode::LogClaim;
 use crate::inode::NovaInode;
+use crate::inode::{ClaimedPos, LogClaim};
 use crate::journal::{self, WordUpdate};
 use crate::pm::Pm;
 use crate::sbi::Sbi;
@@ -127,22 +127,15 @@ pub(crate) fn put_entry(
     Ok(after)
 }
 
-/// One inode's part in a transaction: its log's position, read once
-/// under the transaction's claim (only a claim holder moves it), and what
-/// the transaction did to it.
+/// One inode's part in a transaction: its log's position as claimed
+/// (`claimed.checked_page` follows the appends: the log page last found
+/// to be this inode's), and what the transaction did to it.
 #[derive(Clone, Copy)]
 struct Part<'a> {
-    /// Byte address of the inode's slot.
-    slot: u64,
-    old_tail: u64,
+    claimed: ClaimedPos,
     new_tail: u64,
     /// Log pages this transaction linked to the inode's log.
     added: u64,
-    /// Pages in the log when claimed, and its growth limit (`LogPos`).
-    pages: u64,
-    limit: u64,
-    /// The log page last found to be this inode's (`LogPos::checked_page`).
-    checked: u64,
     inode: &'a NovaInode,
 }
 
@@ -288,15 +281,11 @@ impl<'a> Tx<'a> {
         };
         // The inode's part, at its first append in this transaction: its
         // log's position as claimed.
-        let pos = *claim.pos();
+        let claimed = *claim.pos();
         let fresh = || Part {
-            slot: pos.slot,
-            old_tail: pos.tail,
-            new_tail: pos.tail,
+            claimed,
+            new_tail: claimed.tail,
             added: 0,
-            pages: pos.pages,
-            limit: pos.limit,
-            checked: pos.checked_page,
             inode,
         };
         let ino = inode.ino();
@@ -315,11 +304,11 @@ impl<'a> Tx<'a> {
         // Never write outside this inode's log, whatever the tail says
         // (checked once per page: the tail moves on only through appends).
         let tail_page = page_of(part.new_tail);
-        if tail_page != part.checked {
+        if tail_page != part.claimed.checked_page {
             check_own_page(self.sbi, tail_page, inode.ino())?;
-            part.checked = tail_page;
+            part.claimed.checked_page = tail_page;
         }
-        let (limit, pages) = (part.limit, part.pages);
+        let (limit, pages) = (part.claimed.limit, part.claimed.pages);
         let (sbi, new_pages, added) = (self.sbi, &mut self.new_pages, &mut part.added);
         part.new_tail = put_entry(pm, part.new_tail, entry, || {
             // While its GC keeps failing, a log stops growing at its limit.
@@ -367,8 +356,8 @@ impl<'a> Tx<'a> {
         // records) fences before it, so they are durable before any tail
         // moves.
         let tail_word = |p: &Part<'_>| WordUpdate {
-            addr: p.slot + SLOT_LOG_TAIL,
-            old: p.old_tail,
+            addr: p.claimed.slot + SLOT_LOG_TAIL,
+            old: p.claimed.tail,
             new: p.new_tail,
         };
         let updates = Iterator::chain(self.parts().map(tail_word), self.words.iter().copied());
@@ -405,7 +394,9 @@ impl<'a> Tx<'a> {
                 .iter_mut()
                 .find(|c| c.as_ref().is_some_and(|c| c.inode().ino() == ino))
                 .and_then(Option::take);
-            if claim.is_some_and(|c| c.release_committed(p.new_tail, p.added, p.checked)) {
+            if claim
+                .is_some_and(|c| c.release_committed(p.new_tail, p.added, p.claimed.checked_page))
+            {
                 // Its log is due for GC: the cleaner thread does it.
                 sbi.queue_gc(ino);
             }
