@@ -17,7 +17,16 @@ pub(crate) fn clean(sbi: &Sbi) -> Result {
         // The dead items wait until the mount is writable again.
         return Ok(());
     }
-    let dead = sbi.snaps.lock().take_dead();
+    let cleaning = &sbi.stats.cleaning;
+    let (dead, total) = {
+        let mut snaps = sbi.snaps.lock();
+        let dead = snaps.take_dead();
+        let total = dead.iter().fold(0u64, |s, k| s.saturating_add(k.len));
+        // Under the lock the stats read the dead list by: the blocks show
+        // in one count or the other until they are free.
+        cleaning.fetch_add(total, Ordering::Relaxed);
+        (dead, total)
+    };
     if dead.is_empty() {
         return Ok(());
     }
@@ -36,10 +45,12 @@ pub(crate) fn clean(sbi: &Sbi) -> Result {
         if let Err(e) = r {
             // The rest of the list stays allocated: the next mount's
             // recovery finds what is dead again.
+            cleaning.fetch_sub(total.saturating_sub(blocks), Ordering::Relaxed);
             sbi.defer_to_recovery();
             return Err(e);
         }
         blocks += k.len;
+        cleaning.fetch_sub(k.len, Ordering::Relaxed);
     }
     sbi.stats.cleaner_runs.fetch_add(1, Ordering::Relaxed);
     sbi.stats.cleaner_freed.fetch_add(blocks, Ordering::Relaxed);

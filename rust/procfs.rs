@@ -93,6 +93,12 @@ extern "C" fn nova_rs_proc_show(
             seq_print!(m, "snapshots {}\n", snaps.len());
             seq_print!(m, "snapshot_held_blocks {}\n", snaps.held_blocks());
             seq_print!(m, "snapshot_dead_blocks {}\n", snaps.dead_blocks());
+            // (Read under the same lock: see `cleaner::clean`.)
+            seq_print!(
+                m,
+                "snapshot_cleaning_blocks {}\n",
+                sbi.stats.cleaning.load(Ordering::Relaxed)
+            );
         }
         let st = &sbi.stats;
         for (name, v) in [

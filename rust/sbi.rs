@@ -126,6 +126,10 @@ pub(crate) struct Stats {
     pub(crate) unmap_inodes: AtomicU64,
     pub(crate) cleaner_runs: AtomicU64,
     pub(crate) cleaner_freed: AtomicU64,
+    /// Blocks the cleaner took off the dead list and has not freed yet
+    /// (`snapshot_cleaning_blocks`: the dead list reads 0 from the moment
+    /// it is taken).
+    pub(crate) cleaning: AtomicU64,
     pub(crate) log_pages_freed: AtomicU64,
     pub(crate) log_gc_runs: AtomicU64,
     pub(crate) log_gc_fast_pages: AtomicU64,

@@ -23,7 +23,8 @@ delete_all() {
 	# The cleaner thread frees what they held: wait, so that it does
 	# not run during the next measurement.
 	i=0
-	while [ "$(stat snapshot_dead_blocks)" != 0 ] && [ $i -lt 100 ]; do
+	while [ "$(stat snapshot_dead_blocks)" != 0 ] || [ "$(stat snapshot_cleaning_blocks)" != 0 ]; do
+		[ $i -lt 100 ] || break
 		usleep 100000
 		i=$((i + 1))
 	done

@@ -88,7 +88,8 @@ else
 	check "delete snapshots 1 and 3" sh -c "echo 1 > $P/delete_snapshot && echo 3 > $P/delete_snapshot"
 	check_eq "nothing held once they are gone" 0 "$(held)"
 	# The cleaner thread frees what they kept, on its own. It takes the
-	# dead list (the count reads 0 from then on) before it frees the
+	# dead list (the count reads 0 from then on; the taken blocks show in
+	# snapshot_cleaning_blocks until they are free) before it frees the
 	# blocks and counts its run, which on the debug kernel takes a while:
 	# wait for the run too.
 	i=0; while [ $i -lt 10 ] && { [ "$(sed -n 's/^snapshot_dead_blocks //p' $P/stats)" != 0 ] ||
@@ -96,6 +97,7 @@ else
 		sleep 1; i=$((i + 1)); done
 	check_eq "the cleaner freed everything" 0 "$(sed -n 's/^snapshot_dead_blocks //p' $P/stats)"
 	check "the cleaner ran" test "$(sed -n 's/^cleaner_runs //p' $P/stats)" -gt "$runs0"
+	check_eq "nothing left being cleaned" 0 "$(sed -n 's/^snapshot_cleaning_blocks //p' $P/stats)"
 	check "a cleaner thread per mount" sh -c "ps | grep -q '[n]ova_cln/pmem0'"
 	check "consistent" fsck_ok
 	# 200 rolling snapshots under a write workload, then all deleted.

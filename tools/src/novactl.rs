@@ -171,7 +171,8 @@ Prints /proc/fs/nova/DEV/stats: one \"name value\" line per counter:
 blocks, free_blocks, epoch (the next snapshot's), snapshots,
 snapshot_held_blocks (blocks kept only for snapshots),
 snapshot_dead_blocks (blocks of deleted snapshots the cleaner has not
-freed yet), snapshots_taken, the cleaner's and log GC's counters,
+taken yet), snapshot_cleaning_blocks (blocks the cleaner took and is
+freeing: both read 0 once everything is free), snapshots_taken, the cleaner's and log GC's counters,
 journal_commits, lost_blocks, recovery_at_next_mount, inodes_used,
 inode_table_pages.
 
