@@ -20,7 +20,6 @@
 //! claim, so the live index is the replay of the whole log (every commit
 //! switches the index before it gives the claim back).
 
-use crate::dir::DirIndex;
 use crate::extent::{Dropped, FileIndex};
 use crate::format::entry::{check_file_write, WriteRun};
 use crate::format::entry::{decode_dentry, decode_xattr, XattrChunk};
@@ -28,6 +27,7 @@ use crate::format::layout::*;
 use crate::format::le::Pod;
 use crate::format::log::page_of;
 use crate::lastwriter::{LastWriter, Wide};
+use crate::namemap::NameMap;
 use kernel::prelude::*;
 
 /// Attributes an entry can set; the last setter of each is live.
@@ -123,7 +123,8 @@ pub(crate) struct Liveness {
     ents: KVVec<Ent>,
     owner: [usize; NFIELDS],
     data: Pages,
-    dir: DirIndex,
+    /// Each name of a directory: the index of the entry that added it.
+    names: NameMap,
     last_page: u64,
     pages: usize,
     /// What the replayed index dropped; `born` holds the index of the
@@ -163,7 +164,7 @@ impl Liveness {
             ents: KVVec::new(),
             owner: [NONE; NFIELDS],
             data: Pages::Table(LastWriter::new()),
-            dir: DirIndex::new(),
+            names: NameMap::new(),
             last_page: u64::MAX,
             pages: 0,
             freed: KVec::new(),
@@ -404,7 +405,7 @@ impl Liveness {
                         kind = Kind::Remove;
                         // A removal of a name whose add is gone is a no-op
                         // at replay.
-                        if let Ok(j) = self.dir.remove(d.name) {
+                        if let Ok(j) = self.names.remove(d.name) {
                             self.kill(j as usize, 1, epoch)?;
                             if let Some(e) = self.ents.get_mut(idx) {
                                 e.victim = j as usize;
@@ -412,7 +413,7 @@ impl Liveness {
                         }
                     } else {
                         kind = Kind::Add;
-                        self.dir.insert(d.name, idx as u64, 0)?;
+                        self.names.insert(d.name, idx as u64)?;
                         self.ents.get_mut(idx).ok_or(EINVAL)?.parts += 1;
                     }
                     self.set_fields(idx, F_MTIME | F_CTIME, epoch)?;

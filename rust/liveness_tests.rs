@@ -296,6 +296,25 @@ mod tests {
     }
 
     #[test]
+    fn a_name_added_again_keeps_only_its_last_add() {
+        // `f` comes and goes three times among other names: only its last
+        // add stays (an earlier one kept would bring back a removed name).
+        let mut l = Log::new();
+        let mut f = KVec::new();
+        for round in 0..3u64 {
+            f.push(l.dentry(b"f", false, 1 + round), GFP_KERNEL)
+                .unwrap();
+            l.dentry(b"other", round % 2 == 1, 1 + round);
+            f.push(l.dentry(b"f", true, 1 + round), GFP_KERNEL).unwrap();
+        }
+        let last = l.dentry(b"f", false, 4);
+        let k = l.needed(&[]);
+        assert!(f.iter().all(|&i| !k[i]) && k[last]);
+        // `other` was added twice and removed once: its second add stays.
+        assert_eq!(k.iter().filter(|&&x| x).count(), 2);
+    }
+
+    #[test]
     fn pages_are_kept_to_a_fixed_point() {
         // Page 0: a write that later dies and a link change that stays.
         // Page 1..: overwrites and a cut. Keeping page 0 replays the dead

@@ -60,6 +60,7 @@ mod log;
 mod logmix;
 mod mount;
 mod namei;
+mod namemap;
 mod owners;
 mod pm;
 #[cfg(nova_kunit)]
