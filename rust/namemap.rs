@@ -107,9 +107,11 @@ impl NameMap {
 
     /// The slot holding `name` (hashed to `h`), or else the first free
     /// slot of its probe sequence (`Err`: a removed one if any, else the
-    /// empty one that ended the probe). The table has slots.
+    /// empty one that ended the probe; slot 0 of a table without slots).
     fn probe(&self, name: &[u8], h: u64) -> core::result::Result<usize, usize> {
-        let mask = self.slots.len() - 1;
+        let Some(mask) = self.slots.len().checked_sub(1) else {
+            return Err(0);
+        };
         let mut i = (h as usize) & mask;
         let mut free = None;
         // `used` < 3/4 of the slots: an empty slot ends the loop within
