@@ -46,7 +46,8 @@ fi
 # Single-threaded TCG: multi-threaded TCG can run stale code on one vCPU
 # while another live-patches kernel text (seen once as an int3 oops at
 # boot). NOVA_TCG=multi asks for it anyway: the scaling benchmark
-# (bench_scale) needs two vCPUs that really run at once.
+# (bench_scale) needs two vCPUs that really run at once, and any test
+# can run so (Documentation/testing.md).
 accel=(-accel tcg,thread=single -cpu qemu64,+clflushopt,+clwb)
 if [ "${NOVA_TCG:-}" = multi ]; then
 	accel=(-accel tcg,thread=multi -cpu qemu64,+clflushopt,+clwb)
