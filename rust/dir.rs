@@ -73,8 +73,9 @@ const KEY_MAX: u64 = (1 << 63) - 2;
 const SIP_K0: u64 = 0x6e6f_7661_2d64_6972;
 const SIP_K1: u64 = 0x6e61_6d65_2d68_6173;
 
-/// `ENAMETOOLONG` for a name an index cannot hold (empty or too long).
-fn check_name(name: &[u8]) -> Result {
+/// `ENAMETOOLONG` for a name an index cannot hold (empty or too long;
+/// also a GC walk's `NameMap`).
+pub(crate) fn check_name(name: &[u8]) -> Result {
     if name.is_empty() || name.len() > NAME_MAX {
         return Err(ENAMETOOLONG);
     }

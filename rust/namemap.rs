@@ -11,7 +11,7 @@
 //! so names chosen to collide under a known key cannot make a replay
 //! quadratic.
 
-use crate::format::layout::NAME_MAX;
+use crate::dir::check_name;
 use crate::siphash::siphash24;
 use kernel::prelude::*;
 
@@ -74,11 +74,9 @@ fn sip(key: (u64, u64), name: &[u8]) -> u64 {
 impl NameMap {
     /// An empty map (allocates nothing until the first insert).
     pub(crate) fn new() -> Self {
-        let mut k = [0u8; 16];
-        crate::glue::random_bytes(&mut k);
-        let (a, b) = k.split_at(8);
-        let word = |s: &[u8]| u64::from_le_bytes(s.try_into().unwrap_or([0; 8]));
-        Self::with_hash((word(a), word(b)), sip)
+        let mut k = [[0u8; 8]; 2];
+        crate::glue::random_bytes(k.as_flattened_mut());
+        Self::with_hash((u64::from_le_bytes(k[0]), u64::from_le_bytes(k[1])), sip)
     }
 
     /// An empty map with the hash `hash` (the tests force collisions).
@@ -187,9 +185,7 @@ impl NameMap {
     /// Adds `name` with `val`: `EEXIST` if it is there,
     /// `ENAMETOOLONG` for an empty or too long name.
     pub(crate) fn insert(&mut self, name: &[u8], val: u64) -> Result {
-        if name.is_empty() || name.len() > NAME_MAX {
-            return Err(ENAMETOOLONG);
-        }
+        check_name(name)?;
         self.room()?;
         let h = self.hash_of(name);
         let i = match self.probe(name, h) {
