@@ -34,23 +34,29 @@ add() { passed=$((passed + $1)); failed=$((failed + $2)); skipped=$((skipped + $
 report_fail() { echo "FAIL: $*"; }
 
 # boot LABEL LOG OPTIONS...: one VM boot (qemu/run.sh OPTIONS --log LOG).
-# A kernel that dies before our init prints NOVA-BOOTED ran no nova code
-# and touched no pmem: it boots once more, the dead boot's log kept as
-# LOG.died-in-boot. A second such death counts (the test does not end).
+# A kernel that dies, or splats, before our init prints NOVA-BOOTED ran
+# no nova code (the module is loaded after it) and touched no pmem: it
+# boots once more, the failed boot's log kept as LOG.died-in-boot. A
+# second such boot counts (the test does not end, or the splat fails it).
 boot() {
 	local label=$1 log=$2
 	shift 2
 	bash qemu/run.sh "$@" --log "$log"
-	grep -q 'NOVA-BOOTED' "$log" && return 0
+	if grep -q 'NOVA-BOOTED' "$log"; then
+		sed '/NOVA-BOOTED/q' "$log" | splats >/dev/null && return 0
+		echo "NOTE: $label: the kernel splatted before init; booting again (see $log.died-in-boot)"
+	else
+		echo "NOTE: $label: the kernel died before init; booting again (see $log.died-in-boot)"
+	fi
 	mv "$log" "$log.died-in-boot"
-	echo "NOTE: $label: the kernel died before init; booting again (see $log.died-in-boot)"
 	bash qemu/run.sh "$@" --log "$log"
 }
 
-# Scans a console log for kernel splats; prints them and returns 1.
+# Scans a console log (the file $1, or standard input) for kernel splats;
+# prints them and returns 1.
 splats() {
 	local hits
-	hits=$(grep -E 'BUG:|WARNING:|Oops|Kernel panic|KASAN:|UBSAN:|possible recursive locking|possible circular locking|inconsistent lock state|general protection fault|INFO: task .* blocked|rcu_sched self-detected|refcount_t:' "$1" | head -5)
+	hits=$(grep -E 'BUG:|WARNING:|Oops|Kernel panic|KASAN:|UBSAN:|possible recursive locking|possible circular locking|inconsistent lock state|general protection fault|INFO: task .* blocked|rcu_sched self-detected|refcount_t:' ${1:+"$1"} | head -5)
 	if [ -n "$hits" ]; then
 		echo "$hits" | sed 's/^/    | /'
 		return 1
@@ -199,7 +205,13 @@ guest_test() {
 	export NOVA_PMEM
 	NOVA_PMEM=$(sed -n 's/^# pmem: *\([0-9]*[KMG]\).*/\1/p' "$t" | head -n 1)
 	NOVA_PMEM=${NOVA_PMEM:-512M}
-	echo "== guest: $name ($boots boot(s)${cutoff:+, cut-off after ${cutoff}s})"
+	# `# tcg: multi`: a race test's boots run on multi-threaded TCG (the
+	# guest's two vCPUs at once, qemu/run.sh); NOVA_TCG=multi asks it for
+	# every test.
+	local NOVA_TCG=${NOVA_TCG:-}
+	export NOVA_TCG
+	[ -n "$NOVA_TCG" ] || NOVA_TCG=$(sed -n 's/^# tcg: *\([a-z]*\).*/\1/p' "$t" | head -n 1)
+	echo "== guest: $name ($boots boot(s)${cutoff:+, cut-off after ${cutoff}s}${NOVA_TCG:+, $NOVA_TCG-threaded TCG})"
 	img="$out/$name.img"
 	tp=0 tf=0 started=$SECONDS
 	for phase in $(seq 1 "$boots"); do

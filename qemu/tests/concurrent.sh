@@ -1,6 +1,7 @@
 # Two writers and a namespace workload at once on two CPUs (lockdep and
 # KASAN watch), then content and consistency checks, also after remount.
 # 20 s of it, 10 s on the debug kernel.
+# tcg: multi (the two vCPUs really run at once)
 . /tests/lib.sh
 T=$(scale 20 10)
 need "mount" mkfs_mount

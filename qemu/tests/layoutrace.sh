@@ -10,6 +10,7 @@
 # UNMAPLOCK keeps munmap from racing the other mapper's faults (a window
 # of the DAX code itself, long_reflink_stress).
 # pmem: 128M
+# tcg: multi (the racing threads really run at once)
 . /tests/lib.sh
 need "mount" mkfs_mount
 mkdir $M/a $M/b
