@@ -68,10 +68,11 @@ pub(crate) fn write(
     // Every page mapped, to blocks written after the newest snapshot. The
     // answer holds while the gate is passed: taking a snapshot and
     // deleting one both close it.
-    {
+    let head = {
         // Lock order: snapshots, then a file's index.
         let snaps = sbi.snaps.lock();
         let idx = ni.data.lock();
+        let mut head = None;
         let mut pg = first;
         while pg <= last {
             let (b, run, born) = idx.extent(pg)?;
@@ -82,14 +83,17 @@ pub(crate) fn write(
             if sbi.is_shared(b, run.min(last + 1 - pg)) {
                 return None;
             }
+            head.get_or_insert((b, run));
             pg = pg.saturating_add(run);
         }
-    }
-    store(ni, iocb, from, pos, end)
+        head?
+    };
+    store(ni, iocb, from, pos, end, head)
 }
 
 /// The stores of an in-place write (see [`write`]; the blocks are known
-/// to be the file's own). `None`: nothing could be copied (a user page
+/// to be the file's own; `head` is the block and run of the first page,
+/// as [`write`] found them). `None`: nothing could be copied (a user page
 /// went missing), the caller copies on write.
 fn store(
     ni: &NovaInode,
@@ -97,6 +101,7 @@ fn store(
     from: &mut IovIterSource<'_>,
     pos: u64,
     end: u64,
+    head: (u64, u64),
 ) -> Option<Result<isize>> {
     let sbi = ni.sbi();
     let t = ni.now();
@@ -110,13 +115,15 @@ fn store(
     }
     let pm = sbi.pm();
     let mut at = pos;
+    let mut known = Some(head);
     while at < end {
         let pg = at >> BLOCK_SHIFT;
         // The index cannot change under us: writes and size changes hold
         // the inode lock, faults only fill holes and copy blocks a
         // snapshot holds, and the gate keeps snapshots from coming or
-        // going.
-        let Some((blk, run, _)) = ni.data.lock().extent(pg) else {
+        // going. (The first page's extent is known already: a write
+        // within one extent looks nothing up again.)
+        let Some((blk, run)) = known.take().or_else(|| ni.data.lock().lookup(pg)) else {
             break;
         };
         let run_end = core::cmp::min(end, (pg + run) << BLOCK_SHIFT);
