@@ -25,6 +25,7 @@ use crate::format::entry::{file_hole, file_write};
 use crate::format::layout::*;
 use crate::inode::{NovaInode, Time};
 use crate::kfile::{InodeLock, Kiocb, MappingLock};
+use crate::leanvec::LeanVec;
 use crate::log::Tx;
 use crate::prof::Phase;
 use crate::release;
@@ -54,7 +55,7 @@ pub(crate) struct Run {
 pub(crate) struct NewRuns<'a> {
     sbi: &'a Sbi,
     first: Option<Run>,
-    more: KVec<Run>,
+    more: LeanVec<Run>,
 }
 
 impl<'a> NewRuns<'a> {
@@ -62,7 +63,7 @@ impl<'a> NewRuns<'a> {
         Self {
             sbi,
             first: None,
-            more: KVec::new(),
+            more: LeanVec::new(),
         }
     }
 

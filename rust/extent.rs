@@ -39,7 +39,10 @@ pub(crate) struct FileIndex {
     /// The memory of the last change, kept for the next one (tree nodes
     /// that left the index, vector capacity): a steady stream of
     /// overwrites allocates nothing (see [`FileIndex::take_reserve`]).
-    spare: IndexReserve,
+    /// `None` while a change has it (no empty reservation is made and
+    /// dropped in its place: dropping even an empty `KVec` calls into the
+    /// allocator, `leanvec.rs`).
+    spare: Option<IndexReserve>,
     /// The index's blocks are marked in the mount's `Owners` map (see
     /// `owners.rs`): false while a file is being loaded and for one that
     /// was refused, so eviction clears only what was claimed.
@@ -111,7 +114,7 @@ impl FileIndex {
         Self {
             map: RBTree::new(),
             pages: 0,
-            spare: IndexReserve::new(),
+            spare: None,
             owned: true,
         }
     }
@@ -128,7 +131,7 @@ impl FileIndex {
     /// An empty reservation for the next change, with the memory the last
     /// one left (see [`FileIndex::recycle`]).
     pub(crate) fn take_reserve(&mut self) -> IndexReserve {
-        let mut r = core::mem::replace(&mut self.spare, IndexReserve::new());
+        let mut r = self.spare.take().unwrap_or_else(IndexReserve::new);
         r.dropped.clear();
         r.want = 0;
         r.want_nodes = 0;
@@ -145,7 +148,7 @@ impl FileIndex {
             // A big change (a truncate): not kept for the file's life.
             r.dropped = KVec::new();
         }
-        self.spare = r;
+        self.spare = Some(r);
     }
 
     /// How many pages have a block.

@@ -16,6 +16,7 @@ use crate::gate::{GateClosed, GatePassed};
 use crate::inode::NovaInode;
 use crate::inode::{ClaimedPos, LogClaim};
 use crate::journal::{self, WordUpdate};
+use crate::leanvec::LeanVec;
 use crate::pm::Pm;
 use crate::sbi::Sbi;
 use core::sync::atomic::Ordering;
@@ -158,9 +159,9 @@ pub(crate) struct Tx<'a> {
     /// The inodes' parts: the first inline (most transactions touch one
     /// inode and then allocate nothing), the others in `more`.
     first: Option<Part<'a>>,
-    more: KVec<Part<'a>>,
-    words: KVec<WordUpdate>,
-    new_pages: KVec<u64>,
+    more: LeanVec<Part<'a>>,
+    words: LeanVec<WordUpdate>,
+    new_pages: LeanVec<u64>,
 }
 
 impl<'a> Tx<'a> {
@@ -223,9 +224,9 @@ impl<'a> Tx<'a> {
             _pass: pass,
             epoch: sbi.epoch(),
             first: None,
-            more: KVec::new(),
-            words: KVec::new(),
-            new_pages: KVec::new(),
+            more: LeanVec::new(),
+            words: LeanVec::new(),
+            new_pages: LeanVec::new(),
         })
     }
 

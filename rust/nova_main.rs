@@ -53,6 +53,7 @@ mod kthread;
 mod lastwriter;
 #[cfg(nova_kunit)]
 mod lastwriter_tests;
+mod leanvec;
 mod liveness;
 #[cfg(nova_kunit)]
 mod liveness_tests;

@@ -7,7 +7,8 @@
 #     the number of CPUs; reports printed in order), with one or more boots
 #     each on its own pmem image (a `# boots: N` header asks for N boots, and
 #     `# cutoff: S` kills the first boot after S seconds, as a power cut;
-#     `# cutoff-debug: S` instead on the debug kernel),
+#     `# cutoff-debug: S` instead on the debug kernel, and `# tcg: multi`
+#     boots it on multi-threaded TCG),
 #     and after its last boot `fsck.nova` checks the image it left (unless
 #     the test says `# fsck: no`),
 # and ends with the line "N passed, N failed". A kernel splat (oops,
