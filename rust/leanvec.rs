@@ -40,8 +40,9 @@ impl<T> DerefMut for LeanVec<T> {
 
 impl<T> Drop for LeanVec<T> {
     fn drop(&mut self) {
-        // Without a buffer there are no elements either (the module keeps
-        // no zero-sized types in one): nothing to drop, nothing to free.
+        // Without a buffer there are no elements either: nothing to drop,
+        // nothing to free. (A vector of zero-sized elements reports an
+        // unbounded capacity, so it is dropped as usual.)
         // Otherwise the vector is moved out and dropped, and the empty one
         // left in its place is never dropped, so never freed.
         if self.0.capacity() != 0 {
