@@ -8,8 +8,9 @@
 //!    the mapping lock is held and the layout of the range is broken, so
 //!    no store through a mapping can land in an old block after its bytes
 //!    were copied;
-//! 3. **reserve** the index memory the switch will need
-//!    ([`IndexReserve`]: tree nodes, room in the dropped list);
+//! 3. **reserve** the index memory the switch will need, with the inode's
+//!    log claimed ([`IndexReserve`]: room in the index's leaves and in the
+//!    dropped list);
 //! 4. **commit** the `FileWrite` entries (and a `SetAttr` entry for a size
 //!    change) with one transaction;
 //! 5. **switch** the index, set the size, **release** the replaced blocks
@@ -281,7 +282,12 @@ fn clear_tail_copy(
 /// shared with the page's DAX entry locked). Returns the commit's epoch.
 pub(crate) fn commit(ni: &NovaInode, mut runs: NewRuns<'_>, c: Commit<'_>) -> Result<u64> {
     let sbi = ni.sbi();
+    // Reserved with the log claimed (by `Tx::begin`): the room is made in
+    // the index itself (`extent.rs`), so no other change of it may come
+    // between the reservation and the switch.
     let t_res = sbi.prof.span(Phase::Reserve);
+    let mut tx = Tx::begin(sbi, &[ni])?;
+    let epoch = tx.epoch();
     let mut res;
     {
         let mut idx = ni.data.lock();
@@ -298,8 +304,6 @@ pub(crate) fn commit(ni: &NovaInode, mut runs: NewRuns<'_>, c: Commit<'_>) -> Re
     }
     drop(t_res);
     let t_app = sbi.prof.span(Phase::Append);
-    let mut tx = Tx::begin(sbi, &[ni])?;
-    let epoch = tx.epoch();
     if let Some(e) = c.lead {
         tx.append(ni, e)?;
     }
@@ -338,6 +342,7 @@ pub(crate) fn commit(ni: &NovaInode, mut runs: NewRuns<'_>, c: Commit<'_>) -> Re
         if let Some((pg, n)) = c.punch {
             idx.punch_reserved(&mut res, pg, n);
         }
+        idx.tidy();
         short = res.short;
         match few.get_mut(..res.dropped.len()) {
             Some(f) => {

@@ -2,11 +2,20 @@
 //! A regular file's extent index in DRAM: which blocks hold which pages,
 //! with the epoch each was written in (for the snapshot epoch rule when
 //! it is replaced), rebuilt from `FileWrite` entries.
+//!
+//! Two levels: a sorted array of leaves, one per aligned span of
+//! `1 << SPAN_SHIFT` pages that has (or had) extents, each a sorted array
+//! of the extents in it (`extleaf.rs`). An extent that crosses a span's
+//! edge is kept as one piece per span. Finding a page is two binary
+//! searches in arrays, however fragmented the file is (`Documentation/
+//! design.md`, "File index").
 
+use crate::extleaf::{self, Ext};
 use crate::format::entry::WriteRun;
-use crate::format::layout::*;
 use kernel::prelude::*;
-use kernel::rbtree::{RBTree, RBTreeNode, RBTreeNodeReservation};
+
+#[path = "extent_query.rs"]
+mod query;
 
 /// Blocks that left a file's index: `len` blocks from `block`, written in
 /// epoch `born` (for the snapshot epoch rule when they are released).
@@ -23,22 +32,45 @@ impl Dropped {
     }
 }
 
-/// One extent: `(first block, number of pages, epoch written in, log
-/// address of the entry that wrote it)`. The entry address lets a log GC
-/// tell the entries the index still uses (`liveness.rs`); a piece of a
-/// split extent keeps it.
-type Ext = (u64, u64, u64, u64);
+/// Pages per leaf, as a shift: 512 pages (2 MiB), so a leaf holds at most
+/// 512 extents (16 KiB).
+const SPAN_SHIFT: u32 = 9;
 
-/// Pages of a file mapped to blocks: non-overlapping extents keyed by
-/// their first page. Each remembers the epoch of the entry that wrote it,
-/// for the snapshot epoch rule when it is replaced.
+/// The extents of one span: pages `[span << shift, (span + 1) << shift)`.
+struct Leaf {
+    span: u64,
+    ext: KVVec<Ext>,
+    /// The reservation that last made room here (`IndexReserve::gen`).
+    gen: u32,
+    /// Extents that reservation's changes may add here (two per change
+    /// that touches the leaf).
+    pending: u32,
+}
+
+/// Pages of a file mapped to blocks: non-overlapping extents, each
+/// remembering the epoch of the entry that wrote it (for the snapshot
+/// epoch rule when it is replaced) and that entry's log address (so a log
+/// GC can tell the entries the index still uses, `liveness.rs`).
+///
+/// # Invariants
+///
+/// `leaves` is sorted by span, without duplicates; each leaf's extents
+/// are sorted, do not overlap, and lie inside its span. A leaf may be
+/// empty: a reservation makes the leaves a change will fill, and a change
+/// may empty one; [`FileIndex::tidy`] drops them once no reservation is
+/// pending.
 pub(crate) struct FileIndex {
-    map: RBTree<u64, Ext>,
+    leaves: KVVec<Leaf>,
+    /// Pages per leaf, as a shift (smaller in tests, to cross many edges).
+    shift: u32,
     /// Pages mapped (for `st_blocks`).
     pages: u64,
-    /// The memory of the last change, kept for the next one (tree nodes
-    /// that left the index, vector capacity): a steady stream of
-    /// overwrites allocates nothing (see [`FileIndex::take_reserve`]).
+    /// Spans whose leaves may be empty: `(first, last)`.
+    maybe_empty: Option<(u64, u64)>,
+    /// The last reservation's number (see [`FileIndex::take_reserve`]).
+    gen: u32,
+    /// The memory of the last change, kept for the next one (the dropped
+    /// list's capacity): a steady stream of overwrites allocates nothing.
     /// `None` while a change has it (no empty reservation is made and
     /// dropped in its place: dropping even an empty `KVec` calls into the
     /// allocator, `leanvec.rs`).
@@ -49,23 +81,26 @@ pub(crate) struct FileIndex {
     owned: bool,
 }
 
-/// Most tree nodes a file index keeps for later changes.
-const SPARE_NODES: usize = 4;
-
 /// Most room for dropped ranges a file index keeps for later changes.
 const SPARE_DROPPED: usize = 64;
 
-/// Memory for changing a file index, allocated before a commit so that
-/// the change after it cannot fail: tree nodes, and room in the list of
-/// blocks that leave the index.
+/// Room for a change of a file index, made before a commit so that the
+/// change after it cannot fail: room in the leaves it fills (made in the
+/// index itself, which keeps its content), and in the list of blocks that
+/// leave the index.
 pub(crate) struct IndexReserve {
-    nodes: KVec<RBTreeNodeReservation<u64, Ext>>,
     /// Blocks that left the index, for `release::release_all`.
     pub(crate) dropped: KVec<Dropped>,
     /// Room reserved in `dropped`.
     want: usize,
-    /// Nodes the reserved changes may take from `nodes`.
-    want_nodes: usize,
+    /// Changes reserved so far (each adds at most two extents, which a
+    /// later one may drop).
+    ops: usize,
+    /// This reservation's number: a leaf whose `gen` differs counts no
+    /// pending extents of it. Reservations of one index are made one
+    /// after another (with the log claimed), so an older number's changes
+    /// are done or abandoned.
+    gen: u32,
     /// A reservation fell short (a bug): some blocks were not recorded
     /// and stay allocated until the next mount.
     pub(crate) short: bool,
@@ -74,46 +109,70 @@ pub(crate) struct IndexReserve {
 impl IndexReserve {
     pub(crate) fn new() -> Self {
         Self {
-            nodes: KVec::new(),
             dropped: KVec::new(),
             want: 0,
-            want_nodes: 0,
+            ops: 0,
+            gen: 0,
             short: false,
         }
     }
 
-    /// Room for `dropped` more ranges and `nodes` more tree nodes.
-    fn grow(&mut self, dropped: usize, nodes: usize) -> Result {
-        self.want = self.want.checked_add(dropped).ok_or(ENOMEM)?;
+    /// Whether the dropped ranges fit the room reserved for them (for
+    /// tests: the vector's own slack would hide a short count).
+    #[cfg(nova_kunit)]
+    pub(crate) fn within_reservation(&self) -> bool {
+        self.dropped.len() <= self.want
+    }
+
+    /// Room for `n` more dropped ranges.
+    fn grow(&mut self, n: usize) -> Result {
+        self.want = self.want.checked_add(n).ok_or(ENOMEM)?;
         let more = self.want.saturating_sub(self.dropped.len());
         self.dropped.reserve(more, GFP_KERNEL)?;
-        self.want_nodes = self.want_nodes.checked_add(nodes).ok_or(ENOMEM)?;
-        let more = self.want_nodes.saturating_sub(self.nodes.len());
-        self.nodes.reserve(more, GFP_KERNEL)?;
-        for _ in 0..more {
-            let r = RBTreeNodeReservation::new(GFP_KERNEL)?;
-            if self.nodes.push_within_capacity(r).is_err() {
-                return Err(ENOMEM);
-            }
-        }
         Ok(())
     }
 
-    fn node(&mut self, k: u64, v: Ext) -> Option<RBTreeNode<u64, Ext>> {
-        self.nodes.pop().map(|r| r.into_node(k, v))
+    /// Records blocks that left the index (room reserved beforehand); a
+    /// range that continues the last one (an extent cut at a span's edge)
+    /// extends it.
+    fn note(&mut self, b: u64, l: u64, e: u64) {
+        if let Some(d) = self.dropped.last_mut() {
+            if d.born == e && d.block.checked_add(d.len) == Some(b) {
+                d.len += l;
+                return;
+            }
+        }
+        if self
+            .dropped
+            .push_within_capacity(Dropped::new(b, l, e))
+            .is_err()
+        {
+            // Only a reservation bug gets here: the blocks stay allocated
+            // until the next mount rebuilds the allocator.
+            self.short = true;
+        }
     }
+}
 
-    /// Keeps the memory of a node that left the index, if there is room.
-    fn give(&mut self, n: RBTreeNode<u64, Ext>) {
-        let _ = self.nodes.push_within_capacity(n.into_reservation());
-    }
+/// Where a page is: its span and its offset in it.
+fn at(pg: u64, shift: u32) -> (u64, u32) {
+    (pg >> shift, (pg & ((1 << shift) - 1)) as u32)
 }
 
 impl FileIndex {
     pub(crate) fn new() -> Self {
+        Self::with_span_shift(SPAN_SHIFT)
+    }
+
+    /// An empty index whose leaves hold `1 << shift` pages (tests use
+    /// small ones to cross many edges).
+    pub(crate) fn with_span_shift(shift: u32) -> Self {
         Self {
-            map: RBTree::new(),
+            leaves: KVVec::new(),
+            shift: shift.clamp(1, 30),
             pages: 0,
+            maybe_empty: None,
+            gen: 0,
             spare: None,
             owned: true,
         }
@@ -134,15 +193,16 @@ impl FileIndex {
         let mut r = self.spare.take().unwrap_or_else(IndexReserve::new);
         r.dropped.clear();
         r.want = 0;
-        r.want_nodes = 0;
+        r.ops = 0;
+        self.gen = self.gen.wrapping_add(1);
+        r.gen = self.gen;
         r.short = false;
         r
     }
 
-    /// Keeps the memory of a finished change (its unused nodes, up to a
-    /// few, and its vectors) for the next one.
+    /// Keeps the memory of a finished change (its dropped list, if small)
+    /// for the next one.
     pub(crate) fn recycle(&mut self, mut r: IndexReserve) {
-        r.nodes.truncate(SPARE_NODES);
         r.dropped.clear();
         if r.dropped.capacity() > SPARE_DROPPED {
             // A big change (a truncate): not kept for the file's life.
@@ -151,21 +211,95 @@ impl FileIndex {
         self.spare = Some(r);
     }
 
+    /// Drops the leaves that changes (or reservations whose change never
+    /// came) left empty. Cannot fail. Call it where a reservation could
+    /// be made (with the inode's log claimed, after the switch): a leaf a
+    /// pending reservation made is empty until its change fills it.
+    pub(crate) fn tidy(&mut self) {
+        let Some((lo, hi)) = self.maybe_empty.take() else {
+            return;
+        };
+        let from = self.leaves.partition_point(|l| l.span < lo);
+        let any = self
+            .leaves
+            .get(from..)
+            .unwrap_or(&[])
+            .iter()
+            .take_while(|l| l.span <= hi)
+            .any(|l| l.ext.is_empty());
+        if any {
+            self.leaves.retain(|l| !l.ext.is_empty());
+            if self.leaves.is_empty() {
+                // Truncated to nothing: its array goes too.
+                self.leaves = KVVec::new();
+            }
+        }
+    }
+
+    /// How many leaves the index has (for tests).
+    #[cfg(nova_kunit)]
+    pub(crate) fn leaves(&self) -> usize {
+        self.leaves.len()
+    }
+
+    /// How many of its leaves are empty (for tests).
+    #[cfg(nova_kunit)]
+    pub(crate) fn empty_leaves(&self) -> usize {
+        self.leaves.iter().filter(|l| l.ext.is_empty()).count()
+    }
+
+    /// Whether no leaf has room for more extents than its span has pages
+    /// (for tests).
+    #[cfg(nova_kunit)]
+    pub(crate) fn leaf_capacity_bounded(&self) -> bool {
+        let cap = self.span_pages() as usize;
+        self.leaves.iter().all(|l| l.ext.capacity() <= cap)
+    }
+
+    /// Notes that the leaf of `span` may be empty.
+    fn may_empty(&mut self, span: u64) {
+        self.maybe_empty = Some(match self.maybe_empty {
+            Some((lo, hi)) => (lo.min(span), hi.max(span)),
+            None => (span, span),
+        });
+    }
+
     /// How many pages have a block.
     pub(crate) fn pages(&self) -> u64 {
         self.pages
     }
 
-    /// The extent with the greatest first page <= `pg`.
-    fn floor(&self, pg: u64) -> Option<(u64, Ext)> {
-        crate::rbfloor::floor(&self.map, pg)
+    /// Pages per leaf.
+    fn span_pages(&self) -> u64 {
+        1 << self.shift
+    }
+
+    /// The index in `leaves` of the leaf of `span`, or where it would go.
+    fn leaf_pos(&self, span: u64) -> core::result::Result<usize, usize> {
+        self.leaves.binary_search_by_key(&span, |l| l.span)
+    }
+
+    /// The extents of the leaf of `span` (empty if it has none).
+    fn leaf(&self, span: u64) -> &[Ext] {
+        match self.leaf_pos(span) {
+            Ok(i) => self.leaves.get(i).map_or(&[], |l| &l.ext[..]),
+            Err(_) => &[],
+        }
+    }
+
+    /// The first page of an extent of `leaf`.
+    fn first_page(&self, leaf: &Leaf, e: &Ext) -> u64 {
+        (leaf.span << self.shift) + u64::from(e.off)
     }
 
     /// The block holding page `pg`, how many following pages are in the
-    /// same extent, and the epoch it was written in; `None` for a hole.
+    /// same extent (up to the end of its leaf's span), and the epoch it
+    /// was written in; `None` for a hole.
     pub(crate) fn extent(&self, pg: u64) -> Option<(u64, u64, u64)> {
-        let (k, (b, l, e, _)) = self.floor(pg)?;
-        (pg < k + l).then(|| (b + (pg - k), k + l - pg, e))
+        let (span, off) = at(pg, self.shift);
+        let e = extleaf::find(self.leaf(span), off)?;
+        let into = u64::from(off - e.off);
+        Some((e.block + into, u64::from(e.len) - into, e.born))
     }
 
     /// The block holding page `pg` and how many following pages are in
@@ -174,138 +308,140 @@ impl FileIndex {
         self.extent(pg).map(|(b, run, _)| (b, run))
     }
 
-    /// The log addresses of the entries that wrote the extents, in page
-    /// order (an entry split in several extents appears as often), into
-    /// `out` (cleared first): the write entries a log GC must keep
-    /// (`liveness.rs`; it sorts them without holding the index's lock).
-    pub(crate) fn entries(&self, out: &mut KVVec<u64>) -> Result {
-        out.clear();
-        for (_, &(_, _, _, a)) in self.map.iter() {
-            out.push(a, GFP_KERNEL)?;
-        }
-        Ok(())
-    }
-
-    /// After a log GC copied the entries to a new log: each extent's
-    /// entry address becomes its copy's (`moved`: `(old, new)` pairs
-    /// sorted by old address; an address not in it stays). Cannot fail.
-    pub(crate) fn remap_entries(&mut self, moved: &[(u64, u64)]) {
-        for (_, v) in self.map.iter_mut() {
-            if let Ok(i) = moved.binary_search_by_key(&v.3, |m| m.0) {
-                if let Some(m) = moved.get(i) {
-                    v.3 = m.1;
-                }
-            }
-        }
-    }
-
-    /// First mapped page at or after `pg` (for reads over holes).
-    pub(crate) fn next_mapped(&self, pg: u64) -> Option<u64> {
-        self.map.cursor_lower_bound(&pg).map(|c| *c.current().0)
-    }
-
-    /// The mapped part of pages `[lo, hi)`: from its first mapped page to
-    /// the end of its last mapped one (holes between them included), or
-    /// `None` when all of it is holes.
-    pub(crate) fn mapped_span(&self, lo: u64, hi: u64) -> Option<(u64, u64)> {
-        if lo >= hi {
-            return None;
-        }
-        let first = if self.lookup(lo).is_some() {
-            lo
-        } else {
-            self.next_mapped(lo)?
-        };
-        let (k, (_, l, _, _)) = self.floor(hi - 1)?;
-        let end = core::cmp::min(k.saturating_add(l), hi);
-        (first < hi && end > first).then_some((first, end))
-    }
-
-    /// First unmapped page at or after `pg`.
-    pub(crate) fn next_hole(&self, pg: u64) -> u64 {
-        let mut p = pg;
-        while let Some((_, run)) = self.lookup(p) {
-            p += run;
-        }
-        p
-    }
-
-    /// `SEEK_DATA` (`data == true`) or `SEEK_HOLE` from `off` in a file of
-    /// `size` bytes: the resulting offset, or `None` (ENXIO).
-    pub(crate) fn seek(&self, off: u64, size: u64, data: bool) -> Option<u64> {
-        if off >= size {
-            return None;
-        }
-        let pg = off >> BLOCK_SHIFT;
-        if data {
-            if self.lookup(pg).is_some() {
-                return Some(off);
-            }
-            let p = self.next_mapped(pg)?;
-            let at = p << BLOCK_SHIFT;
-            (at < size).then_some(at)
-        } else {
-            if self.lookup(pg).is_none() {
-                return Some(off);
-            }
-            Some(core::cmp::min(size, self.next_hole(pg) << BLOCK_SHIFT))
-        }
-    }
-
     /// How many extents overlap pages `[pg, end)`.
     fn overlapping(&self, pg: u64, end: u64) -> usize {
+        let (s0, lo) = at(pg, self.shift);
+        let (s1, hi) = at(end, self.shift);
+        let from = self.leaf_pos(s0).unwrap_or_else(|i| i);
         let mut n = 0;
-        if let Some((k, (_, l, _, _))) = self.floor(pg) {
-            if k < pg && k.saturating_add(l) > pg {
-                n += 1;
-            }
-        }
-        let mut from = pg;
-        while let Some(c) = self.map.cursor_lower_bound(&from) {
-            let k = *c.current().0;
-            if k >= end {
+        for l in self.leaves.get(from..).unwrap_or(&[]).iter() {
+            if l.span > s1 || (l.span == s1 && hi == 0) {
                 break;
             }
-            n += 1;
-            from = match k.checked_add(1) {
-                Some(f) => f,
-                None => break,
-            };
+            let a = if l.span == s0 { lo } else { 0 };
+            let b = if l.span == s1 { hi } else { u32::MAX };
+            n += extleaf::overlapping(&l.ext, a, b);
         }
         n
     }
 
-    /// Reserves in `res` what `insert_reserved` of `[pg, pg+len)` needs.
-    /// Call it after the last change to the index before the insert.
-    pub(crate) fn reserve_insert(&self, res: &mut IndexReserve, pg: u64, len: u64) -> Result {
-        let end = pg.checked_add(len).ok_or(EINVAL)?;
-        // Each range that leaves holds at least one of the `len` pages,
-        // so a short run needs no look at the tree (the common 4 KiB
-        // overwrite: one descent less). Two nodes, as for any insert: a
-        // split extent's middle and tail.
-        if len <= SPARE_DROPPED as u64 {
-            return res.grow(len as usize, 2);
+    /// Makes room in the leaf of `span` for two more extents than the
+    /// changes reserved in `res` so far may add there (never more than the
+    /// span has pages), making the leaf if `make` and it has none. The
+    /// content of the index does not change.
+    fn make_room(&mut self, res: &IndexReserve, span: u64, make: bool) -> Result {
+        let cap = self.span_pages() as usize;
+        match self.leaf_pos(span) {
+            Ok(i) => {
+                if let Some(l) = self.leaves.get_mut(i) {
+                    if l.gen != res.gen {
+                        l.gen = res.gen;
+                        l.pending = 0;
+                    }
+                    l.pending = l.pending.saturating_add(2);
+                    let want = l.ext.len().saturating_add(l.pending as usize);
+                    extleaf::room(&mut l.ext, core::cmp::min(want, cap), cap)?;
+                }
+            }
+            Err(i) if make => {
+                self.leaves.reserve(1, GFP_KERNEL)?;
+                let leaf = Leaf {
+                    span,
+                    ext: KVVec::with_capacity(core::cmp::min(2, cap), GFP_KERNEL)?,
+                    gen: res.gen,
+                    pending: 2,
+                };
+                self.leaves
+                    .insert_within_capacity(i, leaf)
+                    .map_err(|_| ENOMEM)?;
+                self.may_empty(span);
+            }
+            Err(_) => {}
         }
-        res.grow(self.overlapping(pg, end), 2)
+        Ok(())
+    }
+
+    /// The spans pages `[pg, end)` touch, as `(first, last)`.
+    fn spans(&self, pg: u64, end: u64) -> (u64, u64) {
+        (pg >> self.shift, (end - 1) >> self.shift)
+    }
+
+    /// Reserves in `res` what `insert_reserved` of `[pg, pg+len)` needs.
+    ///
+    /// Call it after the last change to the index before the insert, with
+    /// the inode's log claimed (`Tx::begin`) until the insert: the room
+    /// it makes is in the index, so two reservations must not overlap.
+    pub(crate) fn reserve_insert(&mut self, res: &mut IndexReserve, pg: u64, len: u64) -> Result {
+        let end = pg.checked_add(len).ok_or(EINVAL)?;
+        if len == 0 {
+            return Ok(());
+        }
+        // Each range that leaves holds at least one of the `len` pages,
+        // so a short run needs no count.
+        if len <= SPARE_DROPPED as u64 {
+            res.grow(len as usize)?;
+        } else {
+            res.grow(self.later_drops(res, pg, end))?;
+        }
+        res.ops = res.ops.saturating_add(1);
+        let (s0, s1) = self.spans(pg, end);
+        for s in s0..=s1 {
+            self.make_room(res, s, true)?;
+        }
+        Ok(())
     }
 
     /// Reserves in `res` what `truncate_reserved(pg)` needs.
     pub(crate) fn reserve_truncate(&self, res: &mut IndexReserve, pg: u64) -> Result {
-        res.grow(self.overlapping(pg, u64::MAX), 0)
+        res.grow(self.later_drops(res, pg, u64::MAX))
     }
 
-    /// Records blocks that left the index (room reserved beforehand).
-    fn dropped(&mut self, res: &mut IndexReserve, b: u64, l: u64, e: u64) {
-        if res
-            .dropped
-            .push_within_capacity(Dropped::new(b, l, e))
-            .is_err()
-        {
-            // Only a reservation bug gets here: the blocks stay allocated
-            // until the next mount rebuilds the allocator.
-            res.short = true;
+    /// The most ranges a change of `[pg, end)` reserved after those in
+    /// `res` may drop: the extents there now, and two per earlier change
+    /// (its extent and a split extent's tail).
+    fn later_drops(&self, res: &IndexReserve, pg: u64, end: u64) -> usize {
+        self.overlapping(pg, end)
+            .saturating_add(res.ops.saturating_mul(2))
+    }
+
+    /// Reserves in `res` what `punch_reserved` of `[pg, pg+len)` needs
+    /// (called as [`FileIndex::reserve_insert`] is).
+    pub(crate) fn reserve_punch(&mut self, res: &mut IndexReserve, pg: u64, len: u64) -> Result {
+        let end = pg.checked_add(len).ok_or(EINVAL)?;
+        if len == 0 {
+            return Ok(());
         }
-        self.pages = self.pages.saturating_sub(l);
+        res.grow(self.later_drops(res, pg, end))?;
+        res.ops = res.ops.saturating_add(1);
+        // Only the last span's extent can be split, adding its tail.
+        let (_, s1) = self.spans(pg, end);
+        self.make_room(res, s1, false)
+    }
+
+    /// Makes pages `[lo, hi)` of the leaf at `i` `new` or holes; what
+    /// leaves goes to `res`.
+    fn replace_in(&mut self, res: &mut IndexReserve, i: usize, lo: u32, hi: u32, new: Option<Ext>) {
+        let Some(l) = self.leaves.get_mut(i) else {
+            res.short = true;
+            return;
+        };
+        let mut gone = 0;
+        let ok = extleaf::replace(&mut l.ext, lo, hi, new, |b, n, e| {
+            res.note(b, n, e);
+            gone += n;
+        });
+        let (span, empty) = (l.span, l.ext.is_empty());
+        if !ok {
+            res.short = true;
+            return;
+        }
+        self.pages = self.pages.saturating_sub(gone);
+        if let Some(n) = new {
+            self.pages += u64::from(n.len);
+        }
+        if empty {
+            self.may_empty(span);
+        }
     }
 
     /// Maps `[pg, pg+len)` to blocks `[blk, blk+len)` written in `epoch`
@@ -327,6 +463,7 @@ impl FileIndex {
             self.insert_reserved(&mut res, pg, blk, len, (epoch, entry));
             Self::hand_over(&mut res, freed);
         }
+        self.tidy();
         self.recycle(res);
         r
     }
@@ -341,160 +478,49 @@ impl FileIndex {
         len: u64,
         (epoch, entry): (u64, u64),
     ) {
-        if self.insert_simple(res, pg, (blk, len, epoch, entry)) {
-            return;
-        }
-        if let Some(v) = self.map.get_mut(&pg) {
-            if v.1 == len {
-                // Replaces exactly one extent: in place, one descent.
-                let (b, l, e, _) = core::mem::replace(v, (blk, len, epoch, entry));
-                self.dropped(res, b, l, e);
-                self.pages += len;
-                return;
-            }
-        }
-        let end = pg.saturating_add(len);
-        let Some(node) = res.node(pg, (blk, len, epoch, entry)) else {
-            res.short = true;
+        let Some(end) = pg.checked_add(len).filter(|_| len > 0) else {
             return;
         };
-        self.remove_range(res, pg, end);
-        self.map.insert(node);
-        self.pages += len;
-    }
-
-    /// `insert_reserved` of the two common shapes, with one descent to
-    /// find the extent at or before `pg` and one per node linked: `[pg,
-    /// end)` inside one extent (an overwrite: that extent is trimmed or
-    /// replaced in place, its tail and the new extent linked), or inside
-    /// a hole (an append: the new extent linked). `false`, with nothing
-    /// changed, for any other shape or when `res` lacks the nodes.
-    fn insert_simple(&mut self, res: &mut IndexReserve, pg: u64, new: Ext) -> bool {
-        let len = new.1;
-        let Some(end) = pg.checked_add(len) else {
-            return false;
-        };
-        let avail = res.nodes.len();
-        // The extent at or before `pg` (`fk`, `fv`) and the key of the
-        // next one, when it is known to matter.
-        let mut c = match self.map.cursor_lower_bound_mut(&pg) {
-            Some(c) => c,
-            None => match self.map.cursor_back_mut() {
-                Some(c) => c,
-                // An empty index.
-                None => return self.link_new(res, pg, new, avail),
-            },
-        };
-        let ck = *c.current().0;
-        let (fk, fv, next) = if ck <= pg {
-            // At `pg`, or the last extent, before `pg`.
-            let (k, v) = c.current_mut();
-            (*k, v, None)
-        } else {
-            match c.peek_prev_mut() {
-                Some((k, v)) => (*k, v, Some(ck)),
-                None => {
-                    // Nothing before `pg`: a hole up to the first extent.
-                    return end <= ck && self.link_new(res, pg, new, avail);
-                }
-            }
-        };
-        let (b, l, e, a) = *fv;
-        let Some(fend) = fk.checked_add(l) else {
-            return false;
-        };
-        if fend <= pg {
-            // A hole from the end of that extent to the next one.
-            return next.is_none_or(|n| end <= n) && self.link_new(res, pg, new, avail);
-        }
-        let need = usize::from(end < fend) + usize::from(fk < pg);
-        if end > fend || avail < need {
-            return false;
-        }
-        if fk == pg {
-            *fv = new;
-        } else {
-            fv.1 = pg - fk;
-        }
-        self.dropped(res, b + (pg - fk), len, e);
-        if end < fend {
-            self.link(res, end, (b + (end - fk), fend - end, e, a));
-        }
-        if fk < pg {
-            self.link(res, pg, new);
-        }
-        self.pages += len;
-        true
-    }
-
-    /// Links `new` at `pg`, in a hole, if `avail` reserved nodes allow.
-    fn link_new(&mut self, res: &mut IndexReserve, pg: u64, new: Ext, avail: usize) -> bool {
-        if avail == 0 {
-            return false;
-        }
-        self.link(res, pg, new);
-        self.pages += new.1;
-        true
-    }
-
-    /// Links a node from `res` with key `k` and value `v`.
-    fn link(&mut self, res: &mut IndexReserve, k: u64, v: Ext) {
-        match res.node(k, v) {
-            Some(n) => {
-                self.map.insert(n);
-            }
-            None => res.short = true,
-        }
-    }
-
-    /// Unmaps pages `[pg, end)`; the blocks that leave go to
-    /// `res.dropped`. Needs one reserved node (a split extent's tail).
-    fn remove_range(&mut self, res: &mut IndexReserve, pg: u64, end: u64) {
-        // An extent starting before `pg` that reaches into the range.
-        if let Some((k, (b, l, e, a))) = self.floor(pg) {
-            if k < pg && k + l > pg {
-                let cut = core::cmp::min(k + l, end) - pg;
-                self.dropped(res, b + (pg - k), cut, e);
-                if let Some(v) = self.map.get_mut(&k) {
-                    v.1 = pg - k;
-                }
-                if k + l > end {
-                    let tail = (b + (end - k), k + l - end, e, a);
-                    match res.node(end, tail) {
-                        Some(n) => {
-                            self.map.insert(n);
-                        }
-                        None => res.short = true,
-                    }
-                }
-            }
-        }
-        // Extents starting inside the range.
-        while let Some(c) = self.map.cursor_lower_bound(&pg) {
-            let (k, &(b, l, e, a)) = c.current();
-            let k = *k;
-            if k >= end {
-                break;
-            }
-            let Some(old) = self.map.remove_node(&k) else {
-                break;
+        let (s0, s1) = self.spans(pg, end);
+        let full = self.span_pages();
+        for s in s0..=s1 {
+            let base = s << self.shift;
+            let a = core::cmp::max(pg, base);
+            let b = core::cmp::min(end, base.saturating_add(full));
+            let (lo, hi) = ((a - base) as u32, (b - base) as u32);
+            let new = Ext {
+                off: lo,
+                len: hi - lo,
+                block: blk + (a - pg),
+                born: epoch,
+                entry,
             };
-            if k + l > end {
-                self.dropped(res, b, end - k, e);
-                let tail = (b + (end - k), k + l - end, e, a);
-                // The removed node carries the tail.
-                self.map.insert(old.into_reservation().into_node(end, tail));
-            } else {
-                self.dropped(res, b, l, e);
-                res.give(old);
+            match self.leaf_pos(s) {
+                Ok(i) => self.replace_in(res, i, lo, hi, Some(new)),
+                // Its leaf was made by the reservation.
+                Err(_) => res.short = true,
             }
         }
     }
 
-    /// Reserves in `res` what `punch_reserved` of `[pg, pg+len)` needs.
-    pub(crate) fn reserve_punch(&self, res: &mut IndexReserve, pg: u64, len: u64) -> Result {
-        let end = pg.checked_add(len).ok_or(EINVAL)?;
-        res.grow(self.overlapping(pg, end), 1)
+    /// Makes pages `[pg, end)` holes in every leaf they touch.
+    fn remove_range(&mut self, res: &mut IndexReserve, pg: u64, end: u64) {
+        if end <= pg {
+            return;
+        }
+        let (s0, lo) = at(pg, self.shift);
+        let (s1, hi) = at(end, self.shift);
+        let full = self.span_pages() as u32;
+        let mut i = self.leaf_pos(s0).unwrap_or_else(|i| i);
+        while let Some(span) = self.leaves.get(i).map(|l| l.span) {
+            if span > s1 || (span == s1 && hi == 0) {
+                break;
+            }
+            let a = if span == s0 { lo } else { 0 };
+            let b = if span == s1 { hi } else { full };
+            self.replace_in(res, i, a, b, None);
+            i += 1;
+        }
     }
 
     /// Makes pages `[pg, pg+len)` holes with memory reserved by
@@ -522,6 +548,7 @@ impl FileIndex {
             self.punch_reserved(&mut res, r.pgoff, r.pages);
             Self::hand_over(&mut res, freed);
         }
+        self.tidy();
         self.recycle(res);
         x
     }
@@ -536,6 +563,7 @@ impl FileIndex {
             self.truncate_reserved(&mut res, pg);
             Self::hand_over(&mut res, freed);
         }
+        self.tidy();
         self.recycle(res);
         r
     }
@@ -550,47 +578,6 @@ impl FileIndex {
 
     /// `truncate` with room reserved by `reserve_truncate`: cannot fail.
     pub(crate) fn truncate_reserved(&mut self, res: &mut IndexReserve, pg: u64) {
-        if let Some((k, (b, l, e, _))) = self.floor(pg) {
-            if k < pg && k + l > pg {
-                self.dropped(res, b + (pg - k), k + l - pg, e);
-                if let Some(v) = self.map.get_mut(&k) {
-                    v.1 = pg - k;
-                }
-            }
-        }
-        while let Some(c) = self.map.cursor_lower_bound(&pg) {
-            let k = *c.current().0;
-            match self.map.remove(&k) {
-                Some((b, l, e, _)) => self.dropped(res, b, l, e),
-                None => break,
-            }
-        }
-    }
-
-    /// Calls `f(first block, count, epoch)` for every extent.
-    /// The extents that end after page `pg`, in order, as `(first page,
-    /// first block, pages)`, at most `max` of them.
-    pub(crate) fn runs_after(
-        &self,
-        pg: u64,
-        max: usize,
-        out: &mut KVec<(u64, u64, u64)>,
-    ) -> Result {
-        for (&k, &(b, l, _, _)) in self.map.iter() {
-            if out.len() >= max {
-                break;
-            }
-            if k.saturating_add(l) > pg {
-                out.push((k, b, l), GFP_KERNEL)?;
-            }
-        }
-        Ok(())
-    }
-
-    pub(crate) fn for_each(&self, mut f: impl FnMut(u64, u64, u64) -> Result) -> Result {
-        for (_, &(b, l, e, _)) in self.map.iter() {
-            f(b, l, e)?;
-        }
-        Ok(())
+        self.remove_range(res, pg, u64::MAX);
     }
 }

@@ -240,17 +240,15 @@ mod tests {
         assert_eq!(used.as_slice(), &[10, 256, 9000]);
     }
 
-    /// Reservations of short inserts (made without looking at the tree)
-    /// always suffice, whatever the extents look like, and what leaves is
-    /// exactly what was mapped: random inserts, holes and cuts against a
-    /// page-by-page model, with the reserve-then-insert sequence of a
-    /// commit.
-    #[test]
-    fn short_reservations_suffice() {
+    /// Reservations made before a commit always suffice, whatever the
+    /// extents look like, and what leaves is exactly what was mapped:
+    /// random inserts (one or two per commit), holes and cuts against a
+    /// page-by-page model, with the reserve-then-change sequence of a
+    /// commit; every query agrees with the model after each step.
+    fn against_model(mut ix: FileIndex, seed: u64) {
         const N: u64 = 96;
         let mut model = [(0u64, 0u64); N as usize];
-        let mut ix = FileIndex::new();
-        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut x = seed;
         let mut rnd = |m: u64| {
             x ^= x << 13;
             x ^= x >> 7;
@@ -259,19 +257,31 @@ mod tests {
         };
         let mut next_blk = 1000u64;
         for step in 1..=3000u64 {
-            let span = if rnd(8) == 0 { 40 } else { 4 };
-            let len = 1 + rnd(span);
-            let pg = rnd(N - len);
             let mut res = ix.take_reserve();
             let cut = if rnd(10) == 0 { Some(rnd(N)) } else { None };
-            let punch = rnd(6) == 0;
+            // Up to three changes after the cut, each reserved before
+            // any; they may overlap (a later one dropping what an earlier
+            // one mapped), and some are longer than the short path's 64.
+            let mut ops = [(0u64, 0u64, false); 3];
+            let nops = 1 + rnd(3) as usize;
+            for op in ops.iter_mut().take(nops) {
+                let span = match rnd(16) {
+                    0 => 90,
+                    1 | 2 => 40,
+                    _ => 4,
+                };
+                let len = 1 + rnd(span);
+                *op = (rnd(N - len), len, rnd(6) == 0);
+            }
             if let Some(c) = cut {
                 ix.reserve_truncate(&mut res, c).unwrap();
             }
-            if punch {
-                ix.reserve_punch(&mut res, pg, len).unwrap();
-            } else {
-                ix.reserve_insert(&mut res, pg, len).unwrap();
+            for &(pg, len, punch) in ops.iter().take(nops) {
+                if punch {
+                    ix.reserve_punch(&mut res, pg, len).unwrap();
+                } else {
+                    ix.reserve_insert(&mut res, pg, len).unwrap();
+                }
             }
             let mut gone = 0u64;
             if let Some(c) = cut {
@@ -281,30 +291,116 @@ mod tests {
                     *m = (0, 0);
                 }
             }
-            let range = pg as usize..(pg + len) as usize;
-            gone += model[range.clone()].iter().filter(|m| m.0 != 0).count() as u64;
-            if punch {
-                ix.punch_reserved(&mut res, pg, len);
-                model[range].iter_mut().for_each(|m| *m = (0, 0));
-            } else {
-                ix.insert_reserved(&mut res, pg, next_blk, len, (step, 64 * step));
-                for (i, m) in model[range].iter_mut().enumerate() {
-                    *m = (next_blk + i as u64, step);
+            for &(pg, len, punch) in ops.iter().take(nops) {
+                let range = pg as usize..(pg + len) as usize;
+                gone += model[range.clone()].iter().filter(|m| m.0 != 0).count() as u64;
+                if punch {
+                    ix.punch_reserved(&mut res, pg, len);
+                    model[range].iter_mut().for_each(|m| *m = (0, 0));
+                } else {
+                    ix.insert_reserved(&mut res, pg, next_blk, len, (step, 64 * step));
+                    for (i, m) in model[range].iter_mut().enumerate() {
+                        *m = (next_blk + i as u64, step);
+                    }
+                    next_blk += len;
                 }
-                next_blk += len;
             }
             assert!(!res.short);
+            assert!(res.within_reservation());
             let left: u64 = res.dropped.iter().map(|d| d.len).sum();
             assert_eq!(left, gone);
+            ix.tidy();
             ix.recycle(res);
-            // Each page's block and the epoch that wrote it, and the
-            // count of mapped pages.
-            for (p, &(b, e)) in model.iter().enumerate() {
-                let want = if b == 0 { None } else { Some((b, e)) };
-                assert_eq!(ix.extent(p as u64).map(|(blk, _, ep)| (blk, ep)), want);
-            }
-            let mapped = model.iter().filter(|m| m.0 != 0).count() as u64;
-            assert_eq!(ix.pages(), mapped);
+            assert_eq!(ix.empty_leaves(), 0);
+            assert!(ix.leaf_capacity_bounded());
+            check(&ix, &model, rnd(N));
         }
+    }
+
+    /// Every query of `ix` against `model` (each page's block and epoch,
+    /// 0 for a hole); `q` is a page to ask the range queries from.
+    fn check(ix: &FileIndex, model: &[(u64, u64)], q: u64) {
+        let n = model.len() as u64;
+        let mapped = |p: u64| model.get(p as usize).is_some_and(|m| m.0 != 0);
+        for (p, &(b, e)) in model.iter().enumerate() {
+            let want = if b == 0 { None } else { Some((b, e)) };
+            assert_eq!(ix.extent(p as u64).map(|(blk, _, ep)| (blk, ep)), want);
+            // A run never claims pages that are not its blocks.
+            if let Some((blk, run, _)) = ix.extent(p as u64) {
+                for k in 0..run {
+                    assert_eq!(model[p + k as usize].0, blk + k);
+                }
+            }
+        }
+        let pages = model.iter().filter(|m| m.0 != 0).count() as u64;
+        assert_eq!(ix.pages(), pages);
+        let next = (q..n).find(|&p| mapped(p));
+        assert_eq!(ix.next_mapped(q), next);
+        let hole = (q..n).find(|&p| !mapped(p)).unwrap_or(n);
+        assert_eq!(ix.next_hole(q), hole);
+        let hi = core::cmp::min(n, q + 17);
+        let last = (q..hi).rev().find(|&p| mapped(p)).map(|p| p + 1);
+        assert_eq!(ix.mapped_span(q, hi), next.filter(|&f| f < hi).zip(last));
+        // The runs: whole extents (pieces joined), covering the mapped
+        // pages exactly.
+        let mut covered = 0;
+        let mut runs = KVec::new();
+        ix.runs_after(q, usize::MAX, &mut runs).unwrap();
+        let mut prev_end = 0;
+        for &(k, b, l) in runs.iter() {
+            assert!(k >= prev_end && l > 0);
+            prev_end = k + l;
+            for p in k..k + l {
+                assert_eq!(model[p as usize].0, b + (p - k));
+                covered += u64::from(p >= q);
+            }
+        }
+        assert_eq!(covered, (q..n).filter(|&p| mapped(p)).count() as u64);
+    }
+
+    #[test]
+    fn short_reservations_suffice() {
+        against_model(FileIndex::new(), 0x2545_f491_4f6c_dd1d);
+    }
+
+    /// The same with leaves of four pages: most changes cross leaves.
+    #[test]
+    fn small_leaves_against_model() {
+        against_model(FileIndex::with_span_shift(2), 0x9e37_79b9_7f4a_7c15);
+        against_model(FileIndex::with_span_shift(1), 0x0123_4567_89ab_cdef);
+    }
+
+    /// An extent across leaves is one run to a reader and one extent to
+    /// `fiemap`; emptied leaves are dropped once tidied.
+    #[test]
+    fn extents_across_leaves() {
+        let mut ix = FileIndex::with_span_shift(2);
+        let mut freed = KVec::new();
+        ix.insert(2, 100, 11, (1, 64), &mut freed).unwrap();
+        assert_eq!(all(&ix).as_slice(), &[(2, 100, 11)]);
+        assert_eq!(ix.extent(2), Some((100, 2, 1)));
+        assert_eq!(ix.extent(4), Some((102, 4, 1)));
+        assert_eq!(ix.next_hole(2), 13);
+        let mut used = KVVec::new();
+        ix.entries(&mut used).unwrap();
+        assert_eq!(used.as_slice(), &[64, 64, 64, 64]);
+        // Overwritten whole: the pieces leave as one range.
+        ix.insert(0, 500, 16, (2, 128), &mut freed).unwrap();
+        assert_eq!(freed.as_slice(), &[Dropped::new(100, 11, 1)]);
+        assert_eq!(all(&ix).as_slice(), &[(0, 500, 16)]);
+        freed.clear();
+        ix.truncate(5, &mut freed).unwrap();
+        assert_eq!(freed.as_slice(), &[Dropped::new(505, 11, 2)]);
+        assert_eq!(ix.empty_leaves(), 0);
+        assert_eq!(ix.leaves(), 2);
+        // A reservation whose change never came leaves an empty leaf
+        // until the next tidy.
+        let mut res = ix.take_reserve();
+        ix.reserve_insert(&mut res, 40, 1).unwrap();
+        assert_eq!(ix.leaves(), 3);
+        assert_eq!(ix.lookup(40), None);
+        ix.recycle(res);
+        ix.tidy();
+        assert_eq!(ix.leaves(), 2);
     }
 }

@@ -30,6 +30,7 @@ mod evict;
 mod extent;
 #[cfg(nova_kunit)]
 mod extent_tests;
+mod extleaf;
 mod falloc;
 mod file;
 mod freelist;

@@ -25,7 +25,8 @@ pub(crate) enum Phase {
     Layout,
     /// Head and tail bytes copied from the old blocks.
     Fill,
-    /// Reserving index memory before the commit.
+    /// Beginning the transaction (commit gate, log claim) and reserving
+    /// index memory before the commit.
     Reserve,
     /// Building, sealing and writing the log entries.
     Append,

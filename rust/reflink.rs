@@ -267,9 +267,12 @@ fn clone_part(dst: &NovaInode, runs: &[Run], p: &Part) -> Result {
 fn commit(dst: &NovaInode, runs: &[Run], p: &Part) -> Result {
     let sbi = dst.sbi();
     let (dpg, n, punch, size, t) = (p.dpg, p.n, p.punch, p.size, p.t);
+    // Reserved with the log claimed, as `cow::commit` does.
+    let mut tx = Tx::begin(sbi, &[dst])?;
+    let epoch = tx.epoch();
     let mut res = {
-        let idx = dst.data.lock();
-        let mut res = crate::extent::IndexReserve::new();
+        let mut idx = dst.data.lock();
+        let mut res = idx.take_reserve();
         if punch {
             idx.reserve_punch(&mut res, dpg, n)?;
         }
@@ -278,8 +281,6 @@ fn commit(dst: &NovaInode, runs: &[Run], p: &Part) -> Result {
         }
         res
     };
-    let mut tx = Tx::begin(sbi, &[dst])?;
-    let epoch = tx.epoch();
     if punch {
         let mut e = file_hole(dpg, n, size, t)?;
         tx.append(dst, &mut e)?;
@@ -300,6 +301,7 @@ fn commit(dst: &NovaInode, runs: &[Run], p: &Part) -> Result {
         for (r, &a) in runs.iter().zip(at.iter()) {
             idx.insert_reserved(&mut res, r.pg, r.blk, r.n, (epoch, a));
         }
+        idx.tidy();
     })?;
     // Committed: nothing below can fail.
     dst.set_size(size);

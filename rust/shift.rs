@@ -79,8 +79,9 @@ pub(crate) fn shift_locked(
                     _ => break,
                 },
             };
-            let (_, run) = idx.lookup(start).ok_or(EINVAL)?;
-            (start, run)
+            // Mapped pages up to the next hole, whatever extents (and
+            // pieces of them, `extent.rs`) hold them: they get new blocks.
+            (start, idx.next_hole(start) - start)
         };
         let n = n.min(src_end - start).min(MAX_WRITE_PAGES);
         runs.alloc(dest(start), n)?;

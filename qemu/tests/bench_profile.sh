@@ -9,8 +9,7 @@
 # samples at the tick (250 Hz): the runs are long enough for about
 # 10,000 samples each. Identical generic code is folded into one
 # symbol: a `find_best_match` of any u64-keyed red-black tree (the
-# extent index, the free ranges, the shared ranges) shows under one
-# name. Not a test: prints NOVA-BENCH and NOVA-PROFILE lines.
+# free ranges, the shared ranges) shows under one name. Not a test: prints NOVA-BENCH and NOVA-PROFILE lines.
 . /tests/lib.sh
 N=${N:-3000000}
 dd if=/dev/zero of=$DEV bs=1M 2>/dev/null
