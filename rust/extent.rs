@@ -310,19 +310,41 @@ impl FileIndex {
 
     /// How many extents overlap pages `[pg, end)`.
     fn overlapping(&self, pg: u64, end: u64) -> usize {
-        let (s0, lo) = at(pg, self.shift);
-        let (s1, hi) = at(end, self.shift);
-        let from = self.leaf_pos(s0).unwrap_or_else(|i| i);
+        let leaves = self.leaves_over(pg, end);
         let mut n = 0;
-        for l in self.leaves.get(from..).unwrap_or(&[]).iter() {
-            if l.span > s1 || (l.span == s1 && hi == 0) {
-                break;
-            }
-            let a = if l.span == s0 { lo } else { 0 };
-            let b = if l.span == s1 { hi } else { u32::MAX };
+        for l in self.leaves.get(leaves).unwrap_or(&[]).iter() {
+            let (a, b) = self.part_of(l.span, pg, end);
             n += extleaf::overlapping(&l.ext, a, b);
         }
         n
+    }
+
+    /// The positions in `leaves` of the leaves pages `[pg, end)` touch.
+    fn leaves_over(&self, pg: u64, end: u64) -> core::ops::Range<usize> {
+        if end <= pg {
+            return 0..0;
+        }
+        let last = (end - 1) >> self.shift;
+        let from = self.leaf_pos(pg >> self.shift).unwrap_or_else(|i| i);
+        let to = match self.leaf_pos(last) {
+            Ok(i) => i + 1,
+            Err(i) => i,
+        };
+        from..to.max(from)
+    }
+
+    /// The part of pages `[pg, end)` in the leaf of `span`, as offsets in
+    /// it.
+    fn part_of(&self, span: u64, pg: u64, end: u64) -> (u32, u32) {
+        let (s0, lo) = at(pg, self.shift);
+        let (s1, hi) = at(end, self.shift);
+        let a = if span == s0 { lo } else { 0 };
+        let b = if span == s1 {
+            hi
+        } else {
+            self.span_pages() as u32
+        };
+        (a, b)
     }
 
     /// Makes room in the leaf of `span` for two more extents than the
@@ -505,21 +527,12 @@ impl FileIndex {
 
     /// Makes pages `[pg, end)` holes in every leaf they touch.
     fn remove_range(&mut self, res: &mut IndexReserve, pg: u64, end: u64) {
-        if end <= pg {
-            return;
-        }
-        let (s0, lo) = at(pg, self.shift);
-        let (s1, hi) = at(end, self.shift);
-        let full = self.span_pages() as u32;
-        let mut i = self.leaf_pos(s0).unwrap_or_else(|i| i);
-        while let Some(span) = self.leaves.get(i).map(|l| l.span) {
-            if span > s1 || (span == s1 && hi == 0) {
-                break;
+        // (Removing extents makes no leaf come or go: the positions stay.)
+        for i in self.leaves_over(pg, end) {
+            if let Some(span) = self.leaves.get(i).map(|l| l.span) {
+                let (a, b) = self.part_of(span, pg, end);
+                self.replace_in(res, i, a, b, None);
             }
-            let a = if span == s0 { lo } else { 0 };
-            let b = if span == s1 { hi } else { full };
-            self.replace_in(res, i, a, b, None);
-            i += 1;
         }
     }
 
